@@ -1,0 +1,83 @@
+"""modelspec: declarative model specs for Keras 3 on TensorFlow.
+
+A spec is a YAML document describing a layer graph, its data, its training and its export.
+The public API loads and checks specs without importing TensorFlow; building, training
+and exporting import it on first use.
+
+Example:
+>>> import modelspec
+>>> spec = modelspec.load_spec("specs/lenet5.yaml")
+>>> model = modelspec.build_model(spec)
+"""
+
+from modelspec.errors import ModelspecError, SpecError, Problem
+
+__version__ = "0.1.0"
+
+__all__ = ["load_spec", "validate", "build_model", "train", "export", "register_layer",
+           "ModelspecError", "SpecError", "Problem", "__version__"]
+
+
+def load_spec(path_or_text, *, filename=None):
+    """Loads and fully checks a spec (schema and semantics; no TensorFlow needed).
+
+    Args:
+        path_or_text: A path to a YAML file, or the YAML text itself.
+        filename: The name to use in error messages when text is given.
+
+    Returns:
+        A `modelspec.validate.CheckedSpec`.
+
+    Raises:
+        SpecError: With every problem of the document, sorted by line.
+    """
+    from modelspec.validate import load_and_check
+    return load_and_check(path_or_text, filename=filename)
+
+
+def validate(path_or_text, *, filename=None):
+    """Checks a spec and returns its problems (an empty list when it is valid).
+
+    Unlike `load_spec`, it never raises for a bad spec; it does not build the model.
+    """
+    try:
+        load_spec(path_or_text, filename=filename)
+    except SpecError as err:
+        return list(err.problems)
+    return []
+
+
+def build_model(spec, **overrides):
+    """Compiles a spec into a `keras.Model` (or a dict name → model for `models:` specs).
+
+    Args:
+        spec: A path, YAML text or a checked spec from `load_spec`.
+        **overrides: Values for the spec's `params` (e.g. `num_classes=10`).
+    """
+    from modelspec.compiler import build_from_spec
+    return build_from_spec(spec, overrides)
+
+
+def train(spec, **kwargs):
+    """Trains a spec; see `modelspec.training.run.train_spec` for the arguments."""
+    from modelspec.training.run import train_spec
+    return train_spec(spec, **kwargs)
+
+
+def export(spec_or_run, output, **kwargs):
+    """Exports a spec or a run directory as a versioned SavedModel under `output`."""
+    from modelspec.export import export_spec_or_run
+    return export_spec_or_run(spec_or_run, output, **kwargs)
+
+
+def register_layer(name, cls, *, inputs="single", ports=None):
+    """Adds a Python layer class to the closed layer registry (the extension point).
+
+    Args:
+        name: The `type:` name specs use.
+        cls: A `keras.layers.Layer` subclass.
+        inputs: How `in: [a, b]` is passed: "single", "list" or "positional".
+        ports: Names of the layer's outputs when it returns several.
+    """
+    from modelspec.registry import register_python_layer
+    register_python_layer(name, cls, inputs=inputs, ports=ports)

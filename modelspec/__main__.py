@@ -1,0 +1,6 @@
+"""`python -m modelspec` runs the command-line interface."""
+
+from modelspec.cli import main
+
+if __name__ == "__main__":
+    main()
