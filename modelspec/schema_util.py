@@ -1,0 +1,35 @@
+"""Small helpers for writing JSON Schema (Draft 2020-12) fragments.
+
+Every section of a spec may use parameter references (`$name`, `$(expression)`) in place of a
+value; `param_or` accepts them so that the schema can be checked before parameters are
+substituted. After substitution, values are checked again against the plain schema.
+"""
+
+from __future__ import annotations
+
+PARAM_REF = {"type": "string", "pattern": r"^\$(\(.*\)|[A-Za-z_][A-Za-z0-9_]*)$",
+             "description": "a parameter reference: $name or $(expression)"}
+
+
+def param_or(schema: dict) -> dict:
+    """Returns a schema accepting `schema` or a `$name` / `$(expr)` parameter reference."""
+    return {"anyOf": [schema, {"$ref": "#/$defs/param_ref"}]}
+
+
+def obj(properties: dict, required: list[str] | tuple = (), description: str | None = None,
+        **extra) -> dict:
+    """A closed object schema (`additionalProperties: false`)."""
+    out = {"type": "object", "properties": properties, "additionalProperties": False}
+    if required:
+        out["required"] = list(required)
+    if description:
+        out["description"] = description
+    out.update(extra)
+    return out
+
+
+INT = {"type": "integer"}
+POS_INT = {"type": "integer", "minimum": 1}
+NUM = {"type": "number"}
+BOOL = {"type": "boolean"}
+STR = {"type": "string"}
