@@ -1,0 +1,168 @@
+"""Safe arithmetic for `$(expression)` values and `if:` conditions.
+
+Expressions are parsed with Python's `ast` module (parsing only — nothing is ever compiled
+or executed) and evaluated by walking a closed set of node types: numbers, `true`/`false`,
+parameter names, + - * / // % **, unary minus/plus, parentheses, comparisons, `and`/`or`/
+`not`, and the functions `min`, `max`, `abs`, `int`, `round`. Anything else (attributes,
+subscripts, strings, lambdas, other calls) is rejected with the offending piece named.
+Powers are bounded so `$(10 ** 10 ** 10)` cannot hang the checker.
+
+Example:
+>>> evaluate("filters * 2 ** stage", {"filters": 64, "stage": 2})
+256
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import operator
+import re
+
+_BINARY = {
+    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
+    ast.Div: operator.truediv, ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod,
+    ast.Pow: operator.pow,
+}
+_COMPARE = {
+    ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt,
+    ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge,
+}
+_FUNCTIONS = {"min": min, "max": max, "abs": abs, "int": int, "round": round}
+_CONSTANTS = {"true": True, "false": False}
+_MAX_MAGNITUDE = 1e15
+_MAX_LENGTH = 500
+
+REF_NAME = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)$")
+REF_EXPR = re.compile(r"^\$\((.*)\)$", re.S)
+
+
+class ExpressionError(ValueError):
+    """An expression that is malformed, unsafe, or refers to an unknown name.
+
+    Args:
+        message: What is wrong.
+        name: The unknown name, when that is the problem (for did-you-mean).
+    """
+
+    def __init__(self, message: str, name: str | None = None):
+        super().__init__(message)
+        self.name = name
+
+
+def is_reference(value) -> bool:
+    """True for strings of the form `$name` or `$(expression)`."""
+    return isinstance(value, str) and bool(REF_NAME.match(value) or REF_EXPR.match(value))
+
+
+def evaluate_reference(value: str, names: dict):
+    """Evaluates `$name` or `$(expression)` against `names`.
+
+    Raises:
+        ExpressionError: If the reference is malformed, unsafe or names an unknown parameter.
+    """
+    match = REF_NAME.match(value)
+    if match:
+        name = match.group(1)
+        if name not in names:
+            raise ExpressionError(f"unknown parameter '{name}'", name=name)
+        return names[name]
+    match = REF_EXPR.match(value)
+    if not match:
+        raise ExpressionError(f"'{value}' is not a parameter reference")
+    return evaluate(match.group(1), names)
+
+
+def evaluate(text: str, names: dict):
+    """Evaluates a safe arithmetic expression.
+
+    Args:
+        text: The expression, e.g. `filters * 2` or `stage > 0 and project`.
+        names: Values of the names the expression may use (the spec's params).
+
+    Returns:
+        An int, float or bool.
+
+    Raises:
+        ExpressionError: With a message naming what is not allowed or unknown.
+    """
+    if len(text) > _MAX_LENGTH:
+        raise ExpressionError(f"expression is longer than {_MAX_LENGTH} characters")
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError as err:
+        raise ExpressionError(f"invalid expression '{text}': {err.msg}") from None
+    return _eval(tree.body, names)
+
+
+def _number(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ExpressionError(f"expected a number, got {value!r}")
+    return value
+
+
+def _check_size(value):
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ExpressionError("the expression's result is not a finite number")
+        if abs(value) > _MAX_MAGNITUDE:
+            raise ExpressionError(f"the expression's result {value:.3g} is too large "
+                                  f"(limit {_MAX_MAGNITUDE:.0e})")
+    return value
+
+
+def _eval(node, names):
+    if isinstance(node, ast.Constant):
+        if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
+            raise ExpressionError(f"only numbers are allowed in expressions, got {node.value!r}")
+        return node.value
+    if isinstance(node, ast.Name):
+        if node.id in names:
+            return names[node.id]
+        if node.id in _CONSTANTS:
+            return _CONSTANTS[node.id]
+        raise ExpressionError(f"unknown parameter '{node.id}'", name=node.id)
+    if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
+        left = _number(_eval(node.left, names))
+        right = _number(_eval(node.right, names))
+        if isinstance(node.op, ast.Pow) and (abs(right) > 64 or abs(left) > 1e6 and right > 2):
+            raise ExpressionError("power too large in expression")
+        try:
+            return _check_size(_BINARY[type(node.op)](left, right))
+        except ZeroDivisionError:
+            raise ExpressionError("division by zero in expression") from None
+    if isinstance(node, ast.UnaryOp):
+        value = _eval(node.operand, names)
+        if isinstance(node.op, ast.Not):
+            return not value
+        if isinstance(node.op, ast.USub):
+            return -_number(value)
+        if isinstance(node.op, ast.UAdd):
+            return +_number(value)
+    if isinstance(node, ast.BoolOp):
+        values = [_eval(v, names) for v in node.values]
+        return all(values) if isinstance(node.op, ast.And) else any(values)
+    if isinstance(node, ast.Compare):
+        left = _eval(node.left, names)
+        for op, comparator in zip(node.ops, node.comparators):
+            if type(op) not in _COMPARE:
+                raise ExpressionError(f"operator '{type(op).__name__}' is not allowed")
+            right = _eval(comparator, names)
+            if not _COMPARE[type(op)](left, right):
+                return False
+            left = right
+        return True
+    if isinstance(node, ast.IfExp):
+        return _eval(node.body, names) if _eval(node.test, names) else _eval(node.orelse, names)
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
+            and node.func.id in _FUNCTIONS and not node.keywords:
+        args = [_number(_eval(a, names)) for a in node.args]
+        if not args:
+            raise ExpressionError(f"{node.func.id}() needs arguments")
+        try:
+            return _check_size(_FUNCTIONS[node.func.id](*args))
+        except TypeError as err:
+            raise ExpressionError(f"{node.func.id}(): {err}") from None
+    raise ExpressionError(f"'{ast.unparse(node)}' is not allowed in expressions — only numbers, "
+                          "parameter names, + - * / // % **, comparisons, and/or/not, "
+                          "min/max/abs/int/round")
