@@ -1,0 +1,6 @@
+"""Components modelspec adds to Keras and builders of Keras objects from spec values.
+
+- `builtin_args`: argument tables (JSON Schema) of the built-in layers; no TensorFlow.
+- `builtin_layers`: the built-in layers (`LocalResponseNormalization`, `GradientReversal`,
+  `Step`) and the `step` activation, registered as Keras serializable objects.
+"""

@@ -1,0 +1,324 @@
+"""Tests of the built-in layers (LRN, GradientReversal, Step), the `step` activation and
+their TF-free argument tables."""
+
+import inspect
+import itertools
+import json
+import subprocess
+import sys
+
+import jsonschema
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+tf = pytest.importorskip("tensorflow")
+
+from modelspec.components import builtin_args  # noqa: E402
+from modelspec.components.builtin_layers import (  # noqa: E402
+    BUILTIN_ACTIVATIONS, BUILTIN_LAYERS, GradientReversal, LocalResponseNormalization, Step,
+    step)
+
+# The lecture's credit example: three yes/no conditions, credit when at least two hold.
+CREDIT_X = np.array(list(itertools.product([0.0, 1.0], repeat=3)), dtype="float32")
+CREDIT_Y = (CREDIT_X.sum(axis=1, keepdims=True) >= 2).astype("float32")
+
+
+def lrn_reference(x, depth_radius, bias, alpha, beta):
+    """The paper's formula, written out channel by channel in NumPy (float64)."""
+    x = np.asarray(x, dtype="float64")
+    channels = x.shape[-1]
+    out = np.empty_like(x)
+    for c in range(channels):
+        lo, hi = max(0, c - depth_radius), min(channels - 1, c + depth_radius)
+        total = np.sum(x[..., lo:hi + 1] ** 2, axis=-1)
+        out[..., c] = x[..., c] / (bias + alpha * total) ** beta
+    return out
+
+
+def sample_layers():
+    """One instance of every built-in layer with non-default arguments, and an input."""
+    return [
+        (LocalResponseNormalization(depth_radius=2, bias=2.0, alpha=1e-2, beta=0.75),
+         (5, 5, 7)),
+        (GradientReversal(factor=0.5), (6,)),
+        (Step(threshold=0.4), (3,)),
+    ]
+
+
+def random_input(shape, seed=0):
+    return (np.random.RandomState(seed).randn(4, *shape) * 3).astype("float32")
+
+
+# ---------------------------------------------------------------- argument tables (no TF)
+
+def test_builtin_args_module_does_not_import_tensorflow():
+    code = ("import sys, modelspec.components.builtin_args as b; "
+            "assert b.BUILTIN_LAYER_ARGS; "
+            "print(any(m == 'tensorflow' or m.startswith(('tensorflow.', 'keras')) "
+            "for m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_tables_cover_exactly_the_registered_objects():
+    assert set(builtin_args.BUILTIN_LAYER_ARGS) == set(BUILTIN_LAYERS)
+    assert set(builtin_args.BUILTIN_LAYER_DOCS) == set(BUILTIN_LAYERS)
+    assert set(builtin_args.BUILTIN_ACTIVATION_NAMES) == set(BUILTIN_ACTIVATIONS)
+
+
+@pytest.mark.parametrize("name", sorted(BUILTIN_LAYERS))
+def test_argument_tables_match_constructors(name):
+    params = inspect.signature(BUILTIN_LAYERS[name].__init__).parameters
+    own = {k: p for k, p in params.items() if k not in ("self", "kwargs")}
+    table = builtin_args.BUILTIN_LAYER_ARGS[name]
+    assert set(table) == set(own)
+    for arg, schema in table.items():
+        jsonschema.Draft202012Validator.check_schema(schema)
+        assert schema["default"] == own[arg].default
+        jsonschema.validate(schema["default"], schema)
+        assert schema["description"]
+    assert builtin_args.layer_defaults(name) == {a: p.default for a, p in own.items()}
+    # get_config of a default layer only holds values its own table accepts.
+    config = BUILTIN_LAYERS[name]().get_config()
+    for arg, schema in builtin_args.layer_arguments(name).items():
+        jsonschema.validate(config[arg], schema)
+
+
+def test_argument_tables_reject_bad_values():
+    lrn = builtin_args.BUILTIN_LAYER_ARGS["LocalResponseNormalization"]
+    for arg, bad in [("depth_radius", -1), ("depth_radius", 2.5), ("bias", 0),
+                     ("alpha", -1e-4), ("beta", "0.75")]:
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(bad, lrn[arg])
+    with pytest.raises(KeyError):
+        builtin_args.layer_arguments("Lambda")
+    # copies: editing one does not change the table
+    builtin_args.layer_arguments("Step")["threshold"]["default"] = 99
+    assert builtin_args.BUILTIN_LAYER_ARGS["Step"]["threshold"]["default"] == 0.0
+
+
+# ---------------------------------------------------------------- LocalResponseNormalization
+
+@pytest.mark.parametrize("depth_radius,shape", [(0, (3, 3, 4)), (2, (5, 5, 7)),
+                                                 (3, (10, 6)), (9, (2, 2, 5))])
+def test_lrn_matches_numpy_reference(depth_radius, shape):
+    x = random_input(shape)
+    layer = LocalResponseNormalization(depth_radius=depth_radius, bias=2.0, alpha=1e-2,
+                                       beta=0.75)
+    got = keras.ops.convert_to_numpy(layer(x))
+    want = lrn_reference(x, depth_radius, 2.0, 1e-2, 0.75)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    # The effect is visible (not an identity): the reference normalizes noticeably.
+    assert np.abs(want - x).max() > 0.1
+
+
+def test_lrn_matches_tf_nn_convention_with_alexnet_values():
+    x = random_input((6, 6, 16), seed=1) * 20
+    alexnet = LocalResponseNormalization(depth_radius=2, bias=2.0, alpha=1e-4, beta=0.75)
+    want = tf.nn.local_response_normalization(x, depth_radius=2, bias=2.0, alpha=1e-4,
+                                              beta=0.75)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(alexnet(x)), want.numpy(),
+                               rtol=1e-5, atol=1e-6)
+    # Defaults are TF's (bias 1.0): the paper's k=2 must be given explicitly.
+    default = LocalResponseNormalization()
+    assert (default.depth_radius, default.bias, default.alpha, default.beta) == (2, 1.0, 1e-4,
+                                                                                 0.75)
+
+
+@pytest.mark.parametrize("kwargs", [{"depth_radius": -1}, {"depth_radius": 1.5},
+                                    {"bias": 0.0}, {"alpha": -1.0}, {"beta": -0.5}])
+def test_lrn_rejects_bad_arguments(kwargs):
+    with pytest.raises(ValueError):
+        LocalResponseNormalization(**kwargs)
+
+
+def test_lrn_needs_known_channels():
+    with pytest.raises(ValueError, match="known channel"):
+        LocalResponseNormalization()(keras.Input(shape=(8, 8, None)))
+
+
+def test_lrn_mixed_precision_does_not_overflow():
+    # |x| = 300: x**2 = 90000 overflows float16 (max 65504); the layer sums in float32.
+    x = np.full((1, 2, 2, 4), 300.0, dtype="float32")
+    layer = LocalResponseNormalization(depth_radius=2, bias=1.0, alpha=1e-4, beta=0.75,
+                                       dtype="mixed_float16")
+    y = layer(x)
+    assert keras.backend.standardize_dtype(y.dtype) == "float16"
+    got = keras.ops.convert_to_numpy(y).astype("float64")
+    assert np.all(np.isfinite(got))
+    np.testing.assert_allclose(got, lrn_reference(x, 2, 1.0, 1e-4, 0.75), rtol=2e-3)
+
+
+# ---------------------------------------------------------------- GradientReversal
+
+def test_gradient_reversal_is_identity_forward_and_reverses_gradient():
+    layer = GradientReversal(factor=0.5)
+    x = tf.constant(random_input((6,)))
+    upstream = tf.constant(random_input((6,), seed=3))
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = layer(x)
+        loss = tf.reduce_sum(y * upstream)
+    np.testing.assert_array_equal(y.numpy(), x.numpy())
+    np.testing.assert_allclose(tape.gradient(loss, x).numpy(), -0.5 * upstream.numpy(),
+                               rtol=1e-6)
+    assert layer.trainable_weights == [] and len(layer.non_trainable_weights) == 1
+
+
+def test_gradient_reversal_factor_can_be_scheduled_without_retracing():
+    layer = GradientReversal(factor=1.0)
+    traces = []
+
+    @tf.function(jit_compile=True)
+    def grad_of_sum(x):
+        traces.append(1)
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            loss = tf.reduce_sum(layer(x) * 2.0)
+        return tape.gradient(loss, x)
+
+    x = tf.ones((2, 3))
+    np.testing.assert_allclose(grad_of_sum(x).numpy(), -2.0)
+    layer.factor.assign(0.25)  # what a scheduling callback does
+    np.testing.assert_allclose(grad_of_sum(x).numpy(), -0.5)
+    layer.factor.assign(0.0)
+    np.testing.assert_allclose(grad_of_sum(x).numpy(), 0.0)
+    assert len(traces) == 1
+    assert layer.get_config()["factor"] == 1.0  # config keeps the initial value
+
+
+def test_gradient_reversal_trains_features_against_the_head():
+    # Shared feature weight w, head weight v; the loss is (v*w*x)^2 summed. Without reversal
+    # both descend; through the layer, w ascends while v still descends.
+    inputs = keras.Input(shape=(1,))
+    feat = keras.layers.Dense(1, use_bias=False, kernel_initializer="ones", name="feat")
+    head = keras.layers.Dense(1, use_bias=False, kernel_initializer="ones", name="head")
+    model = keras.Model(inputs, head(GradientReversal(factor=1.0)(feat(inputs))))
+    x = tf.ones((4, 1))
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(model(x) ** 2)
+    g_feat, g_head = tape.gradient(loss, [feat.kernel, head.kernel])
+    np.testing.assert_allclose(float(np.squeeze(g_head)), 8.0)
+    np.testing.assert_allclose(float(np.squeeze(g_feat)), -8.0)
+
+
+# ---------------------------------------------------------------- Step and step
+
+def test_step_fires_at_or_above_threshold():
+    y = Step(threshold=0.4)(np.array([[0.3, 0.39, 0.4, 0.6, -5.0]], dtype="float32"))
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(y), [[0, 0, 1, 1, 0]])
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(step(tf.constant([-1.0, -1e-7, 0.0, 3.0]))), [0, 0, 1, 1])
+    assert step(tf.constant([1, -1])).dtype == tf.float32  # ints become floats
+
+
+def test_step_lecture_weights_compute_the_credit_rule():
+    inputs = keras.Input(shape=(3,))
+    dense = keras.layers.Dense(1, use_bias=False, kernel_initializer=keras.initializers.Constant(0.3))
+    model = keras.Model(inputs, Step(threshold=0.4)(dense(inputs)))
+    np.testing.assert_array_equal(model.predict(CREDIT_X, verbose=0), CREDIT_Y)
+
+
+def test_step_gradient_is_straight_through():
+    x = tf.constant([[-2.0, 0.1, 0.5, 3.0]])
+    for fn in (Step(threshold=0.4), step):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            loss = tf.reduce_sum(fn(x) * tf.constant([[1.0, 2.0, 3.0, 4.0]]))
+        np.testing.assert_array_equal(tape.gradient(loss, x).numpy(), [[1, 2, 3, 4]])
+
+
+@pytest.mark.parametrize("use_layer", [True, False], ids=["Step-layer", "step-activation"])
+def test_perceptron_learns_credit_rule_by_gradient_descent(use_layer):
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input(shape=(3,))
+    if use_layer:
+        outputs = Step(threshold=0.0)(keras.layers.Dense(1)(inputs))
+    else:
+        outputs = keras.layers.Dense(1, activation=step)(inputs)
+    model = keras.Model(inputs, outputs)
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.1), loss="mse")
+    x, y = np.tile(CREDIT_X, (25, 1)), np.tile(CREDIT_Y, (25, 1))
+    history = model.fit(x, y, batch_size=8, epochs=12, shuffle=True, verbose=0)
+    np.testing.assert_array_equal(model.predict(CREDIT_X, verbose=0), CREDIT_Y)
+    assert history.history["loss"][-1] == 0.0
+
+
+# ---------------------------------------------------------------- every layer
+
+@pytest.mark.parametrize("layer,shape", sample_layers(), ids=lambda v: type(v).__name__)
+def test_symbolic_build_shapes_and_config_round_trip(layer, shape):
+    inputs = keras.Input(shape=shape)
+    outputs = layer(inputs)
+    assert tuple(outputs.shape) == (None, *shape)
+    assert layer.compute_output_shape((None, *shape)) == (None, *shape)
+    config = layer.get_config()
+    json.dumps(config)
+    clone = type(layer).from_config(config)
+    x = random_input(shape)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(clone(x)),
+                                  keras.ops.convert_to_numpy(layer(x)))
+    registered = keras.saving.get_registered_name(type(layer))
+    assert registered == f"modelspec>{type(layer).__name__}"
+    assert keras.saving.get_registered_object(registered) is type(layer)
+
+
+@pytest.mark.parametrize("layer,shape", sample_layers(), ids=lambda v: type(v).__name__)
+def test_xla_matches_eager(layer, shape):
+    x = tf.constant(random_input(shape))
+    compiled = tf.function(lambda t: layer(t), jit_compile=True)
+    np.testing.assert_allclose(compiled(x).numpy(), keras.ops.convert_to_numpy(layer(x)),
+                               rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("layer,shape", sample_layers(), ids=lambda v: type(v).__name__)
+def test_mixed_precision_computes_in_float16(layer, shape):
+    config = dict(layer.get_config(), dtype="mixed_float16")
+    mixed = type(layer).from_config(config)
+    x = random_input(shape)
+    y = mixed(keras.Input(shape=shape))
+    assert keras.backend.standardize_dtype(y.dtype) == "float16"
+    out = mixed(x)
+    assert keras.backend.standardize_dtype(out.dtype) == "float16"
+    x16 = x.astype("float16").astype("float32")  # the values the float16 layer really sees
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(out).astype("float32"),
+                               keras.ops.convert_to_numpy(layer(x16)), rtol=2e-3, atol=2e-3)
+
+
+def test_model_with_all_builtins_saves_and_exports(tmp_path):
+    inputs = keras.Input(shape=(4, 4, 6), name="image")
+    h = LocalResponseNormalization(depth_radius=2, bias=2.0, alpha=1e-2, beta=0.75)(inputs)
+    h = GradientReversal(factor=0.3)(h)
+    h = keras.layers.Flatten()(h)
+    h = keras.layers.Dense(5, activation=step)(h)
+    outputs = Step(threshold=0.5)(keras.layers.Dense(2)(h))
+    model = keras.Model(inputs, [h, outputs])
+    x = random_input((4, 4, 6), seed=7)
+    want = [keras.ops.convert_to_numpy(t) for t in model(x)]
+
+    # Keras format: custom objects resolve through the registration, no custom_objects.
+    keras_path = tmp_path / "model.keras"
+    model.save(keras_path)
+    loaded = keras.saving.load_model(keras_path)
+    for got, ref in zip(loaded(x), want):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(got), ref)
+    assert loaded.layers[2].factor.numpy() == pytest.approx(0.3)
+
+    # SavedModel for TensorFlow Serving, loaded back without modelspec's Python code path.
+    export_dir = tmp_path / "export"
+    model.export(str(export_dir), verbose=False)
+    artifact = tf.saved_model.load(str(export_dir))  # keep a reference: it owns the variables
+    served = artifact.serve(tf.constant(x))
+    for got, ref in zip(served, want):
+        np.testing.assert_allclose(got.numpy(), ref, rtol=1e-6, atol=1e-6)
+
+    # Plain tf.saved_model.save of a tf.function using the layers.
+    module = tf.Module()
+    module.model = model
+    module.f = tf.function(lambda t: model(t)[1],
+                           input_signature=[tf.TensorSpec((None, 4, 4, 6), tf.float32)])
+    tf.saved_model.save(module, str(tmp_path / "tfsm"))
+    reloaded = tf.saved_model.load(str(tmp_path / "tfsm"))
+    np.testing.assert_array_equal(reloaded.f(tf.constant(x)).numpy(), want[1])
