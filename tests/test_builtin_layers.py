@@ -73,17 +73,21 @@ def test_argument_tables_match_constructors(name):
     params = inspect.signature(BUILTIN_LAYERS[name].__init__).parameters
     own = {k: p for k, p in params.items() if k not in ("self", "kwargs")}
     table = builtin_args.BUILTIN_LAYER_ARGS[name]
-    assert set(table) == set(own)
+    assert set(table) == set(own) | {"dtype"}  # dtype: the base layer argument
     for arg, schema in table.items():
         jsonschema.Draft202012Validator.check_schema(schema)
-        assert schema["default"] == own[arg].default
         jsonschema.validate(schema["default"], schema)
         assert schema["description"]
-    assert builtin_args.layer_defaults(name) == {a: p.default for a, p in own.items()}
+    defaults = {a: p.default for a, p in own.items()}
+    assert builtin_args.layer_defaults(name) == dict(defaults, dtype=None)
     # get_config of a default layer only holds values its own table accepts.
     config = BUILTIN_LAYERS[name]().get_config()
-    for arg, schema in builtin_args.layer_arguments(name).items():
-        jsonschema.validate(config[arg], schema)
+    for arg in own:
+        jsonschema.validate(config[arg], table[arg])
+    # Every dtype the table accepts is accepted by the layer.
+    for dtype in table["dtype"]["enum"]:
+        assert BUILTIN_LAYERS[name](dtype=dtype).compute_dtype in (
+            "float16", "bfloat16", "float32", "float64")
 
 
 def test_argument_tables_reject_bad_values():
@@ -95,8 +99,13 @@ def test_argument_tables_reject_bad_values():
     with pytest.raises(KeyError):
         builtin_args.layer_arguments("Lambda")
     # copies: editing one does not change the table
-    builtin_args.layer_arguments("Step")["threshold"]["default"] = 99
+    copy = builtin_args.layer_arguments("Step")
+    copy["threshold"]["default"] = 99
+    copy["dtype"]["enum"].append("int8")
     assert builtin_args.BUILTIN_LAYER_ARGS["Step"]["threshold"]["default"] == 0.0
+    assert "int8" not in builtin_args.BUILTIN_LAYER_ARGS["Step"]["dtype"]["enum"]
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate("int32", builtin_args.DTYPE_ARG)
 
 
 # ---------------------------------------------------------------- LocalResponseNormalization

@@ -7,18 +7,27 @@ to check a spec's layer arguments before anything is built.
 Each entry of `BUILTIN_LAYER_ARGS` maps a constructor argument name to a JSON Schema
 (Draft 2020-12) for its value, including its `default` and a `description`. The schemas are
 *plain*: wrap them with `modelspec.schema_util.param_or` where `$name` / `$(expr)` references
-are allowed. Arguments common to every Keras layer (`name`, `dtype`, `trainable`) are not
-listed; the layer-graph schema handles them. No argument is required: every one has a default.
+are allowed. Like the Keras layers of the catalogue, every built-in layer also accepts the base
+layer argument `dtype` (a dtype or dtype policy name, e.g. `mixed_float16`, to override the
+global policy for one layer); `name` and `trainable` are handled by the layer-graph schema. No
+argument is required: every one has a default.
 
 Example:
 >>> from modelspec.components.builtin_args import BUILTIN_LAYER_ARGS
 >>> sorted(BUILTIN_LAYER_ARGS["Step"])
-['threshold']
+['dtype', 'threshold']
 >>> BUILTIN_LAYER_ARGS["LocalResponseNormalization"]["depth_radius"]["default"]
 2
 """
 
 from __future__ import annotations
+
+# The base `keras.layers.Layer` argument every layer (Keras's and ours) accepts.
+DTYPE_ARG = {
+    "enum": ["float16", "bfloat16", "float32", "float64", "mixed_float16", "mixed_bfloat16",
+             None],
+    "default": None,
+    "description": "dtype policy of this layer (null: the global policy)"}
 
 BUILTIN_LAYER_ARGS: dict[str, dict[str, dict]] = {
     "LocalResponseNormalization": {
@@ -36,18 +45,21 @@ BUILTIN_LAYER_ARGS: dict[str, dict[str, dict]] = {
         "beta": {
             "type": "number", "minimum": 0, "default": 0.75,
             "description": "exponent, the paper's beta (AlexNet: 0.75)"},
+        "dtype": DTYPE_ARG,
     },
     "GradientReversal": {
         "factor": {
             "type": "number", "default": 1.0,
             "description": "the paper's lambda: the backward pass multiplies gradients by "
                            "-factor (a non-trainable variable a callback may schedule)"},
+        "dtype": DTYPE_ARG,
     },
     "Step": {
         "threshold": {
             "type": "number", "default": 0.0,
             "description": "outputs 1.0 where input >= threshold, else 0.0; gradients pass "
                            "straight through (identity)"},
+        "dtype": DTYPE_ARG,
     },
 }
 
@@ -79,7 +91,8 @@ def layer_arguments(name: str) -> dict[str, dict]:
     Raises:
         KeyError: If `name` is not a built-in layer.
     """
-    return {arg: dict(schema) for arg, schema in BUILTIN_LAYER_ARGS[name].items()}
+    return {arg: {k: list(v) if isinstance(v, list) else v for k, v in schema.items()}
+            for arg, schema in BUILTIN_LAYER_ARGS[name].items()}
 
 
 def layer_defaults(name: str) -> dict:
@@ -87,6 +100,6 @@ def layer_defaults(name: str) -> dict:
 
     Example:
     >>> layer_defaults("Step")
-    {'threshold': 0.0}
+    {'threshold': 0.0, 'dtype': None}
     """
     return {arg: schema["default"] for arg, schema in BUILTIN_LAYER_ARGS[name].items()}
