@@ -225,7 +225,8 @@ def test_step_fires_at_or_above_threshold():
 
 def test_step_lecture_weights_compute_the_credit_rule():
     inputs = keras.Input(shape=(3,))
-    dense = keras.layers.Dense(1, use_bias=False, kernel_initializer=keras.initializers.Constant(0.3))
+    dense = keras.layers.Dense(1, use_bias=False,
+                               kernel_initializer=keras.initializers.Constant(0.3))
     model = keras.Model(inputs, Step(threshold=0.4)(dense(inputs)))
     np.testing.assert_array_equal(model.predict(CREDIT_X, verbose=0), CREDIT_Y)
 
