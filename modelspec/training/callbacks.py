@@ -1,0 +1,199 @@
+"""Callbacks of the built-in loops: checkpoints, divergence, signals, and those of the spec.
+
+`EpochCheckpoint` writes one complete checkpoint per epoch (weights and optimizer state,
+atomically) and the metrics history; `DivergenceGuard` stops at the first NaN/inf loss with
+`DivergedError` (instead of Keras's `TerminateOnNaN`, which stops "gracefully" and lets
+`BackupAndRestore` delete its backup); `SignalStop` turns SIGTERM / Ctrl-C into a clean stop
+after the current step. The custom loops call the same objects through `keras.callbacks`
+hooks, so every loop writes the same run directory.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+
+import keras
+
+from modelspec.errors import DivergedError, ModelspecError
+from modelspec.training.rundir import RunDir, atomic_write_json, save_models
+
+
+class Interrupted(ModelspecError):
+    """Training was stopped by a signal after writing a checkpoint; exit 128 + signal."""
+
+    def __init__(self, signum: int, message: str):
+        super().__init__(message)
+        self.exit_code = 128 + signum
+
+
+def _finite(value) -> bool:
+    try:
+        return math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return True
+
+
+class DivergenceGuard(keras.callbacks.Callback):
+    """Raises `DivergedError` naming the epoch and step of the first non-finite loss.
+
+    Args:
+        run: The run directory (named in the message, with the last good epoch).
+        keys: Log entries to watch (every entry ending in `loss` when None).
+    """
+
+    def __init__(self, run: RunDir, keys=None):
+        super().__init__()
+        self.run, self.keys, self.epoch = run, keys, 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def check(self, logs, step):
+        for key, value in (logs or {}).items():
+            watched = key in self.keys if self.keys else key.endswith("loss")
+            if watched and not _finite(value):
+                state = self.run.state() or {}
+                kept = (f"the last good checkpoint (epoch {state['epoch']}) is kept in "
+                        f"{self.run.root}" if state.get("checkpoint") else
+                        "no epoch completed, so there is no checkpoint")
+                raise DivergedError(
+                    f"training diverged: {key} is {float(value)} at epoch {self.epoch + 1}, "
+                    f"step {step + 1}; {kept}. Lower the learning rate, add gradient "
+                    "clipping (clipnorm) or check the data for NaN values")
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.check(logs, batch)
+
+
+class SignalStop(keras.callbacks.Callback):
+    """Stops training cleanly after the current step on SIGTERM or SIGINT (Ctrl-C).
+
+    Use as a context manager around training: the handlers are restored on exit.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.signum = None
+        self._old = {}
+
+    def __enter__(self):
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            try:
+                self._old[sig] = signal.signal(sig, self._handle)
+            except ValueError:  # not in the main thread
+                pass
+        return self
+
+    def __exit__(self, *exc):
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+        self._old.clear()
+
+    def _handle(self, signum, frame):
+        if self.signum is not None:  # a second signal: give up at once
+            raise KeyboardInterrupt
+        self.signum = signum
+
+    @property
+    def stopped(self) -> bool:
+        return self.signum is not None
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.stopped and self.model is not None:
+            self.model.stop_training = True
+
+
+class EpochCheckpoint(keras.callbacks.Callback):
+    """Writes a complete checkpoint, the history and the run state after every epoch.
+
+    Args:
+        run: The run directory.
+        models: Model name → model to save.
+        optimizers: Optimizer name → optimizer whose variables are saved.
+        base_state: Fixed entries of `state.json` (fingerprint, spec name, ...).
+        monitor: The log entry that decides the `best` checkpoint.
+        mode: "min", "max" or "auto" (max for accuracy-like names).
+        stopper: A `SignalStop`; an epoch cut short by it is not counted as completed.
+    """
+
+    def __init__(self, run: RunDir, models: dict, optimizers: dict, base_state: dict,
+                 monitor: str = "val_loss", mode: str = "auto", stopper=None):
+        super().__init__()
+        self.run, self.models, self.optimizers = run, models, optimizers
+        self.base_state, self.monitor, self.stopper = dict(base_state), monitor, stopper
+        if mode == "auto":
+            mode = "max" if any(k in monitor for k in ("acc", "auc", "precision", "recall",
+                                                        "f1", "iou")) else "min"
+        self.mode = mode
+        state = run.state() or {}
+        self.best = state.get("best")
+        self.history = run.history()
+
+    def _improved(self, value) -> bool:
+        if value is None or not _finite(value):
+            return False
+        if self.best is None:
+            return True
+        return value < self.best if self.mode == "min" else value > self.best
+
+    def save(self, completed_epochs: int, logs: dict | None, interrupted=None) -> None:
+        """Saves a checkpoint for `completed_epochs` and, with `logs`, appends history."""
+        if logs is not None:
+            for key, value in logs.items():
+                self.history.setdefault(key, []).append(float(value))
+            atomic_write_json(self.run.path("history.json"), self.history)
+        name = f"epoch-{completed_epochs:04d}" + ("-interrupted" if interrupted else "")
+        tmp = self.run.new_checkpoint_dir(name)
+        save_models(tmp, self.models, self.optimizers)
+        self.run.commit_checkpoint(tmp, name)
+        value = (logs or {}).get(self.monitor)
+        if logs is not None and self._improved(value):
+            self.best = float(value)
+            tmp = self.run.new_checkpoint_dir("best")
+            save_models(tmp, self.models)
+            self.run.commit_checkpoint(tmp, "best")
+        state = dict(self.base_state, epoch=completed_epochs, checkpoint=name,
+                     best=self.best, monitor=self.monitor,
+                     interrupted=interrupted, finished=False)
+        self.run.write_state(state)
+        self.run.prune({name, "best"})
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.stopper is not None and self.stopper.stopped:
+            self.save(epoch, None, interrupted={"epoch": epoch + 1})
+            return
+        self.save(epoch + 1, dict(logs or {}))
+
+
+def spec_callbacks(run: RunDir, config: dict, has_validation: bool, resumed: bool) -> list:
+    """Builds the Keras callbacks the spec asks for (`train.callbacks`).
+
+    Args:
+        run: The run directory (for TensorBoard logs and the CSV log).
+        config: The spec's `train.callbacks` mapping (may be empty).
+        has_validation: Whether a validation set exists (decides default monitors).
+        resumed: Whether this run continues an earlier one (the CSV log is appended).
+
+    Returns:
+        A list of `keras.callbacks.Callback`.
+    """
+    config = config or {}
+    default_monitor = "val_loss" if has_validation else "loss"
+    out = []
+    if "early_stopping" in config:
+        args = dict(config["early_stopping"] or {})
+        args.setdefault("monitor", default_monitor)
+        out.append(keras.callbacks.EarlyStopping(**args))
+    if "reduce_lr_on_plateau" in config:
+        args = dict(config["reduce_lr_on_plateau"] or {})
+        args.setdefault("monitor", default_monitor)
+        out.append(keras.callbacks.ReduceLROnPlateau(**args))
+    tb = config.get("tensorboard", True)
+    if tb:
+        args = dict(tb) if isinstance(tb, dict) else {}
+        args.setdefault("profile_batch", 0)
+        out.append(keras.callbacks.TensorBoard(log_dir=str(run.path("logs")), **args))
+    if config.get("csv_log", True):
+        out.append(keras.callbacks.CSVLogger(str(run.path("training.csv")), append=resumed))
+    return out

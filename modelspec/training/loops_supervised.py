@@ -1,0 +1,98 @@
+"""The supervised loop: Keras `fit` with the spec's optimizer, losses, metrics and callbacks.
+
+Several outputs get one loss each (`loss: {digit: ..., parity: ...}`) and `loss_weights`;
+`class_weight` maps class indices to weights. The loop resumes from a checkpoint with the
+optimizer's state and continues at the next epoch (`initial_epoch`).
+"""
+
+from __future__ import annotations
+
+from modelspec.training import objects
+from modelspec.training.callbacks import DivergenceGuard, EpochCheckpoint, spec_callbacks
+from modelspec.training.rundir import load_models
+from modelspec.training.runtime import compile_options
+
+
+def output_names(model) -> list[str]:
+    """The names of a model's outputs (the spec's `outputs:` keys for a dict-output model)."""
+    struct = getattr(model, "_outputs_struct", None)
+    if isinstance(struct, dict):
+        return list(struct)
+    return list(model.output_names)
+
+
+def compile_model(model, train: dict):
+    """Compiles `model` from a `train:` section and returns its (possibly wrapped) optimizer."""
+    outs = output_names(model)
+    weights = train.get("loss_weights")
+    if isinstance(weights, list):
+        weights = dict(zip(outs, weights))
+    model.compile(optimizer=objects.make_optimizer(train.get("optimizer")),
+                  loss=objects.losses_for(train["loss"], outs), loss_weights=weights,
+                  metrics=objects.metrics_for(train.get("metrics"), outs),
+                  **compile_options(train))
+    return model.optimizer
+
+
+def evaluate(model, bundle, verbose=0) -> dict:
+    """Evaluates on the test split (else validation); returns `{test_loss: ...}` style keys."""
+    for split in ("test", "validation"):
+        data = getattr(bundle, split, None)
+        if data is not None:
+            result = model.evaluate(data, return_dict=True, verbose=verbose)
+            return {f"{split}_{k}": float(v) for k, v in result.items()}
+    return {}
+
+
+def run_supervised(ctx) -> dict:
+    """Trains the single model of `ctx` with `fit`; returns the final metrics.
+
+    Args:
+        ctx: A `modelspec.training.run.TrainContext`.
+
+    Returns:
+        Final metrics: the last epoch's logs plus the test (or validation) evaluation.
+
+    Raises:
+        DivergedError: At the first non-finite loss (the last checkpoint is kept).
+    """
+    train = ctx.train
+    with ctx.strategy.scope():
+        models = ctx.build()
+        if len(models) != 1:
+            raise ctx.usage(f"the supervised loop trains one model, the spec has "
+                            f"{len(models)} ({', '.join(models)}); use 'model:' or pick "
+                            "train.type: adversarial")
+        (name, model), = models.items()
+        optimizer = compile_model(model, train)
+        if ctx.checkpoint is not None:
+            optimizer.build(model.trainable_variables)
+            load_models(ctx.checkpoint, models, {name: optimizer})
+    has_val = ctx.bundle.validation is not None
+    cb_conf = train.get("callbacks") or {}
+    ck_conf = cb_conf.get("checkpoint") or {}
+    checkpoint = EpochCheckpoint(ctx.run, models, {name: optimizer}, ctx.base_state,
+                                 monitor=ck_conf.get("monitor",
+                                                     "val_loss" if has_val else "loss"),
+                                 mode=ck_conf.get("mode", "auto"), stopper=ctx.stopper)
+    callbacks = [DivergenceGuard(ctx.run), ctx.stopper, checkpoint]
+    callbacks += spec_callbacks(ctx.run, cb_conf, has_val, resumed=ctx.initial_epoch > 0)
+    fit_args = {}
+    for key in ("steps_per_epoch", "validation_steps", "validation_freq"):
+        if key in train:
+            fit_args[key] = train[key]
+    if train.get("class_weight"):
+        fit_args["class_weight"] = {int(k): float(v) for k, v in train["class_weight"].items()}
+    history = {}
+    if ctx.initial_epoch < ctx.epochs:
+        hist = model.fit(ctx.bundle.train, validation_data=ctx.bundle.validation,
+                         epochs=ctx.epochs, initial_epoch=ctx.initial_epoch,
+                         callbacks=callbacks, verbose=ctx.verbose, shuffle=False,
+                         **fit_args)
+        history = hist.history
+    ctx.models = models
+    if ctx.stopper.stopped:
+        return {}
+    final = {k: float(v[-1]) for k, v in history.items() if v}
+    final.update(evaluate(model, ctx.bundle))
+    return final

@@ -1,0 +1,286 @@
+"""Training a spec end to end: run directory, resume, runtime, loop, report.
+
+`train_spec` is what `modelspec train` and `modelspec.train` call. It checks the run
+directory (resume or refuse), applies the runtime settings, builds the models inside the
+distribution strategy's scope, builds the data pipelines, runs the loop the spec names and
+writes the final weights, metrics, learning curves and state.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Callable
+
+from modelspec.errors import StateConflictError, UsageError
+from modelspec.training.rundir import (RunDir, atomic_write_json, atomic_write_text,
+                                       save_models)
+
+LOOPS = {
+    "supervised": "modelspec.training.loops_supervised:run_supervised",
+    "adversarial": "modelspec.training.loops_adversarial:run_adversarial",
+    "layerwise": "modelspec.training.loops_layerwise:run_layerwise",
+}
+
+
+@dataclass
+class RunResult:
+    """What a training run produced.
+
+    Args:
+        run_dir: The run directory.
+        epochs: Epochs completed in total (including those of earlier, resumed runs).
+        resumed_from: The epoch training continued from (0 for a fresh run).
+        metrics: Final metrics (empty when interrupted).
+        history: Metric name → per-epoch values, over all epochs.
+        models: Model name → trained `keras.Model`.
+    """
+
+    run_dir: Path
+    epochs: int
+    resumed_from: int
+    metrics: dict
+    history: dict
+    models: dict = field(default_factory=dict)
+
+
+@dataclass
+class TrainContext:
+    """Everything a loop needs; loops read it and set `models` to what they trained."""
+
+    train: dict
+    run: RunDir
+    bundle: object
+    build: Callable[[], dict]
+    strategy: object
+    epochs: int
+    initial_epoch: int
+    checkpoint: Path | None
+    base_state: dict
+    stopper: object
+    verbose: object = "auto"
+    models: dict = field(default_factory=dict)
+
+    @staticmethod
+    def usage(message: str) -> UsageError:
+        return UsageError(message)
+
+
+def _loop(kind: str):
+    import importlib
+    if kind not in LOOPS:
+        raise UsageError(f"unknown train.type '{kind}'; expected one of {', '.join(LOOPS)}")
+    module, func = LOOPS[kind].split(":")
+    return getattr(importlib.import_module(module), func)
+
+
+def prepare_run_dir(run: RunDir, fingerprint: str, restart: bool) -> dict | None:
+    """Decides between a fresh start and a resume; returns the state to resume from.
+
+    Raises:
+        StateConflictError: When the directory holds a run of a different spec and
+            `restart` is false.
+    """
+    state = run.state()
+    if state is not None and restart:
+        run.clear()
+        return None
+    if state is None:
+        if run.root.exists() and any(run.root.iterdir()):
+            leftovers = [p.name for p in run.root.iterdir()]
+            if set(leftovers) - {"spec.yaml", "resolved.json", "fingerprint", "logs",
+                                 "checkpoints", "training.csv"}:
+                raise StateConflictError(
+                    f"{run.root} is not empty and is not a run directory; choose another "
+                    "--output or pass --restart to clear it")
+        return None
+    if state.get("fingerprint") != fingerprint:
+        raise StateConflictError(
+            f"{run.root} holds a run of a different spec (fingerprint "
+            f"{str(state.get('fingerprint'))[:12]}, this spec {fingerprint[:12]}); refusing "
+            "to resume. Pass --restart to discard it, or --output DIR to train elsewhere")
+    return state
+
+
+def run_training(train: dict, run_dir, build: Callable[[], dict], datasets, *,
+                 fingerprint: str, name: str = "model", epochs: int | None = None,
+                 restart: bool = False, verbose="auto", spec_text: str | None = None,
+                 resolved: dict | None = None) -> RunResult:
+    """Runs the loop of a `train:` section on given model builders and datasets.
+
+    Args:
+        train: The resolved `train:` section.
+        run_dir: Where the run directory goes.
+        build: Returns a fresh `{name: keras.Model}`; called inside the strategy scope.
+        datasets: An object with `.train`, `.validation`, `.test` (tf.data or None), or a
+            callable taking the built models and returning one.
+        fingerprint: Identifies the spec (a changed spec refuses to resume).
+        name: The spec's name (for reports).
+        epochs: Overrides `train.epochs`.
+        restart: Discard an existing run instead of resuming it.
+        verbose: Keras progress output ("auto", 0, 1, 2).
+        spec_text: The spec's YAML text, copied into the run directory.
+        resolved: The resolved document, written as `resolved.json`.
+
+    Returns:
+        A `RunResult`.
+
+    Raises:
+        StateConflictError: Resuming a run of another spec without `restart`.
+        DivergedError: A NaN or infinite loss.
+        Interrupted: SIGTERM / Ctrl-C (after writing a checkpoint).
+    """
+    from modelspec.training import distribute, runtime
+    from modelspec.training.callbacks import Interrupted, SignalStop
+    from modelspec.training.report import metrics_table, plot_curves
+
+    run = RunDir(run_dir)
+    state = prepare_run_dir(run, fingerprint, restart)
+    total = int(epochs if epochs is not None else train.get("epochs", 1))
+    initial = int(state["epoch"]) if state else 0
+    checkpoint = run.checkpoints / state["checkpoint"] if state and state.get("checkpoint") \
+        else None
+    chief = distribute.is_chief()
+    if chief:
+        run.root.mkdir(parents=True, exist_ok=True)
+        if spec_text is not None:
+            atomic_write_text(run.path("spec.yaml"), spec_text)
+        if resolved is not None:
+            atomic_write_json(run.path("resolved.json"), resolved)
+        atomic_write_text(run.path("fingerprint"), fingerprint + "\n")
+    runtime.apply_runtime(train)
+    strategy = distribute.make_strategy(train.get("distribute"))
+    built = {}
+
+    def build_once():
+        if not built:
+            with strategy.scope():
+                built.update(build())
+        return built
+
+    with strategy.scope():
+        build_once()
+    bundle = datasets(built) if callable(datasets) else datasets
+    if initial and verbose != 0:
+        print(f"resuming {name} from epoch {initial} ({run.root})", file=sys.stderr)
+    with SignalStop() as stopper:
+        ctx = TrainContext(train=train, run=run, bundle=bundle, build=build_once,
+                           strategy=strategy, epochs=total, initial_epoch=initial,
+                           checkpoint=checkpoint, stopper=stopper, verbose=verbose,
+                           base_state={"fingerprint": fingerprint, "name": name,
+                                       "type": train.get("type", "supervised")})
+        kind = train.get("type", "supervised")
+        if distribute.is_multi_worker(strategy) and kind == "supervised":
+            from modelspec.training.loops_multiworker import run_multiworker
+            metrics = run_multiworker(ctx)
+        else:
+            metrics = _loop(kind)(ctx)
+    history = run.history()
+    if stopper.stopped:
+        raise Interrupted(stopper.signum, f"training of {name} interrupted; a checkpoint is in "
+                          f"{run.root} — run the same command again to continue")
+    if chief:
+        tmp = run.root / ".final.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        save_models(tmp, ctx.models)
+        if run.path("final").exists():
+            shutil.rmtree(run.path("final"))
+        tmp.replace(run.path("final"))
+        atomic_write_json(run.path("metrics.json"), metrics)
+        plot_curves(history, run.path("curves.png"), title=name)
+        final_state = dict(run.state() or ctx.base_state)
+        final_state.update(finished=True, epoch=max(total, initial))
+        run.write_state(final_state)
+    if verbose != 0:
+        print(metrics_table(metrics, f"final metrics ({name})"))
+    done = max(total, initial)
+    return RunResult(run.root, done, initial, metrics, history, ctx.models)
+
+
+def _model_io(model):
+    try:
+        from modelspec.compiler import model_io
+        return model_io(model)
+    except ImportError:  # before the compiler exists: Keras's own names
+        ins = {i.name: (tuple(i.shape[1:]), i.dtype) for i in model.inputs}
+        outs = {o.name: (tuple(o.shape[1:]), o.dtype) for o in model.outputs}
+        return ins, outs
+
+
+def spec_datasets(spec, train: dict):
+    """Returns a function that builds the spec's `DataBundle` for the built models."""
+    def make(models):
+        from modelspec.data.pipeline import build_datasets
+        kind = train.get("type", "supervised")
+        if kind == "adversarial":
+            disc = models[train.get("discriminator", "discriminator")]
+            inputs, _ = _model_io(disc)
+            return build_datasets(spec, inputs, {})
+        (model,) = models.values() if len(models) == 1 else (models[train.get("model",
+                                                                               "model")],)
+        inputs, outputs = _model_io(model)
+        return build_datasets(spec, inputs, outputs)
+    return make
+
+
+def default_run_dir(spec) -> Path:
+    """`runs/<spec name>` in the current directory."""
+    return Path("runs") / spec.name
+
+
+def train_spec(spec, *, epochs: int | None = None, output=None, restart: bool = False,
+               verbose="auto", datasets=None) -> RunResult:
+    """Trains a spec with the loop its `train:` section names.
+
+    Args:
+        spec: A path to a spec, its YAML text or a `CheckedSpec`.
+        epochs: Overrides `train.epochs` (e.g. to train a finished run longer).
+        output: The run directory (default `runs/<spec name>/`).
+        restart: Discard an existing run directory instead of resuming it.
+        verbose: Keras progress output ("auto", 0, 1, 2); 0 also silences the table.
+        datasets: Optional `.train/.validation/.test` object replacing the spec's `data:`.
+
+    Returns:
+        A `RunResult` with the run directory, metrics, history and trained models.
+
+    Raises:
+        SpecError: The spec is invalid (exit 2).
+        DivergedError: The loss became NaN or infinite (exit 3).
+        StateConflictError: The run directory holds another spec's run (exit 4).
+
+    Example:
+    >>> result = train_spec("specs/lenet5.yaml", epochs=2, output="runs/lenet5-try")
+    >>> result.metrics["test_accuracy"]
+    """
+    if not hasattr(spec, "fingerprint"):
+        from modelspec import load_spec
+        spec = load_spec(spec)
+    train = spec.section("train") or {}
+    if not train:
+        raise UsageError(f"{spec.filename}: the spec has no 'train:' section; add one "
+                         "(train: {optimizer: adam, loss: ..., epochs: 10})")
+
+    def build():
+        from modelspec.compiler import build_from_spec
+        built = build_from_spec(spec)
+        return built if isinstance(built, dict) else {"model": built}
+
+    text = getattr(getattr(spec, "loaded", None), "text", None) or None
+    if text is None and spec.path is not None:
+        text = Path(spec.path).read_text(encoding="utf-8")
+    resolved = {k: spec.section(k) for k in spec.raw if k != "params"}
+    resolved["params"] = spec.params
+    return run_training(train, output or default_run_dir(spec), build,
+                        datasets if datasets is not None else spec_datasets(spec, train),
+                        fingerprint=spec.fingerprint, name=spec.name, epochs=epochs,
+                        restart=restart, verbose=verbose, spec_text=text,
+                        resolved=resolved)
+
+
+def as_bundle(train=None, validation=None, test=None):
+    """A minimal `.train/.validation/.test` holder for datasets built in Python."""
+    return SimpleNamespace(train=train, validation=validation, test=test)

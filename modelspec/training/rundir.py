@@ -1,0 +1,206 @@
+"""Run directories: everything one training run leaves behind, in one place.
+
+Layout of `runs/<name>/`:
+```
+spec.yaml            the spec as given          resolved.json   the resolved document
+fingerprint          sha256 of the resolved document
+state.json           completed epochs, checkpoint in use, best value (written last, atomically)
+history.json         metrics per epoch           metrics.json    final metrics
+checkpoints/epoch-0007/<model>.weights.h5 (+ <model>.optimizer.npz)   the latest, one dir
+checkpoints/best/<model>.weights.h5        final/<model>.weights.h5
+logs/ (TensorBoard)  training.csv  curves.png  samples/ (GAN grids)
+```
+A checkpoint directory is complete before `state.json` names it, so a kill at any moment
+leaves either the previous or the new checkpoint in use, never a half-written one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from modelspec.errors import UsageError
+
+STATE = "state.json"
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Writes `text` to `path` through a temporary file and `os.replace`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_json(path: Path, data) -> None:
+    """Writes JSON atomically (sorted keys, indented)."""
+    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True, default=_plain) + "\n")
+
+
+def _plain(value):
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def read_json(path: Path, default=None):
+    """Reads a JSON file, or returns `default` when it does not exist."""
+    path = Path(path)
+    if not path.exists():
+        return default
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+class RunDir:
+    """Paths and atomic state of one run directory.
+
+    Args:
+        root: The directory (created on first write).
+    """
+
+    def __init__(self, root):
+        self.root = Path(root)
+
+    def path(self, *parts) -> Path:
+        return self.root.joinpath(*parts)
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.root / "checkpoints"
+
+    def state(self) -> dict | None:
+        """The run's state (`epoch` completed, `checkpoint`, `fingerprint`, ...) or None."""
+        return read_json(self.root / STATE)
+
+    def write_state(self, state: dict) -> None:
+        atomic_write_json(self.root / STATE, state)
+
+    def new_checkpoint_dir(self, name: str) -> Path:
+        """A fresh temporary directory to fill; `commit_checkpoint` renames it into place."""
+        self.checkpoints.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(dir=self.checkpoints, prefix=f".{name}-", suffix=".tmp"))
+
+    def commit_checkpoint(self, tmp: Path, name: str) -> Path:
+        """Renames a filled temporary directory to `checkpoints/<name>` (replacing it)."""
+        final = self.checkpoints / name
+        if final.exists():
+            old = self.checkpoints / f".{name}.old"
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(final, old)
+            os.replace(tmp, final)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, final)
+        return final
+
+    def prune(self, keep: set[str]) -> None:
+        """Removes checkpoint directories (and leftovers of killed writes) not in `keep`."""
+        if not self.checkpoints.exists():
+            return
+        for child in self.checkpoints.iterdir():
+            if child.name not in keep and child.name != "best":
+                shutil.rmtree(child, ignore_errors=True)
+
+    def history(self) -> dict:
+        return read_json(self.root / "history.json", {}) or {}
+
+    def clear(self) -> None:
+        """Removes everything a previous run left (for `--restart`), keeping the directory."""
+        if not self.root.exists():
+            return
+        for child in self.root.iterdir():
+            if child.is_dir():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
+
+
+def save_models(directory: Path, models: dict, optimizers: dict | None = None) -> None:
+    """Saves each model's weights (and each optimizer's variables) into `directory`."""
+    import numpy as np
+    for name, model in models.items():
+        model.save_weights(str(Path(directory) / f"{name}.weights.h5"))
+    for name, opt in (optimizers or {}).items():
+        arrays = {f"v{i:04d}": v.numpy() for i, v in enumerate(opt.variables)}
+        with open(Path(directory) / f"{name}.optimizer.npz", "wb") as fh:
+            np.savez(fh, **arrays)
+
+
+def load_models(directory: Path, models: dict, optimizers: dict | None = None) -> None:
+    """Loads weights (and optimizer variables, when saved) written by `save_models`."""
+    import numpy as np
+    for name, model in models.items():
+        model.load_weights(str(Path(directory) / f"{name}.weights.h5"))
+    for name, opt in (optimizers or {}).items():
+        path = Path(directory) / f"{name}.optimizer.npz"
+        if not path.exists():
+            continue
+        with np.load(path, allow_pickle=False) as data:
+            values = [data[k] for k in sorted(data.files)]
+        if len(values) != len(opt.variables):
+            raise UsageError(f"checkpoint {path} holds {len(values)} optimizer variables, "
+                             f"the optimizer has {len(opt.variables)}")
+        for var, value in zip(opt.variables, values):
+            var.assign(value)
+
+
+def find_run_dir(path) -> Path | None:
+    """Returns `path` when it is a run directory (has `state.json`), else None."""
+    path = Path(path)
+    return path if path.is_dir() and (path / STATE).exists() else None
+
+
+def load_run(run_dir, which: str = "final"):
+    """Loads a finished (or interrupted) run: its spec, its models with weights, its metrics.
+
+    Args:
+        run_dir: A run directory written by `modelspec train`.
+        which: "final" (the weights training ended with; falls back to the latest
+            checkpoint), "best" or "latest".
+
+    Returns:
+        `(CheckedSpec, {model name: keras.Model}, metrics)` where metrics is the final
+        metrics dict (empty when training did not finish).
+
+    Raises:
+        UsageError: When `run_dir` is not a run directory or holds no weights.
+
+    Example:
+    >>> spec, models, metrics = load_run("runs/lenet5")
+    """
+    run = RunDir(run_dir)
+    state = run.state()
+    if state is None:
+        raise UsageError(f"{run_dir}: not a run directory (no {STATE}); train a spec first "
+                         "with `modelspec train SPEC`")
+    from modelspec import load_spec
+    from modelspec.compiler import build_from_spec
+    spec_path = run.path("spec.yaml")
+    spec = load_spec(spec_path)
+    built = build_from_spec(spec, (state.get("overrides") or None))
+    models = built if isinstance(built, dict) else {"model": built}
+    candidates = {"final": ["final", state.get("checkpoint"), "best"],
+                  "best": ["best", "final", state.get("checkpoint")],
+                  "latest": [state.get("checkpoint"), "final"]}[which]
+    for name in candidates:
+        directory = run.path("final") if name == "final" else run.checkpoints / str(name)
+        if name and all((directory / f"{m}.weights.h5").exists() for m in models):
+            load_models(directory, models)
+            break
+    else:
+        raise UsageError(f"{run_dir}: holds no saved weights yet")
+    metrics = read_json(run.path("metrics.json"), {}) or {}
+    return spec, models, metrics

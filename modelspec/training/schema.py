@@ -1,0 +1,325 @@
+"""JSON Schema fragment and semantic checks of the `train:` section (no TensorFlow).
+
+The schema closes every object (`additionalProperties: false`) and accepts `$name` /
+`$(expr)` parameter references for every leaf. Names of Keras components (optimizers,
+schedules, losses, metrics) and per-optimizer arguments are checked by `check_train`, which
+reports each mistake at its YAML position with a "did you mean" suggestion.
+
+Example:
+```yaml
+train:
+  type: supervised
+  epochs: 20
+  seed: 1
+  optimizer: {type: Adam, learning_rate: {type: CosineDecay, initial_learning_rate: 0.001,
+              decay_steps: 1000, warmup_steps: 100, warmup_target: 0.002}, clipnorm: 1.0}
+  loss: sparse_categorical_crossentropy
+  metrics: [accuracy]
+  callbacks: {early_stopping: {patience: 3, restore_best_weights: true}}
+```
+"""
+
+from __future__ import annotations
+
+from modelspec.errors import did_you_mean
+from modelspec.schema_util import BOOL, INT, NUM, POS_INT, STR, obj, param_or
+from modelspec.training import keras_names as kn
+
+LOOP_TYPES = ["supervised", "adversarial", "layerwise"]
+PRECISIONS = ["float32", "mixed_float16", "mixed_bfloat16"]
+STRATEGIES = ["default", "one_device", "mirrored", "multi_worker"]
+MONITOR_MODES = ["auto", "min", "max"]
+
+
+def _p(schema: dict) -> dict:
+    return param_or(schema)
+
+
+def _enum(values) -> dict:
+    return _p({"type": "string", "enum": list(values)})
+
+
+def _any_leaf() -> dict:
+    return _p({"type": ["number", "string", "boolean", "null", "array"]})
+
+
+def _schedule_schema() -> dict:
+    props = {"type": _p(STR)}
+    props.update({a: _any_leaf() for a in kn.all_schedule_args()})
+    return obj(props, required=["type"], description="a Keras learning-rate schedule")
+
+
+def optimizer_schema() -> dict:
+    """Schema of one optimizer: a name (`adam`) or `{type: Adam, learning_rate: ..., ...}`."""
+    props = {"type": _p(STR)}
+    for arg in kn.all_optimizer_args():
+        props[arg] = _any_leaf()
+    props["learning_rate"] = {"anyOf": [_p(NUM), _schedule_schema()]}
+    return {"anyOf": [_p(STR), obj(props, required=["type"],
+                                   description="a Keras optimizer and its arguments")]}
+
+
+def _component_schema(what: str) -> dict:
+    props = {"type": _p(STR)}
+    props.update({a: _any_leaf() for a in kn.LOSS_METRIC_ARGS})
+    return {"anyOf": [_p(STR), obj(props, required=["type"], description=f"a Keras {what}")]}
+
+
+def _loss_schema() -> dict:
+    one = _component_schema("loss")
+    per_output = {"type": "object", "additionalProperties": one,
+                  "description": "one loss per output name"}
+    return {"anyOf": [one, per_output]}
+
+
+def _metrics_schema() -> dict:
+    one = _component_schema("metric")
+    lst = {"type": "array", "items": one}
+    per_output = {"type": "object", "additionalProperties": {"anyOf": [lst, one]},
+                  "description": "metrics per output name"}
+    return {"anyOf": [lst, per_output]}
+
+
+def _monitor_props() -> dict:
+    return {"monitor": _p(STR), "mode": _enum(MONITOR_MODES), "min_delta": _p(NUM)}
+
+
+def _callbacks_schema() -> dict:
+    early = obj({**_monitor_props(), "patience": _p(INT), "restore_best_weights": _p(BOOL),
+                 "start_from_epoch": _p(INT), "baseline": _p(NUM)},
+                description="keras.callbacks.EarlyStopping")
+    plateau = obj({**_monitor_props(), "factor": _p(NUM), "patience": _p(INT),
+                   "cooldown": _p(INT), "min_lr": _p(NUM)},
+                  description="keras.callbacks.ReduceLROnPlateau")
+    checkpoint = obj({"monitor": _p(STR), "mode": _enum(MONITOR_MODES),
+                      "keep": _p(POS_INT)},
+                     description="best and latest checkpoints in the run directory")
+    tensorboard = {"anyOf": [_p(BOOL), obj({"histogram_freq": _p(INT),
+                                            "update_freq": {"anyOf": [_p(INT), _enum(["epoch", "batch"])]},
+                                            "write_graph": _p(BOOL),
+                                            "profile_batch": _p(INT)},
+                                           description="keras.callbacks.TensorBoard")]}
+    return obj({"early_stopping": early, "reduce_lr_on_plateau": plateau,
+                "checkpoint": checkpoint, "tensorboard": tensorboard, "csv_log": _p(BOOL),
+                "terminate_on_nan": _p(BOOL)},
+               description="callbacks built from the spec")
+
+
+def _adversarial_props() -> dict:
+    noise = obj({"input": _p(STR), "distribution": _enum(["normal", "uniform"]),
+                 "stddev": _p(NUM), "minval": _p(NUM), "maxval": _p(NUM)},
+                required=["input"], description="the generator's noise input")
+    samples = obj({"every": _p(POS_INT), "count": _p(POS_INT), "output": _p(STR)},
+                  description="a grid of generated samples saved as PNG")
+    reconstruction = obj({"loss": _component_schema("loss"), "weight": _p(NUM)},
+                         description="an extra generator loss towards the targets (pix2pix)")
+    return {
+        "generator": _p(STR), "discriminator": _p(STR), "noise": noise,
+        "optimizers": obj({"generator": optimizer_schema(),
+                           "discriminator": optimizer_schema()}),
+        "discriminator_steps": _p(POS_INT), "generator_steps": _p(POS_INT),
+        "label_smoothing": _p(NUM), "samples": samples, "reconstruction": reconstruction,
+    }
+
+
+def _layerwise_props() -> dict:
+    pretrain = obj({"layers": {"type": "array", "items": _p(STR)}, "epochs": _p(POS_INT),
+                    "optimizer": optimizer_schema(), "loss": _component_schema("loss"),
+                    "noise": _p(NUM), "corruption": _enum(["gaussian", "dropout"]),
+                    "decoder_activation": _p(STR), "model": _p(STR)},
+                   required=["layers"],
+                   description="greedy layer-wise autoencoder pretraining of Dense layers")
+    return {"pretrain": pretrain}
+
+
+def train_schema() -> dict:
+    """Returns the JSON Schema (Draft 2020-12) fragment of the `train:` section.
+
+    Returns:
+        A closed object schema; every leaf also accepts a parameter reference.
+
+    Example:
+    >>> train_schema()["properties"]["type"]
+    """
+    props = {
+        "type": _enum(LOOP_TYPES), "epochs": _p(POS_INT), "steps_per_epoch": _p(POS_INT),
+        "validation_steps": _p(POS_INT), "validation_freq": _p(POS_INT),
+        "optimizer": optimizer_schema(), "loss": _loss_schema(),
+        "loss_weights": {"anyOf": [{"type": "object", "additionalProperties": _p(NUM)},
+                                   {"type": "array", "items": _p(NUM)}]},
+        "metrics": _metrics_schema(),
+        "class_weight": {"type": "object", "propertyNames": {"pattern": "^[0-9]+$"},
+                         "additionalProperties": _p(NUM)},
+        "callbacks": _callbacks_schema(), "seed": _p(INT),
+        "deterministic": _p(BOOL), "precision": _enum(PRECISIONS),
+        "jit_compile": {"anyOf": [_p(BOOL), _enum(["auto"])]},
+        "steps_per_execution": _p(POS_INT),
+        "threads": obj({"intra_op": _p(INT), "inter_op": _p(INT)},
+                       description="CPU thread pools (0 = TensorFlow's choice)"),
+        "distribute": obj({"strategy": _enum(STRATEGIES),
+                           "devices": {"type": "array", "items": _p(STR)},
+                           "communication": _enum(["auto", "ring", "nccl"])},
+                          description="a tf.distribute strategy"),
+        "verbose": {"anyOf": [_p(INT), _enum(["auto"])]},
+    }
+    props.update(_adversarial_props())
+    props.update(_layerwise_props())
+    return obj(props, description="how the model is trained (a built-in loop)")
+
+
+# ----------------------------------------------------------------------------- semantics
+
+def _output_names(spec, model_name=None) -> list[str]:
+    if model_name is None:
+        model = spec.section("model")
+    else:
+        model = (spec.section("models") or {}).get(model_name)
+    outs = (model or {}).get("outputs") or {}
+    return list(outs) if isinstance(outs, dict) else []
+
+
+def _check_name(errs, path, name, options, what):
+    if name not in options:
+        errs.add(path, f"unknown {what} '{name}'", expected=f"a Keras {what} name",
+                 suggestion=did_you_mean(name, options))
+        return False
+    return True
+
+
+def _check_optimizer(errs, path, value):
+    if isinstance(value, str):
+        names = kn.optimizer_names()
+        lowered = {n.lower(): n for n in names}
+        if value.lower() not in lowered:
+            _check_name(errs, path, value, names, "optimizer")
+        return
+    if not isinstance(value, dict) or "type" not in value:
+        return
+    if not _check_name(errs, path + ("type",), value["type"], kn.optimizer_names(),
+                       "optimizer"):
+        return
+    allowed = kn.optimizer_args(value["type"])
+    for arg in value:
+        if arg != "type" and allowed and arg not in allowed:
+            errs.add(path + (arg,), f"'{value['type']}' has no argument '{arg}'", key=True,
+                     expected="one of " + ", ".join(allowed),
+                     suggestion=did_you_mean(arg, allowed))
+    lr = value.get("learning_rate")
+    if isinstance(lr, dict) and "type" in lr:
+        if _check_name(errs, path + ("learning_rate", "type"), lr["type"],
+                       kn.schedule_names(), "learning-rate schedule"):
+            sargs = kn.schedule_args(lr["type"])
+            for arg in lr:
+                if arg != "type" and sargs and arg not in sargs:
+                    errs.add(path + ("learning_rate", arg),
+                             f"'{lr['type']}' has no argument '{arg}'", key=True,
+                             expected="one of " + ", ".join(sargs),
+                             suggestion=did_you_mean(arg, sargs))
+
+
+def _check_component(errs, path, value, names, what):
+    if isinstance(value, str):
+        _check_name(errs, path, value, names, what)
+    elif isinstance(value, dict) and "type" in value:
+        _check_name(errs, path + ("type",), value["type"], names, what)
+
+
+def _is_component(value) -> bool:
+    return isinstance(value, str) or (isinstance(value, dict) and "type" in value)
+
+
+def _check_per_output(errs, path, mapping, outputs, what):
+    for key in mapping:
+        if outputs and key not in outputs:
+            errs.add(path + (key,), f"'{key}' is not an output of the model", key=True,
+                     expected="one of " + ", ".join(outputs) + f" (a {what} per output)",
+                     suggestion=did_you_mean(key, outputs))
+
+
+def _check_supervised(spec, train, errs, outputs):
+    loss = train.get("loss")
+    if loss is None and train.get("type", "supervised") == "supervised":
+        errs.add(("train",), "missing 'loss'", expected="a Keras loss, e.g. "
+                 "'sparse_categorical_crossentropy', or one per output")
+    elif _is_component(loss):
+        _check_component(errs, ("train", "loss"), loss, kn.loss_names(), "loss")
+    elif isinstance(loss, dict):
+        _check_per_output(errs, ("train", "loss"), loss, outputs, "loss")
+        for key, one in loss.items():
+            _check_component(errs, ("train", "loss", key), one, kn.loss_names(), "loss")
+    weights = train.get("loss_weights")
+    if isinstance(weights, dict):
+        _check_per_output(errs, ("train", "loss_weights"), weights, outputs, "weight")
+    elif isinstance(weights, list) and outputs and len(weights) != len(outputs):
+        errs.add(("train", "loss_weights"), f"{len(weights)} weights for {len(outputs)} outputs",
+                 expected="one weight per output (or a mapping output → weight)")
+    metrics = train.get("metrics")
+    if isinstance(metrics, list):
+        for i, m in enumerate(metrics):
+            _check_component(errs, ("train", "metrics", i), m, kn.metric_names(), "metric")
+    elif isinstance(metrics, dict):
+        _check_per_output(errs, ("train", "metrics"), metrics, outputs, "metric list")
+        for key, ms in metrics.items():
+            for i, m in enumerate(ms if isinstance(ms, list) else [ms]):
+                p = ("train", "metrics", key, i) if isinstance(ms, list) else \
+                    ("train", "metrics", key)
+                _check_component(errs, p, m, kn.metric_names(), "metric")
+
+
+def _check_adversarial(spec, train, errs):
+    names = list((spec.section("models") or {}).keys())
+    if not names:
+        errs.add(("train", "type"), "an adversarial loop needs two models",
+                 expected="a 'models:' section with a generator and a discriminator")
+        return
+    for role in ("generator", "discriminator"):
+        name = train.get(role, role)
+        if name not in names:
+            at = ("train", role) if role in train else ("train", "type")
+            errs.add(at, f"no model named '{name}' for the {role}",
+                     expected="one of " + ", ".join(names), suggestion=did_you_mean(name, names))
+    if "noise" not in train:
+        errs.add(("train",), "missing 'noise'",
+                 expected="noise: {input: <generator input>, distribution: normal}")
+    for role, opt in (train.get("optimizers") or {}).items():
+        _check_optimizer(errs, ("train", "optimizers", role), opt)
+
+
+def _check_layerwise(spec, train, errs):
+    pre = train.get("pretrain")
+    if not isinstance(pre, dict):
+        errs.add(("train",), "missing 'pretrain'",
+                 expected="pretrain: {layers: [<Dense layer ids>], epochs: N}")
+        return
+    if not pre.get("layers"):
+        errs.add(("train", "pretrain", "layers"), "no layers to pretrain",
+                 expected="a list of Dense layer ids, from the input upwards")
+    if "optimizer" in pre:
+        _check_optimizer(errs, ("train", "pretrain", "optimizer"), pre["optimizer"])
+
+
+def check_train(spec, errs) -> None:
+    """Checks the `train:` section of a spec beyond the schema (no TensorFlow).
+
+    Args:
+        spec: A `CheckedSpec` (its `section("train")` has parameters substituted).
+        errs: The `Collector` to add problems to.
+    """
+    train = spec.section("train")
+    if not isinstance(train, dict):
+        return
+    kind = train.get("type", "supervised")
+    if "optimizer" in train:
+        _check_optimizer(errs, ("train", "optimizer"), train["optimizer"])
+    if kind == "adversarial":
+        _check_adversarial(spec, train, errs)
+        return
+    outputs = _output_names(spec) if spec.section("model") is not None else []
+    _check_supervised(spec, train, errs, outputs)
+    if kind == "layerwise":
+        _check_layerwise(spec, train, errs)
+    dist = train.get("distribute") or {}
+    if dist.get("devices") and dist.get("strategy") not in ("mirrored", "one_device"):
+        errs.add(("train", "distribute", "devices"), "devices are only used by the "
+                 "'mirrored' and 'one_device' strategies",
+                 expected="strategy: mirrored (or remove 'devices')")
