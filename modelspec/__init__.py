@@ -31,7 +31,7 @@ def load_spec(path_or_text, *, filename=None):
     Raises:
         SpecError: With every problem of the document, sorted by line.
     """
-    from modelspec.validate import load_and_check
+    from modelspec.checks import load_and_check
     return load_and_check(path_or_text, filename=filename)
 
 

@@ -1,0 +1,347 @@
+"""Checks a spec: schema pass, then semantic pass; returns a `CheckedSpec`.
+
+1. Load (`modelspec.yamlio`): safe YAML 1.2 with positions.
+2. Schema (`modelspec.schema`): JSON Schema Draft 2020-12; jsonschema's errors are rewritten
+   into positioned, actionable messages (`unknown argument 'unit' for Dense ... (did you
+   mean 'units'?)`).
+3. Semantics: parameters, blocks and graphs expand (`modelspec.graph`) and each expanded
+   layer's arguments are checked again with parameters substituted; then the `data`,
+   `train` and `export` sections check themselves.
+No TensorFlow is imported here: `modelspec validate` stays fast.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+from jsonschema import Draft202012Validator
+
+from modelspec import catalog, registry, schema
+from modelspec.errors import Collector, SpecError, did_you_mean
+from modelspec.expr import ExpressionError, is_reference
+from modelspec.graph import expand_graph
+from modelspec.source import LoadedSpec
+from modelspec.spec import CheckedSpec, resolve_value
+from modelspec import yamlio
+
+SECTION_CHECKS = {
+    "data": "modelspec.data.schema:check_data",
+    "train": "modelspec.training.schema:check_train",
+    "export": "modelspec.export_schema:check_export",
+}
+_TYPE_WORDS = {"integer": "an integer", "number": "a number", "string": "a string",
+               "boolean": "true or false", "array": "a list", "object": "a mapping",
+               "null": "null"}
+
+
+@functools.lru_cache(maxsize=1)
+def document_validator() -> Draft202012Validator:
+    return Draft202012Validator(schema.document_schema())
+
+
+@functools.lru_cache(maxsize=None)
+def layer_validator(layer_type: str) -> Draft202012Validator:
+    """Validates the resolved arguments of one expanded layer of `layer_type`."""
+    args = schema.layer_argument_schemas()[layer_type]
+    doc = {"$defs": schema.document_schema()["$defs"], "type": "object",
+           "properties": args, "additionalProperties": False}
+    return Draft202012Validator(doc)
+
+
+def load_and_check(path_or_text, *, filename: str | None = None,
+                   overrides: dict | None = None) -> CheckedSpec:
+    """Loads a spec from a path or text and runs every check that needs no TensorFlow.
+
+    Args:
+        path_or_text: A file path (str or Path) or YAML text (a str containing a newline).
+        filename: Name for error messages when text is given.
+        overrides: Values replacing the spec's `params`.
+
+    Returns:
+        A `CheckedSpec`.
+
+    Raises:
+        SpecError: With all problems found, sorted by line.
+    """
+    if isinstance(path_or_text, CheckedSpec):
+        return path_or_text if not overrides else check(path_or_text.loaded, overrides)
+    if isinstance(path_or_text, LoadedSpec):
+        return check(path_or_text, overrides)
+    if isinstance(path_or_text, Path) or "\n" not in str(path_or_text):
+        loaded = yamlio.load(Path(path_or_text))
+    else:
+        loaded = yamlio.load_text(path_or_text, filename=filename or "<string>")
+    return check(loaded, overrides)
+
+
+def check(loaded: LoadedSpec, overrides: dict | None = None) -> CheckedSpec:
+    """Runs the schema and semantic passes on a loaded document."""
+    errs = Collector(loaded.source)
+    schema_problems(loaded.data, errs)
+    errs.raise_if_any()
+    spec = CheckedSpec(loaded)
+    spec.params = resolve_params(loaded.data.get("params") or {}, overrides or {}, errs)
+    errs.raise_if_any()
+    semantic_problems(spec, errs)
+    errs.raise_if_any()
+    return spec
+
+
+def resolve_params(declared: dict, overrides: dict, errs: Collector) -> dict:
+    """Resolves `params:` in order; a parameter may use the ones before it."""
+    values = {}
+    for key in overrides:
+        if key not in declared:
+            errs.add(("params",), f"no parameter '{key}' to override",
+                     expected=f"one of: {', '.join(declared) or '(none)'}",
+                     suggestion=did_you_mean(key, declared))
+    for key, value in declared.items():
+        if key in overrides:
+            values[key] = overrides[key]
+            continue
+        try:
+            values[key] = resolve_value(value, values)
+        except ExpressionError as err:
+            errs.add(("params", key), str(err), expected="parameters defined above this one"
+                     if err.name else "a valid expression",
+                     suggestion=did_you_mean(err.name, values) if err.name else None)
+    return values
+
+
+def semantic_problems(spec: CheckedSpec, errs: Collector) -> None:
+    doc = spec.raw
+    if "model" in doc and "models" in doc:
+        errs.add(("models",), "a spec has either 'model:' or 'models:', not both",
+                 expected="one of them", key=True)
+        return
+    if "model" not in doc and "models" not in doc:
+        errs.add((), "the spec has no 'model:' or 'models:' section",
+                 expected="a layer graph under 'model:' (or several under 'models:')")
+        return
+    graphs = {"model": ("model",)} if "model" in doc else {
+        name: ("models", name) for name in doc["models"]}
+    order = _model_order(doc.get("models") or {}, errs)
+    blocks = doc.get("blocks") or {}
+    for name in order if "models" in doc else ["model"]:
+        raw = doc["model"] if name == "model" and "model" in doc else doc["models"][name]
+        flat = expand_graph(raw, graphs[name], blocks, spec.params, errs, set(graphs) - {name})
+        if flat is not None:
+            check_layer_arguments(flat, errs)
+            spec.graphs[name] = flat
+    if "models" in doc:
+        spec.graphs = {n: spec.graphs[n] for n in doc["models"] if n in spec.graphs}
+    for key, dotted in SECTION_CHECKS.items():
+        if key in doc:
+            module, func = dotted.split(":")
+            getattr(__import__(module, fromlist=[func]), func)(spec, errs)
+
+
+def _model_order(models: dict, errs: Collector) -> list[str]:
+    """Models in dependency order (a model used as a layer is built first); cycles are errors."""
+    uses = {name: {item["model"] for item in _items(graph) if "model" in item}
+            for name, graph in models.items()}
+    order, state = [], {}
+
+    def visit(name, trail):
+        if state.get(name) == "done" or name not in uses:
+            return
+        if state.get(name) == "active":
+            errs.add(("models", name), "models use each other in a cycle: "
+                     + " → ".join(trail + [name]), expected="models that form no cycle")
+            return
+        state[name] = "active"
+        for used in sorted(uses[name]):
+            visit(used, trail + [name])
+        state[name] = "done"
+        order.append(name)
+
+    for name in models:
+        visit(name, [])
+    return order
+
+
+def _items(graph: dict):
+    for item in graph.get("layers") or []:
+        if isinstance(item, dict):
+            yield item
+
+
+def check_layer_arguments(flat, errs: Collector) -> None:
+    """Checks each expanded layer's resolved arguments against its type's schema."""
+    for node in flat.nodes:
+        if node.kind != "layer":
+            continue
+        defaults = registry.layer_arguments(node.type)
+        for arg, default in defaults.items():
+            if default == catalog.REQUIRED and arg not in node.args:
+                errs.add(node.path, f"{node.type} needs argument '{arg}'",
+                         expected=f"'{arg}: ...' in this layer", notes=node.expansion)
+        for error in layer_validator(node.type).iter_errors(node.args):
+            arg = error.absolute_path[0] if error.absolute_path else None
+            path = node.arg_paths.get(arg, node.path)
+            rest = tuple(error.absolute_path)[1:]
+            if isinstance(error.instance, dict) and error.validator == "additionalProperties" \
+                    and not error.absolute_path:
+                continue  # unknown arguments were reported by the schema pass
+            _translate(error, path + rest, node.args, errs, owner=node.type,
+                       notes=node.expansion)
+
+
+def schema_problems(document, errs: Collector) -> None:
+    """Runs the document schema and adds one readable problem per jsonschema error."""
+    if not isinstance(document, dict):
+        errs.add((), "the document must be a mapping", expected="'modelspec: 1' and a model")
+        return
+    for error in document_validator().iter_errors(document):
+        _translate(error, tuple(error.absolute_path), document, errs)
+
+
+def _owner(instance, path) -> str | None:
+    if isinstance(instance, dict):
+        if isinstance(instance.get("type"), str):
+            return instance["type"]
+        if "block" in instance:
+            return f"block '{instance['block']}'"
+    return None
+
+
+def _describe(value) -> str:
+    text = repr(value) if not isinstance(value, str) else f"'{value}'"
+    return text if len(text) < 60 else text[:57] + "..."
+
+
+def _translate(error, path: tuple, document, errs: Collector, owner: str | None = None,
+               notes=()) -> None:
+    """Turns one jsonschema error into a positioned problem with an actionable message."""
+    kind, inst, value = error.validator, error.instance, error.validator_value
+    if kind in ("anyOf", "oneOf"):
+        best = _best_branch(error)
+        if best is not None:
+            _translate(best, path + tuple(best.relative_path), document, errs, owner, notes)
+            return
+        wanted = _branch_types(error)
+        if is_reference(inst):
+            return
+        errs.add(path, f"invalid value {_describe(inst)}", expected=wanted, notes=notes)
+        return
+    owner = owner or _owner(inst, path)
+    if kind == "additionalProperties":
+        allowed = list(error.schema.get("properties", {}))
+        for key in [k for k in inst if k not in allowed]:
+            if owner and key in ("in", "id"):
+                continue
+            what = f"unknown argument '{key}' for {owner}" if owner and not owner.startswith(
+                "block") else f"unknown key '{key}'"
+            errs.add(path + (key,), what, expected=_listing(allowed),
+                     suggestion=did_you_mean(key, allowed), key=True, notes=notes)
+    elif kind == "required":
+        for key in [k for k in value if k not in inst]:
+            errs.add(path, f"missing required key '{key}'", expected=f"'{key}: ...' here",
+                     notes=notes)
+    elif kind == "enum":
+        label = _enum_label(path, value)
+        options = [v for v in value if v is not None]
+        errs.add(path, f"unknown {label} {_describe(inst)}", expected=_listing(options),
+                 suggestion=did_you_mean(inst, [str(o) for o in options]), notes=notes)
+    elif kind == "const":
+        errs.add(path, f"unsupported value {_describe(inst)}", expected=_describe(value),
+                 notes=notes)
+    elif kind == "type":
+        types = value if isinstance(value, list) else [value]
+        errs.add(path, f"{_describe(inst)} is {_type_of(inst)}",
+                 expected=" or ".join(_TYPE_WORDS.get(t, t) for t in types), notes=notes)
+    elif kind in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        word = {"minimum": "at least", "maximum": "at most", "exclusiveMinimum": "more than",
+                "exclusiveMaximum": "less than"}[kind]
+        extra = " (a size guard: larger layers would exhaust memory)" if kind == "maximum" \
+            and value >= 1 << 16 else ""
+        errs.add(path, f"{_describe(inst)} is out of range{extra}", expected=f"{word} {value}",
+                 notes=notes)
+    elif kind in ("minItems", "maxItems", "minProperties"):
+        word = {"minItems": "at least", "maxItems": "at most", "minProperties": "at least"}[kind]
+        unit = "entries" if kind == "minProperties" else "items"
+        errs.add(path, f"has {len(inst)} {unit}", expected=f"{word} {value} {unit}", notes=notes)
+    elif kind == "pattern":
+        errs.add(path, f"{_describe(inst)} is not a valid name here",
+                 expected="letters, digits and _ (not starting with a digit)"
+                 + (", optionally .port" if "\\." in value else ""), notes=notes)
+    elif kind == "propertyNames":
+        errs.add(path, f"invalid name {_describe(inst)}", expected="letters, digits and _",
+                 notes=notes)
+    elif kind == "anyOf":
+        pass
+    else:
+        errs.add(path, error.message, notes=notes)
+
+
+def _best_branch(error):
+    """Of an anyOf's failed branches, the one the user most likely meant."""
+    inst = error.instance
+    candidates = {}
+    for sub in error.context or []:
+        branch = sub.relative_schema_path[0] if sub.relative_schema_path else None
+        candidates.setdefault(branch, []).append(sub)
+    plausible = []
+    for branch, subs in candidates.items():
+        shallow_type = [s for s in subs if not s.relative_path and s.validator in ("type", "$ref")
+                        and s.validator == "type"]
+        if shallow_type:
+            continue
+        if any(s.validator == "pattern" and not s.relative_path for s in subs) \
+                and isinstance(inst, str) and not inst.startswith("$"):
+            continue
+        plausible.append(subs)
+    if len(plausible) == 1:
+        subs = plausible[0]
+        return max(subs, key=lambda s: len(s.relative_path))
+    return None
+
+
+def _branch_types(error) -> str:
+    words = []
+    for sub in error.context or []:
+        if sub.validator == "type":
+            types = sub.validator_value if isinstance(sub.validator_value, list) else [
+                sub.validator_value]
+            words += [_TYPE_WORDS.get(t, t) for t in types]
+        elif sub.validator == "enum":
+            words.append(_listing([v for v in sub.validator_value if v is not None]))
+    words = [w for w in dict.fromkeys(words) if w != "a string" or len(words) == 1]
+    return " or ".join(words) if words else "a valid value"
+
+
+def _type_of(value) -> str:
+    for pytype, word in ((bool, "a boolean"), (int, "an integer"), (float, "a number"),
+                         (str, "a string"), (list, "a list"), (dict, "a mapping")):
+        if isinstance(value, pytype):
+            return word
+    return "null"
+
+
+def _enum_label(path: tuple, options) -> str:
+    last = path[-1] if path else ""
+    if last == "type" and len(path) >= 2:
+        return "layer type" if "layers" in path else "type"
+    if isinstance(last, str) and last.endswith("activation"):
+        return "activation"
+    return "value"
+
+
+def _listing(options, limit: int = 12) -> str:
+    options = [str(o) for o in options]
+    if not options:
+        return "nothing here"
+    shown = ", ".join(options[:limit])
+    if len(options) > limit:
+        shown += f", ... ({len(options)} in all; `modelspec schema` lists them)"
+    return "one of: " + shown
+
+
+def validate_file(path) -> list:
+    """Checks one file and returns its problems (empty when valid)."""
+    try:
+        load_and_check(Path(path))
+    except SpecError as err:
+        return list(err.problems)
+    return []
