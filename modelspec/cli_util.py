@@ -19,9 +19,30 @@ from modelspec.errors import EXIT_INTERNAL, ModelspecError
 
 
 def quiet_tensorflow() -> None:
-    """Silences TensorFlow's C++ start-up logging (must run before TF is imported)."""
+    """Imports TensorFlow without its C++ start-up chatter on the terminal.
+
+    TensorFlow's absl logging writes INFO lines (oneDNN, CUDA probing) to file descriptor 2
+    before any log level applies, so stderr is pointed at /dev/null while TensorFlow loads
+    and probes its devices, then restored. Python exceptions are unaffected. Set
+    `MODELSPEC_DEBUG=1` to see everything.
+    """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "2")
+    if "tensorflow" in sys.modules or os.environ.get("MODELSPEC_DEBUG"):
+        return
+    try:
+        saved = os.dup(2)
+    except OSError:
+        return
+    try:
+        sys.stderr.flush()
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            import tensorflow as tf
+            tf.config.list_physical_devices()
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def handle_errors(func):

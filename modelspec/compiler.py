@@ -57,8 +57,14 @@ def build_from_spec(spec, overrides: dict | None = None):
     return models["model"] if not checked.is_multi_model else models
 
 
-def build_models(spec: CheckedSpec) -> dict:
-    """Builds every model of a checked spec, in dependency order; name → keras.Model."""
+def build_models(spec: CheckedSpec, record: dict | None = None) -> dict:
+    """Builds every model of a checked spec, in dependency order; name → keras.Model.
+
+    Args:
+        spec: The checked spec.
+        record: When given, filled with model name → list of (node, output shape) for
+            `modelspec show`.
+    """
     errs = spec.errors()
     built: dict = {}
     pending = dict(spec.graphs)
@@ -69,7 +75,8 @@ def build_models(spec: CheckedSpec) -> dict:
             if needs - set(built):
                 continue
             model_name = spec.name if name == "model" else name
-            model = build_graph(flat, model_name, built, errs)
+            shapes = record.setdefault(name, []) if record is not None else None
+            model = build_graph(flat, model_name, built, errs, shapes)
             if model is None:
                 errs.raise_if_any()
             built[name] = model
@@ -80,7 +87,8 @@ def build_models(spec: CheckedSpec) -> dict:
     return {name: built[name] for name in spec.graphs}
 
 
-def build_graph(flat: FlatGraph, name: str, built: dict, errs: Collector):
+def build_graph(flat: FlatGraph, name: str, built: dict, errs: Collector,
+                record: list | None = None):
     """Builds one flat graph into a functional `keras.Model` (None after errors)."""
     inputs = {}
     for input_name, decl in flat.inputs.items():
@@ -107,6 +115,8 @@ def build_graph(flat: FlatGraph, name: str, built: dict, errs: Collector):
                      notes=_shape_notes(node, tensors) + list(node.expansion))
             return None
         tensors[node.name] = out
+        if record is not None:
+            record.append((node, out))
     outputs = {}
     for out_name, ref in flat.outputs.items():
         outputs[out_name] = _tensor(ref, tensors)
