@@ -1,0 +1,27 @@
+"""Data pipelines: the `data:` section of a spec → batched `tf.data` datasets.
+
+Modules (TensorFlow is imported only by the pipeline modules, never by `schema`, `checks`,
+`registry` or `splits`):
+
+- `registry`: the closed tables of sources, generated sets, transforms and augmentations.
+- `schema`: `data_schema()` (JSON Schema fragment) and `check_data(spec, errs)`.
+- `checks`: static checks (files exist, fields, splits) used by `check_data`.
+- `splits`: `train[:80%]`-style split expressions.
+- `source_base`, `sources_files`, `generated`: the sources.
+- `transforms`, `augment`: field-wise transforms and training-time augmentation.
+- `preprocessing`: the serving-time preprocessing model recorded for export.
+- `pipeline`: `build_datasets(spec, inputs, outputs) -> DataBundle`.
+- `cli`: the `modelspec data SPEC` command.
+"""
+
+__all__ = ["build_datasets", "DataBundle", "data_schema", "check_data"]
+
+
+def __getattr__(name):
+    if name in ("build_datasets", "DataBundle"):
+        from modelspec.data import pipeline
+        return getattr(pipeline, name)
+    if name in ("data_schema", "check_data"):
+        from modelspec.data import schema
+        return getattr(schema, name)
+    raise AttributeError(name)

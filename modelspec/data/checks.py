@@ -1,0 +1,184 @@
+"""Semantic checks of a resolved `data:` section without TensorFlow.
+
+What can be known before any data is read is checked here, at the spec's lines: files and
+folders exist, CSV/NPZ field names, fields named by transforms/features/targets, split
+syntax and split names, generated-data arguments. The pipeline re-checks what only the
+data can tell (shapes against the model) when it is built.
+"""
+
+from __future__ import annotations
+
+import csv
+import zipfile
+from pathlib import Path
+
+from modelspec.data.registry import (GENERATED, RESTRUCTURING, TRANSFORM_FIELDS,
+                                     SKLEARN_NAMES)
+from modelspec.data.splits import default_splits, parse_split
+from modelspec.errors import did_you_mean
+
+SRC = ("data", "source")
+
+
+def path_map(value, default_split: str = "all") -> dict[str, str]:
+    """`a.csv` → {"all": "a.csv"}; `{train: a, test: b}` unchanged."""
+    if isinstance(value, dict):
+        return dict(value)
+    return {default_split: value}
+
+
+def resolve(base_dir, path: str) -> Path:
+    """Resolves a spec path against the spec's directory (`~` expanded)."""
+    p = Path(path).expanduser()
+    return p if p.is_absolute() else Path(base_dir) / p
+
+
+def _csv_header(path: Path, delimiter: str) -> list[str]:
+    with open(path, newline="", encoding="utf-8", errors="replace") as f:
+        row = next(csv.reader(f, delimiter=delimiter, skipinitialspace=True), [])
+    return [c.strip() for c in row]
+
+
+def _check_paths(src: dict, key: str, base_dir, errs, want_dir: bool = False) -> dict:
+    """Checks the file(s) of `src[key]` exist; returns {split: Path} of those that do."""
+    found = {}
+    if key not in src:
+        return found
+    multi = isinstance(src[key], dict)
+    for split, rel in path_map(src[key]).items():
+        where = SRC + ((key, split) if multi else (key,))
+        path = resolve(base_dir, rel)
+        ok = path.is_dir() if want_dir else path.is_file()
+        if not ok:
+            kind = "folder" if want_dir else "file"
+            errs.add(where, f"{kind} '{rel}' does not exist (looked in '{path.parent}')",
+                     expected=f"an existing {kind}, relative to the spec's folder")
+        else:
+            found[split] = path
+    return found
+
+
+def source_info(src: dict, base_dir, errs):
+    """Statically known (fields, split names) of a source; None where unknown."""
+    kind = src.get("type")
+    if kind == "sklearn":
+        name = src.get("name")
+        fields = {"data", "label", "images"} if name == "digits" else {"data", "label"}
+        return (fields if name in SKLEARN_NAMES else None), ["all"]
+    if kind == "generated":
+        entry = GENERATED.get(src.get("name"))
+        return (set(entry[1]) if entry else None), ["all"]
+    if kind == "tfds":
+        if "data_dir" in src and not resolve(base_dir, src["data_dir"]).is_dir():
+            errs.add(SRC + ("data_dir",), f"folder '{src['data_dir']}' does not exist",
+                     expected="the TFDS data_dir holding the prepared data set")
+        return None, None
+    if kind == "idx":
+        images = _check_paths(src, "images", base_dir, errs)
+        labels = _check_paths(src, "labels", base_dir, errs)
+        if "labels" in src and set(path_map(src["images"])) != set(path_map(src["labels"])):
+            errs.add(SRC + ("labels",), "labels name other splits than images",
+                     expected=f"the same split names as images: {sorted(path_map(src['images']))}")
+        fields = {"image", "label"} if "labels" in src else {"image"}
+        return fields, list(path_map(src.get("images", {})) or images) or None
+    if kind == "image_folder":
+        _check_paths(src, "path", base_dir, errs, want_dir=True)
+        return {"image", "label"}, list(path_map(src["path"]))
+    if kind == "text":
+        _check_paths(src, "path", base_dir, errs, want_dir=src.get("unit") == "file")
+        return {"text"}, list(path_map(src["path"]))
+    found = _check_paths(src, "path", base_dir, errs)
+    splits = list(path_map(src["path"])) if "path" in src else None
+    if kind in ("csv", "timeseries"):
+        delim = src.get("delimiter", ",")
+        columns = src.get("column_names")
+        if columns is None and src.get("header", True) and found:
+            columns = _csv_header(next(iter(found.values())), delim)
+        if kind == "timeseries":
+            for key in ("columns", "target"):
+                names = src.get(key, [])
+                for i, name in enumerate([names] if isinstance(names, str) else names):
+                    if columns is not None and name not in columns:
+                        at = SRC + ((key,) if isinstance(names, str) else (key, i))
+                        errs.add(at, f"unknown column '{name}'",
+                                 expected=f"one of {columns}",
+                                 suggestion=did_you_mean(name, columns))
+            return {"window", "target"}, splits
+        if columns is not None and "columns" in src:
+            for i, name in enumerate(src["columns"]):
+                if name not in columns:
+                    errs.add(SRC + ("columns", i), f"unknown column '{name}'",
+                             expected=f"one of {columns}", suggestion=did_you_mean(name, columns))
+            columns = [c for c in columns if c in src["columns"]]
+        if columns is None and not src.get("header", True):
+            return None, splits
+        return (set(columns) if columns is not None else None), splits
+    if kind == "npz":
+        fields = None
+        for path in found.values():
+            if path.suffix == ".npz":
+                with zipfile.ZipFile(path) as z:
+                    names = {n[:-4] for n in z.namelist() if n.endswith(".npy")}
+                fields = names if fields is None else fields & names
+            else:
+                fields = {src.get("field", "data")}
+        return fields, splits
+    return None, None
+
+
+def _check_field(name, fields, where, errs, what="field"):
+    if fields is not None and name not in fields:
+        errs.add(where, f"unknown {what} '{name}'", expected=f"one of {sorted(fields)}",
+                 suggestion=did_you_mean(name, sorted(fields)))
+
+
+def check_section(data: dict, base_dir, errs) -> None:
+    """Checks a resolved `data:` section; problems go to `errs`.
+
+    Args:
+        data: The resolved section (plain data).
+        base_dir: The folder relative paths are resolved against.
+        errs: A `modelspec.errors.Collector`.
+    """
+    src = data.get("source") or {}
+    fields, splits = source_info(src, base_dir, errs)
+    if src.get("type") == "sklearn" and src.get("n_class") and src.get("name") != "digits":
+        errs.add(SRC + ("n_class",), "n_class applies to digits only",
+                 expected="no n_class for " + str(src.get("name")))
+    fields = set(fields) if fields is not None else None
+
+    for name, expr in (data.get("splits") or {}).items():
+        where = ("data", "splits", name)
+        try:
+            parts = parse_split(expr)
+        except ValueError as err:
+            errs.add(where, f"bad split expression '{expr}': {err}",
+                     expected="'name', 'name[:80%]', 'name[100:200]' or 'a+b'")
+            continue
+        for part in parts:
+            if splits is not None and part.name not in splits:
+                errs.add(where, f"unknown split '{part.name}' of this source",
+                         expected=f"one of {splits}", suggestion=did_you_mean(part.name, splits))
+    if not data.get("splits") and splits is not None and "train" not in default_splits(splits):
+        errs.add(("data", "splits"), "no train split", expected="splits: {train: ...}")
+
+    for i, step in enumerate(data.get("transforms") or []):
+        kind = step.get("type")
+        for key in ("field",):
+            if key in step:
+                _check_field(step[key], fields, ("data", "transforms", i, key), errs)
+        for j, name in enumerate(step.get("fields") or []):
+            _check_field(name, fields, ("data", "transforms", i, "fields", j), errs)
+        if fields is None:
+            continue
+        if kind in RESTRUCTURING:
+            fields = {step.get(k, k) for k in TRANSFORM_FIELDS[kind]}
+        else:
+            fields.add(step.get("output") or step.get("field"))
+
+    for i, step in enumerate(data.get("augment") or []):
+        if "field" in step:
+            _check_field(step["field"], fields, ("data", "augment", i, "field"), errs)
+    for section in ("features", "targets"):
+        for name, field in (data.get(section) or {}).items():
+            _check_field(field, fields, ("data", section, name), errs)

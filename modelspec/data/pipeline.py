@@ -1,0 +1,262 @@
+"""`build_datasets`: a spec's `data:` section → batched tf.data pipelines for a model.
+
+Per split the pipeline is
+
+    source rows (split slice) → decode → transforms (adapted on train) → cache
+      → [train] shuffle → batch → [train] augment → (inputs dict, targets dict) → prefetch
+
+with parallel maps and AUTOTUNE everywhere, no Python code per example. Transforms that draw
+random numbers (noise, negative sampling) run after the cache, so every epoch differs.
+Everything the data can tell before training (missing files, unknown fields, a field whose
+shape does not fit the model input, empty splits) raises `SpecError` at the spec's line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import tensorflow as tf
+
+from modelspec.data.augment import augment_batch, make_augmenters
+from modelspec.data.preprocessing import build_preprocessing
+from modelspec.data.source_base import load_source
+from modelspec.data.splits import default_splits, parse_split
+from modelspec.data.transforms import make_step
+from modelspec.errors import did_you_mean
+
+AUTOTUNE = tf.data.AUTOTUNE
+
+
+@dataclass
+class DataBundle:
+    """The datasets of a spec, ready for `model.fit`.
+
+    Attributes:
+        train, validation, test: Batched `tf.data.Dataset`s yielding `(inputs, targets)` dicts
+            keyed by model input / output names (inputs only when the model has no targets),
+            or None when the split is not configured.
+        counts: Split name → number of examples.
+        preprocessing: Serving-time preprocessing (`keras.Model` raw fields → model inputs,
+            see `modelspec.data.preprocessing`) or None.
+        element_spec: The `element_spec` of the batched training dataset.
+        features, targets: Model input / output name → source field.
+        fields: Field → `tf.TensorSpec` of one example after all transforms.
+        meta: Facts from the source (e.g. `class_names`).
+    """
+
+    train: Any = None
+    validation: Any = None
+    test: Any = None
+    counts: dict = field(default_factory=dict)
+    preprocessing: Any = None
+    element_spec: Any = None
+    features: dict = field(default_factory=dict)
+    targets: dict = field(default_factory=dict)
+    fields: dict = field(default_factory=dict)
+    meta: dict = field(default_factory=dict)
+    batch_size: int = 32
+
+
+def _shape_fits(actual, expected) -> bool:
+    actual, expected = tuple(actual), tuple(expected)
+    return len(actual) == len(expected) and all(
+        e is None or a is None or a == e for a, e in zip(actual, expected))
+
+
+def _target_fits(actual, expected) -> bool:
+    actual, expected = tuple(actual), tuple(expected)
+    return (_shape_fits(actual, expected) or _shape_fits(actual, expected[:-1])
+            or _shape_fits(actual + (1,), expected)
+            or _shape_fits(actual, expected[:-1] + (1,)))
+
+
+def _mapping(data, key, names, fields, errs) -> dict:
+    """Model name → field: the spec's mapping, else the field of the same name."""
+    given = data.get(key) or {}
+    out = {}
+    for name in names:
+        if name in given:
+            out[name] = given[name]
+        elif name in fields:
+            out[name] = name
+        else:
+            what = "input" if key == "features" else "output"
+            errs.add(("data", key) if key in data else ("data",),
+                     f"model {what} '{name}' is not fed: no field '{name}' and no "
+                     f"data.{key}.{name}", expected=f"data.{key}: {{{name}: <one of "
+                     f"{sorted(fields)}>}}", suggestion=did_you_mean(name, sorted(fields)))
+    for name in given:
+        if name not in names:
+            what = "input" if key == "features" else "output"
+            errs.add(("data", key, name), f"the model has no {what} '{name}'",
+                     expected=f"one of {sorted(names)}", suggestion=did_you_mean(name, names),
+                     key=True)
+        elif given[name] not in fields:
+            errs.add(("data", key, name), f"unknown field '{given[name]}'",
+                     expected=f"one of {sorted(fields)}",
+                     suggestion=did_you_mean(given[name], sorted(fields)))
+    return out
+
+
+def _apply_steps(ds, steps, training: bool):
+    for step in steps:
+        if step.restructuring:
+            ds = step.restructure(ds, training)
+        else:
+            ds = ds.map(lambda e, s=step: s(e, training), num_parallel_calls=AUTOTUNE,
+                        deterministic=True)
+    return ds
+
+
+def _count(ds, known):
+    if known is not None:
+        return known
+    n = int(ds.cardinality())
+    if n >= 0:
+        return n
+    return int(ds.reduce(tf.constant(0, tf.int64), lambda c, _: c + 1))
+
+
+def build_datasets(spec, inputs: dict, outputs: dict) -> DataBundle:
+    """Builds the batched datasets of a spec's `data:` section for a model.
+
+    Args:
+        spec: A `CheckedSpec` with a `data:` section.
+        inputs: Model input name → (shape without batch dim, dtype), e.g. from
+            `compiler.model_io(model)`.
+        outputs: Model output name → (shape, dtype); `{}` for models trained without targets
+            (the datasets then yield the inputs dict only).
+
+    Returns:
+        A `DataBundle`.
+
+    Raises:
+        SpecError: Missing files, unknown fields or splits, a field whose shape does not fit
+            the model input it feeds (naming both), or an empty split.
+
+    Example:
+    >>> bundle = build_datasets(spec, {"image": ((8, 8, 1), "float32")},
+    ...                         {"digit": ((10,), "float32")})
+    >>> model.fit(bundle.train, validation_data=bundle.validation)
+    """
+    data = spec.section("data")
+    errs = spec.errors()
+    if data is None:
+        errs.add((), "the spec has no data: section", expected="data: {source: ...}")
+        errs.raise_if_any()
+    seed = int(data.get("seed", 0))
+    src_cfg = dict(data["source"])
+    if src_cfg["type"] == "generated":
+        src_cfg.setdefault("seed", seed)
+    source = load_source(src_cfg, spec.base_dir, errs)
+
+    exprs = data.get("splits") or default_splits(source.split_names)
+    for name, expr in exprs.items():
+        for part in parse_split(expr):
+            if part.name not in source.split_names:
+                errs.add(("data", "splits", name), f"unknown split '{part.name}'",
+                         expected=f"one of {source.split_names}",
+                         suggestion=did_you_mean(part.name, source.split_names))
+    errs.raise_if_any()
+    selected = {name: source.select(expr, seed, data.get("split_shuffle"))
+                for name, expr in exprs.items()}
+    for name, (_ds, count) in selected.items():
+        if count == 0:
+            errs.add(("data", "splits", name) if "splits" in data else ("data", "source"),
+                     f"split '{name}' ('{exprs[name]}') is empty",
+                     expected="a split with at least one example")
+    errs.raise_if_any()
+
+    steps = [make_step(c) for c in data.get("transforms") or []]
+    train_raw = selected["train"][0]
+    raw_spec = dict(train_raw.element_spec)
+    partial = train_raw
+    for i, step in enumerate(steps):
+        missing = [f for f in step.inputs if f not in partial.element_spec]
+        if missing:
+            known = sorted(partial.element_spec)
+            errs.add(("data", "transforms", i), f"unknown field '{missing[0]}'",
+                     expected=f"one of {known}", suggestion=did_you_mean(missing[0], known))
+            errs.raise_if_any()
+        if not step.restructuring:
+            step.adapt(partial)
+        partial = _apply_steps(partial, [step], training=False)
+    fields = dict(partial.element_spec)
+
+    features = _mapping(data, "features", list(inputs), fields, errs)
+    targets = _mapping(data, "targets", list(outputs), fields, errs)
+    errs.raise_if_any()
+    for kind, mapping, io, fits in (("input", features, inputs, _shape_fits),
+                                    ("output", targets, outputs, _target_fits)):
+        for name, fld in mapping.items():
+            shape = tuple(fields[fld].shape)
+            if not fits(shape, io[name][0]):
+                key = "features" if kind == "input" else "targets"
+                errs.add(("data", key, name) if name in (data.get(key) or {}) else ("data",),
+                         f"field '{fld}' has shape {shape} but model {kind} '{name}' expects "
+                         f"{tuple(io[name][0])}",
+                         expected=f"a field of shape {tuple(io[name][0])} (add a reshape, "
+                         "resize or one_hot transform?)")
+    errs.raise_if_any()
+
+    image_inputs = [f for f in features.values() if fields[f].shape.rank in (3, 4)]
+    default_field = image_inputs[0] if len(set(image_inputs)) == 1 else None
+    for i, entry in enumerate(data.get("augment") or []):
+        fld = entry.get("field", default_field)
+        if fld is None or fld not in fields:
+            errs.add(("data", "augment", i), "augmentation needs a field: "
+                     + ("no single image input" if fld is None else f"unknown field '{fld}'"),
+                     expected=f"field: one of {sorted(fields)}")
+    errs.raise_if_any()
+    augmenters = make_augmenters(data.get("augment") or [], default_field, seed)
+
+    cut = next((i for i, s in enumerate(steps) if s.random), len(steps))
+    batch_size = int(data.get("batch_size", 32))
+    bundle = DataBundle(features=features, targets=targets, fields=fields,
+                        meta=dict(source.meta), batch_size=batch_size)
+    in_dtypes = {n: io[1] for n, io in inputs.items()}
+
+    def to_model(batch):
+        x = {n: (tf.cast(batch[f], in_dtypes[n]) if in_dtypes[n] not in ("string", None)
+                 and batch[f].dtype != tf.string else batch[f]) for n, f in features.items()}
+        if not outputs:
+            return x
+        return x, {n: batch[f] for n, f in targets.items()}
+
+    for name, (ds, known) in selected.items():
+        training = name == "train"
+        ds = _apply_steps(ds, steps[:cut], training)
+        count = _count(ds, known if not any(s.restructuring for s in steps[:cut]) else None)
+        if data.get("cache", True):
+            ds = ds.cache()
+        random_steps = steps[cut:]
+        if any(s.restructuring for s in random_steps):
+            tail_count = _count(_apply_steps(ds, random_steps, training), None)
+        else:
+            tail_count = count
+        if training and data.get("shuffle", True) is not False:
+            shuffle = data.get("shuffle", True)
+            buffer = count if shuffle is True else int(shuffle)
+            ds = ds.shuffle(max(1, min(buffer, 100_000)), seed=seed,
+                            reshuffle_each_iteration=True)
+        ds = _apply_steps(ds, random_steps, training)
+        if tail_count != count or int(ds.cardinality()) < 0:
+            ds = ds.apply(tf.data.experimental.assert_cardinality(tail_count))
+        if tail_count == 0:
+            errs.add(("data", "splits", name) if "splits" in data else ("data",),
+                     f"split '{name}' has no examples after the transforms",
+                     expected="a longer split (or a shorter window)")
+            errs.raise_if_any()
+        ds = ds.batch(batch_size, drop_remainder=bool(data.get("drop_remainder", False)),
+                      num_parallel_calls=AUTOTUNE, deterministic=True)
+        if training and augmenters:
+            ds = ds.map(lambda b: augment_batch(b, augmenters), num_parallel_calls=AUTOTUNE)
+        ds = ds.map(to_model, num_parallel_calls=AUTOTUNE)
+        if data.get("prefetch", True):
+            ds = ds.prefetch(AUTOTUNE)
+        setattr(bundle, name, ds)
+        bundle.counts[name] = tail_count
+    bundle.element_spec = bundle.train.element_spec
+    bundle.preprocessing = build_preprocessing(steps, features, raw_spec, in_dtypes)
+    return bundle

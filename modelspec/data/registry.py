@@ -1,0 +1,166 @@
+"""Closed registries of the `data:` section: sources, generated sets, transforms, augmentations.
+
+Pure data (no TensorFlow): each entry maps a `type:` name to the JSON Schema of its arguments.
+`modelspec.data.schema` turns these tables into the section's schema; the pipeline modules
+look the same names up to find their implementation. Argument names follow Keras where a Keras
+layer does the work (`RandomFlip.mode`, `TextVectorization.max_tokens`, `Resizing.height`).
+"""
+
+from __future__ import annotations
+
+from modelspec.schema_util import BOOL, INT, NUM, POS_INT, STR
+
+STR_LIST = {"type": "array", "items": STR}
+STR_OR_LIST = {"anyOf": [STR, STR_LIST]}
+# A file path, or one path per named split: {train: a.csv, test: b.csv}.
+PATHS = {"anyOf": [STR, {"type": "object", "additionalProperties": STR,
+                         "propertyNames": {"pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"}}]}
+SIZE2 = {"type": "array", "items": POS_INT, "minItems": 2, "maxItems": 2}
+FACTOR = {"anyOf": [NUM, {"type": "array", "items": NUM, "minItems": 2, "maxItems": 2}]}
+DTYPE = {"enum": ["float16", "bfloat16", "float32", "float64", "int8", "int16", "int32",
+                  "int64", "uint8", "bool", "string"]}
+
+SKLEARN_NAMES = ("digits", "iris", "wine", "breast_cancer")
+
+# type -> (argument schemas, required arguments, one-line description)
+SOURCES: dict[str, tuple[dict, tuple, str]] = {
+    "sklearn": ({"name": {"enum": list(SKLEARN_NAMES)}, "n_class": POS_INT}, ("name",),
+                "a data set shipped inside scikit-learn (fields: data, label; digits also images)"),
+    "tfds": ({"name": STR, "data_dir": STR, "download": BOOL}, ("name",),
+             "a TensorFlow Datasets data set by name (fields: its features)"),
+    "csv": ({"path": PATHS, "header": BOOL, "column_names": STR_LIST, "columns": STR_LIST,
+             "delimiter": STR, "na_values": STR_LIST, "fill_value": NUM}, ("path",),
+            "a CSV file (fields: its columns; numeric columns as float32, others as strings)"),
+    "npz": ({"path": PATHS, "field": STR}, ("path",),
+            "NumPy .npz (fields: its arrays) or .npy (field: `field`, default 'data')"),
+    "idx": ({"images": PATHS, "labels": PATHS}, ("images",),
+            "MNIST-style IDX files, gzip or plain (fields: image, label)"),
+    "image_folder": ({"path": PATHS, "image_size": SIZE2, "channels": {"enum": [1, 3, 4]},
+                      "class_names": STR_LIST}, ("path",),
+                     "one sub-folder of images per class (fields: image, label)"),
+    "text": ({"path": PATHS, "unit": {"enum": ["line", "file"]}, "encoding": STR}, ("path",),
+             "plain text, one example per line or per file (field: text)"),
+    "timeseries": ({"path": PATHS, "columns": STR_OR_LIST, "target": STR_OR_LIST,
+                    "window": POS_INT, "horizon": POS_INT, "stride": POS_INT,
+                    "header": BOOL, "delimiter": STR}, ("path", "columns", "window"),
+                   "sliding windows over CSV columns (fields: window, target)"),
+    "generated": ({"name": STR, "n": POS_INT, "noise": NUM, "size": POS_INT,
+                   "length": POS_INT, "vocab_size": POS_INT, "frames": POS_INT,
+                   "digits": POS_INT, "rows": {"enum": ["lecture", "all"]},
+                   "max_shapes": POS_INT, "low": NUM, "high": NUM}, ("name",),
+                  "synthetic data for the lecture examples"),
+}
+
+# generated name -> (allowed extra args, fields it yields, description)
+GENERATED: dict[str, tuple[tuple, tuple, str]] = {
+    "xor": (("n", "noise"), ("x", "label"), "noisy XOR of two inputs in [0, 1]"),
+    "circles": (("n", "noise"), ("x", "label"), "two concentric circles"),
+    "moons": (("n", "noise"), ("x", "label"), "two interleaving half moons"),
+    "rosenbrock": (("n", "low", "high"), ("x", "z"), "z = 100(y − x²)² + (1 − x)²"),
+    "sin_sin": (("n", "low", "high"), ("x", "z"), "z = sin(x)·sin(y)"),
+    "credit": (("rows",), ("x", "label", "employed", "owns_house", "balanced_account"),
+               "the lecture's credit-rating table (lecture: 6 rows, all: 8 combinations)"),
+    "shapes": (("n", "size", "max_shapes"), ("image", "mask", "label", "labels"),
+               "images of squares/circles/triangles with segmentation masks"),
+    "moving_squares": (("n", "size", "frames"), ("clip", "label"),
+                       "clips of a square moving in one of 4 directions (3-D CNNs)"),
+    "seq_reverse": (("n", "length", "vocab_size"), ("source", "decoder_input", "target"),
+                    "reverse a sequence of tokens (seq2seq)"),
+    "seq_sort": (("n", "length", "vocab_size"), ("source", "decoder_input", "target"),
+                 "sort a sequence of tokens (seq2seq)"),
+    "seq_add": (("n", "digits"), ("source", "decoder_input", "target"),
+                "add two numbers written as characters (seq2seq)"),
+    "pix2pix": (("n", "size"), ("edges", "image"), "paired edge maps and filled shapes"),
+    "digit_domains": ((), ("image", "label", "domain"),
+                      "scikit-learn digits, clean (domain 0) and inverted with noise (domain 1)"),
+}
+GENERATED_VOCAB = {"seq_add": "0123456789+"}  # token ids: 0 pad, 1 start, 2.. characters
+
+FIELD = {"field": STR}
+OUTPUT = {"output": STR}
+# type -> (argument schemas, required arguments, description)
+TRANSFORMS: dict[str, tuple[dict, tuple, str]] = {
+    "cast": ({**FIELD, **OUTPUT, "dtype": DTYPE}, ("field", "dtype"), "tf.cast"),
+    "rescale": ({**FIELD, **OUTPUT, "scale": NUM, "offset": NUM}, ("field", "scale"),
+                "x·scale + offset (keras.layers.Rescaling)"),
+    "normalize": ({**FIELD, **OUTPUT, "axis": {"anyOf": [INT, {"type": "null"}]}}, ("field",),
+                  "(x − mean) / std, statistics adapted on the training split "
+                  "(keras.layers.Normalization)"),
+    "resize": ({**FIELD, **OUTPUT, "height": POS_INT, "width": POS_INT,
+                "interpolation": {"enum": ["bilinear", "nearest", "bicubic", "area"]}},
+               ("field", "height", "width"), "image resize (keras.layers.Resizing)"),
+    "pad": ({**FIELD, **OUTPUT, "padding": {"anyOf": [INT, {"type": "array"}]},
+             "value": NUM}, ("field", "padding"),
+            "constant padding: an int for every spatial side of an image, or [[before, after], ...]"),
+    "reshape": ({**FIELD, **OUTPUT, "shape": {"type": "array", "items": INT}},
+                ("field", "shape"), "reshape one example (-1 allowed once)"),
+    "one_hot": ({**FIELD, **OUTPUT, "depth": POS_INT}, ("field", "depth"), "tf.one_hot"),
+    "lookup": ({**FIELD, **OUTPUT, "vocabulary": {"type": "array"}, "max_tokens": POS_INT,
+                "num_oov_indices": INT,
+                "output_mode": {"enum": ["int", "one_hot", "multi_hot", "count"]}},
+               ("field",), "categorical lookup adapted on the training split "
+               "(keras.layers.StringLookup / IntegerLookup)"),
+    "hashing": ({**FIELD, **OUTPUT, "num_bins": POS_INT,
+                 "output_mode": {"enum": ["int", "one_hot", "multi_hot"]}},
+                ("field", "num_bins"), "keras.layers.Hashing"),
+    "cross": ({"fields": STR_LIST, **OUTPUT, "num_bins": POS_INT,
+               "output_mode": {"enum": ["int", "one_hot"]}}, ("fields", "num_bins", "output"),
+              "hashed feature cross of categorical fields (keras.layers.HashedCrossing)"),
+    "stack": ({"fields": STR_LIST, **OUTPUT}, ("fields", "output"),
+              "concatenate numeric fields into one float32 vector"),
+    "replace": ({**FIELD, **OUTPUT, "pattern": STR, "rewrite": STR}, ("field", "pattern"),
+                "regular-expression replacement in a string field"),
+    "tokenize": ({**FIELD, **OUTPUT, "max_tokens": POS_INT,
+                  "standardize": {"enum": ["lower_and_strip_punctuation", "lower",
+                                           "strip_punctuation", None]},
+                  "split": {"enum": ["whitespace", "character"]},
+                  "output_sequence_length": POS_INT, "vocabulary": STR_LIST},
+                 ("field",), "text → token ids (keras.layers.TextVectorization)"),
+    "sequences": ({**FIELD, "length": POS_INT, "shift": POS_INT, "inputs": STR, "targets": STR},
+                  ("field", "length"), "token stream → windows: inputs = w[:-1], targets = w[1:]"),
+    "skipgrams": ({**FIELD, "window_size": POS_INT, "negative_samples": INT,
+                   "vocabulary_size": POS_INT}, ("field", "vocabulary_size"),
+                  "skip-gram pairs with negative sampling (fields: target, context, label)"),
+    "cbow": ({**FIELD, "window_size": POS_INT, "negative_samples": INT,
+              "vocabulary_size": POS_INT}, ("field", "vocabulary_size"),
+             "CBOW examples with negative sampling (fields: context, target, label)"),
+    "noise": ({**FIELD, **OUTPUT, "stddev": NUM, "dropout": NUM, "clip": BOOL}, ("field",),
+              "Gaussian / masking noise for denoising autoencoders (training split only)"),
+}
+# transforms that restructure the stream (change the number of examples)
+RESTRUCTURING = ("sequences", "skipgrams", "cbow")
+# transform -> fields it creates when it has no `output:` (besides `output` or `field`)
+TRANSFORM_FIELDS = {"sequences": ("inputs", "targets"),
+                    "skipgrams": ("target", "context", "label"),
+                    "cbow": ("target", "context", "label")}
+
+AUG_FIELD = {"field": STR, "seed": INT}
+# type -> (Keras layer class, argument schemas, required arguments)
+AUGMENTS: dict[str, tuple[str, dict, tuple]] = {
+    "random_flip": ("RandomFlip", {**AUG_FIELD, "mode": {
+        "enum": ["horizontal", "vertical", "horizontal_and_vertical"]}}, ()),
+    "random_rotation": ("RandomRotation", {**AUG_FIELD, "factor": FACTOR,
+                                           "fill_mode": {"enum": ["reflect", "wrap",
+                                                                  "constant", "nearest"]},
+                                           "fill_value": NUM}, ("factor",)),
+    "random_translation": ("RandomTranslation", {**AUG_FIELD, "height_factor": FACTOR,
+                                                 "width_factor": FACTOR,
+                                                 "fill_mode": {"enum": ["reflect", "wrap",
+                                                                        "constant", "nearest"]},
+                                                 "fill_value": NUM},
+                           ("height_factor", "width_factor")),
+    "random_zoom": ("RandomZoom", {**AUG_FIELD, "height_factor": FACTOR, "width_factor": FACTOR,
+                                   "fill_mode": {"enum": ["reflect", "wrap", "constant",
+                                                          "nearest"]},
+                                   "fill_value": NUM}, ("height_factor",)),
+    "random_contrast": ("RandomContrast", {**AUG_FIELD, "factor": FACTOR,
+                                           "value_range": FACTOR}, ("factor",)),
+    "random_brightness": ("RandomBrightness", {**AUG_FIELD, "factor": FACTOR,
+                                               "value_range": FACTOR}, ("factor",)),
+    "random_saturation": ("RandomSaturation", {**AUG_FIELD, "factor": FACTOR,
+                                               "value_range": FACTOR}, ("factor",)),
+    "random_crop": ("RandomCrop", {**AUG_FIELD, "height": POS_INT, "width": POS_INT},
+                    ("height", "width")),
+}
+
+SPLIT_NAMES = ("train", "validation", "test")

@@ -1,0 +1,152 @@
+"""What every source gives the pipeline: a `select(split expression)` → (tf.data.Dataset, count).
+
+`ArraySource` holds row-aligned NumPy arrays per named split (every in-memory source);
+`TfdsSource` wraps a prepared TensorFlow Datasets builder. Both yield dicts field → tensor.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from modelspec.data.splits import parse_split, slice_indices
+
+
+@dataclass
+class ArraySource:
+    """Examples held in memory as arrays, one dict field → array per named split.
+
+    Args:
+        splits: split name → {field: array with one row per example}; an `all` split
+            (every named split concatenated) is added when absent.
+        decode: Optional per-example tf function applied after splitting (e.g. image decoding).
+        sequential: True for ordered data (text, time series): not shuffled before splitting.
+        meta: Extra facts (e.g. `class_names`).
+    """
+
+    splits: dict
+    decode: Callable | None = None
+    sequential: bool = False
+    meta: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if "all" not in self.splits and self.splits:
+            names = list(self.splits)
+            common = set.intersection(*(set(self.splits[n]) for n in names))
+            self.splits["all"] = {f: np.concatenate([self.splits[n][f] for n in names])
+                                  for f in sorted(common)}
+
+    @property
+    def split_names(self) -> list[str]:
+        return list(self.splits)
+
+    def arrays(self, expr: str, seed: int, shuffle: bool) -> dict[str, np.ndarray]:
+        """The rows of split expression `expr` (e.g. `all[:80%]`) as arrays."""
+        pieces = []
+        for part in parse_split(expr):
+            table = self.splits[part.name]
+            n = len(next(iter(table.values()))) if table else 0
+            order = np.arange(n)
+            if shuffle:
+                rng = np.random.default_rng([seed, zlib.crc32(part.name.encode())])
+                order = rng.permutation(n)
+            start, end = slice_indices(part, n)
+            idx = order[start:end]
+            pieces.append({f: a[idx] for f, a in table.items()})
+        return {f: np.concatenate([p[f] for p in pieces]) for f in pieces[0]}
+
+    def select(self, expr: str, seed: int = 0, shuffle: bool | None = None):
+        """Returns (dataset of dict examples, number of examples) for `expr`."""
+        import tensorflow as tf
+        shuffle = (not self.sequential) if shuffle is None else shuffle
+        arrays = self.arrays(expr, seed, shuffle)
+        count = len(next(iter(arrays.values()))) if arrays else 0
+        ds = tf.data.Dataset.from_tensor_slices(arrays)
+        if self.decode is not None:
+            ds = ds.map(self.decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        return ds, count
+
+
+@dataclass
+class TfdsSource:
+    """A prepared TensorFlow Datasets builder; split expressions go to TFDS unchanged."""
+
+    builder: object
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def split_names(self) -> list[str]:
+        return list(self.builder.info.splits)
+
+    def select(self, expr: str, seed: int = 0, shuffle: bool | None = None):
+        import tensorflow_datasets as tfds
+        ds = self.builder.as_dataset(split=expr, shuffle_files=False,
+                                     read_config=tfds.ReadConfig(shuffle_seed=seed))
+        return ds, int(self.builder.info.splits[expr].num_examples)
+
+
+def load_sklearn(src, base_dir, errs) -> ArraySource:
+    """scikit-learn's bundled data sets: `data` (float32), `label`; digits adds `images`."""
+    from sklearn import datasets
+    name = src["name"]
+    if name == "digits":
+        bunch = datasets.load_digits(n_class=src.get("n_class", 10))
+        fields = {"images": bunch.images[..., None].astype(np.float32)}
+    else:
+        bunch = getattr(datasets, f"load_{name}")()
+        fields = {}
+    fields["data"] = bunch.data.astype(np.float32)
+    fields["label"] = bunch.target.astype(np.int64)
+    return ArraySource({"all": fields}, meta={"class_names": [str(c) for c in
+                                                              bunch.target_names]})
+
+
+def load_tfds(src, base_dir, errs) -> TfdsSource:
+    """A TFDS data set by name; fails at once when it is not prepared and download is off."""
+    import tensorflow_datasets as tfds
+    from modelspec.data.checks import SRC, resolve
+    from modelspec.errors import did_you_mean
+    name = src["name"]
+    data_dir = str(resolve(base_dir, src["data_dir"])) if "data_dir" in src else None
+    try:
+        builder = tfds.builder(name, data_dir=data_dir)
+    except tfds.core.registered.DatasetNotFoundError:
+        errs.add(SRC + ("name",), f"no TFDS data set '{name}'"
+                 + (f" in data_dir '{data_dir}'" if data_dir else ""),
+                 expected="a registered TFDS name or one prepared under data_dir",
+                 suggestion=did_you_mean(name, tfds.list_builders()))
+        errs.raise_if_any()
+    if not builder.is_prepared():
+        if not src.get("download", False):
+            errs.add(SRC + ("name",), f"TFDS data set '{name}' is not prepared in "
+                     f"'{builder.data_dir}' and download is false",
+                     expected="prepared data (tfds build) or download: true")
+            errs.raise_if_any()
+        builder.download_and_prepare()
+    features = builder.info.features
+    meta = {}
+    if "label" in features and hasattr(features["label"], "names"):
+        meta["class_names"] = list(features["label"].names)
+    return TfdsSource(builder, meta)
+
+
+def load_source(src: dict, base_dir, errs):
+    """Loads the source a `data.source` mapping describes.
+
+    Args:
+        src: The resolved `data.source` mapping.
+        base_dir: The folder relative paths are resolved against.
+        errs: A `Collector`; problems raise `SpecError` at the source's spec line.
+
+    Returns:
+        An `ArraySource` or `TfdsSource`.
+    """
+    from modelspec.data import generated, sources_files as files
+    loaders = {"sklearn": load_sklearn, "tfds": load_tfds, "csv": files.load_csv,
+               "npz": files.load_npz, "idx": files.load_idx,
+               "image_folder": files.load_image_folder, "text": files.load_text,
+               "timeseries": files.load_timeseries, "generated": generated.load_generated}
+    return loaders[src["type"]](src, base_dir, errs)

@@ -1,0 +1,238 @@
+"""File sources: CSV, NumPy, IDX, image folders, plain text and time-series windows.
+
+Each loader reads its files once into row-aligned NumPy arrays per named split (loading is
+not the hot path); image folders keep only file paths and labels, and decode the images
+inside the tf.data pipeline (`ArraySource.decode`), in parallel, after splitting.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+from pathlib import Path
+
+import numpy as np
+
+from modelspec.data.checks import SRC, path_map, resolve
+from modelspec.data.source_base import ArraySource
+from modelspec.errors import did_you_mean
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
+
+
+def _paths(src, key, base_dir, errs, want_dir=False) -> dict[str, Path]:
+    out = {}
+    multi = isinstance(src[key], dict)
+    for split, rel in path_map(src[key]).items():
+        path = resolve(base_dir, rel)
+        if not (path.is_dir() if want_dir else path.is_file()):
+            where = SRC + ((key, split) if multi else (key,))
+            errs.add(where, f"{'folder' if want_dir else 'file'} '{rel}' does not exist",
+                     expected="an existing path, relative to the spec's folder")
+        out[split] = path
+    errs.raise_if_any()
+    return out
+
+
+def read_csv_columns(path: Path, src: dict, errs) -> dict[str, np.ndarray]:
+    """Reads a CSV file into columns: float32 when every non-missing value is a number."""
+    delim = src.get("delimiter", ",")
+    na = set(src.get("na_values", ["", "?", "NA", "nan"]))
+    with open(path, newline="", encoding="utf-8", errors="replace") as f:
+        rows = [[c.strip() for c in row] for row in csv.reader(f, delimiter=delim)
+                if row and any(c.strip() for c in row)]
+    names = src.get("column_names")
+    if src.get("header", True) and rows:
+        header, rows = rows[0], rows[1:]
+        names = names or header
+    width = max((len(r) for r in rows), default=0)
+    names = names or [f"col{i}" for i in range(width)]
+    bad = [i for i, r in enumerate(rows) if len(r) != len(names)]
+    if bad:
+        errs.add(SRC + ("path",), f"'{path.name}' row {bad[0] + 1 + src.get('header', True)} has "
+                 f"{len(rows[bad[0]])} values but there are {len(names)} columns {names}",
+                 expected="the same number of values in every row (set column_names?)")
+        errs.raise_if_any()
+    cols = {}
+    table = np.array(rows, dtype=object).reshape(len(rows), len(names))
+    for j, name in enumerate(names):
+        values = table[:, j]
+        try:
+            nums = np.array([float("nan") if v in na else float(v) for v in values],
+                            dtype=np.float32)
+            nums[np.isnan(nums)] = src.get("fill_value", 0.0)
+            cols[name] = nums
+        except ValueError:
+            cols[name] = values.astype(str)
+    if "columns" in src:
+        unknown = [c for c in src["columns"] if c not in cols]
+        for c in unknown:
+            errs.add(SRC + ("columns",), f"unknown column '{c}' in '{path.name}'",
+                     expected=f"one of {names}", suggestion=did_you_mean(c, names))
+        errs.raise_if_any()
+        cols = {c: cols[c] for c in src["columns"]}
+    return cols
+
+
+def load_csv(src, base_dir, errs) -> ArraySource:
+    """A CSV source: one field per column."""
+    return ArraySource({s: read_csv_columns(p, src, errs)
+                        for s, p in _paths(src, "path", base_dir, errs).items()})
+
+
+def load_npz(src, base_dir, errs) -> ArraySource:
+    """An .npz (fields: its arrays) or .npy (field `field`) source; never unpickles."""
+    splits = {}
+    for split, path in _paths(src, "path", base_dir, errs).items():
+        try:
+            loaded = np.load(path, allow_pickle=False)
+        except ValueError as err:
+            errs.add(SRC + ("path",), f"cannot read '{path.name}': {err}",
+                     expected="a NumPy file without Python objects")
+            errs.raise_if_any()
+        if isinstance(loaded, np.ndarray):
+            splits[split] = {src.get("field", "data"): loaded}
+        else:
+            splits[split] = {k: loaded[k] for k in loaded.files}
+        lengths = {k: len(v) for k, v in splits[split].items()}
+        if len(set(lengths.values())) > 1:
+            errs.add(SRC + ("path",), f"arrays of '{path.name}' have different lengths {lengths}",
+                     expected="one row per example in every array")
+            errs.raise_if_any()
+    return ArraySource(splits)
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """Reads an IDX file (MNIST format, optionally gzip-compressed) into a NumPy array."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as f:
+        raw = f.read()
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_TYPES:
+        raise ValueError("not an IDX file (bad magic number)")
+    dtype, ndim = _IDX_TYPES[raw[2]], raw[3]
+    dims = np.frombuffer(raw, dtype=">i4", count=ndim, offset=4)
+    data = np.frombuffer(raw, dtype=dtype, offset=4 + 4 * ndim)
+    if data.size != int(np.prod(dims)):
+        raise ValueError(f"IDX header says {tuple(dims)} but the file holds {data.size} values")
+    return data.reshape(tuple(int(d) for d in dims)).astype(dtype.newbyteorder("="))
+
+
+_IDX_TYPES = {0x08: np.dtype("u1"), 0x09: np.dtype("i1"), 0x0B: np.dtype(">i2"),
+              0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
+
+
+def load_idx(src, base_dir, errs) -> ArraySource:
+    """MNIST-style IDX files: field `image` (H, W, 1) uint8 and `label` int64."""
+    images = _paths(src, "images", base_dir, errs)
+    labels = _paths(src, "labels", base_dir, errs) if "labels" in src else {}
+    splits = {}
+    for split, path in images.items():
+        try:
+            img = read_idx(path)
+            fields = {"image": img[..., None] if img.ndim == 3 else img}
+            if split in labels:
+                fields["label"] = read_idx(labels[split]).astype(np.int64)
+        except (ValueError, OSError) as err:
+            errs.add(SRC, f"cannot read IDX split '{split}': {err}",
+                     expected="MNIST-style IDX files (.gz or plain)")
+            errs.raise_if_any()
+        if "label" in fields and len(fields["label"]) != len(fields["image"]):
+            errs.add(SRC + ("labels",), f"{len(fields['label'])} labels for "
+                     f"{len(fields['image'])} images", expected="one label per image")
+            errs.raise_if_any()
+        splits[split] = fields
+    return ArraySource(splits)
+
+
+def load_image_folder(src, base_dir, errs) -> ArraySource:
+    """One sub-folder per class: field `image` (decoded in the pipeline) and `label`."""
+    import tensorflow as tf
+    channels = src.get("channels", 3)
+    splits, class_names = {}, src.get("class_names")
+    for split, root in _paths(src, "path", base_dir, errs, want_dir=True).items():
+        found = sorted(d.name for d in root.iterdir() if d.is_dir())
+        names = class_names or found
+        for c in names:
+            if c not in found:
+                errs.add(SRC + ("class_names",), f"no folder '{c}' in '{root}'",
+                         expected=f"one of {found}", suggestion=did_you_mean(c, found))
+        errs.raise_if_any()
+        paths, labels = [], []
+        for index, c in enumerate(names):
+            files = sorted(str(p) for p in (root / c).iterdir()
+                           if p.suffix.lower() in IMAGE_EXTENSIONS)
+            paths += files
+            labels += [index] * len(files)
+        if not paths:
+            errs.add(SRC + ("path",), f"no images in the class folders of '{root}'",
+                     expected=f"files ending in {', '.join(IMAGE_EXTENSIONS)}")
+            errs.raise_if_any()
+        splits[split] = {"image": np.array(paths), "label": np.array(labels, np.int64)}
+        class_names = names
+    size = src.get("image_size")
+    if size is None:
+        from PIL import Image
+        with Image.open(next(iter(splits.values()))["image"][0]) as im:
+            size = [im.height, im.width]
+        resize = False
+    else:
+        resize = True
+    height, width = size
+
+    def decode(example):
+        img = tf.io.decode_image(tf.io.read_file(example["image"]), channels=channels,
+                                 expand_animations=False)
+        if resize:
+            img = tf.image.resize(img, (height, width))
+        else:
+            img = tf.ensure_shape(img, (height, width, channels))
+        return {**example, "image": img}
+
+    return ArraySource(splits, decode=decode, meta={"class_names": list(class_names)})
+
+
+def load_text(src, base_dir, errs) -> ArraySource:
+    """Plain text: field `text`, one example per line (or per file of a folder)."""
+    enc = src.get("encoding", "utf-8")
+    unit = src.get("unit", "line")
+    splits = {}
+    for split, path in _paths(src, "path", base_dir, errs, want_dir=unit == "file").items():
+        if unit == "file":
+            texts = [p.read_text(encoding=enc, errors="replace") for p in sorted(path.iterdir())
+                     if p.is_file()]
+        else:
+            texts = path.read_text(encoding=enc, errors="replace").splitlines()
+        splits[split] = {"text": np.array([t.encode("utf-8") for t in texts], dtype=object)}
+    return ArraySource(splits, sequential=True)
+
+
+def load_timeseries(src, base_dir, errs) -> ArraySource:
+    """Sliding windows over CSV columns: `window` (window, n) and `target` (horizon·m,)."""
+    columns = src["columns"] if isinstance(src["columns"], list) else [src["columns"]]
+    target = src.get("target", columns)
+    target = target if isinstance(target, list) else [target]
+    window, horizon, stride = src["window"], src.get("horizon", 1), src.get("stride", 1)
+    splits = {}
+    for split, path in _paths(src, "path", base_dir, errs).items():
+        cols = read_csv_columns(path, {k: v for k, v in src.items() if k != "columns"}, errs)
+        for key, names in (("columns", columns), ("target", target)):
+            for name in names:
+                if name not in cols or cols[name].dtype != np.float32:
+                    what = "unknown" if name not in cols else "non-numeric"
+                    errs.add(SRC + (key,), f"{what} column '{name}' in '{path.name}'",
+                             expected=f"a numeric column of {list(cols)}",
+                             suggestion=did_you_mean(name, list(cols)))
+        errs.raise_if_any()
+        x = np.stack([cols[c] for c in columns], axis=-1)
+        y = np.stack([cols[c] for c in target], axis=-1)
+        n = (len(x) - window - horizon) // stride + 1
+        if n <= 0:
+            errs.add(SRC + ("window",), f"'{path.name}' has {len(x)} rows, too few for "
+                     f"window {window} + horizon {horizon}", expected="a shorter window")
+            errs.raise_if_any()
+        starts = np.arange(n) * stride
+        win_idx = starts[:, None] + np.arange(window)[None, :]
+        tgt_idx = starts[:, None] + window + np.arange(horizon)[None, :]
+        splits[split] = {"window": x[win_idx].astype(np.float32),
+                         "target": y[tgt_idx].reshape(n, -1).astype(np.float32)}
+    return ArraySource(splits, sequential=True)

@@ -1,0 +1,289 @@
+"""Transforms of `data.transforms`: field-wise tensor operations, most of them Keras layers.
+
+Every field-wise transform is written once, for a batch (`Step.batched`); the pipeline runs it
+per example (on a batch of one) before caching, and export replays the same steps on raw
+serving inputs (`modelspec.data.preprocessing`). Transforms with statistics (normalize, lookup,
+tokenize) are adapted on the training split only. `noise` acts on the training split only.
+Restructuring transforms (sequences, skipgrams, cbow) turn a token stream into new examples.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+import keras
+
+from modelspec.data.registry import TRANSFORM_FIELDS
+
+
+class Step:
+    """One field-wise transform.
+
+    Attributes:
+        kind: The transform's `type:`.
+        inputs: Fields it reads.
+        output: Field it writes.
+        layer: The Keras preprocessing layer doing the work (None for plain tensor ops).
+        config: Its resolved spec entry.
+        random: True when it draws random numbers (runs after `cache`, per epoch).
+    """
+
+    random = False
+    restructuring = False
+
+    def __init__(self, cfg: dict):
+        self.kind = cfg["type"]
+        self.config = dict(cfg)
+        self.inputs = list(cfg.get("fields") or [cfg["field"]])
+        self.output = cfg.get("output") or self.inputs[0]
+        self.layer = None
+
+    def adapt(self, dataset) -> None:
+        """Learns statistics from the training split (a dataset of dict examples)."""
+
+    def batched(self, tensors: dict, training: bool = False):
+        """Returns the output for batched `tensors` (field → tensor with a batch dim)."""
+        raise NotImplementedError
+
+    def __call__(self, example: dict, training: bool = False) -> dict:
+        batch = {f: tf.expand_dims(example[f], 0) for f in self.inputs}
+        return {**example, self.output: self.batched(batch, training)[0]}
+
+    def _column(self, dataset, dtype=None):
+        x = dataset.map(lambda e: e[self.inputs[0]], num_parallel_calls=tf.data.AUTOTUNE)
+        if dtype is not None:
+            x = x.map(lambda v: tf.cast(v, dtype))
+        return x.batch(1024)
+
+
+def _float(x):
+    return x if x.dtype.is_floating else tf.cast(x, tf.float32)
+
+
+class Cast(Step):
+    def batched(self, t, training=False):
+        x, dtype = t[self.inputs[0]], self.config["dtype"]
+        if dtype == "string":
+            return x if x.dtype == tf.string else tf.strings.as_string(x)
+        if x.dtype == tf.string:
+            return tf.strings.to_number(x, out_type=tf.as_dtype(dtype))
+        return tf.cast(x, dtype)
+
+
+class Layered(Step):
+    """A transform that is one Keras preprocessing layer applied to `field`."""
+
+    def batched(self, t, training=False):
+        return self.layer(t[self.inputs[0]])
+
+
+class Rescale(Layered):
+    def __init__(self, cfg):
+        super().__init__(cfg)
+        self.layer = keras.layers.Rescaling(cfg["scale"], cfg.get("offset", 0.0))
+
+    def batched(self, t, training=False):
+        return self.layer(_float(t[self.inputs[0]]))
+
+
+class Normalize(Layered):
+    def __init__(self, cfg):
+        super().__init__(cfg)
+        self.layer = keras.layers.Normalization(axis=cfg.get("axis", -1))
+
+    def adapt(self, dataset):
+        self.layer.adapt(self._column(dataset, tf.float32))
+
+    def batched(self, t, training=False):
+        return self.layer(_float(t[self.inputs[0]]))
+
+
+class Resize(Layered):
+    def __init__(self, cfg):
+        super().__init__(cfg)
+        self.layer = keras.layers.Resizing(cfg["height"], cfg["width"],
+                                           interpolation=cfg.get("interpolation", "bilinear"))
+
+    def batched(self, t, training=False):
+        return self.layer(_float(t[self.inputs[0]]))
+
+
+class Pad(Step):
+    def batched(self, t, training=False):
+        x, pad = t[self.inputs[0]], self.config["padding"]
+        if isinstance(pad, int):  # every spatial side of (batch, ..., channels)
+            pad = [[pad, pad]] * (x.shape.rank - 2) + [[0, 0]]
+        return tf.pad(x, [[0, 0]] + [list(p) for p in pad],
+                      constant_values=tf.cast(self.config.get("value", 0), x.dtype))
+
+
+class Reshape(Step):
+    def batched(self, t, training=False):
+        return tf.reshape(t[self.inputs[0]], [-1, *self.config["shape"]])
+
+
+class OneHot(Step):
+    def batched(self, t, training=False):
+        return tf.one_hot(tf.cast(t[self.inputs[0]], tf.int32), self.config["depth"])
+
+
+class Lookup(Layered):
+    def __init__(self, cfg):
+        super().__init__(cfg)
+        self.adapted = "vocabulary" in cfg
+
+    def _make(self, is_string: bool):
+        cls = keras.layers.StringLookup if is_string else keras.layers.IntegerLookup
+        args = {"output_mode": self.config.get("output_mode", "int"),
+                "num_oov_indices": self.config.get("num_oov_indices", 1)}
+        if "max_tokens" in self.config:
+            args["max_tokens"] = self.config["max_tokens"]
+        if "vocabulary" in self.config:
+            vocab = self.config["vocabulary"]
+            args["vocabulary"] = [str(v) for v in vocab] if is_string else [int(v) for v in vocab]
+        self.layer = cls(**args)
+
+    def adapt(self, dataset):
+        is_string = dataset.element_spec[self.inputs[0]].dtype == tf.string
+        self._make(is_string)
+        if not self.adapted:
+            column = self._column(dataset, None if is_string else tf.int64)
+            self.layer.adapt(column)
+
+    def batched(self, t, training=False):
+        x = t[self.inputs[0]]
+        if x.dtype != tf.string and x.dtype != tf.int64:
+            x = tf.cast(x, tf.int64)
+        return self.layer(x)
+
+
+class Hash(Layered):
+    def __init__(self, cfg):
+        super().__init__(cfg)
+        self.layer = keras.layers.Hashing(cfg["num_bins"], output_mode=cfg.get("output_mode",
+                                                                              "int"))
+
+
+class Cross(Step):
+    def __init__(self, cfg):
+        super().__init__(cfg)
+        self.layer = keras.layers.HashedCrossing(cfg["num_bins"],
+                                                 output_mode=cfg.get("output_mode", "int"))
+
+    def batched(self, t, training=False):
+        xs = tuple(t[f] if t[f].dtype in (tf.string, tf.int64) else tf.cast(t[f], tf.int64)
+                   for f in self.inputs)
+        return self.layer(xs)
+
+
+class Stack(Step):
+    def batched(self, t, training=False):
+        parts = [tf.reshape(_float(t[f]), [tf.shape(t[f])[0], -1]) for f in self.inputs]
+        return tf.concat([tf.cast(p, tf.float32) for p in parts], axis=-1)
+
+
+class Replace(Step):
+    def batched(self, t, training=False):
+        return tf.strings.regex_replace(t[self.inputs[0]], self.config["pattern"],
+                                        self.config.get("rewrite", ""))
+
+
+class Tokenize(Layered):
+    def __init__(self, cfg):
+        super().__init__(cfg)
+        args = {k: cfg[k] for k in ("max_tokens", "output_sequence_length", "vocabulary")
+                if k in cfg}
+        self.layer = keras.layers.TextVectorization(
+            standardize=cfg.get("standardize", "lower_and_strip_punctuation"),
+            split=cfg.get("split", "whitespace"), output_mode="int", **args)
+
+    def adapt(self, dataset):
+        if "vocabulary" not in self.config:
+            self.layer.adapt(self._column(dataset))
+
+
+class Noise(Step):
+    random = True
+
+    def batched(self, t, training=False):
+        x = _float(t[self.inputs[0]])
+        if not training:
+            return x
+        if self.config.get("stddev"):
+            x = x + tf.random.normal(tf.shape(x), stddev=self.config["stddev"], dtype=x.dtype)
+        if self.config.get("dropout"):
+            x = x * tf.cast(tf.random.uniform(tf.shape(x)) >= self.config["dropout"], x.dtype)
+        if self.config.get("clip", False):
+            x = tf.clip_by_value(x, 0.0, 1.0)
+        return x
+
+
+class Restructure(Step):
+    """Turns a stream of token-id sequences (field) into new examples."""
+
+    restructuring = True
+
+    def __init__(self, cfg):
+        super().__init__(cfg)
+        names = TRANSFORM_FIELDS[self.kind]
+        self.outputs = [cfg.get(n, n) for n in names]
+        self.random = self.kind != "sequences"
+
+    def _windows(self, dataset, size, shift, chunk=1 << 16):
+        """Windows of `size` tokens every `shift` tokens, framed in large vectorised chunks.
+
+        The token stream is cut into chunks of `chunk` tokens (a multiple of `shift`), and
+        each chunk is framed with `tf.signal.frame`; windows that would straddle two chunks
+        are dropped (at most `size // shift` per chunk).
+        """
+        chunk = max(shift, chunk // shift * shift)
+        stream = dataset.map(lambda e: tf.reshape(tf.cast(e[self.inputs[0]], tf.int64), [-1]))
+        frames = stream.unbatch().batch(chunk).map(
+            lambda x: tf.signal.frame(x, size, shift), num_parallel_calls=tf.data.AUTOTUNE)
+        return frames.unbatch()
+
+    def restructure(self, dataset, training: bool = False):
+        cfg = self.config
+        if self.kind == "sequences":
+            length = cfg["length"]
+            windows = self._windows(dataset, length + 1, cfg.get("shift", length))
+            inp, tgt = self.outputs
+            return windows.map(lambda w: {inp: w[:-1], tgt: w[1:]},
+                               num_parallel_calls=tf.data.AUTOTUNE)
+        w, k, vocab = cfg.get("window_size", 2), cfg.get("negative_samples", 4), \
+            cfg["vocabulary_size"]
+        windows = self._windows(dataset, 2 * w + 1, 1)
+        windows = windows.filter(lambda v: v[w] > 1)  # drop padding / out-of-vocabulary centres
+        target_name, context_name, label_name = self.outputs
+
+        def negatives(true):
+            sampled, _, _ = tf.random.log_uniform_candidate_sampler(
+                true_classes=tf.reshape(true, [1, 1]), num_true=1, num_sampled=k, unique=True,
+                range_max=vocab)
+            return sampled
+
+        label = tf.constant([1.0] + [0.0] * k)
+        if self.kind == "skipgrams":
+            def pairs(v):
+                ctx = tf.concat([v[:w], v[w + 1:]], 0)
+                return tf.data.Dataset.from_tensor_slices(
+                    {"t": tf.fill(tf.shape(ctx), v[w]), "c": ctx})
+            ds = windows.flat_map(pairs).filter(lambda p: p["c"] > 1)
+            return ds.map(lambda p: {target_name: p["t"],
+                                     context_name: tf.concat([[p["c"]], negatives(p["c"])], 0),
+                                     label_name: label},
+                          num_parallel_calls=tf.data.AUTOTUNE)
+        return windows.map(lambda v: {context_name: tf.concat([v[:w], v[w + 1:]], 0),
+                                      target_name: tf.concat([[v[w]], negatives(v[w])], 0),
+                                      label_name: label}, num_parallel_calls=tf.data.AUTOTUNE)
+
+
+TRANSFORM_CLASSES = {"cast": Cast, "rescale": Rescale, "normalize": Normalize, "resize": Resize,
+                     "pad": Pad, "reshape": Reshape, "one_hot": OneHot, "lookup": Lookup,
+                     "hashing": Hash, "cross": Cross, "stack": Stack, "replace": Replace,
+                     "tokenize": Tokenize, "noise": Noise, "sequences": Restructure,
+                     "skipgrams": Restructure, "cbow": Restructure}
+
+
+def make_step(cfg: dict) -> Step:
+    """Returns the `Step` of one resolved `data.transforms` entry."""
+    return TRANSFORM_CLASSES[cfg["type"]](cfg)
