@@ -99,14 +99,14 @@ def _explain(err, text: str):
     if problem == "could not find expected ':'" and cmark:
         return (cmark.line + 1, cmark.column + 1, "this line is neither 'key: value' nor a list "
                 "item", "'key: value' (or '- item' inside a list)")
-    if problem.startswith("expected <block end>, but found"):
-        found = {"'<block mapping start>'": "mapping entry", "'?'": "mapping key",
-                 "'-'": "list item", "'<block sequence start>'": "list item"}.get(
-            problem.split("found ", 1)[1], "content")
+    found = {"'<block mapping start>'": "mapping entry", "'?'": "mapping key", "'-'": "list "
+             "item", "'<block sequence start>'": "list item"}.get(problem.split("found ")[-1])
+    if problem.startswith("expected <block end>, but found") and found:
         return (line, col, f"unexpected {found}: the indentation does not match the block{where}",
                 "entries of one block indented by the same number of spaces")
     if problem.startswith("expected ") and ", but " in problem:
-        wanted, got = problem[len("expected "):].split(", but ", 1)
+        wanted, got = problem[len("expected "):].replace("<block end>", "the end of the "
+                                                         "block").split(", but ", 1)
         what = context.replace("while parsing a ", "") or "block"
         return line, col, f"unexpected {got.split(' ', 1)[-1]} in a {what}{where}", wanted
     if problem == "found unexpected end of stream" and "quoted" in context:

@@ -57,6 +57,17 @@ def test_yaml_12_core_schema_scalars():
     assert data["version"] == 1.1
 
 
+def test_non_core_number_forms_stay_strings():
+    data = yamlio.load_text("a: 1_000\nb: 0b101\nc: -0x1\nd: 0o8\ne: 1.2.3\nf: 0x\n").data
+    assert data == {"a": "1_000", "b": "0b101", "c": "-0x1", "d": "0o8", "e": "1.2.3",
+                    "f": "0x"}
+
+
+def test_yaml_11_directive_does_not_change_semantics():
+    assert yamlio.load_text("%YAML 1.1\n---\na: yes\nb: 1e3\n").data == {"a": "yes",
+                                                                           "b": 1000.0}
+
+
 def test_explicit_standard_tags_are_allowed():
     data = yamlio.load_text("a: !!str 12\nb: !!int '7'\nc: !!float 3\nd: !!bool true\n"
                             "e: !!null ''\nf: !!map {x: 1}\ng: !!seq [1]\nh: ! 12\n").data
@@ -311,10 +322,12 @@ def test_depth_limit_through_aliases():
                             "(limit 64 levels) — expected a flatter document")
 
 
-def test_too_many_nodes_without_aliases():
-    problem = one_error("a: [" + "1, " * 100_005 + "]\n")
-    assert problem.endswith("the document has too many nodes (limit 100000) — expected a spec "
-                            "of a reasonable size")
+def test_too_many_nodes_without_aliases(monkeypatch):
+    monkeypatch.setattr(yamlio, "MAX_NODES", 1000)  # the real limit works alike, only slower
+    assert yamlio.load_text("a: [" + "1, " * 990 + "]\n").data["a"][-1] == 1
+    assert one_error("a: [" + "1, " * 1005 + "]\n") == (
+        "s.yaml:1:2996: a[997]: the document has too many nodes (limit 1000) — expected a spec "
+        "of a reasonable size")
 
 
 # -- syntax errors ------------------------------------------------------------------------
@@ -343,6 +356,9 @@ def test_too_many_nodes_without_aliases():
     ("model:\n  layers:\n    - {type: Dense, units: [4\n",
      "s.yaml:4:1: model.layers[0].units: unexpected '<stream end>' in a flow sequence (started "
      "at line 3) — expected ',' or ']'"),
+    ("a: [1, 2]]\n",
+     "s.yaml:1:10: <root>: unexpected ']' in a block mapping (started at line 1) — expected "
+     "the end of the block"),
     ("a: @x\n",
      "s.yaml:1:4: <root>: a plain value cannot start with '@' — expected the value in quotes"),
     ("a: \x07\n",
