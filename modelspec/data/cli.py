@@ -1,0 +1,143 @@
+"""`modelspec data SPEC`: what a spec's data pipeline yields, without training anything.
+
+Prints the source, the number of examples per split, every model input and output with the
+field feeding it (shape, dtype), the recorded serving-time preprocessing and a few examples;
+`--out grid.png` writes an image grid of an image input (with labels when the target is a
+class index).
+"""
+
+from __future__ import annotations
+
+import io
+
+import click
+import numpy as np
+
+from modelspec.cli_util import handle_errors, quiet_tensorflow
+from modelspec.errors import UsageError
+
+
+def _bundle(spec):
+    from modelspec.compiler import build_from_spec
+    from modelspec.training.run import spec_datasets
+    built = build_from_spec(spec)
+    models = built if isinstance(built, dict) else {"model": built}
+    return spec_datasets(spec, spec.section("train") or {})(models)
+
+
+def _short(value, limit: int = 8) -> str:
+    arr = np.asarray(value)
+    if arr.dtype.kind in "SO":
+        arr = np.vectorize(lambda b: b.decode("utf-8", "replace") if isinstance(b, bytes)
+                           else str(b))(arr) if arr.size else arr
+    flat = arr.reshape(-1)
+    body = ", ".join(f"{v:.4g}" if arr.dtype.kind == "f" else repr(v) if arr.dtype.kind in "SOU"
+                     else str(v) for v in flat[:limit])
+    more = ", ..." if flat.size > limit else ""
+    return f"[{body}{more}]" if arr.ndim else body
+
+
+def describe(bundle, split: str, take: int) -> str:
+    """A text report of a `DataBundle`: counts, inputs/outputs, preprocessing, examples."""
+    lines = ["splits: " + ", ".join(f"{k} {v:,} examples" for k, v in bundle.counts.items()),
+             f"batch size: {bundle.batch_size}"]
+    if bundle.meta.get("class_names"):
+        lines.append("classes: " + ", ".join(bundle.meta["class_names"][:20]))
+    for title, mapping in (("inputs", bundle.features), ("targets", bundle.targets)):
+        lines.append(f"{title}:")
+        for name, fld in mapping.items():
+            spec = bundle.fields[fld]
+            lines.append(f"  {name:<16} <- {fld:<16} shape {tuple(spec.shape)}  {spec.dtype.name}")
+    prep = bundle.preprocessing
+    if prep is not None:
+        lines.append("serving preprocessing (raw field -> model input):")
+        for name, steps in prep.steps.items():
+            chain = " -> ".join(f"{kind}({', '.join(ins)})" for kind, ins, _ in steps)
+            lines.append(f"  {name}: {chain}")
+    data = getattr(bundle, split, None)
+    if data is None:
+        raise UsageError(f"the spec has no '{split}' split; it has {sorted(bundle.counts)}")
+    if take > 0:
+        lines.append(f"first {take} examples of '{split}':")
+        shown = 0
+        for batch in data:
+            x, y = batch if isinstance(batch, tuple) else (batch, {})
+            n = len(next(iter(x.values())))
+            for i in range(min(n, take - shown)):
+                parts = [f"{k}={_short(v[i])}" for k, v in {**x, **y}.items()]
+                lines.append(f"  [{shown}] " + "  ".join(parts))
+                shown += 1
+            if shown >= take:
+                break
+    return "\n".join(lines)
+
+
+def image_grid(bundle, split: str, count: int = 36) -> bytes:
+    """PNG bytes of a grid of the first `count` images of the split's image input."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    data = getattr(bundle, split, None)
+    images = [n for n, f in bundle.features.items()
+              if bundle.fields[f].shape.rank == 3 and bundle.fields[f].shape[-1] in (1, 3)]
+    if data is None or not images:
+        raise UsageError("--out needs an image input (height, width, 1 or 3 channels); "
+                         f"this pipeline yields {sorted(bundle.features)}")
+    name = images[0]
+    labels = [n for n, f in bundle.targets.items() if bundle.fields[f].shape.rank == 0]
+    xs, ys = [], []
+    for batch in data:
+        x, y = batch if isinstance(batch, tuple) else (batch, {})
+        xs.append(np.asarray(x[name]))
+        if labels:
+            ys.append(np.asarray(y[labels[0]]))
+        if sum(len(a) for a in xs) >= count:
+            break
+    xs = np.concatenate(xs)[:count].astype(np.float32)
+    ys = np.concatenate(ys)[:count] if ys else None
+    side = int(np.ceil(np.sqrt(len(xs))))
+    fig, axes = plt.subplots(side, side, figsize=(side * 1.2, side * 1.2))
+    classes = bundle.meta.get("class_names")
+    for i, ax in enumerate(np.asarray(axes).reshape(-1)):
+        ax.axis("off")
+        if i >= len(xs):
+            continue
+        img = xs[i]
+        lo, hi = float(img.min()), float(img.max())
+        img = (img - lo) / (hi - lo) if hi > lo else img * 0
+        ax.imshow(img[..., 0] if img.shape[-1] == 1 else img, cmap="gray")
+        if ys is not None:
+            label = int(ys[i])
+            ax.set_title(classes[label] if classes and label < len(classes) else str(label),
+                         fontsize=6)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=80)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+@click.command("data")
+@click.argument("spec_path", metavar="SPEC", type=click.Path(dir_okay=False))
+@click.option("--split", default="train", show_default=True,
+              type=click.Choice(["train", "validation", "test"]), help="Split to show.")
+@click.option("--take", default=3, show_default=True, type=click.IntRange(0),
+              help="Number of examples to print.")
+@click.option("--out", type=click.Path(dir_okay=False), help="Write an image grid (PNG).")
+@handle_errors
+def data_command(spec_path, split, take, out):
+    """Show what a spec's data pipeline yields: names, shapes, dtypes, counts, examples.
+
+    \b
+    Example:
+      modelspec data specs/lenet5.yaml --take 5 --out grid.png
+    """
+    quiet_tensorflow()
+    from modelspec import load_spec
+    from modelspec.fileio import atomic_write_bytes
+    spec = load_spec(spec_path)
+    bundle = _bundle(spec)
+    click.echo(describe(bundle, split, take))
+    if out:
+        atomic_write_bytes(out, image_grid(bundle, split))
+        click.echo(f"wrote {out}")
