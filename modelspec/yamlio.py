@@ -22,11 +22,11 @@ MAX_BYTES = MAX_MB * 2**20
 SPEC_EXPECTED = "a spec (a mapping with `modelspec: 1`)"
 
 _STD = "tag:yaml.org,2002:"
-_NULL = re.compile(r"^(?:~|null|Null|NULL|)$")
+_NULL = re.compile(r"~|null|Null|NULL|")
 _BOOL = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
-_INT = re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$")
-_FLOAT = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$")
-_NONFINITE = re.compile(r"^[-+]?\.(?:inf|nan)$", re.IGNORECASE)
+_INT = re.compile(r"[-+]?[0-9]{1,4000}|0o[0-7]{1,4000}|0x[0-9a-fA-F]{1,4000}")
+_FLOAT = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?")
+_NONFINITE = re.compile(r"[-+]?\.(?:inf|nan)", re.IGNORECASE)
 _KINDS = {"map": "mapping", "seq": "list"}
 _SCALAR_TAGS = ("str", "null", "bool", "int", "float")
 _KIND_NAMES = {type(None): "null", bool: "a boolean", int: "a number", float: "a number",
@@ -42,13 +42,11 @@ class _Node:
     __slots__ = ("kind", "tag", "value", "plain", "line", "col", "children", "target", "path")
 
     def __init__(self, kind, event, path=()):
-        self.kind, self.path = kind, path
+        self.kind, self.path, self.children, self.target = kind, path, [], None
         self.line, self.col = event.start_mark.line + 1, event.start_mark.column + 1
         tag = getattr(event, "tag", None)
         self.tag = None if tag is None else str(getattr(tag, "value", tag))
-        self.value = getattr(event, "value", None)
-        self.plain = getattr(event, "style", None) is None
-        self.children, self.target = [], None
+        self.value, self.plain = getattr(event, "value", None), not getattr(event, "style", None)
 
 
 class _Abort(Exception):
@@ -57,6 +55,10 @@ class _Abort(Exception):
 
 def _show_tag(tag: str) -> str:  # 'tag:yaml.org,2002:set' → '!!set'
     return "!!" + tag[len(_STD):] if tag.startswith(_STD) else tag
+
+
+def _clip(text: str) -> str:  # a user value short enough to quote in a message
+    return text if len(text) <= 40 and "\n" not in text else repr(text)[1:38] + "..."
 
 
 def _position(text, index: int) -> tuple[int, int]:
@@ -127,22 +129,24 @@ def _scalar(node):
     else:
         return text, _bad_tag(tag, "scalar")
     for kind in kinds:
-        if kind == "str" or (kind == "null" and _NULL.match(text)):
+        if kind == "str" or (kind == "null" and _NULL.fullmatch(text)):
             return (text if kind == "str" else None), None
         if kind == "bool" and text in _BOOL:
             return _BOOL[text], None
-        if kind in ("int", "float") and _INT.match(text):
+        if kind in ("int", "float") and _INT.fullmatch(text):
             value = int(text, 0) if text[:2] in ("0o", "0x") else int(text)
             return (float(value) if kind == "float" else value), None
-        if kind == "float" and (_NONFINITE.match(text) or _FLOAT.match(text)):
-            value = float(text.replace(".", "", 1) if _NONFINITE.match(text) else text)
+        if kind == "float" and (_NONFINITE.fullmatch(text) or _FLOAT.fullmatch(text)):
+            value = float(text.replace(".", "", 1) if _NONFINITE.fullmatch(text) else text)
             if not math.isfinite(value):
-                return text, (f"non-finite number '{text}' is not allowed", "a finite number")
+                return text, (f"non-finite number '{_clip(text)}' is not allowed",
+                              "a finite number")
             return value, None
     if len(kinds) > 1:
         return text, None
     kind = ("an " if kinds[0] == "int" else "a ") + kinds[0]
-    return text, (f"'{text}' is not {kind} (tagged '{_show_tag(tag)}')", f"{kind} value, or no tag")
+    return text, (f"'{_clip(text)}' is not {kind} (tagged '{_show_tag(tag)}')",
+                  f"{kind}, or no tag")
 
 
 class _Loader:
@@ -150,8 +154,7 @@ class _Loader:
 
     def __init__(self, text: str, filename: str):
         self.text, self.filename, self.source = text, filename, SourceMap(filename=filename)
-        self.problems: list[Problem] = []
-        self.count, self.reported = 0, set()
+        self.problems, self.count, self.reported = [], 0, set()
 
     def abort(self, line, col, path, msg, expected=None, stop=True):
         """Records a problem; stops loading unless `stop` is False."""
@@ -159,11 +162,11 @@ class _Loader:
         if stop:
             raise _Abort()
 
-    def report(self, node, path, message, expected=None):
+    def report(self, node, path, msg, expected=None):
         """Reports a problem of `node` once, even when aliases repeat the node."""
-        if (id(node), message) not in self.reported:
-            self.reported.add((id(node), message))
-            self.abort(node.line, node.col, path, message, expected, stop=False)
+        if (id(node), msg) not in self.reported:
+            self.reported.add((id(node), msg))
+            self.abort(node.line, node.col, path, msg, expected, stop=False)
 
     def compose(self):
         """Returns the root node of the only document (None when there is none)."""
@@ -176,8 +179,7 @@ class _Loader:
             for event in YAML(typ="safe", pure=True).parse(self.text):
                 kind = _EVENTS.get(type(event).__name__)
                 if kind == "document":
-                    documents += 1
-                    if documents > 1:
+                    if (documents := documents + 1) > 1:
                         self.abort(event.start_mark.line + 1, event.start_mark.column + 1, (),
                                    "a second YAML document starts here",
                                    "exactly one document per spec file (remove the extra `---`)")
@@ -228,9 +230,9 @@ class _Loader:
     def tick(self, node, path):  # counts nodes as produced, aliases expanded
         self.count += 1
         if self.count > MAX_NODES:
-            self.abort(node.line, node.col, path,
-                       f"too many nodes after expanding aliases (limit {MAX_NODES}) — anchors "
-                       "and aliases may not be used to build huge documents")
+            self.abort(node.line, node.col, path, f"too many nodes after expanding aliases (limit "
+                       f"{MAX_NODES}) — anchors and aliases may not be used to build huge "
+                       "documents")
 
     def convert(self, node, path, depth=0, at=None, via=None):
         """Plain value of `node`; records positions (`at`: an alias's own, `via`: last alias)."""
@@ -241,9 +243,7 @@ class _Loader:
         self.source.values[path] = at or (node.line, node.col)
         if node.kind == "scalar":
             value, error = _scalar(node)
-            if error:
-                self.report(node, path, *error)
-            return value
+            return self.report(node, path, *error) if error else value
         if depth >= MAX_DEPTH:
             self.abort(*(via or (node.line, node.col)), path,
                        f"the document is nested too deeply after expanding aliases (limit "
@@ -303,7 +303,7 @@ class _Loader:
             f"a {_KINDS[node.kind]} cannot be a mapping key", "a string key (mapping keys must "
             "be strings)"))
         if not error and not isinstance(value, str):
-            shown = node.value or "(empty)"
+            shown = _clip(node.value) or "(empty)"
             error = (f"mapping key {shown} is {_KIND_NAMES[type(value)]}, but mapping keys must be "
                      "strings", f"a string key (write '{shown}' in quotes)")
         if error:
@@ -373,7 +373,7 @@ def load(path_or_text, *, filename: str | None = None) -> LoadedSpec:
     >>> spec.source.position(("model", "layers", 0))
     (7, 7)
     """
-    if isinstance(path_or_text, str) and "\n" in path_or_text:
+    if isinstance(path_or_text, str) and "\n" in path_or_text:  # YAML text, not a path
         return load_text(path_or_text, filename or "<string>")
     name, path = filename or os.fspath(path_or_text), Path(path_or_text)
     try:
