@@ -25,36 +25,26 @@ Example:
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
-import os
-import platform
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from modelspec import export_publish
 from modelspec.errors import UsageError
-
-DEFAULT_TOLERANCE = 1e-5
-TFLITE_TOLERANCE = 1e-4
-METADATA_FILE = "modelspec.json"
+from modelspec.export_stage import DEFAULT_TOLERANCE, TFLITE_TOLERANCE, stage_model
 
 
-def _versions() -> dict[str, str]:
-    import keras
-    import tensorflow as tf
-
-    import modelspec
-    return {"modelspec": modelspec.__version__, "tensorflow": tf.__version__,
-            "keras": keras.__version__, "python": platform.python_version()}
-
-
-def _per_model(value, models: Mapping, check) -> dict[str, Any]:
-    """Splits an option given for all models into one value per model."""
-    if isinstance(value, Mapping) and value and set(value) <= set(models) and \
-            all(check(v) for v in value.values()):
-        return {name: value.get(name) for name in models}
-    return {name: value for name in models}
+def _split_preprocessing(preprocessing, models: Mapping) -> dict[str, Any]:
+    """Returns model name → its preprocessing (given directly, or as a dict by model name)."""
+    from modelspec.export_preprocessing import RawFeature
+    if isinstance(preprocessing, Mapping) and preprocessing and \
+            set(preprocessing) <= set(models) and \
+            not any(isinstance(v, RawFeature) for v in preprocessing.values()):
+        return {name: preprocessing.get(name) for name in models}
+    if preprocessing is not None and len(models) > 1:
+        raise UsageError("with several models, give preprocessing as a dict model name → "
+                         "preprocessing")
+    return {name: preprocessing for name in models}
 
 
 def _options_for(model, classify, labels) -> tuple[Any, Any]:
@@ -77,108 +67,6 @@ def _check_option_names(models: Mapping, classify, labels) -> None:
         if unknown:
             raise ExportOptionError(option, f"unknown output(s) {unknown}; the exported "
                                     f"outputs are {sorted(known)}")
-
-
-def _describe(signature_fn) -> dict:
-    def spec(s):
-        return {"shape": [None if d is None else int(d) for d in s.shape.as_list()],
-                "dtype": s.dtype.name}
-    inputs = signature_fn.structured_input_signature[1]
-    return {"inputs": {k: spec(v) for k, v in sorted(inputs.items())},
-            "outputs": {k: spec(v) for k, v in sorted(signature_fn.structured_outputs.items())}}
-
-
-def _check_savedmodel(path: Path, endpoints, batches, tolerance) -> tuple[dict, dict, dict]:
-    """Reloads a SavedModel and compares every signature with the in-memory functions."""
-    import tensorflow as tf
-
-    from modelspec.export_formats import ExportCheckError, _numpy
-    from modelspec.export_signatures import max_difference
-    loaded = tf.saved_model.load(str(path))
-    diffs, described, references = {}, {}, {}
-    for name, function in endpoints.functions.items():
-        if name not in loaded.signatures:
-            raise ExportCheckError(f"signature '{name}' is missing from the reloaded SavedModel")
-        signature = loaded.signatures[name]
-        wanted = set(endpoints.signatures[name])
-        got = set(signature.structured_input_signature[1])
-        if got != wanted:
-            raise ExportCheckError(f"signature '{name}' has inputs {sorted(got)}, expected "
-                                   f"{sorted(wanted)}")
-        batch = batches[name]
-        references[name] = _numpy(function({k: tf.constant(v) for k, v in batch.items()}))
-        actual = _numpy(signature(**{k: tf.constant(v) for k, v in batch.items()}))
-        diffs[name] = max_difference(references[name], actual)
-        if not diffs[name] <= tolerance:
-            raise ExportCheckError(f"the reloaded SavedModel's '{name}' differs from the "
-                                   f"in-memory model by {diffs[name]:g} (tolerance "
-                                   f"{tolerance:g})")
-        described[name] = _describe(signature)
-    return diffs, described, references
-
-
-def stage_model(model, staging: Path, *, metadata: Mapping, preprocessing=None,
-                formats: Sequence[str] = ("savedmodel",), classify=None, labels=None,
-                threshold: float = 0.5, raw_signature: bool = True, sample=None,
-                tolerance: float = DEFAULT_TOLERANCE, tflite_tolerance: float = TFLITE_TOLERANCE,
-                tflite_optimize: str = "none", assets: Mapping[str, str] | None = None) -> Path:
-    """Writes and checks one model's export in `staging/version` (not yet published).
-
-    Args: see `export_models`.
-
-    Returns:
-        The complete, checked version directory inside `staging`.
-
-    Raises:
-        ExportCheckError: A written format does not reproduce the model.
-    """
-    from modelspec import export_formats, export_signatures as sigs
-    version_dir = staging / "version"
-    version_dir.mkdir()
-    endpoints = sigs.build_endpoints(model, preprocessing=preprocessing, classify=classify,
-                                     labels=labels, threshold=threshold,
-                                     raw_signature=raw_signature)
-    batches = {name: sigs.sample_batch(spec) for name, spec in endpoints.signatures.items()}
-    if sample is not None:
-        batches[sigs.SERVING_DEFAULT] = {k: sample[k] for k in endpoints.signatures[
-            sigs.SERVING_DEFAULT]}
-        if sigs.CLASSIFY in batches:
-            batches[sigs.CLASSIFY] = batches[sigs.SERVING_DEFAULT]
-    savedmodel_dir = version_dir if "savedmodel" in formats else staging / "savedmodel"
-    savedmodel_dir.mkdir(exist_ok=True)
-    sigs.write_savedmodel(endpoints, savedmodel_dir)
-    diffs, described, references = _check_savedmodel(savedmodel_dir, endpoints, batches,
-                                                     tolerance)
-    files = {"savedmodel": "."} if "savedmodel" in formats else {}
-    default_batch = batches[sigs.SERVING_DEFAULT]
-    if "keras" in formats:
-        diffs["keras"] = export_formats.write_keras(
-            model, version_dir / export_formats.KERAS_FILE, default_batch, tolerance)
-        files["keras"] = export_formats.KERAS_FILE
-    if "tflite" in formats:
-        diffs["tflite"] = export_formats.write_tflite(
-            savedmodel_dir, version_dir / export_formats.TFLITE_FILE,
-            references[sigs.SERVING_DEFAULT], default_batch, tflite_tolerance, tflite_optimize)
-        files["tflite"] = export_formats.TFLITE_FILE
-    record = dict(metadata)
-    record.update({
-        "format": "modelspec-export/1",
-        "exported_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "versions": _versions(),
-        "signatures": described,
-        "classifiers": [{"output": c.output, "activation": c.activation,
-                         "labels": c.labels} for c in endpoints.classifiers],
-        "files": files,
-        "check": {"batch_size": len(next(iter(default_batch.values()))),
-                  "tolerance": tolerance, "max_abs_diff": diffs},
-    })
-    meta_dir = version_dir / "assets" if "savedmodel" in formats else version_dir
-    meta_dir.mkdir(exist_ok=True)
-    (meta_dir / METADATA_FILE).write_text(json.dumps(record, indent=2, default=str) + "\n",
-                                          encoding="utf-8")
-    for filename, text in (assets or {}).items():
-        (meta_dir / filename).write_text(text, encoding="utf-8")
-    return version_dir
 
 
 def export_models(models: Mapping[str, Any], output_dir, *, metadata: Mapping | None = None,
@@ -216,21 +104,15 @@ def export_models(models: Mapping[str, Any], output_dir, *, metadata: Mapping | 
         ExportCheckError: An export did not reproduce its model (nothing is published).
     """
     from modelspec.export_formats import FORMATS
-    from modelspec.export_signatures import RawFeature
     if not models:
         raise UsageError("nothing to export: no model was given")
     unknown = [f for f in formats if f not in FORMATS]
     if unknown or not formats:
         raise UsageError(f"unknown export format(s) {unknown}; expected some of "
                          f"{', '.join(FORMATS)}")
-    import keras
     output = Path(output_dir)
     several = len(models) > 1
-    preps = _per_model(preprocessing, models,
-                       lambda v: v is None or isinstance(v, (keras.Model, Mapping)))
-    if not several and isinstance(preprocessing, Mapping) and \
-            any(isinstance(v, RawFeature) for v in preprocessing.values()):
-        preps = {name: preprocessing for name in models}
+    preps = _split_preprocessing(preprocessing, models)
     created = [p for p in [output] + ([output / n for n in models] if several else [])
                if not p.exists()]
     _check_option_names(models, classify, labels)
@@ -276,3 +158,112 @@ def export_models(models: Mapping[str, Any], output_dir, *, metadata: Mapping | 
 def export_model(model, output_dir, **kwargs) -> Path:
     """Exports one model to `output_dir/<N>/`; see `export_models` for the arguments."""
     return export_models({"model": model}, output_dir, **kwargs)["model"]
+
+
+def _resolved_yaml(spec) -> str:
+    import io
+
+    from ruamel.yaml import YAML
+    yaml = YAML(typ="safe", pure=True)
+    yaml.default_flow_style = False
+    buffer = io.StringIO()
+    yaml.dump(json.loads(json.dumps(spec.resolved_document(), default=str)), buffer)
+    return buffer.getvalue()
+
+
+def _spec_facts(spec) -> tuple[dict, dict[str, str]]:
+    """Metadata and asset files describing `spec` (name, fingerprint, text, resolved text)."""
+    facts = {"spec": {"name": spec.name, "fingerprint": spec.fingerprint,
+                      "file": str(spec.path) if spec.path is not None else None}}
+    assets = {"spec.resolved.yaml": _resolved_yaml(spec)}
+    if spec.loaded.text:
+        assets["spec.yaml"] = spec.loaded.text
+    return facts, assets
+
+
+def export_spec_or_run(spec_or_run, output=None, *, formats: Sequence[str] | None = None,
+                       models: Sequence[str] | None = None, weights: str | None = None,
+                       preprocessing=None, **kwargs) -> dict[str, Path]:
+    """Exports a spec (its initial weights) or a training run (its trained weights).
+
+    Options come from the spec's `export:` section; arguments given here override them.
+
+    Args:
+        spec_or_run: A spec file, or a run directory written by `modelspec train` (it holds
+            `state.json`).
+        output: The base output directory; defaults to `export.directory` (relative to the
+            spec).
+        formats: Formats to write (default `export.formats`, else `["savedmodel"]`).
+        models: Names of the models to export (default `export.models`, else all; a GAN's
+            generator).
+        weights: For a run: `final`, `best` or `latest` (default `export.weights` / final).
+        preprocessing: Raw-input preprocessing for `serving_raw` (see `export_models`).
+        **kwargs: Further `export_models` arguments (`samples`, `tolerance`, ...).
+
+    Returns:
+        Model name → published version directory.
+
+    Raises:
+        SpecError: The spec is invalid or its `export:` options do not fit the model.
+        UsageError: The path is neither a spec nor a run, or no output directory is known.
+    """
+    from modelspec.export_schema import exported_models
+    from modelspec.export_signatures import ExportOptionError
+    import modelspec
+    from modelspec.training.rundir import find_run_dir, load_run
+    source = Path(spec_or_run)
+    metrics = None
+    if source.is_dir():
+        if find_run_dir(source) is None:
+            raise UsageError(f"{source}: a directory but not a run directory (no state.json); "
+                             "give a spec file or a run written by `modelspec train`")
+        if weights is None:  # the run's own spec says which weights to export
+            run_spec = modelspec.load_spec(source / "spec.yaml")
+            weights = (run_spec.section("export") or {}).get("weights")
+        spec, built, metrics = load_run(source, weights or "final")
+    elif source.is_file():
+        from modelspec.compiler import build_from_spec
+        spec = modelspec.load_spec(source)
+        built = build_from_spec(spec)
+        built = built if isinstance(built, dict) else {"model": built}
+    else:
+        raise UsageError(f"{source}: no such spec file or run directory")
+    section = spec.section("export") or {}
+    names = list(models or exported_models(spec))
+    unknown = [n for n in names if n not in built]
+    if unknown:
+        raise UsageError(f"unknown model(s) {unknown}; the spec has {sorted(built)}")
+    if output is None:
+        if not section.get("directory"):
+            raise UsageError("no output directory: give --output DIR or set export.directory "
+                             "in the spec")
+        output = spec.base_dir / section["directory"]
+    facts, assets = _spec_facts(spec)
+    facts["source"] = {"kind": "run" if source.is_dir() else "spec", "path": str(source)}
+    if metrics is not None:
+        facts["metrics"] = metrics
+    tflite = section.get("tflite") or {}
+    options = {"classify": section.get("classify"), "labels": section.get("labels"),
+               "threshold": section.get("threshold", 0.5),
+               "raw_signature": section.get("raw_signature", True),
+               "tolerance": section.get("tolerance", DEFAULT_TOLERANCE),
+               "tflite_tolerance": tflite.get("tolerance", TFLITE_TOLERANCE),
+               "tflite_optimize": tflite.get("optimize", "none")}
+    options.update(kwargs)
+    try:
+        return export_models({n: built[n] for n in names}, output, metadata=facts,
+                             preprocessing=preprocessing,
+                             formats=list(formats or section.get("formats") or ["savedmodel"]),
+                             assets=assets, **options)
+    except ExportOptionError as err:
+        if err.option in section:
+            errs = spec.errors()
+            errs.add(("export", err.option), str(err),
+                     expected=_EXPECTED.get(err.option))
+            errs.raise_if_any()
+        raise UsageError(f"{err.option}: {err}") from err
+
+
+_EXPECTED = {"classify": "output names of the exported models",
+             "labels": "one name per class of a classifier output",
+             "preprocessing": "preprocessing that produces the model's inputs"}

@@ -22,6 +22,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from modelspec.errors import EXIT_INTERNAL, ModelspecError
 from modelspec.export_signatures import SERVING_DEFAULT, call_model, max_difference
 
 KERAS_FILE = "model.keras"
@@ -29,8 +30,13 @@ TFLITE_FILE = "model.tflite"
 FORMATS = ("savedmodel", "keras", "tflite")
 
 
-class ExportCheckError(RuntimeError):
-    """A written export does not reproduce the in-memory model (or cannot be reloaded)."""
+class ExportCheckError(ModelspecError):
+    """A written export does not reproduce the in-memory model (or cannot be reloaded).
+
+    Nothing is published when it is raised; the exit code is 1.
+    """
+
+    exit_code = EXIT_INTERNAL
 
 
 def write_keras(model: keras.Model, path: Path, batch: Mapping[str, np.ndarray],

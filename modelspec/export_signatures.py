@@ -48,26 +48,6 @@ class ExportOptionError(ValueError):
 
 
 @dataclass
-class RawFeature:
-    """How one raw feature becomes one model input (recorded by the data pipeline).
-
-    Args:
-        layers: Keras preprocessing layers applied in order (adapted / with vocabularies).
-        shape: The raw feature's shape without the batch dimension (`()` for a scalar string).
-        dtype: The raw feature's dtype (`"string"`, `"float32"`, `"uint8"`, ...).
-        name: The raw input's name in `serving_raw` (defaults to the model input's name).
-
-    Example:
-    >>> RawFeature([keras.layers.StringLookup(vocabulary=["a", "b"])], shape=(1,), dtype="string")
-    """
-
-    layers: Sequence[keras.layers.Layer]
-    shape: tuple = ()
-    dtype: str = "float32"
-    name: str | None = None
-
-
-@dataclass
 class ClassifierOutput:
     """One output treated as a classifier: how probabilities and classes are computed."""
 
@@ -229,58 +209,7 @@ def classification_outputs(outputs: Mapping[str, Any],
     return result
 
 
-def preprocessing_model(preprocessing, model_inputs: Mapping[str, tuple]) -> keras.Model | None:
-    """Turns recorded preprocessing into a Keras model: raw features → model inputs.
-
-    Args:
-        preprocessing: None; a `keras.Model` taking a dict of raw features and returning a
-            dict keyed by model input names; or a dict model input name → `RawFeature`.
-            Model inputs without preprocessing are passed through as raw inputs.
-        model_inputs: `{input name: (shape, dtype)}` of the model.
-
-    Returns:
-        A functional model whose outputs are keyed by every model input name, or None.
-    """
-    if preprocessing is None:
-        return None
-    if isinstance(preprocessing, keras.Model):
-        if not isinstance(preprocessing.input, Mapping):
-            raise ExportOptionError("preprocessing", "a preprocessing model must take a dict of named raw features")
-        raw = dict(preprocessing.input)
-        produced = preprocessing.output
-        if not isinstance(produced, Mapping):
-            raise ExportOptionError("preprocessing", "a preprocessing model must return a dict keyed by model inputs")
-        produced = dict(produced)
-    else:
-        raw, produced = {}, {}
-        for name, feature in preprocessing.items():
-            if name not in model_inputs:
-                raise ExportOptionError("preprocessing", f"preprocessing for '{name}', which is not a model input "
-                                 f"(inputs: {list(model_inputs)})")
-            raw_name = feature.name or name
-            tensor = raw[raw_name] = keras.Input(shape=tuple(feature.shape),
-                                                 dtype=feature.dtype, name=raw_name)
-            for layer in feature.layers:
-                tensor = layer(tensor)
-            produced[name] = tensor
-    unknown = set(produced) - set(model_inputs)
-    if unknown:
-        raise ExportOptionError("preprocessing", f"preprocessing produces {sorted(unknown)}, which are not model "
-                         f"inputs (inputs: {list(model_inputs)})")
-    for name, (shape, dtype) in model_inputs.items():
-        if name not in produced:
-            if name in raw:
-                produced[name] = raw[name]
-            else:
-                produced[name] = raw[name] = keras.Input(shape=shape, dtype=dtype, name=name)
-    outputs = {}
-    for name, (shape, dtype) in model_inputs.items():
-        outputs[name] = keras.ops.cast(produced[name], dtype) \
-            if _dtype_name(produced[name].dtype) != dtype else produced[name]
-    return keras.Model(raw, outputs, name="raw_preprocessing")
-
-
-def _specs(described: Mapping[str, tuple]) -> dict[str, tf.TensorSpec]:
+def tensor_specs(described: Mapping[str, tuple]) -> dict[str, tf.TensorSpec]:
     return {name: tf.TensorSpec((None,) + tuple(shape), tf.as_dtype(dtype), name=name)
             for name, (shape, dtype) in described.items()}
 
@@ -291,7 +220,7 @@ def build_endpoints(model: keras.Model, *, preprocessing=None, classify=None, la
 
     Args:
         model: The Keras model to serve.
-        preprocessing: Recorded preprocessing (see `preprocessing_model`) or None.
+        preprocessing: Recorded preprocessing (see `raw_preprocessing`) or None.
         classify: None (automatic), True, False or a list of output names.
         labels: Class names (list, or dict output → list) for the `labels` output.
         threshold: Decision threshold for sigmoid outputs.
@@ -310,24 +239,25 @@ def build_endpoints(model: keras.Model, *, preprocessing=None, classify=None, la
         return call_model(model, features)
 
     endpoints.functions[SERVING_DEFAULT] = serve
-    endpoints.signatures[SERVING_DEFAULT] = _specs(inputs)
+    endpoints.signatures[SERVING_DEFAULT] = tensor_specs(inputs)
     if classifiers:
         def classify_fn(features):
             return classification_outputs(call_model(model, features), classifiers)
 
         endpoints.functions[CLASSIFY] = classify_fn
-        endpoints.signatures[CLASSIFY] = _specs(inputs)
-    prep = preprocessing_model(preprocessing, inputs) if raw_signature else None
+        endpoints.signatures[CLASSIFY] = tensor_specs(inputs)
+    from modelspec.export_preprocessing import raw_preprocessing
+    prep = raw_preprocessing(preprocessing, inputs) if raw_signature else None
     if prep is not None:
-        endpoints.tracked.append(prep)
+        endpoints.tracked.extend(prep.layers)
 
         def serve_raw(features):
-            outputs = call_model(model, prep(dict(features), training=False))
+            outputs = call_model(model, prep.function(dict(features)))
             outputs.update(classification_outputs(outputs, classifiers))
             return outputs
 
         endpoints.functions[SERVING_RAW] = serve_raw
-        endpoints.signatures[SERVING_RAW] = _specs(model_io(prep)[0])
+        endpoints.signatures[SERVING_RAW] = tensor_specs(prep.raw_inputs)
     return endpoints
 
 
