@@ -370,8 +370,8 @@ def load(path_or_text, *, filename: str | None = None) -> LoadedSpec:
 
     Example:
     >>> spec = load("specs/lenet5.yaml")
-    >>> spec.source.position(("model", "layers", 0))
-    (7, 7)
+    >>> spec.data["name"], spec.source.filename
+    ('lenet5', 'specs/lenet5.yaml')
     """
     if isinstance(path_or_text, str) and "\n" in path_or_text:  # YAML text, not a path
         return load_text(path_or_text, filename or "<string>")

@@ -433,3 +433,10 @@ def test_loader_does_not_import_tensorflow_and_is_fast():
                          text=True, check=True).stdout.split()
     assert out[1:] == ["False", "False"]
     assert float(out[0]) < 1.0
+
+
+def test_huge_numbers_are_reported_briefly():
+    assert one_error("a: " + "1" * 5000 + "\n") == (
+        "s.yaml:1:4: a: non-finite number '1111111111111111111111111111111111111...' is not "
+        "allowed — expected a finite number")
+    assert yamlio.load_text("a: " + "9" * 400 + "\n").data["a"] == int("9" * 400)
