@@ -309,7 +309,7 @@ def test_depth_limit():
     assert yamlio.load_text(ok).data["a"]
     start = time.perf_counter()
     problem = one_error("a: " + "[" * 20_000 + "]" * 20_000 + "\n")
-    assert time.perf_counter() - start < 1.0
+    assert time.perf_counter() - start < 3.0  # ~0.35 s idle: the parser stops at level 65
     assert problem.startswith("s.yaml:1:67: a" + "[0]" * 63 + ": the document is nested too "
                               "deeply (limit 64 levels) — expected a flatter document")
 
