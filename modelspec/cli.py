@@ -57,7 +57,11 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="modelspec")
-def main():
+@click.option("--plugin", "plugins", multiple=True, metavar="MODULE_OR_FILE",
+              help="Import a Python module (name or .py file) that registers layers with "
+                   "modelspec.register_layer before the command runs. Repeatable.")
+@handle_errors
+def main(plugins):
     """modelspec: declarative model specs for Keras 3 on TensorFlow.
 
     \b
@@ -66,7 +70,41 @@ def main():
       modelspec show specs/lenet5.yaml         # build it: layers, shapes, parameters
       modelspec train specs/lenet5.yaml        # train it (resumable)
       modelspec export runs/lenet5 --output exported/lenet5
+
+    
+    Extensions come through Python only, never from a spec:
+      modelspec --plugin my_layers.py show my_spec.yaml
     """
+    for plugin in plugins:
+        load_plugin(plugin)
+
+
+def load_plugin(name: str) -> None:
+    """Imports a plugin module named on the command line (the user's own code, by choice).
+
+    Raises:
+        UsageError: If the module or file cannot be imported.
+    """
+    import importlib.util
+    from pathlib import Path
+
+    quiet_tensorflow()  # plugins define Keras layers: load TensorFlow without its chatter
+    try:
+        if name.endswith(".py"):
+            path = Path(name)
+            if not path.is_file():
+                raise UsageError(f"--plugin '{name}': no such file")
+            module_spec = importlib.util.spec_from_file_location(path.stem, path)
+            module = importlib.util.module_from_spec(module_spec)
+            sys.modules[path.stem] = module
+            module_spec.loader.exec_module(module)
+        else:
+            importlib.import_module(name)
+    except UsageError:
+        raise
+    except Exception as err:
+        raise UsageError(f"--plugin '{name}' failed to import: {type(err).__name__}: {err}") \
+            from None
 
 
 @main.command()

@@ -432,7 +432,7 @@ def test_loader_does_not_import_tensorflow_and_is_fast():
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                          text=True, check=True).stdout.split()
     assert out[1:] == ["False", "False"]
-    assert float(out[0]) < 1.0
+    assert float(out[0]) < 3.0  # ~0.25 s idle; generous for loaded CI machines
 
 
 def test_huge_numbers_are_reported_briefly():
