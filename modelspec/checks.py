@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, validators
 
 from modelspec import catalog, registry, schema
 from modelspec.errors import Collector, SpecError, did_you_mean
@@ -35,9 +35,20 @@ _TYPE_WORDS = {"integer": "an integer", "number": "a number", "string": "a strin
                "null": "null"}
 
 
+def _is_integer(checker, instance) -> bool:
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+# JSON Schema counts 2.0 and 1e12 as integers; a spec must write integers as integers
+# (Keras would get a float `units`), so floats never pass `type: integer` here.
+Validator = validators.extend(
+    Draft202012Validator,
+    type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer))
+
+
 @functools.lru_cache(maxsize=1)
 def document_validator() -> Draft202012Validator:
-    return Draft202012Validator(schema.document_schema())
+    return Validator(schema.document_schema())
 
 
 @functools.lru_cache(maxsize=None)
@@ -46,7 +57,7 @@ def layer_validator(layer_type: str) -> Draft202012Validator:
     args = schema.layer_argument_schemas()[layer_type]
     doc = {"$defs": schema.document_schema()["$defs"], "type": "object",
            "properties": args, "additionalProperties": False}
-    return Draft202012Validator(doc)
+    return Validator(doc)
 
 
 def load_and_check(path_or_text, *, filename: str | None = None,
@@ -103,8 +114,8 @@ def resolve_params(declared: dict, overrides: dict, errs: Collector) -> dict:
         try:
             values[key] = resolve_value(value, values)
         except ExpressionError as err:
-            errs.add(("params", key), str(err), expected="parameters defined above this one"
-                     if err.name else "a valid expression",
+            errs.add(("params", key), str(err), expected="a parameter defined above this one"
+                     if err.name else err.expected,
                      suggestion=did_you_mean(err.name, values) if err.name else None)
     return values
 
@@ -207,6 +218,8 @@ def _owner(instance, path) -> str | None:
 
 
 def _describe(value) -> str:
+    if isinstance(value, bool) or value is None:
+        return {True: "true", False: "false", None: "null"}[value]
     text = repr(value) if not isinstance(value, str) else f"'{value}'"
     return text if len(text) < 60 else text[:57] + "..."
 
@@ -223,22 +236,34 @@ def _translate(error, path: tuple, document, errs: Collector, owner: str | None 
         wanted = _branch_types(error)
         if is_reference(inst):
             return
+        if _all_branches_wrong_type(error):
+            what = "the value is empty (null)" if inst is None else \
+                f"{_describe(inst)} is {_type_of(inst)}"
+            errs.add(path, what, expected=wanted + _float_hint(inst, wanted), notes=notes)
+            return
         errs.add(path, f"invalid value {_describe(inst)}", expected=wanted, notes=notes)
         return
     owner = owner or _owner(inst, path)
     if kind == "additionalProperties":
         allowed = list(error.schema.get("properties", {}))
+        is_layer = bool(owner) and not owner.startswith("block")
         for key in [k for k in inst if k not in allowed]:
             if owner and key in ("in", "id"):
                 continue
-            what = f"unknown argument '{key}' for {owner}" if owner and not owner.startswith(
-                "block") else f"unknown key '{key}'"
-            errs.add(path + (key,), what, expected=_listing(allowed),
+            if is_layer:
+                arguments = [k for k in allowed if k not in schema.COMMON_KEYS and k != "type"]
+                expected = (f"one of {owner}'s arguments: {', '.join(arguments) or '(none)'}"
+                            f" (or a layer key: {', '.join(schema.COMMON_KEYS)})")
+                what = f"unknown argument '{key}' for {owner}"
+            else:
+                expected, what = _listing(allowed), f"unknown key '{key}'"
+            errs.add(path + (key,), what, expected=expected,
                      suggestion=did_you_mean(key, allowed), key=True, notes=notes)
     elif kind == "required":
         for key in [k for k in value if k not in inst]:
-            errs.add(path, f"missing required key '{key}'", expected=f"'{key}: ...' here",
-                     notes=notes)
+            hint = ("'modelspec: 1' (the language version) as the spec's first key"
+                    if key == "modelspec" and not path else f"'{key}: ...' here")
+            errs.add(path, f"missing required key '{key}'", expected=hint, notes=notes)
     elif kind == "enum":
         label = _enum_label(path, value)
         options = [v for v in value if v is not None]
@@ -249,8 +274,10 @@ def _translate(error, path: tuple, document, errs: Collector, owner: str | None 
                  notes=notes)
     elif kind == "type":
         types = value if isinstance(value, list) else [value]
-        errs.add(path, f"{_describe(inst)} is {_type_of(inst)}",
-                 expected=" or ".join(_TYPE_WORDS.get(t, t) for t in types), notes=notes)
+        wanted = " or ".join(_TYPE_WORDS.get(t, t) for t in types)
+        errs.add(path, "the value is empty (null)" if inst is None else
+                 f"{_describe(inst)} is {_type_of(inst)}",
+                 expected=wanted + _float_hint(inst, wanted), notes=notes)
     elif kind in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
         word = {"minimum": "at least", "maximum": "at most", "exclusiveMinimum": "more than",
                 "exclusiveMaximum": "less than"}[kind]
@@ -262,6 +289,9 @@ def _translate(error, path: tuple, document, errs: Collector, owner: str | None 
         word = {"minItems": "at least", "maxItems": "at most", "minProperties": "at least"}[kind]
         unit = "entries" if kind == "minProperties" else "items"
         errs.add(path, f"has {len(inst)} {unit}", expected=f"{word} {value} {unit}", notes=notes)
+    elif kind == "pattern" and _is_param_pattern(error):
+        errs.add(path, f"{_describe(inst)} is not a valid parameter reference",
+                 expected="'$name' or '$(expression)'", notes=notes)
     elif kind == "pattern":
         errs.add(path, f"{_describe(inst)} is not a valid name here",
                  expected="letters, digits and _ (not starting with a digit)"
@@ -288,7 +318,7 @@ def _best_branch(error):
                         and s.validator == "type"]
         if shallow_type:
             continue
-        if any(s.validator == "pattern" and not s.relative_path for s in subs) \
+        if any(_is_param_pattern(s) and not s.relative_path for s in subs) \
                 and isinstance(inst, str) and not inst.startswith("$"):
             continue
         plausible.append(subs)
@@ -296,6 +326,37 @@ def _best_branch(error):
         subs = plausible[0]
         return max(subs, key=lambda s: len(s.relative_path))
     return None
+
+
+def _all_branches_wrong_type(error) -> bool:
+    """True when every branch of an anyOf failed on the value's type itself."""
+    branches = {}
+    for sub in error.context or []:
+        branch = sub.relative_schema_path[0] if sub.relative_schema_path else None
+        branches.setdefault(branch, []).append(sub)
+    inst = error.instance
+
+    def wrong_type(sub) -> bool:
+        if sub.relative_path:
+            return False
+        if sub.validator == "type":
+            return True
+        # a plain string failing the `$name` / `$(expr)` pattern of a parameter reference
+        return _is_param_pattern(sub) and isinstance(inst, str) and not inst.startswith("$")
+
+    return bool(branches) and all(any(wrong_type(s) for s in subs)
+                                  for subs in branches.values())
+
+
+def _is_param_pattern(sub) -> bool:
+    """True for a failure of the `$name` / `$(expr)` parameter-reference pattern."""
+    return sub.validator == "pattern" and str(sub.validator_value).startswith("^\\$")
+
+
+def _float_hint(value, wanted: str) -> str:
+    if isinstance(value, float) and "integer" in wanted:
+        return " (write it without a decimal point or exponent; in $(...) divide with //)"
+    return ""
 
 
 def _branch_types(error) -> str:
@@ -312,7 +373,7 @@ def _branch_types(error) -> str:
 
 
 def _type_of(value) -> str:
-    for pytype, word in ((bool, "a boolean"), (int, "an integer"), (float, "a number"),
+    for pytype, word in ((bool, "a boolean"), (int, "an integer"), (float, "a float"),
                          (str, "a string"), (list, "a list"), (dict, "a mapping")):
         if isinstance(value, pytype):
             return word

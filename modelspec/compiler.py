@@ -161,6 +161,8 @@ def _call_value(value, tensors):
 
 def _make_layer(node: Node, layers: dict, built: dict, inputs: list):
     if node.kind == "shares":
+        if node.ports:
+            _PORTS[node.name] = node.ports
         return layers[node.target]
     if node.kind == "model":
         model = built[node.target]
@@ -263,7 +265,10 @@ def _shape_notes(node: Node, tensors: dict) -> list[str]:
             shape = _shape_of(_tensor(ref, tensors))
         except Exception:
             continue
-        notes.append(f"input '{ref}' has shape {_format_shape(shape)}")
+        label = str(ref)
+        if label.startswith("<input:"):
+            label = label[len("<input:"):-1]
+        notes.append(f"input '{label}' has shape {_format_shape(shape)}")
     return notes
 
 

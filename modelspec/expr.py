@@ -33,6 +33,8 @@ _CONSTANTS = {"true": True, "false": False}
 _MAX_MAGNITUDE = 1e15
 _MAX_LENGTH = 500
 
+ALLOWED = ("numbers, parameter names, + - * / // % **, comparisons, and/or/not, "
+           "min/max/abs/int/round")
 REF_NAME = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)$")
 REF_EXPR = re.compile(r"^\$\((.*)\)$", re.S)
 
@@ -43,11 +45,13 @@ class ExpressionError(ValueError):
     Args:
         message: What is wrong.
         name: The unknown name, when that is the problem (for did-you-mean).
+        expected: What was expected instead (for the "— expected ..." part of the message).
     """
 
-    def __init__(self, message: str, name: str | None = None):
+    def __init__(self, message: str, name: str | None = None, expected: str | None = None):
         super().__init__(message)
         self.name = name
+        self.expected = expected or ("a parameter defined under 'params:'" if name else ALLOWED)
 
 
 def is_reference(value) -> bool:
@@ -69,7 +73,8 @@ def evaluate_reference(value: str, names: dict):
         return names[name]
     match = REF_EXPR.match(value)
     if not match:
-        raise ExpressionError(f"'{value}' is not a parameter reference")
+        raise ExpressionError(f"'{value}' is not a parameter reference",
+                              expected="'$name' or '$(expression)'")
     return evaluate(match.group(1), names)
 
 
@@ -87,27 +92,41 @@ def evaluate(text: str, names: dict):
         ExpressionError: With a message naming what is not allowed or unknown.
     """
     if len(text) > _MAX_LENGTH:
-        raise ExpressionError(f"expression is longer than {_MAX_LENGTH} characters")
+        raise ExpressionError(f"expression is longer than {_MAX_LENGTH} characters",
+                              expected="a short arithmetic expression")
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as err:
-        raise ExpressionError(f"invalid expression '{text}': {err.msg}") from None
-    return _eval(tree.body, names)
+        raise ExpressionError(f"invalid expression '{text.strip()}': {err.msg}") from None
+    try:
+        return _check_size(_eval(tree.body, names))
+    except (TypeError, ValueError, OverflowError) as err:
+        if isinstance(err, ExpressionError):
+            raise
+        raise ExpressionError(f"cannot evaluate '{text.strip()}': {err}",
+                              expected="numbers (or true/false) on both sides of "
+                              "each operator") from None
 
 
 def _number(value):
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ExpressionError(f"expected a number, got {value!r}")
+        raise ExpressionError(f"{value!r} is not a number", expected="numbers on both sides "
+                              "of + - * / // % ** and in min/max/abs/int/round")
     return value
 
 
 def _check_size(value):
+    if isinstance(value, complex):
+        raise ExpressionError("the expression's result is a complex number",
+                              expected="a real number (no fractional power of a negative "
+                              "number)")
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         if isinstance(value, float) and not math.isfinite(value):
-            raise ExpressionError("the expression's result is not a finite number")
+            raise ExpressionError("the expression's result is not a finite number",
+                                  expected="a finite number")
         if abs(value) > _MAX_MAGNITUDE:
-            raise ExpressionError(f"the expression's result {value:.3g} is too large "
-                                  f"(limit {_MAX_MAGNITUDE:.0e})")
+            raise ExpressionError(f"the expression's result {value:.3g} is too large",
+                                  expected=f"a magnitude of at most {_MAX_MAGNITUDE:.0e}")
     return value
 
 
@@ -126,11 +145,13 @@ def _eval(node, names):
         left = _number(_eval(node.left, names))
         right = _number(_eval(node.right, names))
         if isinstance(node.op, ast.Pow) and (abs(right) > 64 or abs(left) > 1e6 and right > 2):
-            raise ExpressionError("power too large in expression")
+            raise ExpressionError("power too large in expression",
+                                  expected=f"a result of at most {_MAX_MAGNITUDE:.0e}")
         try:
             return _check_size(_BINARY[type(node.op)](left, right))
         except ZeroDivisionError:
-            raise ExpressionError("division by zero in expression") from None
+            raise ExpressionError(f"division by zero in '{ast.unparse(node)}'",
+                                  expected="a divisor that is not zero") from None
     if isinstance(node, ast.UnaryOp):
         value = _eval(node.operand, names)
         if isinstance(node.op, ast.Not):
@@ -163,6 +184,4 @@ def _eval(node, names):
             return _check_size(_FUNCTIONS[node.func.id](*args))
         except TypeError as err:
             raise ExpressionError(f"{node.func.id}(): {err}") from None
-    raise ExpressionError(f"'{ast.unparse(node)}' is not allowed in expressions — only numbers, "
-                          "parameter names, + - * / // % **, comparisons, and/or/not, "
-                          "min/max/abs/int/round")
+    raise ExpressionError(f"'{ast.unparse(node)}' is not allowed in expressions")

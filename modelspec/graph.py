@@ -25,6 +25,7 @@ from modelspec.spec import resolve_value
 
 COMMON_KEYS = ("id", "in", "if", "repeat", "first", "vary", "call", "trainable")
 BLOCK_INPUT = "input"
+DEFAULT_PORT = "out"  # what `in: enc` reads from a layer with several outputs
 
 
 @dataclass(frozen=True)
@@ -111,8 +112,7 @@ class _Expander:
         try:
             return resolve_value(value, names), True
         except ExpressionError as err:
-            self.errs.add(path, str(err), expected="a defined parameter or a valid expression"
-                          if err.name else "numbers, parameters, + - * / // % ** and min/max",
+            self.errs.add(path, str(err), expected=err.expected,
                           suggestion=did_you_mean(err.name, names) if err.name else None)
             return None, False
 
@@ -132,6 +132,8 @@ class _Expander:
                               notes=expansion)
             return None
         entry = scope[head]
+        if entry is _FAILED:
+            return None
         for i, part in enumerate(parts[1:], start=1):
             if isinstance(entry, _Instance):
                 if part not in entry.scope or part == BLOCK_INPUT:
@@ -141,7 +143,7 @@ class _Expander:
                     return None
                 entry = entry.scope[part]
                 continue
-            if i != len(parts) - 1 or entry.port is not None:
+            if i != len(parts) - 1 or entry.port not in (None, DEFAULT_PORT):
                 self.errs.add(path, f"'{text}' has too many parts", expected="id or id.port",
                               notes=expansion)
                 return None
@@ -183,7 +185,10 @@ class _Expander:
             if isinstance(item.get("id"), str):
                 later.pop(item["id"], None)
             ipath = path + (i,)
+            before = len(self.errs.problems)
             out = self.expand_item(item, ipath, scope, later, names, prefix, prev, expansion)
+            if len(self.errs.problems) > before and isinstance(item.get("id"), str):
+                scope.setdefault(item["id"], _FAILED)  # later uses are not errors of their own
             if out is not None:
                 prev = out
         return scope, prev
@@ -389,6 +394,8 @@ class _Expander:
             return None
         if kind == "shares":
             shared = scope.get(target)
+            if shared is _FAILED:
+                return None
             node = self.node_by_name.get(shared.node) if isinstance(shared, Ref) else None
             if node is None or node.kind != "layer":
                 self.errs.add(ipath + ("shares",), f"'shares: {target}' does not name an "
@@ -409,7 +416,7 @@ class _Expander:
                     ipath, expansion, arg_paths, ports)
         self.nodes.append(node)
         self.node_by_name[name] = node
-        return Ref(name, "out" if ports else None)
+        return Ref(name, DEFAULT_PORT if ports else None)
 
     def call_value(self, value, scope, cpath, expansion):
         if isinstance(value, str):
@@ -423,6 +430,7 @@ class _Expander:
 
 
 _MISSING = object()
+_FAILED = object()  # the id of a layer that could not be expanded (its error is reported)
 
 
 def expand_graph(graph: dict, path: tuple, blocks: dict, params: dict, errs: Collector,
