@@ -47,7 +47,7 @@ def _split_preprocessing(preprocessing, models: Mapping) -> dict[str, Any]:
     return {name: preprocessing for name in models}
 
 
-def _options_for(model, classify, labels) -> tuple[Any, Any]:
+def options_for(model, classify, labels) -> tuple[Any, Any]:
     """Keeps the parts of `classify` (list of outputs) / `labels` (dict) naming `model`'s outputs."""
     from modelspec.export_signatures import model_io
     outputs = model_io(model)[1]
@@ -116,7 +116,7 @@ def export_models(models: Mapping[str, Any], output_dir, *, metadata: Mapping | 
     created = [p for p in [output] + ([output / n for n in models] if several else [])
                if not p.exists()]
     _check_option_names(models, classify, labels)
-    options = {name: _options_for(m, classify, labels) for name, m in models.items()}
+    options = {name: options_for(m, classify, labels) for name, m in models.items()}
     stagings: list[Path] = []
     published: list[Path] = []
     try:
@@ -164,11 +164,11 @@ def _resolved_yaml(spec) -> str:
     import io
 
     from ruamel.yaml import YAML
-    yaml = YAML(typ="safe", pure=True)
-    yaml.default_flow_style = False
+    yaml = YAML()  # round-trip dumper: keeps key order; leaves in flow style
+    yaml.default_flow_style = None
     buffer = io.StringIO()
     yaml.dump(json.loads(json.dumps(spec.resolved_document(), default=str)), buffer)
-    return buffer.getvalue()
+    return f"# {spec.name}: the spec with every $param substituted\n" + buffer.getvalue()
 
 
 def _spec_facts(spec) -> tuple[dict, dict[str, str]]:
