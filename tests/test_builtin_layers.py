@@ -335,3 +335,79 @@ def test_model_with_all_builtins_saves_and_exports(tmp_path):
     tf.saved_model.save(module, str(tmp_path / "tfsm"))
     reloaded = tf.saved_model.load(str(tmp_path / "tfsm"))
     np.testing.assert_array_equal(reloaded.f(tf.constant(x)).numpy(), want[1])
+
+
+# ---------------------------------------------------------------- through real specs
+
+PERCEPTRON_SPEC = """\
+modelspec: 1
+name: perceptron
+model:
+  inputs: {conditions: {shape: [3]}}
+  layers:
+    - {id: weighted_sum, type: Dense, units: 1}
+    - {id: fire, type: Step, threshold: 0.0}
+  outputs: {credit: fire}
+"""
+
+BUILTINS_SPEC = """\
+modelspec: 1
+name: builtins
+params: {lam: 0.25}
+model:
+  inputs: {image: {shape: [4, 4, 6]}}
+  layers:
+    - {id: lrn, type: LocalResponseNormalization, depth_radius: 2, bias: 2.0, alpha: 0.01, beta: 0.75}
+    - {id: grl, type: GradientReversal, factor: $lam}
+    - {type: Flatten}
+    - {id: fired, type: Dense, units: 3, activation: step}
+  outputs: {normalized: lrn, fired: fired}
+"""
+
+
+def test_spec_with_builtins_compiles_to_the_layers():
+    import modelspec
+    from modelspec.compiler import build_from_spec, model_io
+
+    model = build_from_spec(modelspec.load_spec(BUILTINS_SPEC, filename="b.yaml"))
+    assert model_io(model)[1] == {"normalized": ((4, 4, 6), "float32"),
+                                  "fired": ((3,), "float32")}
+    lrn, grl = model.get_layer("lrn"), model.get_layer("grl")
+    assert isinstance(lrn, LocalResponseNormalization) and isinstance(grl, GradientReversal)
+    assert float(grl.factor.numpy()) == 0.25
+    assert model.get_layer("fired").activation is step
+    x = random_input((4, 4, 6), seed=5)
+    out = model({"image": x})
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(out["normalized"]),
+                               lrn_reference(x, 2, 2.0, 0.01, 0.75), rtol=1e-5, atol=1e-6)
+    assert set(np.unique(keras.ops.convert_to_numpy(out["fired"]))) <= {0.0, 1.0}
+
+
+def test_spec_perceptron_learns_credit_rule():
+    import modelspec
+    from modelspec.compiler import build_from_spec
+
+    keras.utils.set_random_seed(1)
+    model = build_from_spec(modelspec.load_spec(PERCEPTRON_SPEC, filename="p.yaml"))
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.1), loss={"credit": "mse"})
+    model.fit({"conditions": np.tile(CREDIT_X, (25, 1))}, {"credit": np.tile(CREDIT_Y, (25, 1))},
+              batch_size=8, epochs=12, verbose=0)
+    got = model.predict({"conditions": CREDIT_X}, verbose=0)["credit"]
+    np.testing.assert_array_equal(got, CREDIT_Y)
+
+
+def test_spec_errors_for_builtin_arguments_are_positioned():
+    import modelspec
+
+    bad = (BUILTINS_SPEC.replace("depth_radius: 2", "depth_radius: -1")
+           .replace("factor: $lam", "factr: $lam"))
+    with pytest.raises(modelspec.SpecError) as info:
+        modelspec.load_spec(bad, filename="b.yaml")
+    lines = str(info.value).splitlines()
+    assert lines[0] == ("b.yaml:7:65: model.layers[0].depth_radius: -1 is out of range "
+                        "— expected at least 0")
+    assert lines[1].startswith("b.yaml:8:41: model.layers[1].factr: unknown argument 'factr' "
+                               "for GradientReversal — expected one of GradientReversal's "
+                               "arguments: factor, dtype")
+    assert lines[1].endswith("(did you mean 'factor'?)")
+    assert lines[2] == "2 errors"
