@@ -1,0 +1,168 @@
+"""TensorFlow-side measurements, each run in a fresh subprocess (`python -m bench.tf_worker JOB`).
+
+Jobs (a JSON object with `kind`):
+- `overhead`: a spec-compiled model against its hand-written twin — same weights, losses over
+  the first steps, and step times alternated over rounds (zero-overhead benchmark).
+- `runtime`: step times of one model under several compile settings (`steps_per_execution`,
+  `jit_compile`) with the thread pools the job names (good-defaults and PyTorch benchmarks).
+- `build`: time to build a spec against the equivalent `keras.applications` constructor.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from bench.common import median, worker_main
+
+
+def _setup(threads):
+    """Pins TensorFlow's thread pools before anything runs (None keeps TensorFlow's own)."""
+    import tensorflow as tf
+    if threads:
+        tf.config.threading.set_intra_op_parallelism_threads(int(threads[0]))
+        tf.config.threading.set_inter_op_parallelism_threads(int(threads[1]))
+    return tf
+
+
+def _dataset(tf, x, y, batch, as_dict):
+    feats, targs = ({"image": x}, {"label": y}) if as_dict else (x, y)
+    ds = tf.data.Dataset.from_tensor_slices((feats, targs)).batch(batch, drop_remainder=True)
+    return ds.cache().repeat().prefetch(tf.data.AUTOTUNE)
+
+
+def _compile(model, as_dict, spe=1, jit="auto"):
+    import keras
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3),
+                  loss={"label": loss} if as_dict else loss,
+                  steps_per_execution=spe, jit_compile=jit)
+
+
+def _fit_time(model, ds, steps):
+    start = time.perf_counter()
+    model.fit(ds, steps_per_epoch=steps, epochs=1, verbose=0, shuffle=False)
+    return (time.perf_counter() - start) / steps
+
+
+def overhead(job):
+    """Spec-compiled vs hand-written: initial weights, loss agreement, step-time ratio."""
+    tf = _setup(job.get("threads"))
+    import keras
+    import numpy as np
+    from bench.models import BATCH, KERAS, SPEC_FILES, arrays, copy_weights
+    from modelspec.compiler import build_from_spec
+    kind, batch = job["model"], BATCH[job["model"]]
+    keras.utils.set_random_seed(0)
+    spec_model = build_from_spec(str(SPEC_FILES[kind]))
+    keras.utils.set_random_seed(0)
+    hand = KERAS[kind]()
+    same_init = all(np.array_equal(a, b) for a, b in
+                    zip(spec_model.get_weights(), hand.get_weights()))
+    copied = copy_weights(spec_model, hand)
+    n_params = (spec_model.count_params(), hand.count_params())
+    x, y, data = arrays(kind, batch * max(job["loss_steps"], 8))
+    _compile(spec_model, True)
+    _compile(hand, False)
+    losses = {"spec": [], "hand": []}
+    for i in range(job["loss_steps"]):
+        xb, yb = x[i * batch:(i + 1) * batch], y[i * batch:(i + 1) * batch]
+        ls = spec_model.train_on_batch({"image": xb}, {"label": yb}, return_dict=True)
+        lh = hand.train_on_batch(xb, yb, return_dict=True)
+        losses["spec"].append(float(ls["loss"]))
+        losses["hand"].append(float(lh["loss"]))
+    diffs = [abs(a - b) for a, b in zip(losses["spec"], losses["hand"])]
+    ds_spec = _dataset(tf, x, y, batch, True)
+    ds_hand = _dataset(tf, x, y, batch, False)
+    steps = job["steps"]
+    for _ in range(2):  # warm-up: tracing, first-iterator costs, caches
+        _fit_time(spec_model, ds_spec, steps)
+        _fit_time(hand, ds_hand, steps)
+    times = {"spec": [], "hand": []}
+    for r in range(job["rounds"]):
+        order = [("spec", spec_model, ds_spec), ("hand", hand, ds_hand)]
+        for name, model, ds in (order if r % 2 == 0 else order[::-1]):
+            times[name].append(_fit_time(model, ds, steps))
+    ratios = [s / h for s, h in zip(times["spec"], times["hand"])]
+    return {"model": kind, "data": data, "batch": batch, "params": n_params,
+            "same_init_by_seed": same_init, "layers_copied": copied,
+            "loss_steps": job["loss_steps"], "max_loss_diff": max(diffs),
+            "first_loss": losses["spec"][0], "last_loss": (losses["spec"][-1],
+                                                           losses["hand"][-1]),
+            "steps": steps, "rounds": job["rounds"],
+            "spec_step_ms": median(times["spec"]) * 1e3,
+            "hand_step_ms": median(times["hand"]) * 1e3,
+            "ratio": median(ratios), "ratios": ratios}
+
+
+def runtime(job):
+    """Median step times of each model under each compile config, with the job's threads."""
+    tf = _setup(job.get("threads"))
+    import keras
+    from bench.models import BATCH, KERAS, arrays
+    out = {"threads": job.get("threads"),
+           "pools": [tf.config.threading.get_intra_op_parallelism_threads(),
+                     tf.config.threading.get_inter_op_parallelism_threads()],
+           "models": {}}
+    for kind in job["models"]:
+        batch, steps = BATCH[kind], job["steps"][kind]
+        x, y, data = arrays(kind, batch * 32)
+        ds = _dataset(tf, x, y, batch, False)
+        runs = []
+        for cfg in job["configs"]:
+            keras.utils.set_random_seed(0)
+            model = KERAS[kind]()
+            _compile(model, False, spe=cfg["spe"], jit=cfg["jit"])
+            t0 = time.perf_counter()
+            _fit_time(model, ds, steps)  # trace/compile + warm-up
+            warm = time.perf_counter() - t0
+            _fit_time(model, ds, steps)
+            runs.append((cfg, model, warm))
+        times = [[] for _ in runs]
+        for r in range(job["rounds"]):
+            idx = list(range(len(runs)))
+            for i in (idx if r % 2 == 0 else idx[::-1]):
+                times[i].append(_fit_time(runs[i][1], ds, steps))
+        out["models"][kind] = {
+            "data": data, "batch": batch, "steps": steps,
+            "configs": [{**cfg, "step_ms": median(t) * 1e3, "all_ms": [v * 1e3 for v in t],
+                         "first_fit_s": warm}
+                        for (cfg, _, warm), t in zip(runs, times)]}
+        keras.backend.clear_session()
+    return out
+
+
+APPLICATIONS = {"vgg19": "VGG19", "densenet121": "DenseNet121"}
+
+
+def build(job):
+    """Builds a spec and the matching keras.applications model, alternating, `rounds` times."""
+    _setup(job.get("threads"))
+    import keras
+    from modelspec.compiler import build_from_spec
+    from modelspec.spec import load_spec  # noqa: F401  (imported so both sides start warm)
+    ctor = getattr(keras.applications, APPLICATIONS[job["name"]])
+    sides = {
+        "spec": lambda: build_from_spec(job["spec"]),
+        "keras": lambda: ctor(weights=None),
+    }
+    times = {k: [] for k in sides}
+    params = {}
+    for r in range(job["rounds"] + 1):  # round 0 warms imports and caches, not counted
+        for name in (list(sides) if r % 2 == 0 else list(sides)[::-1]):
+            keras.backend.clear_session()
+            start = time.perf_counter()
+            model = sides[name]()
+            took = time.perf_counter() - start
+            params[name] = model.count_params()
+            if r:
+                times[name].append(took)
+            del model
+    ratios = [s / k for s, k in zip(times["spec"], times["keras"])]
+    return {"name": job["name"], "spec_s": median(times["spec"]),
+            "keras_s": median(times["keras"]), "ratio": median(ratios), "params": params,
+            "rounds": job["rounds"], "pid": os.getpid()}
+
+
+if __name__ == "__main__":
+    worker_main({"overhead": overhead, "runtime": runtime, "build": build})
