@@ -8,20 +8,22 @@ import subprocess
 import sys
 
 import jsonschema
+import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
-keras = pytest.importorskip("keras")
-tf = pytest.importorskip("tensorflow")
-
-from modelspec.components import builtin_args  # noqa: E402
-from modelspec.components.builtin_layers import (  # noqa: E402
+import modelspec
+from modelspec.compiler import build_from_spec, model_io
+from modelspec.components import builtin_args
+from modelspec.components.builtin_layers import (
     BUILTIN_ACTIVATIONS, BUILTIN_LAYERS, GradientReversal, LocalResponseNormalization, Step,
     step)
 
 # The lecture's credit example: three yes/no conditions, credit when at least two hold.
 CREDIT_X = np.array(list(itertools.product([0.0, 1.0], repeat=3)), dtype="float32")
 CREDIT_Y = (CREDIT_X.sum(axis=1, keepdims=True) >= 2).astype("float32")
+LAYER_IDS = ["LocalResponseNormalization", "GradientReversal", "Step"]  # of sample_layers()
 
 
 def lrn_reference(x, depth_radius, bias, alpha, beta):
@@ -39,14 +41,10 @@ def lrn_reference(x, depth_radius, bias, alpha, beta):
 def sample_layers():
     """One instance of every built-in layer with non-default arguments, and an input."""
     return [
-        (LocalResponseNormalization(depth_radius=2, bias=2.0, alpha=1e-2, beta=0.75),
-         (5, 5, 7)),
+        (LocalResponseNormalization(depth_radius=2, bias=2.0, alpha=1e-2, beta=0.75), (5, 5, 7)),
         (GradientReversal(factor=0.5), (6,)),
         (Step(threshold=0.4), (3,)),
     ]
-
-
-LAYER_IDS = ["LocalResponseNormalization", "GradientReversal", "Step"]
 
 
 def random_input(shape, seed=0):
@@ -243,22 +241,6 @@ def test_step_gradient_is_straight_through():
         np.testing.assert_array_equal(tape.gradient(loss, x).numpy(), [[1, 2, 3, 4]])
 
 
-@pytest.mark.parametrize("use_layer", [True, False], ids=["Step-layer", "step-activation"])
-def test_perceptron_learns_credit_rule_by_gradient_descent(use_layer):
-    keras.utils.set_random_seed(0)
-    inputs = keras.Input(shape=(3,))
-    if use_layer:
-        outputs = Step(threshold=0.0)(keras.layers.Dense(1)(inputs))
-    else:
-        outputs = keras.layers.Dense(1, activation=step)(inputs)
-    model = keras.Model(inputs, outputs)
-    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.1), loss="mse")
-    x, y = np.tile(CREDIT_X, (25, 1)), np.tile(CREDIT_Y, (25, 1))
-    history = model.fit(x, y, batch_size=8, epochs=12, shuffle=True, verbose=0)
-    np.testing.assert_array_equal(model.predict(CREDIT_X, verbose=0), CREDIT_Y)
-    assert history.history["loss"][-1] == 0.0
-
-
 # ---------------------------------------------------------------- every layer
 
 @pytest.mark.parametrize("layer,shape", sample_layers(), ids=LAYER_IDS)
@@ -349,6 +331,10 @@ model:
     - {id: fire, type: Step, threshold: 0.0}
   outputs: {credit: fire}
 """
+# The same perceptron with the `step` activation instead of the Step layer.
+PERCEPTRON_ACTIVATION_SPEC = PERCEPTRON_SPEC.replace(
+    "{id: weighted_sum, type: Dense, units: 1}\n    - {id: fire, type: Step, threshold: 0.0}",
+    "{id: fire, type: Dense, units: 1, activation: step}")
 
 BUILTINS_SPEC = """\
 modelspec: 1
@@ -366,9 +352,6 @@ model:
 
 
 def test_spec_with_builtins_compiles_to_the_layers():
-    import modelspec
-    from modelspec.compiler import build_from_spec, model_io
-
     model = build_from_spec(modelspec.load_spec(BUILTINS_SPEC, filename="b.yaml"))
     assert model_io(model)[1] == {"normalized": ((4, 4, 6), "float32"),
                                   "fired": ((3,), "float32")}
@@ -383,22 +366,24 @@ def test_spec_with_builtins_compiles_to_the_layers():
     assert set(np.unique(keras.ops.convert_to_numpy(out["fired"]))) <= {0.0, 1.0}
 
 
-def test_spec_perceptron_learns_credit_rule():
-    import modelspec
-    from modelspec.compiler import build_from_spec
-
+@pytest.mark.parametrize("text", [PERCEPTRON_SPEC, PERCEPTRON_ACTIVATION_SPEC],
+                         ids=["Step-layer", "step-activation"])
+def test_spec_perceptron_learns_credit_rule_by_gradient_descent(text):
     keras.utils.set_random_seed(1)
-    model = build_from_spec(modelspec.load_spec(PERCEPTRON_SPEC, filename="p.yaml"))
+    model = build_from_spec(modelspec.load_spec(text, filename="p.yaml"))
+    fire = model.get_layer("fire")
+    assert isinstance(fire, Step) or fire.activation is step
     model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.1), loss={"credit": "mse"})
-    model.fit({"conditions": np.tile(CREDIT_X, (25, 1))}, {"credit": np.tile(CREDIT_Y, (25, 1))},
-              batch_size=8, epochs=12, verbose=0)
+    # 25 shuffled copies of the 8 combinations, batches of 8: 25 steps per epoch, 300 steps.
+    history = model.fit({"conditions": np.tile(CREDIT_X, (25, 1))},
+                        {"credit": np.tile(CREDIT_Y, (25, 1))},
+                        batch_size=8, epochs=12, verbose=0)
     got = model.predict({"conditions": CREDIT_X}, verbose=0)["credit"]
     np.testing.assert_array_equal(got, CREDIT_Y)
+    assert history.history["loss"][-1] == 0.0
 
 
 def test_spec_errors_for_builtin_arguments_are_positioned():
-    import modelspec
-
     bad = (BUILTINS_SPEC.replace("depth_radius: 2", "depth_radius: -1")
            .replace("factor: $lam", "factr: $lam"))
     with pytest.raises(modelspec.SpecError) as info:
