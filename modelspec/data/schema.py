@@ -124,6 +124,10 @@ def check_data(spec, errs) -> None:
         errs: The `Collector` problems are added to.
     """
     from modelspec.data.checks import check_section
-    section = spec.section("data")
+    from modelspec.expr import ExpressionError
+    try:
+        section = spec.section("data")
+    except ExpressionError:  # an unknown $parameter: reported by the parameter checks
+        return
     if section is not None:
         check_section(section, spec.base_dir, errs)
