@@ -1,55 +1,20 @@
-"""Keras optimizers, schedules, losses and metrics from spec values (a thin adapter).
+"""Keras optimizers, schedules, losses and metrics for compile (a thin adapter).
 
-Uses the project-wide registry `modelspec.components.objects.make(kind, value)` when it exists;
-otherwise builds the object itself from Keras's own public classes, looked up by name in a
-closed table (`keras_names`), never by import path.
+Every object comes from the project-wide closed registry
+`modelspec.components.objects.make(kind, value)`; this module only maps the `train:` section's
+shapes (one loss for all outputs, a loss per output, metrics per output) onto `compile`.
 """
 
 from __future__ import annotations
 
-import keras
-
-from modelspec.errors import UsageError
-from modelspec.training import keras_names as kn
-
-
-def _registry_make(kind, value):
-    try:
-        from modelspec.components.objects import make
-    except ImportError:
-        return None
-    return make(kind, value)
-
-
-def _split(value, kind):
-    if isinstance(value, str):
-        return value, {}
-    if isinstance(value, dict) and "type" in value:
-        return value["type"], {k: v for k, v in value.items() if k != "type"}
-    raise UsageError(f"cannot build a {kind} from {value!r}")
-
-
-def _class(module, name, names, kind):
-    lowered = {n.lower(): n for n in names}
-    cls_name = lowered.get(name.lower().replace("_", "")) or lowered.get(name.lower())
-    if cls_name is None:
-        for n in names:
-            if kn.snake(n) == name:
-                cls_name = n
-    if cls_name is None or not hasattr(module, cls_name):
-        raise UsageError(f"unknown {kind} '{name}'")
-    return getattr(module, cls_name)
+from modelspec.components.objects import make
 
 
 def make_schedule(value):
     """Builds a learning rate: a float stays a float, `{type: CosineDecay, ...}` a schedule."""
     if isinstance(value, (int, float)):
         return float(value)
-    made = _registry_make("schedules", value)
-    if made is not None:
-        return made
-    name, args = _split(value, "learning-rate schedule")
-    return _class(keras.optimizers.schedules, name, kn.classes("schedules"), "schedule")(**args)
+    return make("schedules", value)
 
 
 def make_optimizer(value):
@@ -58,40 +23,19 @@ def make_optimizer(value):
     Example:
     >>> make_optimizer({"type": "SGD", "learning_rate": 0.1, "momentum": 0.9, "nesterov": True})
     """
-    if value is None:
-        value = "Adam"
-    made = _registry_make("optimizers", value)
-    if made is not None:
-        return made
-    name, args = _split(value, "optimizer")
-    if "learning_rate" in args:
-        args["learning_rate"] = make_schedule(args["learning_rate"])
-    return _class(keras.optimizers, name, kn.classes("optimizers"), "optimizer")(**args)
+    return make("optimizers", "Adam" if value is None else value)
 
 
 def make_loss(value):
     """Builds a loss: strings are Keras names (`mse`), dicts `{type: Huber, delta: 2}`."""
-    made = _registry_make("losses", value)
-    if made is not None:
-        return made
-    if isinstance(value, str):
-        try:
-            return keras.losses.get(value)
-        except ValueError:
-            pass
-    name, args = _split(value, "loss")
-    return _class(keras.losses, name, kn.classes("losses"), "loss")(**args)
+    return make("losses", value)
 
 
 def make_metric(value):
     """Builds a metric; plain Keras strings such as `accuracy` are passed through."""
     if isinstance(value, str):
         return value
-    made = _registry_make("metrics", value)
-    if made is not None:
-        return made
-    name, args = _split(value, "metric")
-    return _class(keras.metrics, name, kn.classes("metrics"), "metric")(**args)
+    return make("metrics", value)
 
 
 def losses_for(loss, outputs):

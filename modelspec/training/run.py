@@ -164,7 +164,7 @@ def run_training(train: dict, run_dir, build: Callable[[], dict], datasets, *,
     with strategy.scope():
         build_once()
     bundle = datasets(built) if callable(datasets) else datasets
-    if initial and verbose != 0:
+    if initial:
         print(f"resuming {name} from epoch {initial} ({run.root})", file=sys.stderr)
     with SignalStop() as stopper:
         ctx = TrainContext(train=train, run=run, bundle=bundle, build=build_once,

@@ -1,0 +1,209 @@
+"""Run directories, resume after kill -9 / SIGTERM, divergence and reproducibility.
+
+The models here are built by hand (tiny Dense nets on in-memory tf.data), so these tests
+exercise the training machinery independently of the spec compiler.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+SCRIPT = textwrap.dedent('''
+    import os, sys
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    import numpy as np, tensorflow as tf, keras
+    from modelspec.training.run import run_training, as_bundle
+    from modelspec.cli_util import handle_errors
+
+    def build():
+        i = keras.Input((4,), name="x")
+        h = keras.layers.Dense(16, activation="relu")(i)
+        o = keras.layers.Dense(3, activation="softmax")(h)
+        return {"model": keras.Model({"x": i}, {"y": o})}
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(N, 4)).astype("float32")
+    Y = (X[:, 0] > 0).astype("int32")
+    ds = tf.data.Dataset.from_tensor_slices(({"x": X}, {"y": Y})).batch(4)
+    train = {"epochs": EPOCHS, "seed": 3, "loss": "sparse_categorical_crossentropy",
+             "optimizer": {"type": "SGD", "learning_rate": 0.01, "momentum": 0.9},
+             "metrics": ["accuracy"], "callbacks": {"tensorboard": False}}
+
+    @handle_errors
+    def main():
+        r = run_training(train, sys.argv[1], build, as_bundle(ds, ds), fingerprint=FP,
+                         name="kill", verbose=0)
+        print("RESULT", r.epochs, r.resumed_from)
+    main()
+''')
+
+
+def _script(tmp_path, n=1200, epochs=6, fp="fp1"):
+    path = tmp_path / "train_script.py"
+    path.write_text(SCRIPT.replace("N,", f"{n},").replace("EPOCHS", str(epochs))
+                    .replace("FP", repr(fp)))
+    return path
+
+
+def _env():
+    env = dict(os.environ, PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="3")
+    return env
+
+
+def _wait_for_epoch(run, epoch, proc, timeout=90):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        state = run / "state.json"
+        if state.exists():
+            try:
+                if json.loads(state.read_text())["epoch"] >= epoch:
+                    return
+            except (json.JSONDecodeError, KeyError):
+                pass
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
+    raise AssertionError("training did not reach the epoch in time")
+
+
+def _optimizer_iterations(checkpoint_dir):
+    with np.load(checkpoint_dir / "model.optimizer.npz") as data:
+        return int(data["v0000"])
+
+
+def test_kill9_then_resume_continues_from_last_epoch(tmp_path):
+    script, run = _script(tmp_path), tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, str(script), str(run)], env=_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _wait_for_epoch(run, 2, proc)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    killed_at = json.loads((run / "state.json").read_text())["epoch"]
+    assert 2 <= killed_at < 6
+    done = subprocess.run([sys.executable, str(script), str(run)], env=_env(),
+                          capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr
+    assert f"resuming kill from epoch {killed_at}" in done.stderr
+    assert f"RESULT 6 {killed_at}" in done.stdout
+    state = json.loads((run / "state.json").read_text())
+    assert state["finished"] and state["epoch"] == 6
+    history = json.loads((run / "history.json").read_text())
+    assert len(history["loss"]) == 6
+    # optimizer state travelled through the checkpoint: 300 steps per epoch, 6 epochs
+    assert _optimizer_iterations(run / "checkpoints" / state["checkpoint"]) == 6 * 300
+    assert (run / "final" / "model.weights.h5").exists()
+    assert (run / "curves.png").stat().st_size > 1000
+    leftovers = [p.name for p in (run / "checkpoints").iterdir()]
+    assert sorted(leftovers) == ["best", "epoch-0006"]
+
+
+def test_sigterm_writes_checkpoint_then_exits(tmp_path):
+    script, run = _script(tmp_path, n=4000, epochs=4), tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, str(script), str(run)], env=_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _wait_for_epoch(run, 1, proc)
+    time.sleep(0.3)  # in the middle of epoch 2
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert "interrupted" in err and "run the same command again" in err
+    state = json.loads((run / "state.json").read_text())
+    assert state["interrupted"] == {"epoch": state["epoch"] + 1}
+    ckpt = run / "checkpoints" / state["checkpoint"]
+    assert ckpt.name.endswith("-interrupted") and (ckpt / "model.weights.h5").exists()
+    # the weights include the steps done in the interrupted epoch
+    assert _optimizer_iterations(ckpt) > state["epoch"] * 1000
+    done = subprocess.run([sys.executable, str(script), str(run)], env=_env(),
+                          capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr
+    assert json.loads((run / "state.json").read_text())["epoch"] == 4
+
+
+def _tiny(seed=3, nan_epoch=None):
+    import keras
+    import tensorflow as tf
+
+    def build():
+        i = keras.Input((4,), name="x")
+        h = keras.layers.Dense(8, activation="relu")(i)
+        o = keras.layers.Dense(1)(h)
+        return {"model": keras.Model({"x": i}, {"y": o})}
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(32 * 4, 4)).astype("float32")
+    y = x[:, :1] * 2.0
+    if nan_epoch is not None:  # step 5 of epoch `nan_epoch`, 8 steps per epoch
+        y[((nan_epoch - 1) * 8 + 4) * 4 + 1, 0] = np.nan
+    ds = tf.data.Dataset.from_tensor_slices(({"x": x}, {"y": y})).batch(4)
+    train = {"epochs": 4, "seed": seed, "loss": "mse", "optimizer": "adam",
+             "steps_per_epoch": 8, "callbacks": {"tensorboard": False}}
+    return train, build, ds
+
+
+def test_nan_loss_raises_diverged_and_keeps_checkpoint(tmp_path):
+    from modelspec.errors import DivergedError
+    from modelspec.training.rundir import RunDir, load_models
+    from modelspec.training.run import as_bundle, run_training
+    train, build, ds = _tiny(nan_epoch=3)
+    with pytest.raises(DivergedError) as info:
+        run_training(train, tmp_path / "run", build, as_bundle(ds), fingerprint="f",
+                     verbose=0)
+    assert info.value.exit_code == 3
+    msg = str(info.value)
+    assert "loss is nan at epoch 3, step 5" in msg
+    assert "last good checkpoint (epoch 2)" in msg
+    state = RunDir(tmp_path / "run").state()
+    assert state["epoch"] == 2 and state["checkpoint"] == "epoch-0002"
+    models = build()
+    load_models(tmp_path / "run" / "checkpoints" / "epoch-0002", models)
+    assert all(np.isfinite(w).all() for w in models["model"].get_weights())
+    assert not (tmp_path / "run" / "final").exists()
+
+
+def test_changed_spec_refuses_to_resume_unless_restart(tmp_path):
+    from modelspec.errors import StateConflictError
+    from modelspec.training.run import as_bundle, run_training
+    train, build, ds = _tiny()
+    train["epochs"] = 1
+    ds = ds.repeat()
+    run_training(train, tmp_path / "run", build, as_bundle(ds), fingerprint="a" * 64,
+                 verbose=0)
+    with pytest.raises(StateConflictError) as info:
+        run_training(train, tmp_path / "run", build, as_bundle(ds), fingerprint="b" * 64,
+                     verbose=0)
+    assert info.value.exit_code == 4
+    assert "different spec" in str(info.value) and "--restart" in str(info.value)
+    result = run_training(train, tmp_path / "run", build, as_bundle(ds),
+                          fingerprint="b" * 64, restart=True, verbose=0)
+    assert result.resumed_from == 0 and result.epochs == 1
+
+
+def test_seeded_runs_are_bit_identical(tmp_path):
+    from modelspec.training.run import as_bundle, run_training
+    weights = []
+    for i in range(2):
+        train, build, ds = _tiny(seed=11)
+        train["epochs"] = 2
+        # datasets are built after the seed is applied, as train_spec does
+        result = run_training(train, tmp_path / f"run{i}", build,
+                              lambda models, ds=ds: as_bundle(ds.shuffle(16).repeat()),
+                              fingerprint="s", verbose=0)
+        weights.append(result.models["model"].get_weights())
+    assert all(np.array_equal(a, b) for a, b in zip(*weights))
+    train, build, ds = _tiny(seed=12)
+    train["epochs"] = 2
+    ds = ds.repeat()
+    other = run_training(train, tmp_path / "run3", build, as_bundle(ds), fingerprint="s",
+                         verbose=0).models["model"].get_weights()
+    assert not all(np.array_equal(a, b) for a, b in zip(weights[0], other))
