@@ -233,7 +233,7 @@ def default_run_dir(spec) -> Path:
 
 
 def train_spec(spec, *, epochs: int | None = None, output=None, restart: bool = False,
-               verbose="auto", datasets=None) -> RunResult:
+               verbose="auto", datasets=None, strategy: str | None = None) -> RunResult:
     """Trains a spec with the loop its `train:` section names.
 
     Args:
@@ -243,6 +243,7 @@ def train_spec(spec, *, epochs: int | None = None, output=None, restart: bool = 
         restart: Discard an existing run directory instead of resuming it.
         verbose: Keras progress output ("auto", 0, 1, 2); 0 also silences the table.
         datasets: Optional `.train/.validation/.test` object replacing the spec's `data:`.
+        strategy: Overrides `train.distribute.strategy` (e.g. "multi_worker").
 
     Returns:
         A `RunResult` with the run directory, metrics, history and trained models.
@@ -259,7 +260,9 @@ def train_spec(spec, *, epochs: int | None = None, output=None, restart: bool = 
     if not hasattr(spec, "fingerprint"):
         from modelspec import load_spec
         spec = load_spec(spec)
-    train = spec.section("train") or {}
+    train = dict(spec.section("train") or {})
+    if strategy:
+        train["distribute"] = dict(train.get("distribute") or {}, strategy=strategy)
     if not train:
         raise UsageError(f"{spec.filename}: the spec has no 'train:' section; add one "
                          "(train: {optimizer: adam, loss: ..., epochs: 10})")

@@ -1,0 +1,66 @@
+"""Evaluating a trained run: its spec's losses and metrics on one of its data splits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from modelspec.errors import UsageError
+from modelspec.training.rundir import find_run_dir, load_run
+
+
+def locate_run(spec_or_run, run_dir=None) -> Path:
+    """Returns the run directory for a run directory or a spec path.
+
+    Raises:
+        UsageError: When no run directory exists for the spec.
+    """
+    path = Path(spec_or_run)
+    found = find_run_dir(path)
+    if found is not None:
+        return found
+    if path.is_dir():
+        raise UsageError(f"{path}: not a run directory (no state.json); pass a run "
+                         "directory written by `modelspec train` or a spec")
+    from modelspec import load_spec
+    from modelspec.training.run import default_run_dir
+    spec = load_spec(path)
+    candidate = Path(run_dir) if run_dir else default_run_dir(spec)
+    if find_run_dir(candidate) is None:
+        raise UsageError(f"{path}: no run found in {candidate}; train it first with "
+                         f"`modelspec train {path}` or name the run with --run DIR")
+    return candidate
+
+
+def evaluate_run(run_dir, split: str | None = None, which: str = "final") -> dict:
+    """Evaluates the model of a run with its spec's losses and metrics.
+
+    Args:
+        run_dir: A run directory.
+        split: "test", "validation" or "train"; by default test, else validation.
+        which: Which weights: "final", "best" or "latest".
+
+    Returns:
+        Metric name → value.
+
+    Raises:
+        UsageError: For runs of loops without a single supervised model, or a missing split.
+    """
+    spec, models, _ = load_run(run_dir, which=which)
+    train = spec.section("train") or {}
+    if train.get("type", "supervised") == "adversarial" or len(models) != 1:
+        raise UsageError(f"{run_dir}: evaluate needs a single supervised model; this run "
+                         f"trained {', '.join(models)}")
+    from modelspec.compiler import model_io
+    from modelspec.data.pipeline import build_datasets
+    from modelspec.training.loops_supervised import compile_model
+    (model,) = models.values()
+    compile_model(model, dict(train, loss=train.get("loss", "mse")))
+    inputs, outputs = model_io(model)
+    bundle = build_datasets(spec, inputs, outputs)
+    order = [split] if split else ["test", "validation"]
+    for name in order:
+        data = getattr(bundle, name, None)
+        if data is not None:
+            result = model.evaluate(data, return_dict=True, verbose=0)
+            return {f"{name}_{k}": float(v) for k, v in result.items()}
+    raise UsageError(f"{run_dir}: the spec's data has no {' or '.join(order)} split")
