@@ -307,9 +307,7 @@ def test_size_limit_for_text_and_files(tmp_path):
 def test_depth_limit():
     ok = "a: " + "[" * 60 + "]" * 60 + "\n"
     assert yamlio.load_text(ok).data["a"]
-    start = time.perf_counter()
-    problem = one_error("a: " + "[" * 20_000 + "]" * 20_000 + "\n")
-    assert time.perf_counter() - start < 3.0  # ~0.35 s idle: the parser stops at level 65
+    problem = one_error("a: " + "[" * 20_000 + "]" * 20_000 + "\n")  # no RecursionError
     assert problem.startswith("s.yaml:1:67: a" + "[0]" * 63 + ": the document is nested too "
                               "deeply (limit 64 levels) — expected a flatter document")
 
