@@ -217,6 +217,16 @@ def _owner(instance, path) -> str | None:
     return None
 
 
+def _at(document, path):
+    """The node at `path` inside `document`, or None."""
+    for part in path:
+        try:
+            document = document[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return document
+
+
 def _describe(value) -> str:
     if isinstance(value, bool) or value is None:
         return {True: "true", False: "false", None: "null"}[value]
@@ -228,6 +238,13 @@ def _translate(error, path: tuple, document, errs: Collector, owner: str | None 
                notes=()) -> None:
     """Turns one jsonschema error into a positioned problem with an actionable message."""
     kind, inst, value = error.validator, error.instance, error.validator_value
+    if kind in ("anyOf", "oneOf") and error.context and all(
+            sub.validator == "required" and not sub.relative_path for sub in error.context):
+        keys = [sub.validator_value[0] for sub in error.context]
+        hint = ("'type:' naming a layer (e.g. type: Dense), or 'block:', 'model:' or 'shares:'"
+                if "type" in keys else "one of: " + ", ".join(keys))
+        errs.add(path, f"missing key: one of {', '.join(keys)}", expected=hint, notes=notes)
+        return
     if kind in ("anyOf", "oneOf"):
         best = _best_branch(error)
         if best is not None:
@@ -244,6 +261,8 @@ def _translate(error, path: tuple, document, errs: Collector, owner: str | None 
         errs.add(path, f"invalid value {_describe(inst)}", expected=wanted, notes=notes)
         return
     owner = owner or _owner(inst, path)
+    if owner is None and path and path[-1] in ("first", "vary"):
+        owner = _owner(_at(document, path[:-1]), path[:-1])  # `first:` holds layer arguments
     if kind == "additionalProperties":
         allowed = list(error.schema.get("properties", {}))
         is_layer = bool(owner) and not owner.startswith("block")
@@ -252,8 +271,9 @@ def _translate(error, path: tuple, document, errs: Collector, owner: str | None 
                 continue
             if is_layer:
                 arguments = [k for k in allowed if k not in schema.COMMON_KEYS and k != "type"]
-                expected = (f"one of {owner}'s arguments: {', '.join(arguments) or '(none)'}"
-                            f" (or a layer key: {', '.join(schema.COMMON_KEYS)})")
+                expected = f"one of {owner}'s arguments: {', '.join(arguments) or '(none)'}"
+                if not (path and path[-1] in ("first", "vary")):
+                    expected += f" (or a layer key: {', '.join(schema.COMMON_KEYS)})"
                 what = f"unknown argument '{key}' for {owner}"
             else:
                 expected, what = _listing(allowed), f"unknown key '{key}'"
@@ -269,6 +289,9 @@ def _translate(error, path: tuple, document, errs: Collector, owner: str | None 
         options = [v for v in value if v is not None]
         errs.add(path, f"unknown {label} {_describe(inst)}", expected=_listing(options),
                  suggestion=did_you_mean(inst, [str(o) for o in options]), notes=notes)
+    elif kind == "const" and path == ("modelspec",):
+        errs.add(path, f"unsupported language version {_describe(inst)}",
+                 expected="'modelspec: 1'", notes=notes)
     elif kind == "const":
         errs.add(path, f"unsupported value {_describe(inst)}", expected=_describe(value),
                  notes=notes)
@@ -383,6 +406,10 @@ def _type_of(value) -> str:
 def _enum_label(path: tuple, options) -> str:
     last = path[-1] if path else ""
     if last == "type" and len(path) >= 2:
+        parent = path[-2] if isinstance(path[-2], str) else ""
+        for kind in ("initializer", "regularizer", "constraint"):
+            if parent.endswith(kind):
+                return kind
         return "layer type" if "layers" in path else "type"
     if isinstance(last, str) and last.endswith("activation"):
         return "activation"

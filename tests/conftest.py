@@ -1,0 +1,63 @@
+"""Shared pytest fixtures: writing spec text to files, building specs, collecting problems."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+@pytest.fixture
+def repo_root() -> Path:
+    """The repository's root directory."""
+    return REPO_ROOT
+
+
+@pytest.fixture
+def write_spec(tmp_path):
+    """Writes dedented YAML text to `tmp_path/<name>` and returns the path."""
+
+    def write(text: str, name: str = "spec.yaml") -> Path:
+        path = tmp_path / name
+        path.write_text(textwrap.dedent(text).lstrip("\n"))
+        return path
+
+    return write
+
+
+@pytest.fixture
+def build_spec():
+    """Builds dedented YAML text into its Keras model (dict of models for `models:`)."""
+
+    def build(text: str, **overrides):
+        from modelspec.compiler import build_from_spec
+        return build_from_spec(textwrap.dedent(text).lstrip("\n"), overrides or None)
+
+    return build
+
+
+@pytest.fixture
+def spec_problems():
+    """Returns the formatted problems of dedented YAML text, ([] when valid).
+
+    With `build=True` the model is also built (Keras errors, size guard).
+    """
+
+    def problems(text: str, build: bool = False, filename: str = "spec.yaml") -> list[str]:
+        from modelspec.checks import load_and_check
+        from modelspec.errors import SpecError
+        text = textwrap.dedent(text).lstrip("\n")
+        try:
+            checked = load_and_check(text if "\n" in text else text + "\n", filename=filename)
+            if build:
+                from modelspec.compiler import build_models
+                build_models(checked)
+        except SpecError as err:
+            return [p.format() for p in err.problems]
+        return []
+
+    return problems
