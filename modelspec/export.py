@@ -8,9 +8,11 @@ OUTPUT/                      one exported model
     saved_model.pb  variables/  fingerprint.pb
     assets/modelspec.json    metadata: spec name + fingerprint, metrics, versions, signatures
     assets/spec.yaml         the spec as written; assets/spec.resolved.yaml with $params filled
-OUTPUT/<model>/<N>/          several exported models (autoencoder: encoder/ and decoder/),
-                             one base path per model, each versioned on its own
+OUTPUT/<model>/<N>/          a spec exporting several models (`export.models: [encoder,
+                             decoder]`): one base path per model, each versioned on its own
+                             (also when `--model` picks one of them)
 ```
+A `model:` spec, or a GAN (whose default export is its generator), uses `OUTPUT/<N>/`.
 
 Each version is written to `.tmp-export-*` inside the base directory (ignored by Serving),
 reloaded with `tf.saved_model.load`, compared with the in-memory model on a batch (max abs
@@ -74,7 +76,8 @@ def export_models(models: Mapping[str, Any], output_dir, *, metadata: Mapping | 
                   labels=None, threshold: float = 0.5, raw_signature: bool = True,
                   samples: Mapping | None = None, tolerance: float = DEFAULT_TOLERANCE,
                   tflite_tolerance: float = TFLITE_TOLERANCE, tflite_optimize: str = "none",
-                  assets: Mapping[str, str] | None = None) -> dict[str, Path]:
+                  assets: Mapping[str, str] | None = None,
+                  per_model: bool | None = None) -> dict[str, Path]:
     """Exports Keras models as new, checked versions under `output_dir`, atomically.
 
     Args:
@@ -95,6 +98,7 @@ def export_models(models: Mapping[str, Any], output_dir, *, metadata: Mapping | 
         tflite_tolerance: The same for TFLite.
         tflite_optimize: `none`, `dynamic` or `float16` TFLite weight quantisation.
         assets: Extra text files (name → text) stored beside the metadata.
+        per_model: Use `output_dir/<name>/<N>/` even for one model (None: when several).
 
     Returns:
         Model name → the published version directory.
@@ -111,7 +115,7 @@ def export_models(models: Mapping[str, Any], output_dir, *, metadata: Mapping | 
         raise UsageError(f"unknown export format(s) {unknown}; expected some of "
                          f"{', '.join(FORMATS)}")
     output = Path(output_dir)
-    several = len(models) > 1
+    several = len(models) > 1 if per_model is None else per_model
     preps = _split_preprocessing(preprocessing, models)
     created = [p for p in [output] + ([output / n for n in models] if several else [])
                if not p.exists()]
@@ -181,9 +185,34 @@ def _spec_facts(spec) -> tuple[dict, dict[str, str]]:
     return facts, assets
 
 
+def _data_preprocessing(spec, built: Mapping, names: Sequence[str], required: bool):
+    """The data pipeline's serving-time preprocessing for a `model:` spec, or None.
+
+    When `required` (the spec says `raw_signature: true`) a failure to build the data
+    pipeline is raised; otherwise the export goes on without `serving_raw`, with a warning.
+    """
+    if "data" not in spec.raw or spec.is_multi_model or list(names) != ["model"]:
+        if required:
+            raise UsageError("export.raw_signature: true needs a `model:` spec with a `data:` "
+                             "section (or preprocessing given from Python)")
+        return None
+    from modelspec.data.pipeline import build_datasets
+    from modelspec.errors import ModelspecError
+    from modelspec.export_signatures import model_io
+    try:
+        return build_datasets(spec, *model_io(built["model"])).preprocessing
+    except ModelspecError as err:
+        if required:
+            raise
+        import warnings
+        warnings.warn(f"no serving_raw signature: the data pipeline could not be built "
+                      f"({str(err).splitlines()[0]})", stacklevel=2)
+        return None
+
+
 def export_spec_or_run(spec_or_run, output=None, *, formats: Sequence[str] | None = None,
                        models: Sequence[str] | None = None, weights: str | None = None,
-                       preprocessing=None, **kwargs) -> dict[str, Path]:
+                       preprocessing="auto", **kwargs) -> dict[str, Path]:
     """Exports a spec (its initial weights) or a training run (its trained weights).
 
     Options come from the spec's `export:` section; arguments given here override them.
@@ -197,7 +226,10 @@ def export_spec_or_run(spec_or_run, output=None, *, formats: Sequence[str] | Non
         models: Names of the models to export (default `export.models`, else all; a GAN's
             generator).
         weights: For a run: `final`, `best` or `latest` (default `export.weights` / final).
-        preprocessing: Raw-input preprocessing for `serving_raw` (see `export_models`).
+        preprocessing: Raw-input preprocessing for `serving_raw` (see `export_models`);
+            `"auto"` rebuilds the one the data pipeline records (`modelspec.data`, adapted on
+            the training split as in training) for a `model:` spec with a `data:` section;
+            None for no `serving_raw`.
         **kwargs: Further `export_models` arguments (`samples`, `tolerance`, ...).
 
     Returns:
@@ -207,9 +239,9 @@ def export_spec_or_run(spec_or_run, output=None, *, formats: Sequence[str] | Non
         SpecError: The spec is invalid or its `export:` options do not fit the model.
         UsageError: The path is neither a spec nor a run, or no output directory is known.
     """
+    import modelspec
     from modelspec.export_schema import exported_models
     from modelspec.export_signatures import ExportOptionError
-    import modelspec
     from modelspec.training.rundir import find_run_dir, load_run
     source = Path(spec_or_run)
     metrics = None
@@ -229,7 +261,8 @@ def export_spec_or_run(spec_or_run, output=None, *, formats: Sequence[str] | Non
     else:
         raise UsageError(f"{source}: no such spec file or run directory")
     section = spec.section("export") or {}
-    names = list(models or exported_models(spec))
+    default_names = exported_models(spec)
+    names = list(models or default_names)
     unknown = [n for n in names if n not in built]
     if unknown:
         raise UsageError(f"unknown model(s) {unknown}; the spec has {sorted(built)}")
@@ -238,6 +271,10 @@ def export_spec_or_run(spec_or_run, output=None, *, formats: Sequence[str] | Non
             raise UsageError("no output directory: give --output DIR or set export.directory "
                              "in the spec")
         output = spec.base_dir / section["directory"]
+    raw_signature = section.get("raw_signature")
+    if isinstance(preprocessing, str) and preprocessing == "auto":
+        preprocessing = None if raw_signature is False else \
+            _data_preprocessing(spec, built, names, required=bool(raw_signature))
     facts, assets = _spec_facts(spec)
     facts["source"] = {"kind": "run" if source.is_dir() else "spec", "path": str(source)}
     if metrics is not None:
@@ -245,7 +282,7 @@ def export_spec_or_run(spec_or_run, output=None, *, formats: Sequence[str] | Non
     tflite = section.get("tflite") or {}
     options = {"classify": section.get("classify"), "labels": section.get("labels"),
                "threshold": section.get("threshold", 0.5),
-               "raw_signature": section.get("raw_signature", True),
+               "raw_signature": raw_signature is not False,
                "tolerance": section.get("tolerance", DEFAULT_TOLERANCE),
                "tflite_tolerance": tflite.get("tolerance", TFLITE_TOLERANCE),
                "tflite_optimize": tflite.get("optimize", "none")}
@@ -254,7 +291,7 @@ def export_spec_or_run(spec_or_run, output=None, *, formats: Sequence[str] | Non
         return export_models({n: built[n] for n in names}, output, metadata=facts,
                              preprocessing=preprocessing,
                              formats=list(formats or section.get("formats") or ["savedmodel"]),
-                             assets=assets, **options)
+                             assets=assets, per_model=len(default_names) > 1, **options)
     except ExportOptionError as err:
         if err.option in section:
             errs = spec.errors()

@@ -109,7 +109,9 @@ def check_export(spec, errs) -> None:
             errs.add(("export", "models", i), f"unknown model '{name}'",
                      expected=f"one of the spec's models ({', '.join(names)})",
                      suggestion=did_you_mean(name, names))
-    exported = [m for m in exported_models(spec) if m in names]
+    exported = exported_models(spec)
+    if any(m not in names for m in exported):  # a typo above: accept the outputs of all models
+        exported = names
     outputs = sorted({o for m in exported for o in _graph_outputs(spec, m)})
     where = ", ".join(outputs) or "none"
     classify = section.get("classify")
