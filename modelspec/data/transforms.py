@@ -91,10 +91,13 @@ class Normalize(Layered):
         self.layer = keras.layers.Normalization(axis=cfg.get("axis", -1))
 
     def adapt(self, dataset):
+        if "axis" not in self.config and dataset.element_spec[self.inputs[0]].shape.rank == 0:
+            self.layer = keras.layers.Normalization(axis=None)  # one mean for a scalar field
         self.layer.adapt(self._column(dataset, tf.float32))
 
     def batched(self, t, training=False):
-        return self.layer(_float(t[self.inputs[0]]))
+        x = _float(t[self.inputs[0]])
+        return tf.reshape(self.layer(x), tf.shape(x))
 
 
 class Resize(Layered):
