@@ -18,6 +18,10 @@ _POSITIVE_SIZE = {"units", "filters", "num_heads", "key_dim", "value_dim", "outp
                   "input_dim", "depth_multiplier", "groups", "num_bins", "num_tokens",
                   "max_tokens", "output_sequence_length", "n", "num_classes", "classes"}
 _SIZE_TUPLE = {"kernel_size", "strides", "pool_size", "dilation_rate", "size", "output_size"}
+# Real-valued arguments whose Keras default happens to be written as an int (MaxNorm's
+# `max_value=2`): a spec may give them floats.
+_REAL_WITH_INT_DEFAULT = {"max_value", "min_value", "label_smoothing", "adam_lr_ratio",
+                          "fill_value", "rate", "factor", "threshold", "negative_slope"}
 _PADDING_ENUM = ["valid", "same", "causal", "full"]
 _DTYPES = ["float16", "bfloat16", "float32", "float64", "int8", "int16", "int32", "int64",
            "uint8", "bool", "string", "mixed_float16", "mixed_bfloat16"]
@@ -84,6 +88,8 @@ def argument_schema(kind: str, owner: str, name: str, default) -> dict:
         return {"type": ["integer", "null"]}
     if name == "learning_rate" and kind == "optimizers":
         return {"anyOf": [{"type": "number", "exclusiveMinimum": 0}, ref("schedule")]}
+    if name in _REAL_WITH_INT_DEFAULT:
+        return {"type": "number"}
     return _from_default(default)
 
 

@@ -313,8 +313,12 @@ def _translate(error, path: tuple, document, errs: Collector, owner: str | None 
         unit = "entries" if kind == "minProperties" else "items"
         errs.add(path, f"has {len(inst)} {unit}", expected=f"{word} {value} {unit}", notes=notes)
     elif kind == "pattern" and _is_param_pattern(error):
+        hint = ""
+        if isinstance(inst, str) and inst.startswith("$(") and not inst.endswith(")"):
+            hint = (" (is a closing ')' missing? Inside { } or [ ] a comma ends the value: "
+                    "quote an expression that has one, e.g. \"$(max(a, b))\")")
         errs.add(path, f"{_describe(inst)} is not a valid parameter reference",
-                 expected="'$name' or '$(expression)'", notes=notes)
+                 expected="'$name' or '$(expression)'" + hint, notes=notes)
     elif kind == "pattern":
         errs.add(path, f"{_describe(inst)} is not a valid name here",
                  expected="letters, digits and _ (not starting with a digit)"
