@@ -39,30 +39,39 @@ def _enum(values) -> dict:
     return _p({"type": "string", "enum": list(values)})
 
 
-def _any_leaf() -> dict:
-    return _p({"type": ["number", "string", "boolean", "null", "array"]})
+def _component(kind: str, string_names) -> dict:
+    """`"adam"` or `{type: Adam, learning_rate: ...}`: a name, or a class with its arguments.
 
-
-def _schedule_schema() -> dict:
-    props = {"type": _p(STR)}
-    props.update({a: _any_leaf() for a in kn.all_schedule_args()})
-    return obj(props, required=["type"], description="a Keras learning-rate schedule")
+    One `if/then` rule per class closes the object over that class's own arguments, so a
+    misspelt argument is reported against the class (with a suggestion).
+    """
+    from modelspec import argtypes, catalog
+    classes = catalog.names(kind)
+    rules = []
+    for cls in classes:
+        props = {"type": {"const": cls}}
+        for arg, default in catalog.arguments(kind, cls).items():
+            props[arg] = param_or(argtypes.argument_schema(kind, cls, arg, default))
+        rules.append({"if": {"properties": {"type": {"const": cls}}, "required": ["type"]},
+                      "then": {"properties": props, "additionalProperties": False}})
+    return {"anyOf": [
+        {"type": "string", "enum": sorted(set(string_names) | set(classes))},
+        {"type": "object", "required": ["type"], "properties": {"type": {"enum": classes}},
+         "allOf": rules},
+        {"$ref": "#/$defs/param_ref"},
+    ]}
 
 
 def optimizer_schema() -> dict:
     """Schema of one optimizer: a name (`adam`) or `{type: Adam, learning_rate: ..., ...}`."""
-    props = {"type": _p(STR)}
-    for arg in kn.all_optimizer_args():
-        props[arg] = _any_leaf()
-    props["learning_rate"] = {"anyOf": [_p(NUM), _schedule_schema()]}
-    return {"anyOf": [_p(STR), obj(props, required=["type"],
-                                   description="a Keras optimizer and its arguments")]}
+    from modelspec import catalog
+    return _component("optimizers", catalog.string_names("optimizers"))
 
 
 def _component_schema(what: str) -> dict:
-    props = {"type": _p(STR)}
-    props.update({a: _any_leaf() for a in kn.LOSS_METRIC_ARGS})
-    return {"anyOf": [_p(STR), obj(props, required=["type"], description=f"a Keras {what}")]}
+    from modelspec import catalog
+    kind = {"loss": "losses", "metric": "metrics"}[what]
+    return _component(kind, kn.loss_names() if what == "loss" else kn.metric_names())
 
 
 def _loss_schema() -> dict:

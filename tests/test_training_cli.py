@@ -1,0 +1,140 @@
+"""`modelspec train` / `modelspec evaluate` on real specs (sklearn digits), and train: checks."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+SPEC = """\
+modelspec: 1
+name: tiny_digits
+model:
+  inputs: {image: {shape: [8, 8, 1]}}
+  layers:
+    - {type: Flatten}
+    - {id: h1, type: Dense, units: 16, activation: relu}
+    - {id: out, type: Dense, units: 10, activation: softmax}
+  outputs: {digit: out}
+data:
+  source: {type: sklearn, name: digits}
+  features: {image: images}
+  targets: {digit: label}
+  splits: {train: "all[:70%]", validation: "all[70%:85%]", test: "all[85%:]"}
+  transforms: [{type: rescale, field: images, scale: 0.0625}]
+  batch_size: 64
+  seed: 0
+train:
+  epochs: 2
+  seed: 1
+  optimizer: OPTIMIZER
+  loss: sparse_categorical_crossentropy
+  metrics: [accuracy]
+  callbacks: {tensorboard: false, early_stopping: {patience: 2, restore_best_weights: true}}
+"""
+
+
+def _write(tmp_path, optimizer="{type: Adam, learning_rate: 0.01}", name="spec.yaml"):
+    path = tmp_path / name
+    path.write_text(SPEC.replace("OPTIMIZER", optimizer))
+    return path
+
+
+def _train(*args):
+    from modelspec.training.cli import train_command
+    return CliRunner().invoke(train_command, [str(a) for a in args])
+
+
+def test_train_evaluate_and_load_run(tmp_path):
+    from modelspec.training.cli import evaluate_command
+    from modelspec.training.rundir import load_run
+    spec, run = _write(tmp_path), tmp_path / "run"
+    result = _train(spec, "--output", run, "--quiet")
+    assert result.exit_code == 0, result.output
+    for name in ("spec.yaml", "resolved.json", "fingerprint", "history.json", "metrics.json",
+                 "curves.png", "training.csv", "final/model.weights.h5"):
+        assert (run / name).exists(), name
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["test_accuracy"] > 0.5
+    checked, models, loaded_metrics = load_run(run)
+    assert checked.name == "tiny_digits" and list(models) == ["model"]
+    assert loaded_metrics == metrics
+    out = CliRunner().invoke(evaluate_command, [str(run), "--json"])
+    assert out.exit_code == 0, out.output
+    assert np.isclose(json.loads(out.output)["test_accuracy"], metrics["test_accuracy"])
+    # a finished run trained further with --epochs continues from epoch 2
+    more = _train(spec, "--output", run, "--epochs", 3, "--quiet")
+    assert more.exit_code == 0, more.output
+    assert len(json.loads((run / "history.json").read_text())["loss"]) == 3
+
+
+def test_changed_spec_exits_4_and_restart_trains(tmp_path):
+    run = tmp_path / "run"
+    assert _train(_write(tmp_path), "-o", run, "-q", "--epochs", 1).exit_code == 0
+    changed = _write(tmp_path, "{type: Adam, learning_rate: 0.02}")
+    result = _train(changed, "-o", run, "-q", "--epochs", 1)
+    assert result.exit_code == 4
+    assert "holds a run of a different spec" in result.output
+    assert _train(changed, "-o", run, "-q", "--epochs", 1, "--restart").exit_code == 0
+
+
+def test_divergence_exits_3(tmp_path):
+    spec = _write(tmp_path, "{type: SGD, learning_rate: 1.0e+12}")
+    result = _train(spec, "-o", tmp_path / "run", "-q")
+    assert result.exit_code == 3, result.output
+    assert "training diverged: loss is" in result.output and "at epoch 1, step" in result.output
+    assert not (tmp_path / "run" / "final").exists()
+
+
+def test_bad_train_section_is_positioned(tmp_path):
+    import modelspec
+    spec = _write(tmp_path, "{type: Adam, learning_rte: 0.01}")
+    problems = [p.format() for p in modelspec.validate(spec)]
+    assert any(f"{spec}:21:27" in p and "train.optimizer.learning_rte" in p
+               and "did you mean 'learning_rate'" in p for p in problems), problems
+    bad = SPEC.replace("OPTIMIZER", "adam").replace("loss: sparse_categorical_crossentropy",
+                                                    "loss: {dgit: mse}")
+    problems = [p.format() for p in modelspec.validate(bad, filename="x.yaml")]
+    assert any("x.yaml:22:" in p and "'dgit' is not an output of the model" in p
+               and "did you mean 'digit'" in p for p in problems), problems
+
+
+def test_train_help_has_examples():
+    from modelspec.training.cli import evaluate_command, train_command
+    for command in (train_command, evaluate_command):
+        out = CliRunner().invoke(command, ["--help"])
+        assert out.exit_code == 0 and "Examples:" in out.output
+
+
+def test_train_schema_is_closed():
+    from modelspec.training.schema import train_schema
+
+    def walk(node):
+        if isinstance(node, dict):
+            if node.get("type") == "object" and "properties" in node:
+                # closed directly, or by one if/then rule per component class
+                assert node.get("additionalProperties") is False or all(
+                    rule["then"]["additionalProperties"] is False
+                    for rule in node["allOf"]), node
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+    walk(train_schema())
+
+
+def test_optimizer_schedule_and_warmup_build():
+    from modelspec.training.objects import make_optimizer
+    opt = make_optimizer({"type": "SGD", "momentum": 0.9, "nesterov": True, "clipnorm": 1.0,
+                          "learning_rate": {"type": "CosineDecay", "initial_learning_rate": 0.0,
+                                            "decay_steps": 100, "warmup_steps": 10,
+                                            "warmup_target": 0.1}})
+    assert opt.nesterov and opt.clipnorm == 1.0
+    assert np.isclose(float(opt.learning_rate), 0.0)
+    opt.iterations.assign(10)
+    assert np.isclose(float(opt.learning_rate), 0.1)
+    ema = make_optimizer({"type": "AdamW", "weight_decay": 0.01, "use_ema": True})
+    assert ema.use_ema and np.isclose(ema.weight_decay, 0.01)
