@@ -79,7 +79,7 @@ def _fit_shape(array: np.ndarray, name: str, spec: InputSpec,
     if rows is None and array.ndim == want:  # one example without the batch dimension
         candidates.append(array[None])
     if all(d is not None for d in spec.shape) and array.ndim >= 1 and \
-            array.size and array[0].size == int(np.prod(spec.shape, dtype=np.int64)):
+            array.size and np.size(array[0]) == int(np.prod(spec.shape, dtype=np.int64)):
         candidates.append(array.reshape((array.shape[0],) + tuple(spec.shape)))
     for candidate in candidates:
         if all(w is None or g == w for g, w in zip(candidate.shape[1:], spec.shape)):
