@@ -417,3 +417,131 @@ def test_model_is_a_plain_keras_model_that_round_trips(build_spec, tmp_path):
     again = keras.models.load_model(path)
     x = {"image": np.random.rand(2, 32, 32, 1).astype("float32")}
     np.testing.assert_allclose(model(x)["digit"].numpy(), again(x)["digit"].numpy(), rtol=1e-6)
+
+
+# (type, arguments as YAML flow, input shape, output shape, parameter count or None)
+LAYER_CASES = [
+    ("Dense", "units: 3", [4], (3,), 15),
+    ("Conv1D", "filters: 2, kernel_size: 3", [8, 3], (6, 2), 20),
+    ("Conv2D", "filters: 2, kernel_size: 3, padding: same", [6, 6, 3], (6, 6, 2), 56),
+    ("Conv3D", "filters: 2, kernel_size: 2", [4, 4, 4, 1], (3, 3, 3, 2), 18),
+    ("Conv1DTranspose", "filters: 2, kernel_size: 3", [5, 3], (7, 2), 20),
+    ("Conv2DTranspose", "filters: 2, kernel_size: 2, strides: 2", [4, 4, 3], (8, 8, 2), 26),
+    ("Conv3DTranspose", "filters: 1, kernel_size: 2", [3, 3, 3, 2], (4, 4, 4, 1), 17),
+    ("SeparableConv1D", "filters: 4, kernel_size: 3", [8, 2], (6, 4), 6 + 8 + 4),
+    ("SeparableConv2D", "filters: 4, kernel_size: 3", [6, 6, 2], (4, 4, 4), 18 + 8 + 4),
+    ("DepthwiseConv1D", "kernel_size: 3, depth_multiplier: 2", [8, 2], (6, 4), 12 + 4),
+    ("DepthwiseConv2D", "kernel_size: 3", [6, 6, 2], (4, 4, 2), 18 + 2),
+    ("MaxPooling1D", "pool_size: 2", [8, 3], (4, 3), 0),
+    ("MaxPooling2D", "pool_size: 2", [8, 8, 3], (4, 4, 3), 0),
+    ("MaxPooling3D", "pool_size: 2", [4, 4, 4, 1], (2, 2, 2, 1), 0),
+    ("AveragePooling1D", "pool_size: 2", [8, 3], (4, 3), 0),
+    ("AveragePooling2D", "pool_size: 2, strides: 1", [4, 4, 3], (3, 3, 3), 0),
+    ("AveragePooling3D", "pool_size: 2", [4, 4, 4, 1], (2, 2, 2, 1), 0),
+    ("GlobalMaxPooling1D", "", [8, 3], (3,), 0),
+    ("GlobalMaxPooling2D", "", [4, 4, 3], (3,), 0),
+    ("GlobalMaxPooling3D", "", [2, 2, 2, 3], (3,), 0),
+    ("GlobalAveragePooling1D", "", [8, 3], (3,), 0),
+    ("GlobalAveragePooling2D", "keepdims: true", [4, 4, 3], (1, 1, 3), 0),
+    ("GlobalAveragePooling3D", "", [2, 2, 2, 3], (3,), 0),
+    ("BatchNormalization", "momentum: 0.9", [5], (5,), 10),
+    ("LayerNormalization", "epsilon: 0.001", [5], (5,), 10),
+    ("Dropout", "rate: 0.5", [5], (5,), 0),
+    ("SpatialDropout1D", "rate: 0.5", [4, 3], (4, 3), 0),
+    ("SpatialDropout2D", "rate: 0.5", [4, 4, 3], (4, 4, 3), 0),
+    ("SpatialDropout3D", "rate: 0.5", [2, 2, 2, 3], (2, 2, 2, 3), 0),
+    ("GaussianNoise", "stddev: 0.1", [5], (5,), 0),
+    ("GaussianDropout", "rate: 0.2", [5], (5,), 0),
+    ("AlphaDropout", "rate: 0.2", [5], (5,), 0),
+    ("Flatten", "", [2, 3, 4], (24,), 0),
+    ("Reshape", "target_shape: [3, -1]", [12], (3, 4), 0),
+    ("Permute", "dims: [2, 1]", [3, 4], (4, 3), 0),
+    ("RepeatVector", "n: 3", [4], (3, 4), 0),
+    ("Cropping1D", "cropping: [1, 2]", [8, 3], (5, 3), 0),
+    ("Cropping2D", "cropping: [[1, 1], [2, 0]]", [6, 6, 1], (4, 4, 1), 0),
+    ("Cropping3D", "cropping: 1", [4, 4, 4, 1], (2, 2, 2, 1), 0),
+    ("ZeroPadding1D", "padding: 2", [4, 3], (8, 3), 0),
+    ("ZeroPadding2D", "padding: [1, 2]", [4, 4, 1], (6, 8, 1), 0),
+    ("ZeroPadding3D", "padding: 1", [2, 2, 2, 1], (4, 4, 4, 1), 0),
+    ("UpSampling1D", "size: 2", [4, 3], (8, 3), 0),
+    ("UpSampling2D", "size: 2, interpolation: bilinear", [4, 4, 1], (8, 8, 1), 0),
+    ("UpSampling3D", "size: 2", [2, 2, 2, 1], (4, 4, 4, 1), 0),
+    ("Activation", "activation: gelu", [5], (5,), 0),
+    ("ReLU", "max_value: 6.0", [5], (5,), 0),
+    ("LeakyReLU", "negative_slope: 0.2", [5], (5,), 0),
+    ("PReLU", "", [5], (5,), 5),
+    ("ELU", "alpha: 1.0", [5], (5,), 0),
+    ("Softmax", "axis: -1", [5], (5,), 0),
+    ("Embedding", "input_dim: 20, output_dim: 3", [6], (6, 3), 60),
+    ("SimpleRNN", "units: 4", [5, 3], (4,), 4 * (3 + 4 + 1)),
+    ("LSTM", "units: 4, return_sequences: true", [5, 3], (5, 4), 4 * 4 * (3 + 4 + 1)),
+    ("GRU", "units: 4, reset_after: false", [5, 3], (4,), 3 * 4 * (3 + 4 + 1)),
+    ("Bidirectional", "layer: {type: SimpleRNN, units: 2}", [5, 3], (4,), 2 * 2 * (3 + 2 + 1)),
+    ("TimeDistributed", "layer: {type: Dense, units: 2}", [5, 3], (5, 2), 8),
+    ("Rescaling", "scale: 0.00392156862745098", [4, 4, 3], (4, 4, 3), 0),
+    ("Resizing", "height: 8, width: 6", [4, 4, 3], (8, 6, 3), 0),
+    ("CenterCrop", "height: 2, width: 2", [4, 4, 3], (2, 2, 3), 0),
+    ("RandomFlip", "mode: horizontal", [4, 4, 3], (4, 4, 3), 0),
+    ("RandomRotation", "factor: 0.1", [4, 4, 3], (4, 4, 3), 0),
+    ("RandomZoom", "height_factor: 0.1", [4, 4, 3], (4, 4, 3), 0),
+    ("RandomTranslation", "height_factor: 0.1, width_factor: 0.1", [4, 4, 3], (4, 4, 3), 0),
+    ("RandomContrast", "factor: 0.2", [4, 4, 3], (4, 4, 3), 0),
+    ("RandomCrop", "height: 3, width: 3", [4, 4, 3], (3, 3, 3), 0),
+    ("Normalization", "mean: 0.5, variance: 0.25", [3], (3,), None),
+    ("CategoryEncoding", "num_tokens: 5, output_mode: one_hot", [1], (5,), 0),
+    ("LocalResponseNormalization", "depth_radius: 1", [4, 4, 3], (4, 4, 3), 0),
+    ("GradientReversal", "factor: 1.0", [5], (5,), None),
+    ("Step", "threshold: 0.5", [5], (5,), 0),
+]
+
+
+@pytest.mark.parametrize("layer_type,args,shape,out_shape,params", LAYER_CASES,
+                         ids=[c[0] for c in LAYER_CASES])
+def test_every_layer_family_builds_from_yaml(build_spec, layer_type, args, shape, out_shape,
+                                             params):
+    model = build_spec(f"""
+        modelspec: 1
+        model:
+          inputs: {{x: {{shape: {shape}}}}}
+          layers:
+            - {{id: layer, type: {layer_type}{', ' + args if args else ''}}}
+    """)
+    layer = model.get_layer("layer")
+    assert type(layer).__name__ == layer_type
+    assert model_io(model)[1]["output"][0] == out_shape
+    if params is not None:
+        assert _count(layer.trainable_weights) == params
+
+
+# Layers taking several tensors: (type, arguments, [input shapes], output shape)
+MULTI_INPUT_CASES = [
+    ("Add", "", [[4], [4]], (4,)),
+    ("Subtract", "", [[4], [4]], (4,)),
+    ("Multiply", "", [[4], [4], [4]], (4,)),
+    ("Average", "", [[4], [4]], (4,)),
+    ("Maximum", "", [[4], [4]], (4,)),
+    ("Minimum", "", [[4], [4]], (4,)),
+    ("Concatenate", "axis: -1", [[4], [2]], (6,)),
+    ("Dot", "axes: 1, normalize: true", [[4], [4]], (1,)),
+    ("Attention", "use_scale: true", [[3, 4], [5, 4]], (3, 4)),
+    ("AdditiveAttention", "", [[3, 4], [5, 4]], (3, 4)),
+    ("MultiHeadAttention", "num_heads: 2, key_dim: 2", [[3, 4], [5, 6]], (3, 4)),
+]
+
+
+@pytest.mark.parametrize("layer_type,args,shapes,out_shape", MULTI_INPUT_CASES,
+                         ids=[c[0] for c in MULTI_INPUT_CASES])
+def test_layers_with_several_inputs_take_them_in_keras_order(build_spec, layer_type, args,
+                                                             shapes, out_shape):
+    names = [f"x{i}" for i in range(len(shapes))]
+    inputs = ", ".join(f"{n}: {{shape: {s}}}" for n, s in zip(names, shapes))
+    model = build_spec(f"""
+        modelspec: 1
+        model:
+          inputs: {{{inputs}}}
+          layers:
+            - {{id: layer, type: {layer_type}, in: [{', '.join(names)}]{', ' + args if args else ''}}}
+    """)
+    assert model_io(model)[1]["output"][0] == out_shape
+    data = {n: np.random.rand(2, *s).astype("float32") for n, s in zip(names, shapes)}
+    assert tuple(model(data)["output"].shape) == (2, *out_shape)
