@@ -12,7 +12,6 @@ No TensorFlow is imported here: `modelspec validate` stays fast.
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 
 from jsonschema import Draft202012Validator, validators
@@ -46,18 +45,29 @@ Validator = validators.extend(
     type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer))
 
 
-@functools.lru_cache(maxsize=1)
+# Validators are rebuilt when the schema is (after `modelspec.register_layer`).
+_VALIDATORS: dict = {}
+
+
 def document_validator() -> Draft202012Validator:
-    return Validator(schema.document_schema())
+    """The validator of the whole document (cached for the current schema)."""
+    doc = schema.document_schema()
+    cached = _VALIDATORS.get(None)
+    if cached is None or cached[0] is not doc:
+        _VALIDATORS.clear()
+        _VALIDATORS[None] = (doc, Validator(doc))
+    return _VALIDATORS[None][1]
 
 
-@functools.lru_cache(maxsize=None)
 def layer_validator(layer_type: str) -> Draft202012Validator:
     """Validates the resolved arguments of one expanded layer of `layer_type`."""
-    args = schema.layer_argument_schemas()[layer_type]
-    doc = {"$defs": schema.document_schema()["$defs"], "type": "object",
-           "properties": args, "additionalProperties": False}
-    return Validator(doc)
+    document_validator()  # drops stale validators when the schema changed
+    if layer_type not in _VALIDATORS:
+        args = schema.layer_argument_schemas()[layer_type]
+        doc = {"$defs": schema.document_schema()["$defs"], "type": "object",
+               "properties": args, "additionalProperties": False}
+        _VALIDATORS[layer_type] = (None, Validator(doc))
+    return _VALIDATORS[layer_type][1]
 
 
 def load_and_check(path_or_text, *, filename: str | None = None,
