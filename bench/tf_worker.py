@@ -10,7 +10,6 @@ Jobs (a JSON object with `kind`):
 
 from __future__ import annotations
 
-import os
 import time
 
 from bench.common import median, worker_main
@@ -46,13 +45,19 @@ def _fit_time(model, ds, steps):
 
 
 def overhead(job):
-    """Spec-compiled vs hand-written: initial weights, loss agreement, step-time ratio."""
+    """Runs `overhead_one` for each model of the job in this process."""
     tf = _setup(job.get("threads"))
+    return {"models": [overhead_one(tf, kind, job["steps"][kind], job["rounds"],
+                                    job["loss_steps"]) for kind in job["models"]]}
+
+
+def overhead_one(tf, kind, steps, rounds, loss_steps):
+    """Spec-compiled vs hand-written: initial weights, loss agreement, step-time ratio."""
     import keras
     import numpy as np
     from bench.models import BATCH, KERAS, SPEC_FILES, arrays, copy_weights
     from modelspec.compiler import build_from_spec
-    kind, batch = job["model"], BATCH[job["model"]]
+    batch = BATCH[kind]
     keras.utils.set_random_seed(0)
     spec_model = build_from_spec(str(SPEC_FILES[kind]))
     keras.utils.set_random_seed(0)
@@ -61,11 +66,11 @@ def overhead(job):
                     zip(spec_model.get_weights(), hand.get_weights()))
     copied = copy_weights(spec_model, hand)
     n_params = (spec_model.count_params(), hand.count_params())
-    x, y, data = arrays(kind, batch * max(job["loss_steps"], 8))
+    x, y, data = arrays(kind, batch * max(loss_steps, 8))
     _compile(spec_model, True)
     _compile(hand, False)
     losses = {"spec": [], "hand": []}
-    for i in range(job["loss_steps"]):
+    for i in range(loss_steps):
         xb, yb = x[i * batch:(i + 1) * batch], y[i * batch:(i + 1) * batch]
         ls = spec_model.train_on_batch({"image": xb}, {"label": yb}, return_dict=True)
         lh = hand.train_on_batch(xb, yb, return_dict=True)
@@ -74,25 +79,25 @@ def overhead(job):
     diffs = [abs(a - b) for a, b in zip(losses["spec"], losses["hand"])]
     ds_spec = _dataset(tf, x, y, batch, True)
     ds_hand = _dataset(tf, x, y, batch, False)
-    steps = job["steps"]
     for _ in range(2):  # warm-up: tracing, first-iterator costs, caches
         _fit_time(spec_model, ds_spec, steps)
         _fit_time(hand, ds_hand, steps)
     times = {"spec": [], "hand": []}
-    for r in range(job["rounds"]):
+    for r in range(rounds):
         order = [("spec", spec_model, ds_spec), ("hand", hand, ds_hand)]
         for name, model, ds in (order if r % 2 == 0 else order[::-1]):
             times[name].append(_fit_time(model, ds, steps))
     ratios = [s / h for s, h in zip(times["spec"], times["hand"])]
     return {"model": kind, "data": data, "batch": batch, "params": n_params,
             "same_init_by_seed": same_init, "layers_copied": copied,
-            "loss_steps": job["loss_steps"], "max_loss_diff": max(diffs),
+            "loss_steps": loss_steps, "max_loss_diff": max(diffs),
             "first_loss": losses["spec"][0], "last_loss": (losses["spec"][-1],
                                                            losses["hand"][-1]),
-            "steps": steps, "rounds": job["rounds"],
+            "steps": steps, "rounds": rounds,
             "spec_step_ms": median(times["spec"]) * 1e3,
             "hand_step_ms": median(times["hand"]) * 1e3,
-            "ratio": median(ratios), "ratios": ratios}
+            "ratio": median(times["spec"]) / median(times["hand"]),
+            "round_ratio": median(ratios), "ratios": ratios}
 
 
 def runtime(job):
@@ -136,32 +141,34 @@ APPLICATIONS = {"vgg19": "VGG19", "densenet121": "DenseNet121"}
 
 
 def build(job):
-    """Builds a spec and the matching keras.applications model, alternating, `rounds` times."""
+    """Builds specs and the matching keras.applications models, alternating, `rounds` times.
+
+    Job keys: `specs` (name → spec path, names among APPLICATIONS), `rounds`.
+    """
     _setup(job.get("threads"))
     import keras
     from modelspec.compiler import build_from_spec
-    from modelspec.spec import load_spec  # noqa: F401  (imported so both sides start warm)
-    ctor = getattr(keras.applications, APPLICATIONS[job["name"]])
-    sides = {
-        "spec": lambda: build_from_spec(job["spec"]),
-        "keras": lambda: ctor(weights=None),
-    }
-    times = {k: [] for k in sides}
-    params = {}
-    for r in range(job["rounds"] + 1):  # round 0 warms imports and caches, not counted
-        for name in (list(sides) if r % 2 == 0 else list(sides)[::-1]):
-            keras.backend.clear_session()
-            start = time.perf_counter()
-            model = sides[name]()
-            took = time.perf_counter() - start
-            params[name] = model.count_params()
-            if r:
-                times[name].append(took)
-            del model
-    ratios = [s / k for s, k in zip(times["spec"], times["keras"])]
-    return {"name": job["name"], "spec_s": median(times["spec"]),
-            "keras_s": median(times["keras"]), "ratio": median(ratios), "params": params,
-            "rounds": job["rounds"], "pid": os.getpid()}
+    out = []
+    for name, spec in job["specs"].items():
+        ctor = getattr(keras.applications, APPLICATIONS[name])
+        sides = {"spec": lambda: build_from_spec(spec), "keras": lambda: ctor(weights=None)}
+        times = {k: [] for k in sides}
+        params = {}
+        for r in range(job["rounds"] + 1):  # round 0 warms imports and caches, not counted
+            for side in (list(sides) if r % 2 == 0 else list(sides)[::-1]):
+                keras.backend.clear_session()
+                start = time.perf_counter()
+                model = sides[side]()
+                took = time.perf_counter() - start
+                params[side] = model.count_params()
+                if r:
+                    times[side].append(took)
+                del model
+        ratios = [s / k for s, k in zip(times["spec"], times["keras"])]
+        out.append({"name": name, "spec_s": median(times["spec"]),
+                    "keras_s": median(times["keras"]), "ratio": median(ratios),
+                    "params": params, "rounds": job["rounds"]})
+    return {"builds": out}
 
 
 if __name__ == "__main__":

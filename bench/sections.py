@@ -1,0 +1,372 @@
+"""The benchmark sections: each runs its workers and returns a `Section` (table + headline).
+
+Sections 1–3 and 4's build timing run in worker subprocesses (`bench.tf_worker`,
+`bench.torch_worker`); 4's validation, 5 and 6 time whole `modelspec` / `bench.bench_data`
+commands. Every ratio compares figures measured in this same run.
+"""
+
+from __future__ import annotations
+
+import glob
+import importlib.util
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.common import REPO, median, quiet_env, run_worker
+
+RESULT_MARK = {True: "met", False: "**missed**"}
+
+
+@dataclass
+class Section:
+    """One section of RESULTS.md: a title, markdown lines and headline figures."""
+
+    title: str
+    lines: list = field(default_factory=list)
+    headline: dict = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def table(self, header, rows):
+        """Appends a markdown table."""
+        self.lines.append("| " + " | ".join(header) + " |")
+        self.lines.append("|" + "---|" * len(header))
+        for row in rows:
+            self.lines.append("| " + " | ".join(str(c) for c in row) + " |")
+        self.lines.append("")
+
+
+def _verdict(value, target, below=True):
+    ok = value <= target if below else value >= target
+    return RESULT_MARK[ok]
+
+
+# 1. zero overhead -------------------------------------------------------------------------
+
+def zero_overhead(cfg) -> Section:
+    """Spec-compiled MLP, LeNet-5 and ResNet-8 against hand-written Keras twins."""
+    sec = Section("1. Zero overhead: spec-compiled vs hand-written Keras")
+    res = run_worker("bench.tf_worker", {"kind": "overhead", "models": cfg["models"],
+                                         "steps": cfg["overhead_steps"],
+                                         "rounds": cfg["overhead_rounds"],
+                                         "loss_steps": cfg["loss_steps"],
+                                         "threads": cfg["pin_threads"]})
+    rows = []
+    for m in res["models"]:
+        rows.append([m["model"], f"{m['params'][0]:,}", m["batch"], m["data"],
+                     "yes" if m["same_init_by_seed"] else "no (weights copied)",
+                     f"{m['max_loss_diff']:.2g} over {m['loss_steps']} steps",
+                     f"{m['spec_step_ms']:.2f}", f"{m['hand_step_ms']:.2f}",
+                     f"**{m['ratio']:.3f}**", f"{m['round_ratio']:.3f}",
+                     _verdict(m["ratio"], 1.02)])
+        sec.headline[f"overhead_{m['model']}"] = m["ratio"]
+    sec.table(["model", "params", "batch", "data", "same initial weights from seed 0",
+               "max |loss diff|", "spec ms/step", "hand ms/step", "ratio (target ≤ 1.02)",
+               "median of per-round ratios", "target"], rows)
+    sec.lines.append(
+        f"Each side: `model.fit` on a cached in-memory `tf.data` pipeline, Adam 1e-3, "
+        f"{cfg['overhead_rounds']} timed runs per side alternating ABBA after two warm-up runs, "
+        f"threads pinned to intra={cfg['pin_threads'][0]}, inter={cfg['pin_threads'][1]}; "
+        "ratio = median spec time ÷ median hand time. The loss check trains both from the "
+        "same weights on the same batches (`train_on_batch`).")
+    return sec
+
+
+# 2 + 3. runtime defaults and PyTorch --------------------------------------------------------
+
+CONFIGS = [{"spe": 1, "jit": "auto"}, {"spe": 16, "jit": False}, {"spe": 1, "jit": True},
+           {"spe": 16, "jit": True}]
+BASE = CONFIGS[0]
+
+
+def _cfg_name(c):
+    return f"steps_per_execution={c['spe']}, jit_compile={c['jit']}"
+
+
+def _threads_name(t):
+    return "TensorFlow default" if t is None else f"intra={t[0]}, inter={t[1]}"
+
+
+def runtime_and_torch(cfg) -> list[Section]:
+    """Measures compile settings × thread pools (TF) and thread pools (PyTorch), interleaved."""
+    models, steps, rounds = cfg["models"], cfg["runtime_steps"], cfg["runtime_rounds"]
+    torch_models = [m for m in models if m in ("mlp", "lenet5")]
+    have_torch = importlib.util.find_spec("torch") is not None
+    tf_runs, torch_runs = {}, {}
+
+    def tf_job(threads, configs):
+        return run_worker("bench.tf_worker", {"kind": "runtime", "models": models,
+                                              "configs": configs, "steps": steps,
+                                              "rounds": rounds, "threads": threads})
+
+    def torch_job(threads):
+        return run_worker("bench.torch_worker", {"kind": "torch", "models": torch_models,
+                                                 "steps": steps, "rounds": rounds,
+                                                 "threads": threads})
+
+    # TensorFlow's own pools with every compile setting; then each other thread setting with
+    # the plain defaults and the best compile setting found for each kind. PyTorch runs are
+    # interleaved between them so that both frameworks see the same machine load.
+    tf_runs[None] = tf_job(None, CONFIGS)
+    best = []
+    for m in tf_runs[None]["models"].values():
+        c = min(m["configs"], key=lambda c: c["step_ms"])
+        if (c["spe"], c["jit"]) != (BASE["spe"], BASE["jit"]) and \
+                {"spe": c["spe"], "jit": c["jit"]} not in best:
+            best.append({"spe": c["spe"], "jit": c["jit"]})
+    torch_threads = [None] + [list(t) for t in cfg["torch_threads"]] if have_torch and \
+        torch_models else []
+    tf_threads = [list(t) for t in cfg["tf_threads"]]
+    for i in range(max(len(tf_threads), len(torch_threads))):
+        if i < len(torch_threads):
+            t = torch_threads[i]
+            torch_runs[None if t is None else tuple(t)] = torch_job(t)
+        if i < len(tf_threads):
+            tf_runs[tuple(tf_threads[i])] = tf_job(tf_threads[i], [BASE] + best)
+    return [_defaults_section(cfg, tf_runs), _torch_section(cfg, tf_runs, torch_runs,
+                                                            have_torch)]
+
+
+def _lookup(run, kind, cfg):
+    for c in run["models"][kind]["configs"]:
+        if c["spe"] == cfg["spe"] and c["jit"] == cfg["jit"]:
+            return c["step_ms"]
+    return None
+
+
+def best_tf(tf_runs, kind):
+    """(threads, config, ms/step) of the fastest TensorFlow setting measured for `kind`."""
+    best = None
+    for threads, run in tf_runs.items():
+        for c in run["models"][kind]["configs"]:
+            if best is None or c["step_ms"] < best[2]:
+                best = (threads, c, c["step_ms"])
+    return best
+
+
+def _defaults_section(cfg, tf_runs) -> Section:
+    sec = Section("2. Good defaults: tuned runtime settings vs plain `model.fit` defaults")
+    base_run = tf_runs[None]
+    rows = []
+    for threads, run in tf_runs.items():
+        for kind, m in run["models"].items():
+            base = _lookup(base_run, kind, BASE)
+            for c in m["configs"]:
+                rows.append([kind, _threads_name(threads), _cfg_name(c), f"{c['step_ms']:.2f}",
+                             f"{base / c['step_ms']:.2f}×", f"{c['first_fit_s']:.1f}"])
+    sec.table(["model", "threads", "compile settings", "ms/step (median)",
+               "speed-up vs fit defaults", "first fit (trace/XLA) s"], rows)
+    best_rows = []
+    for kind in base_run["models"]:
+        threads, c, ms = best_tf(tf_runs, kind)
+        base = _lookup(base_run, kind, BASE)
+        speed = base / ms
+        sec.headline[f"defaults_{kind}"] = speed
+        sec.headline[f"best_{kind}"] = {"threads": threads, "spe": c["spe"], "jit": c["jit"]}
+        best_rows.append([kind, _threads_name(threads), _cfg_name(c), f"{base:.2f}",
+                          f"{ms:.2f}", f"**{speed:.2f}×**", _verdict(speed, 1.3, below=False)])
+    sec.lines.append("Best setting per model kind against plain `model.fit` defaults "
+                     "(TensorFlow's thread pools, `steps_per_execution=1`, "
+                     "`jit_compile='auto'`, which is off on a CPU-only machine):")
+    sec.lines.append("")
+    sec.table(["model", "threads", "compile settings", "fit defaults ms/step",
+               "best ms/step", "speed-up (target ≥ 1.3×)", "target"], best_rows)
+    sec.lines.append(
+        "Each thread setting runs in its own process (pools are fixed once TensorFlow "
+        "starts); inside a process the compile settings alternate over "
+        f"{cfg['runtime_rounds']} timed runs each, after a warm-up run. Data: a cached "
+        "in-memory `tf.data` pipeline, loss only (no metrics), Adam 1e-3.")
+    return sec
+
+
+def _torch_section(cfg, tf_runs, torch_runs, have_torch) -> Section:
+    sec = Section("3. Against PyTorch (CPU build), same networks, batch size and optimizer")
+    if not have_torch:
+        sec.lines.append("skipped: PyTorch is not installed "
+                         "(`/work/venv/bin/pip install torch==2.13.0`).")
+        return sec
+    rows = []
+    for kind in ("mlp", "lenet5"):
+        if kind not in tf_runs[None]["models"]:
+            continue
+        tf_default = _lookup(tf_runs[None], kind, BASE)
+        threads, c, tf_best = best_tf(tf_runs, kind)
+        pt = {t: r["models"][kind]["step_ms"] for t, r in torch_runs.items()}
+        pt_default = pt[None]
+        pt_best_threads = min(pt, key=pt.get)
+        pt_best = pt[pt_best_threads]
+        for t, ms in pt.items():
+            rows.append([kind, "PyTorch", "default" if t is None else
+                         f"set_num_threads({t[0]}), interop {t[1]}", f"{ms:.2f}", ""])
+        rows.append([kind, "Keras fit defaults", "TensorFlow default", f"{tf_default:.2f}",
+                     f"{tf_default / pt_default:.2f} (default ÷ default)"])
+        rows.append([kind, "modelspec best", f"{_threads_name(threads)}; {_cfg_name(c)}",
+                     f"{tf_best:.2f}", f"**{tf_best / pt_best:.2f}** (best ÷ best, target "
+                     f"≤ 0.8: {_verdict(tf_best / pt_best, 0.8)})"])
+        sec.headline[f"torch_{kind}"] = tf_best / pt_best
+        sec.headline[f"torch_default_{kind}"] = tf_default / pt_default
+    sec.table(["model", "side", "threads / settings", "ms/step (median)",
+               "TensorFlow ÷ PyTorch time"], rows)
+    sec.lines.append(
+        "PyTorch: plain loop (`zero_grad`, forward, `CrossEntropyLoss`, `backward`, "
+        "`Adam.step`) over batches pre-made in memory, NCHW; timed runs after a warm-up.")
+    return sec
+
+
+# 4. start-up -------------------------------------------------------------------------------
+
+def startup(cfg) -> Section:
+    """`modelspec validate` over all shipped specs, and building the largest specs."""
+    sec = Section("4. Start-up")
+    specs = sorted(glob.glob(str(REPO / "specs" / "*.yaml")))
+    if specs:
+        cmd = [sys.executable, "-m", "modelspec", "validate", "--quiet"
+               if _has_quiet() else None, *specs]
+        cmd = [c for c in cmd if c]
+        times, ok = [], True
+        for _ in range(cfg["validate_rounds"]):
+            t0 = time.perf_counter()
+            proc = subprocess.run(cmd, capture_output=True, text=True, env=quiet_env(),
+                                  cwd=str(REPO))
+            times.append(time.perf_counter() - t0)
+            ok = ok and proc.returncode == 0
+        t = median(times)
+        sec.headline["validate_s"] = t
+        sec.table(["command", "specs", "all valid", "wall s (median of "
+                   f"{len(times)})", "target"],
+                  [[f"`python -m modelspec validate{' --quiet' if _has_quiet() else ''} "
+                    "specs/*.yaml`", len(specs), "yes" if ok else "**no**", f"**{t:.2f}**",
+                    f"≤ 1 s: {_verdict(t, 1.0)}"]])
+    else:
+        sec.lines.append("validate: skipped, no specs/*.yaml shipped yet.")
+    big = {n: str(REPO / "specs" / f"{n}.yaml") for n in ("vgg19", "densenet121")
+           if (REPO / "specs" / f"{n}.yaml").exists()}
+    if big:
+        res = run_worker("bench.tf_worker", {"kind": "build", "specs": big,
+                                             "rounds": cfg["build_rounds"],
+                                             "threads": cfg["pin_threads"]})
+        rows = []
+        for b in res["builds"]:
+            rows.append([b["name"], f"{b['params']['spec']:,}", f"{b['params']['keras']:,}",
+                         f"{b['spec_s']:.2f}", f"{b['keras_s']:.2f}", f"**{b['ratio']:.2f}**",
+                         f"≤ 1.2: {_verdict(b['ratio'], 1.2)}"])
+            sec.headline[f"build_{b['name']}"] = b["ratio"]
+        sec.table(["spec", "spec params", "keras.applications params", "build_from_spec s",
+                   "keras.applications(weights=None) s", "ratio", "target"], rows)
+        sec.lines.append(f"In one process, alternating, {cfg['build_rounds']} timed builds per "
+                         "side after one untimed round; build_from_spec includes loading and "
+                         "checking the YAML.")
+    else:
+        sec.lines.append("build: skipped, specs/vgg19.yaml and specs/densenet121.yaml absent.")
+    return sec
+
+
+def _has_quiet() -> bool:
+    try:
+        from modelspec import cli
+        return any("--quiet" in p.opts for p in cli.validate.params)
+    except Exception:  # noqa: BLE001 - an older CLI: run without the flag
+        return False
+
+
+# 5. data -------------------------------------------------------------------------------------
+
+def data(cfg) -> Section:
+    """Runs the data helper's pipeline benchmark (`bench/bench_data.py`) if it exists."""
+    sec = Section("5. Data pipeline (the data benchmark, `bench/bench_data.py`)")
+    script = REPO / "bench" / "bench_data.py"
+    if not script.exists():
+        sec.lines.append("skipped: `bench/bench_data.py` (the data pipeline benchmark) is not "
+                         "in this checkout yet.")
+        return sec
+    epochs = ["--epochs", "2"] if cfg["quick"] else []
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "data.json"
+        proc = subprocess.run([sys.executable, str(script), *epochs, "--json", str(out)],
+                              capture_output=True, text=True, env=quiet_env(), cwd=str(REPO),
+                              timeout=600)
+        res = json.loads(out.read_text()) if out.exists() else None
+    cmd = f"`python bench/bench_data.py{' ' + ' '.join(epochs) if epochs else ''}`"
+    if proc.returncode != 0 or res is None:
+        sec.lines += [f"{cmd} failed (exit {proc.returncode}):", "```",
+                      *proc.stderr.strip().splitlines()[-12:], "```"]
+        return sec
+    rows = []
+    for key in ("cifar10_folder", "mnist_idx"):
+        if key in res:
+            r = res[key]
+            rows.append([key, r["examples"], f"{r['first_epoch_examples_per_s']:,.0f}",
+                         f"{r['later_epochs_examples_per_s']:,.0f}"])
+    sec.lines.append(f"Command: {cmd}")
+    sec.lines.append("")
+    sec.table(["pipeline", "examples", "first epoch examples/s", "later epochs examples/s"],
+              rows)
+    t = res.get("mnist_training")
+    if t:
+        sec.headline["data_ratio"] = t["ratio"]
+        sec.table(["training a small CNN on MNIST 8,000", "spec pipeline s/epoch",
+                   "in-memory NumPy s/epoch", "ratio", "target"],
+                  [["`model.fit`", f"{t['pipeline_s_per_epoch']:.2f}",
+                    f"{t['in_memory_s_per_epoch']:.2f}", f"**{t['ratio']:.2f}**",
+                    f"≤ 1.05: {_verdict(t['ratio'], 1.05)}"]])
+    return sec
+
+
+# 6. time to accuracy -------------------------------------------------------------------------
+
+def time_to_accuracy(cfg) -> Section:
+    """`modelspec train` then `modelspec export` of LeNet-5, timed from the first command."""
+    sec = Section("6. Time to accuracy: LeNet-5 to ≥ 98.5 % on MNIST (8,000 / 2,000)")
+    from bench.common import shared_data
+    spec = cfg["tta_spec"]
+    if not (shared_data() / "mnist").exists():
+        sec.lines.append(f"skipped: no MNIST at {shared_data() / 'mnist'}.")
+        return sec
+    # The run directory sits at the same depth as bench/specs/: `modelspec export RUN` re-reads
+    # the run's copy of the spec, whose relative data paths resolve against the run directory.
+    # `modelspec export RUN` re-reads the run's copy of the spec, whose relative data paths
+    # resolve against the run directory: the run directory is made a sibling of the spec's
+    # folder so that they resolve to the same files (see bench/README.md).
+    work = Path(tempfile.mkdtemp(prefix=".bench_tta_", dir=Path(spec).resolve().parent.parent))
+    try:
+        train = [sys.executable, "-m", "modelspec", "train", str(spec), "--output",
+                 str(work), "--quiet"] + (["--epochs", "1"] if cfg["quick"] else [])
+        export = [sys.executable, "-m", "modelspec", "export", str(work), "--output",
+                  str(work / "export")]
+        t0 = time.perf_counter()
+        p1 = subprocess.run(train, capture_output=True, text=True, env=quiet_env(),
+                            cwd=str(REPO))
+        t_train = time.perf_counter() - t0
+        p2 = subprocess.run(export, capture_output=True, text=True, env=quiet_env(),
+                            cwd=str(REPO)) if p1.returncode == 0 else None
+        total = time.perf_counter() - t0
+        if p1.returncode != 0 or p2 is None or p2.returncode != 0:
+            bad = p1 if p1.returncode != 0 else p2
+            sec.lines.append(f"failed (exit {bad.returncode}):")
+            sec.lines.extend(["```", *bad.stderr.strip().splitlines()[-12:], "```"])
+            return sec
+        metrics = json.loads((work / "metrics.json").read_text())
+        acc = metrics.get("test_accuracy", metrics.get("test_label_accuracy"))
+        exported = sorted(p for p in (work / "export").rglob("saved_model.pb"))
+        rel = Path(spec).resolve().relative_to(REPO) if Path(spec).resolve().is_relative_to(
+            REPO) else spec
+        sec.table(["commands", "test accuracy", "train s", "train + export s", "exported",
+                   "target"],
+                  [[f"`python -m modelspec train {rel} --output RUN --quiet"
+                    f"{' --epochs 1' if cfg['quick'] else ''}` then "
+                    "`python -m modelspec export RUN --output EXPORT`",
+                    f"**{acc:.4f}**" if acc is not None else "n/a", f"{t_train:.1f}",
+                    f"**{total:.1f}**", "SavedModel" if exported else "**none**",
+                    f"≥ 0.985: {_verdict(acc or 0, 0.985, below=False)}"]])
+        sec.headline["tta_s"] = total
+        sec.headline["tta_accuracy"] = acc
+        sec.lines.append("Wall time includes both processes' Python/TensorFlow start-up, data "
+                         "loading, training, test evaluation and the SavedModel export.")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return sec

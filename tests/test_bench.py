@@ -1,0 +1,57 @@
+"""Smoke tests of the benchmark harness (bench/): tiny sizes, no timing assertions."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+
+import pytest
+
+from bench import run, sections
+from bench.common import alternate, median
+
+needs_torch = pytest.mark.skipif(importlib.util.find_spec("torch") is None,
+                                 reason="PyTorch is not installed (bench-only dependency)")
+
+
+def test_alternate_runs_every_side_in_abba_order():
+    calls = []
+    out = alternate({"a": lambda: calls.append("a") or 1.0,
+                     "b": lambda: calls.append("b") or 2.0}, rounds=3)
+    assert calls == ["a", "b", "b", "a", "a", "b"]
+    assert out == {"a": [1.0, 1.0, 1.0], "b": [2.0, 2.0, 2.0]}
+    assert median([3, 1, 2]) == 2.0
+
+
+def test_section_table_renders_markdown():
+    sec = sections.Section("t")
+    sec.table(["x", "y"], [[1, "two"]])
+    assert sec.lines[:3] == ["| x | y |", "|---|---|", "| 1 | two |"]
+
+
+def test_spec_model_and_hand_written_twin_train_identically():
+    tf = pytest.importorskip("tensorflow")
+    from bench.tf_worker import overhead_one
+    res = overhead_one(tf, "mlp", steps=2, rounds=2, loss_steps=3)
+    assert res["params"][0] == res["params"][1] == 235_146
+    assert res["layers_copied"] == 3
+    assert res["max_loss_diff"] < 1e-5
+    assert len(res["ratios"]) == 2 and res["spec_step_ms"] > 0
+
+
+@needs_torch
+def test_torch_worker_and_report(tmp_path):
+    from bench.torch_worker import train_steps
+    res = train_steps({"models": ["mlp"], "steps": {"mlp": 2}, "rounds": 1, "threads": [1, 1]})
+    assert res["pools"][0] == 1 and res["models"]["mlp"]["step_ms"] > 0
+    fake = {"models": {"mlp": {"configs": [
+        {"spe": 1, "jit": "auto", "step_ms": 4.0, "all_ms": [4.0], "first_fit_s": 1.0},
+        {"spe": 16, "jit": True, "step_ms": 2.0, "all_ms": [2.0], "first_fit_s": 2.0}]}}}
+    cfg = run.config(quick=True)
+    secs = [sections._defaults_section(cfg, {None: fake}),
+            sections._torch_section(cfg, {None: fake}, {None: res}, True)]
+    assert secs[0].headline["defaults_mlp"] == 2.0
+    assert secs[0].headline["best_mlp"] == {"threads": None, "spe": 16, "jit": True}
+    text = run.render(secs, 1.0, ["--quick"], {"date": "today", "cores": 2})
+    assert "| best runtime settings ÷ fit defaults throughput, mlp" in text
+    assert json.dumps(secs[1].headline)  # plain numbers only
