@@ -20,7 +20,7 @@ from typing import Any
 
 from modelspec import registry
 from modelspec.errors import Collector, did_you_mean
-from modelspec.expr import ExpressionError, is_reference
+from modelspec.expr import REF_NAME, ExpressionError, is_reference
 from modelspec.spec import resolve_value
 
 COMMON_KEYS = ("id", "in", "if", "repeat", "first", "vary", "call", "trainable")
@@ -310,12 +310,13 @@ class _Expander:
                               suggestion=did_you_mean(key, declared), key=True, notes=expansion)
                 continue
             values[key] = (value, vpath)
-        local = dict(names)
+        local = _Names(names)
         for key, default in declared.items():
             if key in values:
                 value, ok = self.resolve(values[key][0], names, values[key][1])
                 if not ok:
                     return None, None
+                local.paths[key] = _source_path(values[key][0], names, values[key][1])
             elif default == "required":
                 self.errs.add(ipath, f"block '{name}' needs parameter '{key}'",
                               expected=f"'{key}: ...' on this line (its definition is at line "
@@ -368,6 +369,8 @@ class _Expander:
                 args[key], arg_paths[key] = value, ipath + (key,)
         for key, (value, vpath) in overrides.items():
             args[key], arg_paths[key] = value, vpath
+        for key, value in args.items():  # `units: $width` in a block: point at the width given
+            arg_paths[key] = _source_path(value, names, arg_paths[key])
         resolved = {}
         for key, value in args.items():
             value, ok = self.resolve(value, names, arg_paths[key])
@@ -427,6 +430,23 @@ class _Expander:
                     for i, v in enumerate(value)]
             return _MISSING if any(r is None for r in refs) else refs
         return value
+
+
+class _Names(dict):
+    """Parameter values visible in a block, with where each block parameter's value was
+    written (its invocation), so a bad value is reported where the user wrote it."""
+
+    def __init__(self, names: dict):
+        super().__init__(names)
+        self.paths = dict(getattr(names, "paths", {}))
+
+
+def _source_path(value, names, path):
+    """The document path a plain `$name` of a block parameter stands for, else `path`."""
+    match = REF_NAME.match(value) if isinstance(value, str) else None
+    if match and match.group(1) in getattr(names, "paths", {}):
+        return names.paths[match.group(1)]
+    return path
 
 
 _MISSING = object()
