@@ -50,14 +50,14 @@ def _free_ports(count: int) -> list[int]:
 
 def worker_run_dir(output: Path, index: int) -> Path:
     """Where worker `index` of a multi-worker run writes (worker 0 writes `output`)."""
-    return output if index == 0 else output / "workers" / str(index)
+    return output if index == 0 else output.parent / f"{output.name}.worker-{index}"
 
 
 def launch_local_workers(spec: str, workers: int, output: Path, epochs, restart) -> int:
     """Starts `workers` local processes training `spec` with MultiWorkerMirroredStrategy.
 
     Each process gets a `TF_CONFIG` naming all workers on 127.0.0.1; worker 0 (the chief)
-    writes `output`, the others `output/workers/<i>`. Returns the first non-zero exit code.
+    writes `output`, the others `<output>.worker-<i>`. Returns the first non-zero exit code.
     """
     ports = _free_ports(workers)
     cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}

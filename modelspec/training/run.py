@@ -143,14 +143,12 @@ def run_training(train: dict, run_dir, build: Callable[[], dict], datasets, *,
     initial = int(state["epoch"]) if state else 0
     checkpoint = run.checkpoints / state["checkpoint"] if state and state.get("checkpoint") \
         else None
-    chief = distribute.is_chief()
-    if chief:
-        run.root.mkdir(parents=True, exist_ok=True)
-        if spec_text is not None:
-            atomic_write_text(run.path("spec.yaml"), spec_text)
-        if resolved is not None:
-            atomic_write_json(run.path("resolved.json"), resolved)
-        atomic_write_text(run.path("fingerprint"), fingerprint + "\n")
+    run.root.mkdir(parents=True, exist_ok=True)
+    if spec_text is not None:
+        atomic_write_text(run.path("spec.yaml"), spec_text)
+    if resolved is not None:
+        atomic_write_json(run.path("resolved.json"), resolved)
+    atomic_write_text(run.path("fingerprint"), fingerprint + "\n")
     runtime.apply_runtime(train)
     strategy = distribute.make_strategy(train.get("distribute"))
     built = {}
@@ -171,7 +169,8 @@ def run_training(train: dict, run_dir, build: Callable[[], dict], datasets, *,
                            strategy=strategy, epochs=total, initial_epoch=initial,
                            checkpoint=checkpoint, stopper=stopper, verbose=verbose,
                            base_state={"fingerprint": fingerprint, "name": name,
-                                       "type": train.get("type", "supervised")})
+                                       "type": train.get("type", "supervised"),
+                                       "replicas": strategy.num_replicas_in_sync})
         kind = train.get("type", "supervised")
         if distribute.is_multi_worker(strategy) and kind == "supervised":
             from modelspec.training.loops_multiworker import run_multiworker
@@ -182,19 +181,18 @@ def run_training(train: dict, run_dir, build: Callable[[], dict], datasets, *,
     if stopper.stopped:
         raise Interrupted(stopper.signum, f"training of {name} interrupted; a checkpoint is in "
                           f"{run.root} — run the same command again to continue")
-    if chief:
-        tmp = run.root / ".final.tmp"
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        save_models(tmp, ctx.models)
-        if run.path("final").exists():
-            shutil.rmtree(run.path("final"))
-        tmp.replace(run.path("final"))
-        atomic_write_json(run.path("metrics.json"), metrics)
-        plot_curves(history, run.path("curves.png"), title=name)
-        final_state = dict(run.state() or ctx.base_state)
-        final_state.update(finished=True, epoch=max(total, initial))
-        run.write_state(final_state)
+    tmp = run.root / ".final.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    save_models(tmp, ctx.models)
+    if run.path("final").exists():
+        shutil.rmtree(run.path("final"))
+    tmp.replace(run.path("final"))
+    atomic_write_json(run.path("metrics.json"), metrics)
+    plot_curves(history, run.path("curves.png"), title=name)
+    final_state = dict(run.state() or ctx.base_state)
+    final_state.update(finished=True, epoch=max(total, initial))
+    run.write_state(final_state)
     if verbose != 0:
         print(metrics_table(metrics, f"final metrics ({name})"))
     done = max(total, initial)
