@@ -99,10 +99,10 @@ def _mapping(data, key, names, fields, errs) -> dict:
     return out
 
 
-def _apply_steps(ds, steps, training: bool):
+def _apply_steps(ds, steps, training: bool, counting: bool = False):
     for step in steps:
         if step.restructuring:
-            ds = step.restructure(ds, training)
+            ds = step.restructure(ds, training, counting)
         else:
             ds = ds.map(lambda e, s=step: s(e, training), num_parallel_calls=AUTOTUNE,
                         deterministic=True)
@@ -152,6 +152,8 @@ def build_datasets(spec, inputs: dict, outputs: dict) -> DataBundle:
     source = load_source(src_cfg, spec.base_dir, errs)
 
     exprs = data.get("splits") or default_splits(source.split_names)
+    if "train" not in exprs:
+        errs.add(("data", "splits"), "no train split", expected="splits: {train: ...}")
     for name, expr in exprs.items():
         for part in parse_split(expr):
             if part.name not in source.split_names:
@@ -232,7 +234,7 @@ def build_datasets(spec, inputs: dict, outputs: dict) -> DataBundle:
             ds = ds.cache()
         random_steps = steps[cut:]
         if any(s.restructuring for s in random_steps):
-            tail_count = _count(_apply_steps(ds, random_steps, training), None)
+            tail_count = _count(_apply_steps(ds, random_steps, training, counting=True), None)
         else:
             tail_count = count
         if training and data.get("shuffle", True) is not False:

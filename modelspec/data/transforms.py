@@ -244,7 +244,8 @@ class Restructure(Step):
             lambda x: tf.signal.frame(x, size, shift), num_parallel_calls=tf.data.AUTOTUNE)
         return frames.unbatch()
 
-    def restructure(self, dataset, training: bool = False):
+    def restructure(self, dataset, training: bool = False, counting: bool = False):
+        """Returns the new examples; `counting` skips the 1:1 negative sampling (for counts)."""
         cfg = self.config
         if self.kind == "sequences":
             length = cfg["length"]
@@ -271,10 +272,14 @@ class Restructure(Step):
                 return tf.data.Dataset.from_tensor_slices(
                     {"t": tf.fill(tf.shape(ctx), v[w]), "c": ctx})
             ds = windows.flat_map(pairs).filter(lambda p: p["c"] > 1)
+            if counting:
+                return ds
             return ds.map(lambda p: {target_name: p["t"],
                                      context_name: tf.concat([[p["c"]], negatives(p["c"])], 0),
                                      label_name: label},
                           num_parallel_calls=tf.data.AUTOTUNE)
+        if counting:
+            return windows
         return windows.map(lambda v: {context_name: tf.concat([v[:w], v[w + 1:]], 0),
                                       target_name: tf.concat([[v[w]], negatives(v[w])], 0),
                                       label_name: label}, num_parallel_calls=tf.data.AUTOTUNE)
