@@ -185,3 +185,15 @@ def test_sunspots_and_adult_and_text(tmp_path):
     - {{type: sequences, field: ids, length: 100}}
 """), {"x": ((100,), "int64")}, {"y": ((100,), "int64")})
     assert 9000 < bundle.counts["train"] < 11200
+
+
+def test_string_fields_need_a_lookup(tmp_path):
+    (tmp_path / "t.csv").write_text("colour,size\nred,1\nblue,2\n")
+    text = error_text(tmp_path, """  source: {type: csv, path: t.csv}
+  transforms: [{type: normalize, field: colour}]
+""", {"colour": ((), "float32")}, {})
+    assert text.startswith("spec.yaml:8:16: data.transforms[0]: normalize needs a numeric "
+                           "field but 'colour' holds strings")
+    text = error_text(tmp_path, "  source: {type: csv, path: t.csv}\n",
+                      {"colour": ((), "float32")}, {})
+    assert "data: field 'colour' is string but model input 'colour' is float32" in text

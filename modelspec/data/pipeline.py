@@ -109,6 +109,23 @@ def _apply_steps(ds, steps, training: bool, counting: bool = False):
     return ds
 
 
+NUMERIC_ONLY = ("rescale", "normalize", "resize", "stack", "one_hot", "noise")
+STRING_ONLY = ("replace", "tokenize")
+
+
+def _dtype_problem(step, spec):
+    """(message, expected) when a transform reads a field of the wrong kind, else None."""
+    for f in step.inputs:
+        is_string = spec[f].dtype == tf.string
+        if is_string and step.kind in NUMERIC_ONLY:
+            return (f"{step.kind} needs a numeric field but '{f}' holds strings",
+                    "a numeric field (strings: lookup, hashing or tokenize first)")
+        if not is_string and step.kind in STRING_ONLY:
+            return (f"{step.kind} needs a string field but '{f}' is {spec[f].dtype.name}",
+                    "a string field (cast with dtype: string first)")
+    return None
+
+
 def _count(ds, known):
     if known is not None:
         return known
@@ -181,6 +198,10 @@ def build_datasets(spec, inputs: dict, outputs: dict) -> DataBundle:
             errs.add(("data", "transforms", i), f"unknown field '{missing[0]}'",
                      expected=f"one of {known}", suggestion=did_you_mean(missing[0], known))
             errs.raise_if_any()
+        wrong = _dtype_problem(step, partial.element_spec)
+        if wrong:
+            errs.add(("data", "transforms", i), wrong[0], expected=wrong[1])
+            errs.raise_if_any()
         if not step.restructuring:
             step.adapt(partial)
         partial = _apply_steps(partial, [step], training=False)
@@ -193,7 +214,13 @@ def build_datasets(spec, inputs: dict, outputs: dict) -> DataBundle:
                                     ("output", targets, outputs, _target_fits)):
         for name, fld in mapping.items():
             shape = tuple(fields[fld].shape)
-            if not fits(shape, io[name][0]):
+            if kind == "input" and (fields[fld].dtype == tf.string) != (io[name][1] == "string"):
+                errs.add(("data", "features", name) if name in (data.get("features") or {})
+                         else ("data",), f"field '{fld}' is {fields[fld].dtype.name} but model "
+                         f"input '{name}' is {io[name][1]}",
+                         expected="a lookup, hashing or tokenize transform for text fields, "
+                         "or a string model input")
+            elif not fits(shape, io[name][0]):
                 key = "features" if kind == "input" else "targets"
                 errs.add(("data", key, name) if name in (data.get(key) or {}) else ("data",),
                          f"field '{fld}' has shape {shape} but model {kind} '{name}' expects "
