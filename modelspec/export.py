@@ -50,7 +50,7 @@ def _split_preprocessing(preprocessing, models: Mapping) -> dict[str, Any]:
 
 
 def options_for(model, classify, labels) -> tuple[Any, Any]:
-    """Keeps the parts of `classify` (list of outputs) / `labels` (dict) naming `model`'s outputs."""
+    """Keeps the parts of `classify` (outputs list) / `labels` (dict) naming `model`'s outputs."""
     from modelspec.export_signatures import model_io
     outputs = model_io(model)[1]
     if isinstance(classify, (list, tuple)):
@@ -249,9 +249,11 @@ def export_spec_or_run(spec_or_run, output=None, *, formats: Sequence[str] | Non
         if find_run_dir(source) is None:
             raise UsageError(f"{source}: a directory but not a run directory (no state.json); "
                              "give a spec file or a run written by `modelspec train`")
-        if weights is None:  # the run's own spec says which weights to export
-            run_spec = modelspec.load_spec(source / "spec.yaml")
-            weights = (run_spec.section("export") or {}).get("weights")
+        if weights is None:  # the run's resolved spec says which weights to export
+            resolved = source / "resolved.json"
+            document = json.loads(resolved.read_text(encoding="utf-8")) \
+                if resolved.exists() else {}
+            weights = (document.get("export") or {}).get("weights")
         spec, built, metrics = load_run(source, weights or "final")
     elif source.is_file():
         from modelspec.compiler import build_from_spec

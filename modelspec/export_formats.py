@@ -60,8 +60,8 @@ def write_keras(model: keras.Model, path: Path, batch: Mapping[str, np.ndarray],
         reloaded = keras.saving.load_model(str(path), safe_mode=True, compile=False)
     except Exception as err:
         raise ExportCheckError(f"the .keras archive {path.name} does not reload: {err}") from err
-    expected = _numpy(call_model(model, batch))
-    diff = max_difference(expected, _numpy(call_model(reloaded, batch)))
+    expected = to_numpy(call_model(model, batch))
+    diff = max_difference(expected, to_numpy(call_model(reloaded, batch)))
     if not diff <= tolerance:
         raise ExportCheckError(f"the reloaded .keras archive differs from the model by {diff:g} "
                                f"(tolerance {tolerance:g})")
@@ -112,5 +112,6 @@ def write_tflite(savedmodel_dir: Path, path: Path, reference: Mapping[str, np.nd
     return diff
 
 
-def _numpy(values: Mapping) -> dict[str, np.ndarray]:
+def to_numpy(values: Mapping) -> dict[str, np.ndarray]:
+    """Converts a dict of tensors (any backend) to NumPy arrays."""
     return {name: keras.ops.convert_to_numpy(value) for name, value in values.items()}

@@ -19,7 +19,7 @@ export:
 from __future__ import annotations
 
 from modelspec.errors import did_you_mean
-from modelspec.schema_util import BOOL, NUM, STR, obj, param_or
+from modelspec.schema_util import BOOL, STR, obj, param_or
 
 FORMATS = ["savedmodel", "keras", "tflite"]
 WEIGHTS = ["final", "best", "latest"]

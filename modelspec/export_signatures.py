@@ -108,13 +108,25 @@ def call_model(model: keras.Model, features: Mapping[str, Any]) -> dict[str, Any
 
 
 def _last_activation(tensor) -> str | None:
-    history = getattr(tensor, "_keras_history", None)
-    layer = getattr(history, "operation", None)
-    if isinstance(layer, keras.layers.Softmax):
-        return "softmax"
-    activation = getattr(layer, "activation", None)
-    name = getattr(activation, "__name__", None)
-    return name if name in ("softmax", "sigmoid") else None
+    """`softmax` / `sigmoid` when that is the last activation producing `tensor`, else None.
+
+    Pass-through layers after it (a linear `Activation`, e.g. a float32 cast added for mixed
+    precision, or `Identity`) are looked through.
+    """
+    for _ in range(8):
+        history = getattr(tensor, "_keras_history", None)
+        layer = getattr(history, "operation", None)
+        if isinstance(layer, keras.layers.Softmax):
+            return "softmax"
+        name = getattr(getattr(layer, "activation", None), "__name__", None)
+        if name in ("softmax", "sigmoid"):
+            return name
+        passthrough = isinstance(layer, keras.layers.Identity) or (
+            isinstance(layer, keras.layers.Activation) and name == "linear")
+        if not passthrough:
+            return None
+        tensor = layer.input
+    return None
 
 
 def find_classifiers(model: keras.Model, classify=None, labels=None,
@@ -145,8 +157,8 @@ def find_classifiers(model: keras.Model, classify=None, labels=None,
         chosen = list(classify)
         unknown = [n for n in chosen if n not in outputs]
         if unknown:
-            raise ExportOptionError("classify", f"unknown output(s) {unknown}; the model's outputs are "
-                             f"{list(outputs)}")
+            raise ExportOptionError("classify", f"unknown output(s) {unknown}; the model's "
+                                    f"outputs are {list(outputs)}")
     found = []
     for name in chosen:
         activation = _last_activation(outputs[name])
@@ -158,29 +170,35 @@ def find_classifiers(model: keras.Model, classify=None, labels=None,
             apply = "sigmoid" if units == 1 else "softmax"
         found.append(ClassifierOutput(name, activation or apply, apply, None, threshold))
     if labels:
-        by_output = labels if isinstance(labels, Mapping) else (
-            {found[0].output: labels} if len(found) == 1 else None)
-        if by_output is None:
-            raise ExportOptionError("labels", f"labels given as a list but the model has {len(found)} "
-                             "classifier outputs; give a mapping output name → labels")
-        for entry in found:
-            names = by_output.get(entry.output)
-            if names is None:
-                continue
-            units = outputs[entry.output].shape[-1]
-            wanted = 2 if entry.activation == "sigmoid" and units == 1 else units
-            if entry.activation == "sigmoid" and units != 1:
-                raise ExportOptionError("labels", f"labels for the multi-label output '{entry.output}' are not "
-                                 "supported; use classes instead")
-            if len(names) != wanted:
-                raise ExportOptionError("labels", f"output '{entry.output}' has {wanted} classes but "
-                                 f"{len(names)} labels were given")
-            entry.labels = [str(n) for n in names]
-        missing = set(by_output) - {e.output for e in found}
-        if missing:
-            raise ExportOptionError("labels", f"labels given for {sorted(missing)}, which are not classifier "
-                             f"outputs (classifiers: {[e.output for e in found]})")
+        _attach_labels(found, labels, outputs)
     return found
+
+
+def _attach_labels(found: list[ClassifierOutput], labels, outputs: Mapping) -> None:
+    by_output = labels if isinstance(labels, Mapping) else (
+        {found[0].output: labels} if len(found) == 1 else None)
+    if by_output is None:
+        raise ExportOptionError("labels", f"labels given as one list but the model has "
+                                f"{len(found)} classifier outputs; give a mapping output "
+                                "name → labels")
+    for entry in found:
+        names = by_output.get(entry.output)
+        if names is None:
+            continue
+        units = outputs[entry.output].shape[-1]
+        if entry.activation == "sigmoid" and units != 1:
+            raise ExportOptionError("labels", f"labels for the multi-label output "
+                                    f"'{entry.output}' are not supported; use classes")
+        wanted = 2 if entry.activation == "sigmoid" else units
+        if len(names) != wanted:
+            raise ExportOptionError("labels", f"output '{entry.output}' has {wanted} classes "
+                                    f"but {len(names)} labels were given")
+        entry.labels = [str(n) for n in names]
+    missing = set(by_output) - {e.output for e in found}
+    if missing:
+        raise ExportOptionError("labels", f"labels given for {sorted(missing)}, which are not "
+                                f"classifier outputs (classifiers: "
+                                f"{[e.output for e in found]})")
 
 
 def classification_outputs(outputs: Mapping[str, Any],

@@ -43,7 +43,7 @@ def _check_savedmodel(path: Path, endpoints, batches, tolerance) -> tuple[dict, 
     """Reloads a SavedModel and compares every signature with the in-memory functions."""
     import tensorflow as tf
 
-    from modelspec.export_formats import ExportCheckError, _numpy
+    from modelspec.export_formats import ExportCheckError, to_numpy
     from modelspec.export_signatures import max_difference
     loaded = tf.saved_model.load(str(path))
     diffs, described, references = {}, {}, {}
@@ -57,8 +57,8 @@ def _check_savedmodel(path: Path, endpoints, batches, tolerance) -> tuple[dict, 
             raise ExportCheckError(f"signature '{name}' has inputs {sorted(got)}, expected "
                                    f"{sorted(wanted)}")
         batch = batches[name]
-        references[name] = _numpy(function({k: tf.constant(v) for k, v in batch.items()}))
-        actual = _numpy(signature(**{k: tf.constant(v) for k, v in batch.items()}))
+        references[name] = to_numpy(function({k: tf.constant(v) for k, v in batch.items()}))
+        actual = to_numpy(signature(**{k: tf.constant(v) for k, v in batch.items()}))
         diffs[name] = max_difference(references[name], actual)
         if not diffs[name] <= tolerance:
             raise ExportCheckError(f"the reloaded SavedModel's '{name}' differs from the "

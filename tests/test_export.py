@@ -17,7 +17,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from modelspec import export as export_mod  # noqa: E402
 from modelspec import export_publish  # noqa: E402
 from modelspec.errors import SpecError, UsageError  # noqa: E402
 from modelspec.export import export_model, export_models, export_spec_or_run  # noqa: E402
@@ -354,10 +353,10 @@ def test_run_directory_exports_trained_weights(tmp_path, monkeypatch):
     run = tmp_path / "run"
     run.mkdir()
     (run / "state.json").write_text("{}")
-    (run / "spec.yaml").write_text(Path(spec_path).read_text())
+    (run / "resolved.json").write_text(json.dumps({"export": {"weights": "best"}}))
 
     def fake_load_run(run_dir, which="final"):
-        assert Path(run_dir) == run and which == "final"
+        assert Path(run_dir) == run and which == "best"
         return spec, {"model": trained}, {"val_accuracy": 0.99}
     monkeypatch.setattr("modelspec.training.rundir.load_run", fake_load_run)
     version = export_spec_or_run(run, tmp_path / "out")["model"]
