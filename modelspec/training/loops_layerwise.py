@@ -85,8 +85,8 @@ def pretrain(model, dataset, config: dict, run, verbose=0) -> dict:
                         callbacks=[DivergenceGuard(run)])
         out[f"pretrain_{layer_id}_loss"] = float(hist.history["loss"][-1])
         if verbose != 0:
-            print(f"pretrained {layer_id}: reconstruction loss {out[f'pretrain_{layer_id}_loss']:.4f}",
-                  flush=True)
+            loss = out[f"pretrain_{layer_id}_loss"]
+            print(f"pretrained {layer_id}: reconstruction loss {loss:.4f}", flush=True)
     return out
 
 

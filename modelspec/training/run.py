@@ -149,52 +149,60 @@ def run_training(train: dict, run_dir, build: Callable[[], dict], datasets, *,
     if resolved is not None:
         atomic_write_json(run.path("resolved.json"), resolved)
     atomic_write_text(run.path("fingerprint"), fingerprint + "\n")
+    import keras
+    previous_policy = keras.mixed_precision.global_policy()
     runtime.apply_runtime(train)
-    strategy = distribute.make_strategy(train.get("distribute"))
-    built = {}
+    try:
+        strategy = distribute.make_strategy(train.get("distribute"))
+        built = {}
 
-    def build_once():
-        if not built:
-            with strategy.scope():
-                built.update(build())
-        return built
+        def build_once():
+            if not built:
+                with strategy.scope():
+                    built.update(build())
+            return built
 
-    with strategy.scope():
-        build_once()
-    bundle = datasets(built) if callable(datasets) else datasets
-    if initial:
-        print(f"resuming {name} from epoch {initial} ({run.root})", file=sys.stderr)
-    with SignalStop() as stopper:
-        ctx = TrainContext(train=train, run=run, bundle=bundle, build=build_once,
-                           strategy=strategy, epochs=total, initial_epoch=initial,
-                           checkpoint=checkpoint, stopper=stopper, verbose=verbose,
-                           base_state={"fingerprint": fingerprint, "name": name,
-                                       "type": train.get("type", "supervised"),
-                                       "replicas": strategy.num_replicas_in_sync})
-        kind = train.get("type", "supervised")
-        if distribute.is_multi_worker(strategy) and kind == "supervised":
-            from modelspec.training.loops_multiworker import run_multiworker
-            metrics = run_multiworker(ctx)
-        else:
-            metrics = _loop(kind)(ctx)
-    history = run.history()
-    if stopper.stopped:
-        raise Interrupted(stopper.signum, f"training of {name} interrupted; a checkpoint is in "
-                          f"{run.root} — run the same command again to continue")
-    tmp = run.root / ".final.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    save_models(tmp, ctx.models)
-    if run.path("final").exists():
-        shutil.rmtree(run.path("final"))
-    tmp.replace(run.path("final"))
-    atomic_write_json(run.path("metrics.json"), metrics)
-    plot_curves(history, run.path("curves.png"), title=name)
-    final_state = dict(run.state() or ctx.base_state)
-    final_state.update(finished=True, epoch=max(total, initial))
-    run.write_state(final_state)
-    if verbose != 0:
-        print(metrics_table(metrics, f"final metrics ({name})"))
+        with strategy.scope():
+            build_once()
+        bundle = datasets(built) if callable(datasets) else datasets
+        if initial:
+            print(f"resuming {name} from epoch {initial} ({run.root})", file=sys.stderr)
+        with SignalStop() as stopper:
+            ctx = TrainContext(train=train, run=run, bundle=bundle, build=build_once,
+                               strategy=strategy, epochs=total, initial_epoch=initial,
+                               checkpoint=checkpoint, stopper=stopper, verbose=verbose,
+                               base_state={"fingerprint": fingerprint, "name": name,
+                                           "type": train.get("type", "supervised"),
+                                           "replicas": strategy.num_replicas_in_sync})
+            kind = train.get("type", "supervised")
+            if distribute.is_multi_worker(strategy) and kind == "supervised":
+                from modelspec.training.loops_multiworker import run_multiworker
+                metrics = run_multiworker(ctx)
+            else:
+                metrics = _loop(kind)(ctx)
+        history = run.history()
+        if stopper.stopped:
+            raise Interrupted(stopper.signum, f"training of {name} interrupted; a checkpoint "
+                              f"is in {run.root} — run the same command again to continue")
+        tmp = run.root / ".final.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        save_models(tmp, ctx.models)
+        old = run.root / ".final.old"
+        if run.path("final").exists():
+            shutil.rmtree(old, ignore_errors=True)
+            run.path("final").replace(old)
+        tmp.replace(run.path("final"))
+        shutil.rmtree(old, ignore_errors=True)
+        atomic_write_json(run.path("metrics.json"), metrics)
+        plot_curves(history, run.path("curves.png"), title=name)
+        final_state = dict(run.state() or ctx.base_state)
+        final_state.update(finished=True, epoch=max(total, initial))
+        run.write_state(final_state)
+        if verbose != 0:
+            print(metrics_table(metrics, f"final metrics ({name})"))
+    finally:  # the dtype policy is global: do not leak it into the caller's process
+        keras.mixed_precision.set_global_policy(previous_policy)
     done = max(total, initial)
     return RunResult(run.root, done, initial, metrics, history, ctx.models)
 

@@ -103,8 +103,9 @@ def _callbacks_schema() -> dict:
     checkpoint = obj({"monitor": _p(STR), "mode": _enum(MONITOR_MODES),
                       "keep": _p(POS_INT)},
                      description="best and latest checkpoints in the run directory")
+    update_freq = {"anyOf": [_p(INT), _enum(["epoch", "batch"])]}
     tensorboard = {"anyOf": [_p(BOOL), obj({"histogram_freq": _p(INT),
-                                            "update_freq": {"anyOf": [_p(INT), _enum(["epoch", "batch"])]},
+                                            "update_freq": update_freq,
                                             "write_graph": _p(BOOL),
                                             "profile_batch": _p(INT)},
                                            description="keras.callbacks.TensorBoard")]}
@@ -327,6 +328,11 @@ def check_train(spec, errs) -> None:
     _check_supervised(spec, train, errs, outputs)
     if kind == "layerwise":
         _check_layerwise(spec, train, errs)
+    if train.get("jit_compile") is True and train.get("seed") is not None \
+            and train.get("deterministic", True):
+        errs.add(("train", "jit_compile"), "jit_compile: true cannot be used with op "
+                 "determinism (on whenever a seed is given): Keras then turns XLA off",
+                 expected="'deterministic: false' next to 'seed' to use XLA, or no jit_compile")
     dist = train.get("distribute") or {}
     if dist.get("devices") and dist.get("strategy") not in ("mirrored", "one_device"):
         errs.add(("train", "distribute", "devices"), "devices are only used by the "

@@ -1,0 +1,83 @@
+"""Runtime settings from the spec: precision, jit_compile, steps_per_execution, threads."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+SPEC = """\
+modelspec: 1
+name: runtime_digits
+model:
+  inputs: {image: {shape: [8, 8, 1]}}
+  layers:
+    - {type: Flatten}
+    - {id: h1, type: Dense, units: 16, activation: relu}
+    - {id: out, type: Dense, units: 10, activation: softmax, dtype: float32}
+  outputs: {digit: out}
+data:
+  source: {type: sklearn, name: digits}
+  features: {image: images}
+  targets: {digit: label}
+  splits: {train: "all[:40%]", test: "all[40%:60%]"}
+  transforms: [{type: rescale, field: images, scale: 0.0625}]
+  batch_size: 64
+  seed: 0
+train:
+  epochs: 2
+  seed: 1
+  deterministic: false
+  precision: mixed_bfloat16
+  jit_compile: true
+  steps_per_execution: 4
+  threads: {intra_op: 1, inter_op: 1}
+  optimizer: {type: SGD, learning_rate: 0.1, momentum: 0.9, nesterov: true, clipnorm: 1.0}
+  loss: sparse_categorical_crossentropy
+  metrics: [accuracy]
+  callbacks: {tensorboard: false}
+"""
+
+SCRIPT = textwrap.dedent('''
+    import sys, warnings
+    warnings.simplefilter("error", UserWarning)  # e.g. "train.threads not applied"
+    from modelspec.training.run import train_spec
+    import tensorflow as tf, keras
+    r = train_spec(sys.argv[1], output=sys.argv[2], verbose=0)
+    model = r.models["model"]
+    print("POLICY", model.get_layer("h1").dtype_policy.name, model.get_layer("out").dtype_policy.name)
+    print("THREADS", tf.config.threading.get_intra_op_parallelism_threads(),
+          tf.config.threading.get_inter_op_parallelism_threads())
+    print("COMPILE", model.jit_compile, model.steps_per_execution)
+    print("AFTER", keras.mixed_precision.global_policy().name)
+''')
+
+
+def test_precision_jit_steps_per_execution_and_threads(tmp_path):
+    spec, script = tmp_path / "rt.yaml", tmp_path / "rt.py"
+    spec.write_text(SPEC)
+    script.write_text(SCRIPT)
+    env = dict(os.environ, PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="3")
+    done = subprocess.run([sys.executable, str(script), str(spec), str(tmp_path / "run")],
+                          env=env, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = done.stdout
+    assert "POLICY mixed_bfloat16 float32" in out
+    assert "THREADS 1 1" in out
+    assert "COMPILE True 4" in out
+    assert "AFTER float32" in out  # the global policy is restored after training
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["test_accuracy"] > 0.5
+
+
+def test_jit_with_op_determinism_is_reported():
+    import modelspec
+    bad = SPEC.replace("  deterministic: false\n", "")
+    problems = [p.format() for p in modelspec.validate(bad, filename="rt.yaml")]
+    assert any(p.startswith("rt.yaml:22:16:") and "train.jit_compile" in p
+               and "deterministic: false" in p for p in problems), problems
