@@ -311,14 +311,16 @@ def _translate(error, path: tuple, document, errs: Collector, owner: str | None 
         owner = _owner(_at(document, path[:-1]), path[:-1])  # `first:` holds layer arguments
     if kind == "additionalProperties":
         allowed = list(error.schema.get("properties", {}))
-        is_layer = bool(owner) and not owner.startswith("block")
+        has_args = bool(owner) and not owner.startswith("block")
+        # a layer item of a graph or block (not a wrapped layer, an initializer, ...)
+        layer_item = has_args and bool(path) and isinstance(path[-1], int)
         for key in [k for k in inst if k not in allowed]:
             if owner and key in ("in", "id"):
                 continue
-            if is_layer:
+            if has_args:
                 arguments = [k for k in allowed if k not in schema.COMMON_KEYS and k != "type"]
                 expected = f"one of {owner}'s arguments: {', '.join(arguments) or '(none)'}"
-                if not (path and path[-1] in ("first", "vary")):
+                if layer_item:
                     expected += f" (or a layer key: {', '.join(schema.COMMON_KEYS)})"
                 what = f"unknown argument '{key}' for {owner}"
             else:
