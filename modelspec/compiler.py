@@ -186,30 +186,31 @@ def make_layer(layer_type: str, args: dict, name: str | None = None):
             inner = dict(kwargs[key])
             kwargs[key] = make_layer(inner.pop("type"), inner)
     origin = registry.layer_origin(layer_type)
+    if origin == "application":  # its `name` argument names the application (VGG16)
+        return _application(kwargs, name)
     if name is not None:
         kwargs["name"] = name
     if origin == "builtin":
         return builtin_layers.BUILTIN_LAYERS[layer_type](**kwargs)
     if origin == "python":
         return registry.python_layer(layer_type).cls(**kwargs)
-    if origin == "application":
-        return _application(kwargs)
     return getattr(keras.layers, layer_type)(**kwargs)
 
 
-def _application(kwargs: dict):
+def _application(kwargs: dict, layer_name: str | None = None):
     """A pretrained Keras application used as a layer (transfer learning).
 
     `weights` is null (random) or a local weights file: this tool never downloads.
+    The application model is named after the layer's id, like any other layer.
     """
     from pathlib import Path
 
     app_name = kwargs.pop("name")
-    layer_name = kwargs.pop("name", None)
     weights = kwargs.get("weights")
     if isinstance(weights, str) and weights != "imagenet" and not Path(weights).exists():
         raise ValueError(f"weights file '{weights}' does not exist")
-    del layer_name
+    if layer_name is not None:
+        kwargs["name"] = layer_name
     return _DeferredApplication(app_name, kwargs)
 
 

@@ -545,3 +545,20 @@ def test_layers_with_several_inputs_take_them_in_keras_order(build_spec, layer_t
     assert model_io(model)[1]["output"][0] == out_shape
     data = {n: np.random.rand(2, *s).astype("float32") for n, s in zip(names, shapes)}
     assert tuple(model(data)["output"].shape) == (2, *out_shape)
+
+
+def test_keras_application_as_a_frozen_layer(build_spec):
+    model = build_spec("""
+        modelspec: 1
+        model:
+          inputs: {image: {shape: [32, 32, 3]}}
+          layers:
+            - {id: base, type: Application, name: MobileNetV2, alpha: 0.35, weights: null,
+               include_top: false, trainable: false}
+            - {type: GlobalAveragePooling2D}
+            - {id: head, type: Dense, units: 2}
+    """)
+    base = model.get_layer("base")             # named after its id, not the application
+    assert isinstance(base, keras.Model) and not base.trainable
+    assert _count(model.trainable_weights) == 1280 * 2 + 2
+    assert model_io(model)[1]["output"][0] == (2,)
