@@ -136,3 +136,64 @@ def test_layerwise_pretrains_each_layer_then_finetunes(tmp_path):
     assert json.loads((run / "state.json").read_text())["pretrain"].keys() == {
         "pretrain_h1_loss", "pretrain_h2_loss"}
     assert isinstance(model.get_layer("h2"), keras.layers.Dense)
+
+
+SMALL = """\
+modelspec: 1
+name: NAME
+model:
+  inputs: {image: {shape: [8, 8, 1]}}
+  layers:
+    - {type: Flatten}
+    - {id: h1, type: Dense, units: UNITS, activation: relu}
+DEEPER    - {id: out, type: Dense, units: 10, activation: softmax}
+  outputs: {digit: out}
+data:
+  source: {type: sklearn, name: digits}
+  features: {image: images}
+  targets: {digit: label}
+  splits: {train: "all[:50%]", test: "all[50%:]"}
+  transforms: [{type: rescale, field: images, scale: 0.0625}]
+  batch_size: 64
+  seed: 0
+train:
+  epochs: 1
+  seed: 4
+  optimizer: {type: Adam, learning_rate: 0.01}
+  loss: sparse_categorical_crossentropy
+  metrics: [accuracy]
+  callbacks: {tensorboard: false}
+INIT"""
+
+
+def test_net2net_grown_network_computes_the_same_function(tmp_path):
+    import modelspec
+    from modelspec.training.rundir import load_run
+    from modelspec.training.warmstart import warm_start
+    small = tmp_path / "small.yaml"
+    small.write_text(SMALL.replace("NAME", "small").replace("UNITS", "8")
+                     .replace("DEEPER", "").replace("INIT", ""))
+    assert _train(small, "-o", tmp_path / "runs" / "small", "-q").exit_code == 0
+    big = tmp_path / "big.yaml"
+    big.write_text(SMALL.replace("NAME", "big").replace("UNITS", "20")
+                   .replace("DEEPER", "    - {id: h1b, type: Dense, units: 20, "
+                                      "activation: relu}\n")
+                   .replace("INIT", "  init_from: {run: runs/small, grow: net2net}\n"))
+    _, teacher, _ = load_run(tmp_path / "runs" / "small")
+    student = {"model": modelspec.build_model(big)}
+    report = warm_start(student, {"run": "runs/small", "grow": "net2net"}, tmp_path, seed=0)
+    assert report["widened"] == ["h1"] and report["deepened"] == ["h1b"]
+    x = np.random.default_rng(1).uniform(0, 1, size=(16, 8, 8, 1)).astype("float32")
+    before = teacher["model"]({"image": x})["digit"]
+    after = student["model"]({"image": x})["digit"]
+    np.testing.assert_allclose(np.asarray(after), np.asarray(before), rtol=1e-5, atol=1e-6)
+    # through `modelspec train`: the grown run starts from the small one and records it
+    result = _train(big, "-o", tmp_path / "runs" / "big", "-q")
+    assert result.exit_code == 0, result.output
+    state = json.loads((tmp_path / "runs" / "big" / "state.json").read_text())
+    assert state["init_from"]["widened"] == ["h1"]
+    missing = SMALL.replace("NAME", "m").replace("UNITS", "8").replace("DEEPER", "") \
+        .replace("INIT", "  init_from: {run: runs/nothing}\n")
+    problems = [p.format() for p in modelspec.validate(missing, filename="m.yaml")]
+    assert any("train.init_from.run: 'runs/nothing' is not a run directory" in p
+               for p in problems), problems

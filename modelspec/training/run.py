@@ -108,7 +108,7 @@ def prepare_run_dir(run: RunDir, fingerprint: str, restart: bool) -> dict | None
 def run_training(train: dict, run_dir, build: Callable[[], dict], datasets, *,
                  fingerprint: str, name: str = "model", epochs: int | None = None,
                  restart: bool = False, verbose="auto", spec_text: str | None = None,
-                 resolved: dict | None = None) -> RunResult:
+                 resolved: dict | None = None, spec_path=None, base_dir=None) -> RunResult:
     """Runs the loop of a `train:` section on given model builders and datasets.
 
     Args:
@@ -124,6 +124,8 @@ def run_training(train: dict, run_dir, build: Callable[[], dict], datasets, *,
         verbose: Keras progress output ("auto", 0, 1, 2).
         spec_text: The spec's YAML text, copied into the run directory.
         resolved: The resolved document, written as `resolved.json`.
+        spec_path: The spec file (recorded so that relative paths keep their meaning).
+        base_dir: The directory `train.init_from.run` is relative to.
 
     Returns:
         A `RunResult`.
@@ -164,6 +166,11 @@ def run_training(train: dict, run_dir, build: Callable[[], dict], datasets, *,
 
         with strategy.scope():
             build_once()
+        warm = None
+        if train.get("init_from") and checkpoint is None:
+            from modelspec.training.warmstart import warm_start
+            warm = warm_start(built, train["init_from"], Path(base_dir or Path.cwd()),
+                              seed=train.get("seed"))
         bundle = datasets(built) if callable(datasets) else datasets
         if initial:
             print(f"resuming {name} from epoch {initial} ({run.root})", file=sys.stderr)
@@ -173,7 +180,11 @@ def run_training(train: dict, run_dir, build: Callable[[], dict], datasets, *,
                                checkpoint=checkpoint, stopper=stopper, verbose=verbose,
                                base_state={"fingerprint": fingerprint, "name": name,
                                            "type": train.get("type", "supervised"),
-                                           "replicas": strategy.num_replicas_in_sync})
+                                           "replicas": strategy.num_replicas_in_sync,
+                                           "spec_path": str(Path(spec_path).resolve())
+                                           if spec_path else None})
+            if warm is not None:
+                ctx.base_state["init_from"] = warm
             kind = train.get("type", "supervised")
             if distribute.is_multi_worker(strategy) and kind == "supervised":
                 from modelspec.training.loops_multiworker import run_multiworker
@@ -287,7 +298,7 @@ def train_spec(spec, *, epochs: int | None = None, output=None, restart: bool = 
                         datasets if datasets is not None else spec_datasets(spec, train),
                         fingerprint=spec.fingerprint, name=spec.name, epochs=epochs,
                         restart=restart, verbose=verbose, spec_text=text,
-                        resolved=resolved)
+                        resolved=resolved, spec_path=spec.path, base_dir=spec.base_dir)
 
 
 def as_bundle(train=None, validation=None, test=None):

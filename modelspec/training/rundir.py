@@ -188,8 +188,17 @@ def load_run(run_dir, which: str = "final"):
                          "with `modelspec train SPEC`")
     from modelspec import load_spec
     from modelspec.compiler import build_from_spec
-    spec_path = run.path("spec.yaml")
-    spec = load_spec(spec_path)
+    spec = None
+    original = state.get("spec_path")
+    if original and Path(original).is_file():  # relative paths in it keep their meaning
+        try:
+            candidate = load_spec(original)
+        except Exception:  # edited since into something invalid: use the run's copy
+            candidate = None
+        if candidate is not None and candidate.fingerprint == state.get("fingerprint"):
+            spec = candidate
+    if spec is None:
+        spec = load_spec(run.path("spec.yaml"))
     built = build_from_spec(spec, (state.get("overrides") or None))
     models = built if isinstance(built, dict) else {"model": built}
     candidates = {"final": ["final", state.get("checkpoint"), "best"],

@@ -171,6 +171,10 @@ def train_schema() -> dict:
                            "communication": _enum(["auto", "ring", "nccl"])},
                           description="a tf.distribute strategy"),
         "verbose": {"anyOf": [_p(INT), _enum(["auto"])]},
+        "init_from": obj({"run": _p(STR), "weights": _enum(["final", "best", "latest"]),
+                          "layers": {"type": "array", "items": _p(STR)},
+                          "grow": _enum(["net2net"])}, required=["run"],
+                         description="start from an earlier run's weights (transfer, Net2Net)"),
     }
     props.update(_adversarial_props())
     props.update(_layerwise_props())
@@ -333,6 +337,15 @@ def check_train(spec, errs) -> None:
         errs.add(("train", "jit_compile"), "jit_compile: true cannot be used with op "
                  "determinism (on whenever a seed is given): Keras then turns XLA off",
                  expected="'deterministic: false' next to 'seed' to use XLA, or no jit_compile")
+    init = train.get("init_from")
+    if isinstance(init, dict) and isinstance(init.get("run"), str):
+        from pathlib import Path
+        path = Path(init["run"])
+        path = path if path.is_absolute() else spec.base_dir / path
+        if not (path / "state.json").is_file():
+            errs.add(("train", "init_from", "run"), f"'{init['run']}' is not a run directory "
+                     f"({path} has no state.json)",
+                     expected="the run directory of an earlier `modelspec train`")
     dist = train.get("distribute") or {}
     if dist.get("devices") and dist.get("strategy") not in ("mirrored", "one_device"):
         errs.add(("train", "distribute", "devices"), "devices are only used by the "
