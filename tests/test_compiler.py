@@ -553,7 +553,7 @@ def test_keras_application_as_a_frozen_layer(build_spec):
         model:
           inputs: {image: {shape: [32, 32, 3]}}
           layers:
-            - {id: base, type: Application, name: MobileNetV2, alpha: 0.35, weights: null,
+            - {id: base, type: Application, name: MobileNetV2, weights: null,
                include_top: false, trainable: false}
             - {type: GlobalAveragePooling2D}
             - {id: head, type: Dense, units: 2}
