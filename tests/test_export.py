@@ -69,10 +69,16 @@ AUTOENCODER = textwrap.dedent("""\
     """)
 
 
+def shared_data() -> Path:
+    return Path(os.environ.get("MODELSPEC_SHARED_DATA",
+                               Path(__file__).resolve().parents[2] / "shared" / "data"))
+
+
 def lenet_spec(tmp_path) -> Path:
-    """specs/lenet5.yaml when the project ships it, else the DESIGN.md LeNet-5."""
+    """specs/lenet5.yaml (its data section reads MNIST from the shared data), else the
+    DESIGN.md LeNet-5 without data."""
     shipped = REPO / "specs" / "lenet5.yaml"
-    if shipped.exists():
+    if shipped.exists() and (shared_data() / "mnist").is_dir():
         return shipped
     path = tmp_path / "lenet5.yaml"
     path.write_text(LENET)
@@ -284,6 +290,29 @@ def test_lenet_spec_twice_gives_1_and_2_with_spec_names(lenet_export):
     import modelspec
     if (modelspec.load_spec(spec).section("export") or {}).get("labels"):
         assert "outputs['labels']" in shown
+
+
+def test_lenet_raw_payload_runs_in_saved_model_cli(lenet_export, tmp_path):
+    import gzip
+    spec, _, first, _ = lenet_export
+    images = shared_data() / "mnist" / "t10k-images-idx3-ubyte.gz"
+    if not images.exists():
+        pytest.skip(f"MNIST is not in the shared data ({images}); the spec has no data section")
+    raw = np.frombuffer(gzip.open(images).read(), np.uint8, offset=16).reshape(-1, 28, 28, 1)
+    np.save(tmp_path / "raw.npy", raw[:3])
+    out = subprocess.run([str(SAVED_MODEL_CLI), "run", "--dir", str(first), "--tag_set",
+                          "serve", "--signature_def", "serving_raw", "--inputs",
+                          f"image={tmp_path / 'raw.npy'}"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "Result for output key digit:" in out.stdout
+    assert "Result for output key classes:" in out.stdout
+    answer = tf.saved_model.load(str(first)).signatures["serving_raw"](
+        image=tf.constant(raw[:3]))
+    assert answer["digit"].shape == (3, 10)
+    assert np.allclose(answer["digit"].numpy().sum(-1), 1, atol=1e-5)
+    np.testing.assert_array_equal(answer["classes"].numpy(),
+                                  answer["digit"].numpy().argmax(-1))
 
 
 def test_lenet_metadata_and_other_formats(lenet_export):
