@@ -207,3 +207,33 @@ def test_seeded_runs_are_bit_identical(tmp_path):
     other = run_training(train, tmp_path / "run3", build, as_bundle(ds), fingerprint="s",
                          verbose=0).models["model"].get_weights()
     assert not all(np.array_equal(a, b) for a, b in zip(weights[0], other))
+
+
+def test_multi_output_losses_weights_and_metrics(tmp_path):
+    import keras
+    import tensorflow as tf
+    from modelspec.training.run import as_bundle, run_training
+
+    def build():
+        i = keras.Input((4,), name="x")
+        h = keras.layers.Dense(8, activation="relu")(i)
+        cls = keras.layers.Dense(2, activation="softmax", name="cls")(h)
+        reg = keras.layers.Dense(1, name="reg")(h)
+        return {"model": keras.Model({"x": i}, {"label": cls, "value": reg})}
+
+    x = np.random.default_rng(0).normal(size=(64, 4)).astype("float32")
+    targets = {"label": (x[:, 0] > 0).astype("int32"), "value": x[:, 1:2]}
+    ds = tf.data.Dataset.from_tensor_slices(({"x": x}, targets)).batch(16)
+    train = {"epochs": 2, "seed": 0, "optimizer": "adam",
+             "loss": {"label": "sparse_categorical_crossentropy", "value": {"type": "Huber"}},
+             "loss_weights": {"label": 1.0, "value": 0.5},
+             "metrics": {"label": ["accuracy"], "value": [{"type": "MeanAbsoluteError"}]},
+             "callbacks": {"tensorboard": False, "reduce_lr_on_plateau": {"patience": 1}}}
+    result = run_training(train, tmp_path / "run", build, as_bundle(ds, ds), fingerprint="m",
+                          verbose=0)
+    history = result.history
+    for key in ("label_loss", "value_loss", "label_accuracy", "value_mean_absolute_error",
+                "val_label_accuracy"):
+        assert len(history[key]) == 2, sorted(history)
+    assert np.isclose(history["loss"][-1], history["label_loss"][-1]
+                      + 0.5 * history["value_loss"][-1], rtol=1e-3)

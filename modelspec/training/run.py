@@ -280,6 +280,8 @@ def train_spec(spec, *, epochs: int | None = None, output=None, restart: bool = 
     train = dict(spec.section("train") or {})
     if strategy:
         train["distribute"] = dict(train.get("distribute") or {}, strategy=strategy)
+    if verbose == "auto" and "verbose" in train:
+        verbose = train["verbose"]
     if not train:
         raise UsageError(f"{spec.filename}: the spec has no 'train:' section; add one "
                          "(train: {optimizer: adam, loss: ..., epochs: 10})")

@@ -327,6 +327,10 @@ def check_train(spec, errs) -> None:
         _check_optimizer(errs, ("train", "optimizer"), train["optimizer"])
     if kind == "adversarial":
         _check_adversarial(spec, train, errs)
+        strategy = (train.get("distribute") or {}).get("strategy")
+        if strategy in ("mirrored", "multi_worker"):
+            errs.add(("train", "distribute", "strategy"), "the adversarial loop runs on one "
+                     "device", expected="strategy: default or one_device")
         return
     outputs = _output_names(spec) if spec.section("model") is not None else []
     _check_supervised(spec, train, errs, outputs)
@@ -347,6 +351,9 @@ def check_train(spec, errs) -> None:
                      f"({path} has no state.json)",
                      expected="the run directory of an earlier `modelspec train`")
     dist = train.get("distribute") or {}
+    if dist.get("strategy") in ("mirrored", "multi_worker") and kind != "supervised":
+        errs.add(("train", "distribute", "strategy"), f"the {kind} loop runs on one device",
+                 expected="strategy: default or one_device (or train.type: supervised)")
     if dist.get("devices") and dist.get("strategy") not in ("mirrored", "one_device"):
         errs.add(("train", "distribute", "devices"), "devices are only used by the "
                  "'mirrored' and 'one_device' strategies",
