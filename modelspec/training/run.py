@@ -92,7 +92,7 @@ def prepare_run_dir(run: RunDir, fingerprint: str, restart: bool) -> dict | None
         if run.root.exists() and any(run.root.iterdir()):
             leftovers = [p.name for p in run.root.iterdir()]
             if set(leftovers) - {"spec.yaml", "resolved.json", "fingerprint", "logs",
-                                 "checkpoints", "training.csv"}:
+                                 "checkpoints", "training.csv", "samples", ".final.tmp"}:
                 raise StateConflictError(
                     f"{run.root} is not empty and is not a run directory; choose another "
                     "--output or pass --restart to clear it")
@@ -172,7 +172,10 @@ def run_training(train: dict, run_dir, build: Callable[[], dict], datasets, *,
             warm = warm_start(built, train["init_from"], Path(base_dir or Path.cwd()),
                               seed=train.get("seed"))
         bundle = datasets(built) if callable(datasets) else datasets
-        if initial:
+        if initial >= total:
+            print(f"{name} is already trained to epoch {initial} ({run.root}); pass a larger "
+                  "--epochs to train longer", file=sys.stderr)
+        elif initial:
             print(f"resuming {name} from epoch {initial} ({run.root})", file=sys.stderr)
         with SignalStop() as stopper:
             ctx = TrainContext(train=train, run=run, bundle=bundle, build=build_once,
