@@ -197,3 +197,61 @@ def test_net2net_grown_network_computes_the_same_function(tmp_path):
     problems = [p.format() for p in modelspec.validate(missing, filename="m.yaml")]
     assert any("train.init_from.run: 'runs/nothing' is not a run directory" in p
                for p in problems), problems
+
+
+CGAN = """\
+modelspec: 1
+name: tiny_cgan
+models:
+  generator:
+    inputs: {z: {shape: [8]}, label: {shape: [10]}}
+    layers:
+      - {id: zc, type: Concatenate, in: [z, label]}
+      - {type: Dense, units: 32, activation: relu}
+      - {type: Dense, units: 64, activation: tanh}
+      - {id: fake, type: Reshape, target_shape: [8, 8, 1]}
+    outputs: {image: fake}
+  discriminator:
+    inputs: {image: {shape: [8, 8, 1]}, label: {shape: [10]}}
+    layers:
+      - {id: flat, type: Flatten, in: image}
+      - {id: joined, type: Concatenate, in: [flat, label]}
+      - {type: Dense, units: 32}
+      - {type: LeakyReLU, negative_slope: 0.2}
+      - {id: logit, type: Dense, units: 1}
+    outputs: {real: logit}
+data:
+  source: {type: sklearn, name: digits}
+  features: {image: images, label: label}
+  splits: {train: "all[:30%]"}
+  transforms:
+    - {type: rescale, field: images, scale: 0.125, offset: -1.0}
+    - {type: one_hot, field: label, depth: 10}
+  batch_size: 64
+  seed: 0
+train:
+  type: adversarial
+  epochs: 1
+  seed: 1
+  noise: {input: z, distribution: uniform, minval: -1.0, maxval: 1.0}
+  optimizers:
+    generator: {type: Adam, learning_rate: 0.001, beta_1: 0.5}
+    discriminator: {type: Adam, learning_rate: 0.001, beta_1: 0.5}
+  reconstruction: {loss: mae, weight: 0.0}
+  samples: {count: 10}
+"""
+
+
+def test_conditional_gan_feeds_conditions_to_both_models(tmp_path):
+    from modelspec.training.rundir import load_run
+    spec = tmp_path / "cgan.yaml"
+    spec.write_text(CGAN)
+    result = _train(spec, "-o", tmp_path / "run", "-q")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "run" / "samples" / "epoch-0001.png").exists()
+    _, models, metrics = load_run(tmp_path / "run")
+    assert np.isfinite(metrics["d_loss"])
+    labels = np.eye(10, dtype="float32")[[3, 7]]
+    fake = models["generator"]({"z": np.zeros((2, 8), "float32"), "label": labels})["image"]
+    out = np.asarray(fake)
+    assert out.shape == (2, 8, 8, 1) and not np.allclose(out[0], out[1])
