@@ -62,7 +62,7 @@ def _env():
     return env
 
 
-def _wait_for_epoch(run, epoch, proc, timeout=90):
+def _wait_for_epoch(run, epoch, proc, timeout=240):
     deadline = time.time() + timeout
     while time.time() < deadline:
         state = run / "state.json"
