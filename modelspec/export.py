@@ -106,6 +106,11 @@ def export_models(models: Mapping[str, Any], output_dir, *, metadata: Mapping | 
     Raises:
         UsageError: No model or an unknown format.
         ExportCheckError: An export did not reproduce its model (nothing is published).
+
+    Example:
+    >>> export_models({"encoder": encoder, "decoder": decoder}, "exported/ae",
+    ...               metadata={"metrics": {"loss": 0.02}}, formats=["savedmodel", "keras"])
+    {'encoder': PosixPath('exported/ae/encoder/1'), 'decoder': PosixPath('exported/ae/decoder/1')}
     """
     from modelspec.export_formats import FORMATS
     if not models:
@@ -238,6 +243,10 @@ def export_spec_or_run(spec_or_run, output=None, *, formats: Sequence[str] | Non
     Raises:
         SpecError: The spec is invalid or its `export:` options do not fit the model.
         UsageError: The path is neither a spec nor a run, or no output directory is known.
+
+    Example:
+    >>> export_spec_or_run("runs/lenet5", "exported/lenet5", formats=["savedmodel", "tflite"])
+    {'model': PosixPath('exported/lenet5/1')}
     """
     import modelspec
     from modelspec.export_schema import exported_models
