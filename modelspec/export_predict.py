@@ -72,17 +72,20 @@ def _from_savedmodel(version_dir: Path) -> Predictor:
     return Predictor(signatures, str(version_dir))
 
 
-def _from_models(models: Mapping, model: str | None, origin: str, spec) -> Predictor:
+def _from_models(models: Mapping, model: str | None, origin: str, spec,
+                 raw: bool = False) -> Predictor:
     import tensorflow as tf
 
-    from modelspec.export import options_for
+    from modelspec.export import _data_preprocessing, options_for
     from modelspec.export_signatures import build_endpoints
     name = _pick(list(models), model, origin)
     section = spec.section("export") or {}
     classify, labels = options_for(models[name], section.get("classify"),
-                                    section.get("labels"))
+                                   section.get("labels"))
+    # serving_raw needs the data pipeline (adapted on the training split): only on request
+    prep = _data_preprocessing(spec, models, [name], required=True) if raw else None
     endpoints = build_endpoints(models[name], classify=classify, labels=labels,
-                                threshold=section.get("threshold", 0.5))
+                                threshold=section.get("threshold", 0.5), preprocessing=prep)
     signatures = {}
     for sig, function in endpoints.functions.items():
         def call(batch, function=function):
@@ -106,13 +109,14 @@ def _pick(names: list[str], model: str | None, origin: str) -> str:
     return model
 
 
-def open_target(target, model: str | None = None) -> Predictor:
+def open_target(target, model: str | None = None, raw: bool = False) -> Predictor:
     """Opens what `modelspec predict` runs: an export, a run directory or a spec file.
 
     Args:
         target: A version directory, a base directory of versions (highest is used), a base
             with one subdirectory per model, a run directory, or a spec file.
         model: The model to use when the target holds several.
+        raw: For a run or spec: also build `serving_raw` from the spec's data pipeline.
 
     Raises:
         UsageError: The target is none of these, or `model` is needed / unknown.
@@ -125,7 +129,7 @@ def open_target(target, model: str | None = None) -> Predictor:
         spec = modelspec.load_spec(path)
         built = build_from_spec(spec)
         return _from_models(built if isinstance(built, dict) else {"model": built}, model,
-                            str(path), spec)
+                            str(path), spec, raw)
     if not path.is_dir():
         raise UsageError(f"{path}: no such export, run directory or spec file")
     if (path / "saved_model.pb").exists():
@@ -134,7 +138,7 @@ def open_target(target, model: str | None = None) -> Predictor:
     if find_run_dir(path) is not None:
         from modelspec.training.rundir import load_run
         spec, models, _ = load_run(path)
-        return _from_models(models, model, str(path), spec)
+        return _from_models(models, model, str(path), spec, raw)
     latest = latest_version_dir(path)
     if latest is None:
         per_model = sorted(p.name for p in path.iterdir()
@@ -165,12 +169,12 @@ def predict_files(target, inputs, *, signature: str | None = None, model: str | 
     >>> predict_files("exported/lenet5", ["digit.png"], rescale=1 / 255)
     {'predictions': [[0.01, ...]]}
     """
-    predictor = open_target(target, model)
     requested = _requested_signature(inputs)
     if signature and requested and signature != requested:
         raise UsageError(f"the request names signature '{requested}' but --signature is "
                          f"'{signature}'")
     chosen = signature or requested or "serving_default"
+    predictor = open_target(target, model, raw=chosen == "serving_raw")
     payload = read_payload(inputs, predictor.inputs(chosen), rescale)
     return format_response(predictor(chosen, payload.batch), payload.style)
 

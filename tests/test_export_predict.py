@@ -204,6 +204,9 @@ def test_cli_export_twice_then_predict(tmp_path):
     assert answer.exit_code == 0, answer.output
     rows = json.loads(answer.output)["predictions"]
     assert [r["labels"] for r in rows] == [["no", "yes"][r["classes"]] for r in rows]
+    in_memory = predict_files(spec, [request])["predictions"]  # the spec itself: same API
+    assert len(in_memory) == 2 and set(in_memory[0]) == {"y", "probabilities", "classes",
+                                                         "labels"}
     bad = runner.invoke(export_command, [str(spec), "-o", str(tmp_path / "x"), "--format",
                                          "savedmodle"])
     assert bad.exit_code == 2
