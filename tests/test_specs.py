@@ -1,0 +1,347 @@
+"""The lecture zoo (`specs/*.yaml`): every spec validates, builds, trains one step, and matches
+the parameter counts published for its network (`../shared/NETWORKS.md`).
+
+Reference configurations with more than 100 M weights (AlexNet, VGG) are built once each;
+the 1001-layer ResNet is counted from two shallow builds (its count is affine in the number
+of units per stage) unless MODELSPEC_SLOW_SPECS=1 asks for the real build.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SPECS = sorted((REPO / "specs").glob("*.yaml"))
+NAMES = [p.stem for p in SPECS]
+SHARED = Path(os.environ.get("MODELSPEC_SHARED_DATA",
+                             Path(__file__).resolve().parents[2] / "shared" / "data"))
+NETWORKS = REPO.parent / "shared" / "NETWORKS.md"
+
+# Sources whose full pipeline takes more than a few seconds to prepare (JPEG folders, text
+# corpora, the 48k-row Census CSV): their training step runs on random data of the right shape.
+SLOW_SOURCES = ("image_folder", "text")
+SLOW_SPECS = ("wide_and_deep",)
+
+# Published counts (NETWORKS.md): spec, overrides, "total" or "trainable", count.
+EXACT = [
+    ("alexnet", {}, "total", 61_100_840),
+    ("vgg11", {}, "total", 132_863_336),
+    ("vgg11_lrn", {}, "total", 132_863_336),
+    ("vgg13", {}, "total", 133_047_848),
+    ("vgg16", {}, "total", 138_357_544),
+    ("vgg19", {}, "total", 143_667_240),
+    ("resnet34", {}, "trainable", 21_797_672),
+    ("densenet121", {}, "total", 8_062_504),
+    ("lenet5", {}, "total", 61_706),
+]
+# "About" counts, in millions rounded to one decimal (as the papers print them).
+APPROX = [
+    ("unet", {}, "total", 31.0),
+    ("wide_resnet", {"depth": 16, "widen": 8}, "trainable", 11.0),
+    ("wide_resnet", {}, "trainable", 36.5),
+]
+
+
+def _uses_shared(path: Path) -> bool:
+    return "shared/data" in path.read_text(encoding="utf-8")
+
+
+def _need_data(path: Path) -> None:
+    if _uses_shared(path) and not SHARED.is_dir():
+        pytest.skip(f"{path.name} reads ../shared/data, which is absent ({SHARED})")
+
+
+def _load(path: Path, **overrides):
+    from modelspec.checks import load_and_check
+    return load_and_check(path, overrides=overrides or None)
+
+
+def _build(spec) -> dict:
+    from modelspec.compiler import build_models
+    return build_models(spec)
+
+
+def _counts(models: dict) -> dict:
+    total = sum(m.count_params() for m in models.values())
+    trainable = sum(int(np.prod(w.shape)) for m in models.values() for w in m.trainable_weights)
+    return {"total": total, "trainable": trainable}
+
+
+def _small(path: Path):
+    spec = _load(path)
+    return _load(path, small=True) if "small" in spec.params else spec
+
+
+def _clear():
+    import keras
+    keras.backend.clear_session()
+
+
+def _header(path: Path) -> str:
+    lines = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.startswith("#"):
+            break
+        lines.append(line[1:].strip())
+    return " ".join(lines)
+
+
+# ------------------------------------------------------------------------------- the rows
+
+
+def test_every_row_of_networks_md_has_its_spec():
+    if not NETWORKS.is_file():
+        pytest.skip(f"{NETWORKS} is absent")
+    rows = re.findall(r"^\| \d+ \| ([^|]+) \|", NETWORKS.read_text(encoding="utf-8"), re.M)
+    wanted = {name.strip() for row in rows for name in row.split(",")}
+    assert len(wanted) == 49
+    assert wanted == set(NAMES)
+
+
+@pytest.mark.parametrize("path", SPECS, ids=NAMES)
+def test_spec_validates_and_documents_itself(path):
+    _need_data(path)
+    spec = _load(path)
+    assert spec.name == path.stem
+    raw = spec.raw
+    assert isinstance(raw.get("description"), str) and len(raw["description"]) > 40
+    assert raw.get("references"), "a spec cites its paper"
+    header = _header(path)
+    assert re.search(r"Lectures: [SVPFT] \(00\d\)", header), header
+    assert "Parameters:" in header
+    assert spec.section("data") and spec.section("train")
+
+
+# ------------------------------------------------------------------- build and train
+
+
+def _random_batch(model, train: dict, n: int = 4):
+    """Inputs and targets of the model's shapes, targets as the spec's loss expects them."""
+    from modelspec.compiler import model_io
+    rng = np.random.default_rng(0)
+    ins, outs = model_io(model)
+    x = {}
+    for name, (shape, dtype) in ins.items():
+        shape = tuple(d or 8 for d in shape)
+        x[name] = (rng.integers(0, 2, (n, *shape)) if "int" in str(dtype)
+                   else rng.random((n, *shape))).astype(str(dtype))
+    loss = train.get("loss")
+    y = {}
+    for name, (shape, _dtype) in outs.items():
+        shape = tuple(d or 8 for d in shape)
+        one = loss.get(name, loss) if isinstance(loss, dict) and "type" not in loss else loss
+        kind = str(one.get("type") if isinstance(one, dict) else one).lower()
+        if "sparse" in kind:
+            y[name] = rng.integers(0, shape[-1], (n, *shape[:-1]))
+        else:
+            y[name] = rng.random((n, *shape)).astype("float32")
+    return x, y
+
+
+def _one_supervised_step(spec, model):
+    """Compiles the model as the supervised loop does, then one step on one real batch."""
+    from modelspec.compiler import model_io
+    from modelspec.data.pipeline import build_datasets
+    from modelspec.training.loops_supervised import compile_model
+    train = spec.section("train")
+    compile_model(model, train)
+    model.run_eagerly = True          # one step: tracing a graph would cost more than it saves
+    source = (spec.section("data") or {}).get("source", {}).get("type")
+    if source in SLOW_SOURCES or spec.name in SLOW_SPECS:
+        x, y = _random_batch(model, train)
+        logs = model.train_on_batch(x, y, return_dict=True)
+    else:
+        ins, outs = model_io(model)
+        bundle = build_datasets(spec, ins, outs)
+        history = model.fit(bundle.train.take(1), epochs=1, verbose=0)
+        logs = {k: v[-1] for k, v in history.history.items()}
+    assert np.isfinite(float(logs["loss"])), logs
+    return float(logs["loss"])
+
+
+@pytest.mark.parametrize("path", SPECS, ids=NAMES)
+def test_small_variant_builds_and_trains_one_step(path, tmp_path):
+    _need_data(path)
+    spec = _small(path)
+    train = spec.section("train")
+    kind = train.get("type", "supervised")
+    try:
+        if kind == "supervised":
+            models = _build(spec)
+            (model,) = models.values()
+            before = [w.numpy().copy() for w in model.trainable_weights]
+            loss = _one_supervised_step(spec, model)
+            after = [w.numpy() for w in model.trainable_weights]
+            assert loss == 0.0 or any(not np.array_equal(a, b) for a, b in zip(before, after)), \
+                "one step changed no weight"
+        else:  # adversarial / layerwise: the built-in loop on one real batch
+            from modelspec.training.run import as_bundle, run_training, spec_datasets
+            make = spec_datasets(spec, train)
+
+            def datasets(built):
+                return as_bundle(train=make(built).train.take(1))
+
+            result = run_training(train, tmp_path / "run", lambda: _build(spec), datasets,
+                                  fingerprint=spec.fingerprint, name=spec.name, epochs=1,
+                                  verbose=0)
+            assert result.metrics and all(np.isfinite(v) for v in result.metrics.values()
+                                          if isinstance(v, float))
+    finally:
+        _clear()
+
+
+@pytest.mark.parametrize("path", [p for p in SPECS if "small" not in p.read_text()
+                                  or "small: false" not in p.read_text()], ids=lambda p: p.stem)
+def test_header_states_the_parameter_count(path):
+    """Specs whose reference configuration is their small one state its exact count."""
+    _need_data(path)
+    spec = _load(path)
+    if "small" in spec.params:
+        pytest.skip("reference configuration checked in the count tests")
+    try:
+        counts = _counts(_build(spec))
+    finally:
+        _clear()
+    header = _header(path).replace("\u202f", ",")
+    assert f"{counts['total']:,}" in header or f"{counts['trainable']:,}" in header, \
+        (counts, header)
+
+
+# ------------------------------------------------------------------ published counts
+
+
+@pytest.mark.parametrize("name,overrides,which,count", EXACT,
+                         ids=[f"{r[0]}-{r[3]}" for r in EXACT])
+def test_published_parameter_count(name, overrides, which, count):
+    path = REPO / "specs" / f"{name}.yaml"
+    _need_data(path)
+    try:
+        counts = _counts(_build(_load(path, **overrides)))
+    finally:
+        _clear()
+    assert counts[which] == count
+    assert f"{count:,}" in _header(path)
+
+
+@pytest.mark.parametrize("name,overrides,which,millions", APPROX,
+                         ids=[f"{r[0]}-{r[3]}M" for r in APPROX])
+def test_published_approximate_count(name, overrides, which, millions):
+    path = REPO / "specs" / f"{name}.yaml"
+    _need_data(path)
+    try:
+        counts = _counts(_build(_load(path, **overrides)))
+    finally:
+        _clear()
+    assert round(counts[which] / 1e6, 1) == millions
+
+
+def test_googlenet_count_is_inception_v1():
+    path = REPO / "specs" / "googlenet.yaml"
+    _need_data(path)
+    try:
+        counts = _counts(_build(_load(path)))
+    finally:
+        _clear()
+    assert counts["total"] == 6_998_552                # Table 1 of the paper, without aux heads
+    assert 6.6e6 <= counts["total"] <= 7.0e6
+
+
+def _conv_dense_weights(models) -> int:
+    """Weights of convolution and dense layers (what the ResNet papers count)."""
+    import keras
+    n = 0
+    for model in models.values():
+        for layer in model.layers:
+            if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)):
+                n += layer.count_params()
+    return n
+
+
+def test_preact_resnet_1001_has_10_2_million_weights():
+    path = REPO / "specs" / "resnet_deep.yaml"
+    _need_data(path)
+    if os.environ.get("MODELSPEC_SLOW_SPECS") == "1":   # the real 1001-layer build (~40 s)
+        try:
+            weights = _conv_dense_weights(_build(_load(path)))
+        finally:
+            _clear()
+    else:
+        # depth = 9·units + 2; every unit of a stage has the same weights, so the count is
+        # affine in `units`: count(111) from count(3) and count(4)
+        measured = {}
+        for depth in (29, 38):
+            try:
+                measured[depth] = _conv_dense_weights(_build(_load(path, small=True,
+                                                                   depth=depth)))
+            finally:
+                _clear()
+        per_unit = measured[38] - measured[29]
+        weights = measured[29] + per_unit * ((1001 - 2) // 9 - 3)
+    assert round(weights / 1e6, 1) == 10.2
+    assert _load(path).params["units"] == 111
+
+
+def test_densenet121_matches_keras_applications_layer_by_layer():
+    import keras
+    path = REPO / "specs" / "densenet121.yaml"
+    _need_data(path)
+    try:
+        ours = _build(_load(path))["model"]
+        theirs = keras.applications.DenseNet121(weights=None)
+        shapes = [(type(layer).__name__, [tuple(w.shape) for w in layer.weights])
+                  for layer in ours.layers if layer.weights]
+        reference = [(type(layer).__name__, [tuple(w.shape) for w in layer.weights])
+                     for layer in theirs.layers if layer.weights]
+        assert shapes == reference
+        assert ours.count_params() == theirs.count_params() == 8_062_504
+    finally:
+        _clear()
+
+
+def test_vgg_c_has_1x1_convolutions_and_a_lrn_has_lrn():
+    c = _load(REPO / "specs" / "vgg16_c.yaml")
+    kernels = [n.args.get("kernel_size") for n in c.graphs["model"].nodes if n.type == "Conv2D"]
+    assert kernels.count(1) == 3 and kernels.count(3) == 10
+    lrn = _load(REPO / "specs" / "vgg11_lrn.yaml")
+    assert [n.type for n in lrn.graphs["model"].nodes].count("LocalResponseNormalization") == 1
+    alex = _load(REPO / "specs" / "alexnet.yaml")
+    assert [n.type for n in alex.graphs["model"].nodes].count("LocalResponseNormalization") == 2
+
+
+def test_lenet5_uses_average_pooling_and_tanh():
+    spec = _load(REPO / "specs" / "lenet5.yaml")
+    types = [n.type for n in spec.graphs["model"].nodes]
+    assert types.count("AveragePooling2D") == 2 and "MaxPooling2D" not in types
+    assert all(n.args.get("activation") == "tanh" for n in spec.graphs["model"].nodes
+               if n.type in ("Conv2D",))
+
+
+def test_perceptron_computes_the_lecture_credit_rule_before_training():
+    """Weights 0.3/0.3/0.3 and threshold 0.4: credit iff at least two of three inputs."""
+    import itertools
+    try:
+        model = _build(_load(REPO / "specs" / "perceptron.yaml"))["model"]
+        x = np.array(list(itertools.product([0, 1], repeat=3)), dtype="float32")
+        out = model.predict({"x": x}, verbose=0)["credit"][:, 0]
+    finally:
+        _clear()
+    assert out.tolist() == [float(row.sum() >= 2) for row in x]
+
+
+# ------------------------------------------------------------------------ catalogue
+
+
+def test_catalogue_is_current():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("gen_spec_catalog",
+                                                  REPO / "tools" / "gen_spec_catalog.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    expected = module.render(REPO / "specs")
+    current = (REPO / "specs" / "README.md").read_text(encoding="utf-8")
+    assert current == expected, "specs/README.md is stale: run python tools/gen_spec_catalog.py"
