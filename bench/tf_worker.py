@@ -101,7 +101,11 @@ def overhead_one(tf, kind, steps, rounds, loss_steps):
 
 
 def runtime(job):
-    """Median step times of each model under each compile config, with the job's threads."""
+    """Median step times of each model under each compile config, with the job's threads.
+
+    Job keys: `models`, `configs` (a list of `{spe, jit}`, or model → list), `steps` (model →
+    steps per timed run), `rounds`, `threads` (`[intra, inter]` or None).
+    """
     tf = _setup(job.get("threads"))
     import keras
     from bench.models import BATCH, KERAS, arrays
@@ -114,7 +118,8 @@ def runtime(job):
         x, y, data = arrays(kind, batch * 32)
         ds = _dataset(tf, x, y, batch, False)
         runs = []
-        for cfg in job["configs"]:
+        configs = job["configs"]
+        for cfg in (configs[kind] if isinstance(configs, dict) else configs):
             keras.utils.set_random_seed(0)
             model = KERAS[kind]()
             _compile(model, False, spe=cfg["spe"], jit=cfg["jit"])

@@ -47,7 +47,8 @@ def train_steps(job):
             loss.item()
             return (time.perf_counter() - start) / n
 
-        run(steps)  # warm-up
+        per_step = run(4)  # warm-up; then at most ~1 s per timed run (slow thread settings)
+        steps = max(4, min(steps, int(1.0 / max(per_step, 1e-6))))
         times = [run(steps) for _ in range(job["rounds"])]
         out["models"][kind] = {"data": data, "batch": batch, "steps": steps,
                                "step_ms": median(times) * 1e3,
