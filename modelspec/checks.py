@@ -188,10 +188,33 @@ def semantic_problems(spec: CheckedSpec, errs: Collector) -> None:
             spec.graphs[name] = flat
     if "models" in doc:
         spec.graphs = {n: spec.graphs[n] for n in doc["models"] if n in spec.graphs}
+    for key in SECTION_CHECKS:
+        if key in doc:
+            check_references(doc[key], (key,), spec.params, errs)
     for key, dotted in SECTION_CHECKS.items():
         if key in doc:
             module, func = dotted.split(":")
-            getattr(__import__(module, fromlist=[func]), func)(spec, errs)
+            try:
+                getattr(__import__(module, fromlist=[func]), func)(spec, errs)
+            except ExpressionError as err:  # a bad `$ref` the passes above reported
+                if not errs:
+                    errs.add((key,), str(err), expected=err.expected)
+
+
+def check_references(value, path: tuple, params: dict, errs: Collector) -> None:
+    """Reports every `$name` / `$(expression)` in `value` that does not evaluate."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            check_references(item, path + (key,), params, errs)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            check_references(item, path + (i,), params, errs)
+    elif is_reference(value):
+        try:
+            resolve_value(value, params)
+        except ExpressionError as err:
+            errs.add(path, str(err), expected=err.expected,
+                     suggestion=did_you_mean(err.name, params) if err.name else None)
 
 
 def _model_order(models: dict, errs: Collector) -> list[str]:

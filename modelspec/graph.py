@@ -219,7 +219,9 @@ class _Expander:
         vary = item.get("vary") or {}
         for key, values in vary.items():
             values, ok = self.resolve(values, names, ipath + ("vary", key))
-            if ok and (not isinstance(values, list) or len(values) != repeat):
+            if not ok:
+                return prev
+            if not isinstance(values, list) or len(values) != repeat:
                 got = len(values) if isinstance(values, list) else "not a list"
                 self.errs.add(ipath + ("vary", key), f"'vary.{key}' has {got} values but "
                               f"'repeat' is {repeat}", expected=f"a list of {repeat} values, "
