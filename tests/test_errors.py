@@ -120,3 +120,65 @@ def test_several_errors_are_reported_together_sorted_by_line():
     assert len(problems) == 4
     assert [p.line for p in problems] == sorted(p.line for p in problems)
     assert SpecError(problems).format().endswith("4 errors")
+
+
+GOOD = sorted((Path(__file__).resolve().parent / "fixtures" / "good").glob("*.yaml"))
+_JUNK = [None, 0, -1, 1.5, "x", "$nope", "$(1/0)", "$(", [], {}, [1, "a"], {"type": "Dense"},
+         True, 10 ** 20, "input", "a.b.c", "__delete__"]
+
+
+def _paths(node, path=()):
+    yield path
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _paths(value, path + (key,))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _paths(value, path + (i,))
+
+
+def test_mangled_specs_give_problems_never_tracebacks():
+    """Random structural damage to valid specs: only SpecErrors, never another exception."""
+    import copy
+    import random
+
+    from modelspec import yamlio
+    from modelspec.checks import check
+    from modelspec.source import LoadedSpec
+
+    rng = random.Random(7)
+    for path in GOOD:
+        loaded = yamlio.load(path)
+        paths = [p for p in _paths(loaded.data) if p]
+        for _ in range(30):
+            doc = copy.deepcopy(loaded.data)
+            for _ in range(rng.randint(1, 3)):
+                where, junk = rng.choice(paths), copy.deepcopy(rng.choice(_JUNK))
+                parent = doc
+                try:
+                    for part in where[:-1]:
+                        parent = parent[part]
+                    if junk == "__delete__":
+                        del parent[where[-1]]
+                    else:
+                        parent[where[-1]] = junk
+                except (KeyError, IndexError, TypeError):
+                    continue
+            try:
+                check(LoadedSpec(doc, loaded.source, loaded.path, loaded.text))
+            except SpecError as err:
+                assert all(p.line >= 0 and p.message for p in err.problems)
+
+
+def test_damaged_yaml_text_gives_problems_never_tracebacks():
+    import random
+    rng = random.Random(3)
+    text = (GOOD[0]).read_text()
+    for _ in range(150):
+        cut = rng.randrange(len(text))
+        damaged = text[:cut] + rng.choice(["", ":", "{", "]", "\t", "- ", "&a", "*a", "!!",
+                                            "'", '"', "#", "\n  ", "%", "@"]) + text[cut + 1:]
+        try:
+            load_and_check(damaged + "\n", filename="d.yaml")
+        except SpecError as err:
+            assert err.problems and all(p.file == "d.yaml" for p in err.problems)
