@@ -252,6 +252,10 @@ def check_layer_arguments(flat, errs: Collector) -> None:
     for node in flat.nodes:
         if node.kind != "layer":
             continue
+        if len(node.inputs) > 1 and registry.input_convention(node.type) == "single":
+            errs.add(node.path + ("in",), f"{node.type} takes one input tensor, but 'in:' names "
+                     f"{len(node.inputs)}", expected="one id (merge several first, e.g. with "
+                     "Concatenate or Add)", notes=node.expansion)
         defaults = registry.layer_arguments(node.type)
         for arg, default in defaults.items():
             if default == catalog.REQUIRED and arg not in node.args:
