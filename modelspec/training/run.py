@@ -297,8 +297,7 @@ def train_spec(spec, *, epochs: int | None = None, output=None, restart: bool = 
     text = getattr(getattr(spec, "loaded", None), "text", None) or None
     if text is None and spec.path is not None:
         text = Path(spec.path).read_text(encoding="utf-8")
-    resolved = {k: spec.section(k) for k in spec.raw if k != "params"}
-    resolved["params"] = spec.params
+    resolved = spec.resolved_document()
     return run_training(train, output or default_run_dir(spec), build,
                         datasets if datasets is not None else spec_datasets(spec, train),
                         fingerprint=spec.fingerprint, name=spec.name, epochs=epochs,
