@@ -55,9 +55,10 @@ def _shape_masks(n: int, size: int, rng, kinds=None):
     """Masks (n, size, size) of one random square/circle/triangle each, and their kinds."""
     yy, xx = np.mgrid[0:size, 0:size]
     kinds = rng.integers(0, 3, n) if kinds is None else kinds
-    r = rng.uniform(size * 0.12, size * 0.3, n)[:, None, None]
-    cy = rng.uniform(r[:, 0, 0], size - r[:, 0, 0])[:, None, None]
-    cx = rng.uniform(r[:, 0, 0], size - r[:, 0, 0])[:, None, None]
+    yy, xx = yy.astype(np.float32), xx.astype(np.float32)
+    r = rng.uniform(size * 0.12, size * 0.3, n).astype(np.float32)[:, None, None]
+    cy = rng.uniform(r[:, 0, 0], size - r[:, 0, 0]).astype(np.float32)[:, None, None]
+    cx = rng.uniform(r[:, 0, 0], size - r[:, 0, 0]).astype(np.float32)[:, None, None]
     square = (np.abs(yy - cy) <= r) & (np.abs(xx - cx) <= r)
     circle = (yy - cy) ** 2 + (xx - cx) ** 2 <= r ** 2
     triangle = (yy - cy <= r) & (yy - cy >= -r) & (np.abs(xx - cx) <= (yy - cy + r) / 2)
@@ -67,19 +68,20 @@ def _shape_masks(n: int, size: int, rng, kinds=None):
 
 def _shapes(n: int, size: int, max_shapes: int, rng) -> dict:
     """Images with 1..max_shapes shapes; mask = class id + 1 per pixel (0 background)."""
-    image = rng.uniform(0, 0.1, (n, size, size, 1))
-    mask = np.zeros((n, size, size), np.int64)
+    image = rng.uniform(0, 0.1, (n, size, size, 1)).astype(np.float32)
+    mask = np.zeros((n, size, size), np.uint8)
     labels = np.zeros((n, 3), np.float32)
     count = rng.integers(1, max_shapes + 1, n)
     first = None
     for slot in range(max_shapes):
         shape, kinds = _shape_masks(n, size, rng)
         present = (slot < count)[:, None, None] & shape
-        mask = np.where(present, kinds[:, None, None] + 1, mask)
-        image = np.where(present[..., None], rng.uniform(0.5, 1.0, (n, 1, 1, 1)), image)
+        mask = np.where(present, (kinds[:, None, None] + 1).astype(np.uint8), mask)
+        image = np.where(present[..., None],
+                         rng.uniform(0.5, 1.0, (n, 1, 1, 1)).astype(np.float32), image)
         labels[np.arange(n), kinds] = np.maximum(labels[np.arange(n), kinds], slot < count)
         first = kinds if first is None else first
-    return {"image": image.astype(np.float32), "mask": mask[..., None],
+    return {"image": image, "mask": mask[..., None],
             "label": first.astype(np.int64), "labels": labels}
 
 
@@ -129,7 +131,7 @@ def _pix2pix(n: int, size: int, rng) -> dict:
                             & mask[:, 1:-1, 2:] & mask[:, 1:-1, 1:-1])
     edges = mask & ~inner
     colour = np.eye(3)[kinds][:, None, None, :]
-    image = np.where(mask[..., None], colour, 0.0)
+    image = np.where(mask[..., None], colour.astype(np.float32), np.float32(0))
     return {"edges": (edges[..., None] * 2.0 - 1.0).astype(np.float32),
             "image": (image * 2.0 - 1.0).astype(np.float32)}
 
@@ -144,6 +146,19 @@ def _digit_domains(rng) -> dict:
     return {"image": np.concatenate([clean, shifted]).astype(np.float32),
             "label": np.concatenate([bunch.target, bunch.target]).astype(np.int64),
             "domain": np.concatenate([np.zeros(n), np.ones(n)]).astype(np.int64)}
+
+
+def _chunked(make, n: int, cells: int) -> dict:
+    """Calls `make(rows)` on chunks of rows (about 4M pixels each) into preallocated arrays."""
+    step = max(1, 4_000_000 // max(1, cells))
+    out = None
+    for start in range(0, n, step):
+        part = make(min(step, n - start))
+        if out is None:
+            out = {k: np.empty((n, *v.shape[1:]), v.dtype) for k, v in part.items()}
+        for k, v in part.items():
+            out[k][start:start + len(v)] = v
+    return out
 
 
 def generate(name: str, args: dict, seed: int = 0) -> dict:
@@ -170,15 +185,19 @@ def generate(name: str, args: dict, seed: int = 0) -> dict:
         return _surface(name, n, args.get("low", low), args.get("high", high), rng)
     if name == "credit":
         return _credit(args.get("rows", "all"))
+    size = args.get("size", 16 if name == "moving_squares" else 32)
     if name == "shapes":
-        return _shapes(n, args.get("size", 32), args.get("max_shapes", 1), rng)
+        return _chunked(lambda m: _shapes(m, size, args.get("max_shapes", 1), rng), n,
+                        size * size * args.get("max_shapes", 1))
     if name == "moving_squares":
-        return _moving_squares(n, args.get("size", 16), args.get("frames", 8), rng)
+        frames = args.get("frames", 8)
+        return _chunked(lambda m: _moving_squares(m, size, frames, rng), n,
+                        size * size * frames)
     if name in ("seq_reverse", "seq_sort", "seq_add"):
         return _seq(name, n, args.get("length", 8), args.get("vocab_size", 12),
                     args.get("digits", 2), rng)
     if name == "pix2pix":
-        return _pix2pix(n, args.get("size", 32), rng)
+        return _chunked(lambda m: _pix2pix(m, size, rng), n, size * size * 3)
     if name == "digit_domains":
         return _digit_domains(rng)
     raise KeyError(name)

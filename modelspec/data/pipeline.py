@@ -7,6 +7,7 @@ Per split the pipeline is
 
 with parallel maps and AUTOTUNE everywhere, no Python code per example. Transforms that draw
 random numbers (noise, negative sampling) run after the cache, so every epoch differs.
+(`cache: true`, the default, is skipped where it would only copy arrays already in memory.)
 Everything the data can tell before training (missing files, unknown fields, a field whose
 shape does not fit the model input, empty splits) raises `SpecError` at the spec's line.
 """
@@ -257,7 +258,10 @@ def build_datasets(spec, inputs: dict, outputs: dict) -> DataBundle:
         training = name == "train"
         ds = _apply_steps(ds, steps[:cut], training)
         count = _count(ds, known if not any(s.restructuring for s in steps[:cut]) else None)
-        if data.get("cache", True):
+        # arrays already in memory need no cache unless something was computed from them
+        worth = cut > 0 or getattr(source, "decode", None) is not None or \
+            not hasattr(source, "arrays")
+        if data.get("cache", True) and worth:
             ds = ds.cache()
         random_steps = steps[cut:]
         if any(s.restructuring for s in random_steps):

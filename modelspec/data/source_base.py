@@ -33,29 +33,46 @@ class ArraySource:
     meta: dict = field(default_factory=dict)
 
     def __post_init__(self):
-        if "all" not in self.splits and self.splits:
+        self._shuffled: set = set()
+
+    @property
+    def split_names(self) -> list[str]:
+        return list(self.splits) + ([] if "all" in self.splits or not self.splits else ["all"])
+
+    def _table(self, name: str) -> dict:
+        if name == "all" and name not in self.splits:  # built on first use only
             names = list(self.splits)
             common = set.intersection(*(set(self.splits[n]) for n in names))
             self.splits["all"] = {f: np.concatenate([self.splits[n][f] for n in names])
                                   for f in sorted(common)}
+        return self.splits[name]
 
-    @property
-    def split_names(self) -> list[str]:
-        return list(self.splits)
+    def _ordered(self, name: str, seed: int, shuffle: bool) -> dict:
+        """Split `name`'s arrays, permuted in place (once) when `shuffle`.
+
+        A source serves one `build_datasets` call, so one seed and one `shuffle` setting.
+        """
+        table = self._table(name)
+        if not shuffle:
+            return table
+        if name not in self._shuffled:
+            n = len(next(iter(table.values()))) if table else 0
+            order = np.random.default_rng([seed, zlib.crc32(name.encode())]).permutation(n)
+            for f in list(table):  # one field at a time keeps the peak memory low
+                table[f] = table[f][order]
+            self._shuffled.add(name)
+        return table
 
     def arrays(self, expr: str, seed: int, shuffle: bool) -> dict[str, np.ndarray]:
-        """The rows of split expression `expr` (e.g. `all[:80%]`) as arrays."""
+        """The rows of split expression `expr` (e.g. `all[:80%]`) as arrays (views if possible)."""
         pieces = []
         for part in parse_split(expr):
-            table = self.splits[part.name]
+            table = self._ordered(part.name, seed, shuffle)
             n = len(next(iter(table.values()))) if table else 0
-            order = np.arange(n)
-            if shuffle:
-                rng = np.random.default_rng([seed, zlib.crc32(part.name.encode())])
-                order = rng.permutation(n)
             start, end = slice_indices(part, n)
-            idx = order[start:end]
-            pieces.append({f: a[idx] for f, a in table.items()})
+            pieces.append({f: a[start:end] for f, a in table.items()})
+        if len(pieces) == 1:
+            return pieces[0]
         return {f: np.concatenate([p[f] for p in pieces]) for f in pieces[0]}
 
     def select(self, expr: str, seed: int = 0, shuffle: bool | None = None):
