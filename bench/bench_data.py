@@ -102,7 +102,8 @@ def main(argv=None) -> dict:
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        bundle, _ = make_bundle(tmp, [32, 32, 3], f"""  source: {{type: image_folder, path: {cifar}}}
+        bundle, _ = make_bundle(tmp, [32, 32, 3], f"""  source:
+    {{type: image_folder, path: {cifar}}}
   targets: {{label: label}}
   transforms: [{{type: rescale, field: image, scale: 0.00392156862}}]
   batch_size: 128

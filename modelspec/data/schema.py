@@ -103,7 +103,8 @@ def data_schema() -> dict:
         "features": {**mapping, "description": "model input name → source field"},
         "targets": {**mapping, "description": "model output name → source field"},
         "splits": {**obj({name: param_or(STR) for name in SPLIT_NAMES}),
-                   "description": "split name → expression such as 'train[:80%]' or 'all[8000:]'"},
+                   "description": "split name → expression such as 'train[:80%]' "
+                                  "or 'all[8000:]'"},
         "split_shuffle": param_or(BOOL),
         "transforms": {"type": "array", "items": transform_schema()},
         "augment": {"type": "array", "items": augment_schema()},
