@@ -9,7 +9,7 @@ Measures, on the real data in `../shared/data` (or `--data-dir`):
    (target: ratio ≤ 1.05).
 
 Usage:
-    python bench/bench_data.py [--data-dir ../shared/data] [--epochs 3] [--json out.json]
+    python bench/bench_data.py [--data-dir ../shared/data] [--epochs 5] [--json out.json]
 """
 
 from __future__ import annotations
@@ -64,36 +64,45 @@ def throughput(bundle, epochs: int) -> list[float]:
     return rates
 
 
-def step_time(bundle, model, epochs: int) -> dict:
-    """Seconds per epoch of `fit` on the pipeline vs on the same arrays in memory."""
+def step_time(bundle, model, rounds: int) -> dict:
+    """Seconds per epoch of `fit` on the pipeline vs on the same arrays in memory.
+
+    Both sides train their own copy of the model, alternating epoch by epoch (ABBA order,
+    `bench.common.alternate`) so that load from other processes hits both alike; the
+    figures are medians over `rounds` epochs each, after one warm-up epoch per side.
+    """
     import keras
     import numpy as np
+    from bench.common import alternate, median
     xs, ys = [], []
     for x, y in bundle.train:
         xs.append(x["image"].numpy())
         ys.append(y["label"].numpy())
     x_mem, y_mem = np.concatenate(xs), np.concatenate(ys)
+    models = {}
+    for side in ("pipeline", "in_memory"):
+        models[side] = keras.models.clone_model(model)
+        models[side].compile("adam", {"label": "sparse_categorical_crossentropy"})
 
-    def timed(fit):
-        fresh = keras.models.clone_model(model)
-        fresh.compile("adam", {"label": "sparse_categorical_crossentropy"})
-        fit(fresh, 1)  # warm-up: tracing, cache filling
-        start = time.perf_counter()
-        fit(fresh, epochs)
-        return (time.perf_counter() - start) / epochs
+    def pipeline():
+        models["pipeline"].fit(bundle.train, epochs=1, verbose=0)
 
-    pipeline = timed(lambda m, e: m.fit(bundle.train, epochs=e, verbose=0))
-    memory = timed(lambda m, e: m.fit({"image": x_mem}, {"label": y_mem},
-                                      batch_size=bundle.batch_size, epochs=e, verbose=0))
-    return {"pipeline_s_per_epoch": pipeline, "in_memory_s_per_epoch": memory,
-            "ratio": pipeline / memory}
+    def in_memory():
+        models["in_memory"].fit({"image": x_mem}, {"label": y_mem},
+                                batch_size=bundle.batch_size, epochs=1, verbose=0)
+    pipeline(), in_memory()  # warm-up: tracing, cache filling
+    times = alternate({"pipeline": pipeline, "in_memory": in_memory}, rounds)
+    out = {"pipeline_s_per_epoch": median(times["pipeline"]),
+           "in_memory_s_per_epoch": median(times["in_memory"]), "rounds": rounds}
+    out["ratio"] = out["pipeline_s_per_epoch"] / out["in_memory_s_per_epoch"]
+    return out
 
 
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, default=Path(
         os.environ.get("MODELSPEC_SHARED_DATA", ROOT.parent / "shared" / "data")))
-    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     cifar, mnist = args.data_dir / "cifar10" / "test", args.data_dir / "mnist"
@@ -126,7 +135,9 @@ def main(argv=None) -> dict:
         results["mnist_idx"] = {"examples": bundle.counts["train"],
                                 "first_epoch_examples_per_s": rates[0],
                                 "later_epochs_examples_per_s": max(rates[1:] or rates)}
-        results["mnist_training"] = step_time(bundle, model, args.epochs)
+        results["mnist_training"] = step_time(bundle, model, max(3, args.epochs))
+    from bench.common import machine
+    results["machine"] = machine()
     print(json.dumps(results, indent=2))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
