@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Reproduces the examples of examples/README.md: train → evaluate → export for each spec,
+# with the wall time of each step in logs/<name>.*.log. Run from anywhere:
+#   examples/run_all.sh              # every example, one after the other
+#   examples/run_all.sh lenet5 gan   # only these
+# Outputs: examples/runs/<name>/ (run directories), examples/exported/<name>/ (SavedModels),
+# examples/logs/ (command output), examples/figures/ (PNGs copied from the runs).
+set -u
+cd "$(dirname "$0")"
+MS=${MODELSPEC:-/work/venv/bin/modelspec}
+PY=${PYTHON:-/work/venv/bin/python}
+mkdir -p runs exported logs figures
+
+# step NAME KIND CMD...: runs CMD, appends its wall time to logs/NAME.KIND.log
+step() {
+  local name=$1 kind=$2; shift 2
+  local log="logs/$name.$kind.log" t0 t1 rc
+  echo "\$ $*" > "$log"
+  t0=$(date +%s.%N)
+  "$@" >> "$log" 2>&1; rc=$?
+  t1=$(date +%s.%N)
+  printf 'exit %d, wall %.1f s\n' "$rc" "$(echo "$t1 - $t0" | bc)" | tee -a "$log"
+  return $rc
+}
+
+# example NAME SPEC: train, evaluate (JSON), export
+example() {
+  local name=$1 spec=$2
+  echo "== $name ($spec)"
+  step "$name" train "$MS" train "$spec" --output "runs/$name" -q || return
+  step "$name" evaluate "$MS" evaluate "runs/$name" --json
+  step "$name" export "$MS" export "runs/$name" --output "exported/$name"
+}
+
+run_lenet5()      { example lenet5 ../specs/lenet5.yaml; }
+run_cifar10_cnn() { example cifar10_cnn cifar10_cnn.yaml; }
+run_sunspots_lstm() {
+  example sunspots_lstm sunspots_lstm.yaml
+  step sunspots_lstm baseline "$PY" sunspots_baseline.py runs/sunspots_lstm
+}
+run_wide_and_deep() { example wide_and_deep ../specs/wide_and_deep.yaml; }
+run_word2vec() {
+  example word2vec ../specs/word2vec_skipgram.yaml
+  step word2vec query "$PY" word2vec_query.py runs/word2vec --words socrates justice soul city war \
+    --analogy man woman king
+}
+
+run_gan() {
+  example gan ../specs/gan.yaml
+  cp "$(ls runs/gan/samples/*.png | sort | tail -n 1)" figures/gan_samples.png
+}
+run_stacked_autoencoder() {
+  example stacked_autoencoder ../specs/stacked_autoencoder.yaml
+  example stacked_autoencoder_nopretrain stacked_autoencoder_nopretrain.yaml
+}
+run_multitask() { example multitask ../specs/multitask.yaml; }
+run_dann() {
+  example dann ../specs/dann.yaml
+  step dann domains "$PY" domain_accuracy.py runs/dann
+  example dann_no_reversal dann_no_reversal.yaml
+  step dann_no_reversal domains "$PY" domain_accuracy.py runs/dann_no_reversal
+}
+run_perceptron() {
+  example perceptron ../specs/perceptron.yaml
+  step perceptron predict "$MS" predict runs/perceptron --input credit_all8.json
+}
+run_mlp_surface() {
+  for h in 2 3 4; do example "mlp_surface_$h" "mlp_surface_$h.yaml"; done
+}
+run_denoising_autoencoder() {
+  example denoising_autoencoder ../specs/denoising_autoencoder.yaml
+  step denoising_autoencoder grid "$PY" denoise_grid.py runs/denoising_autoencoder \
+    --out figures/denoising_autoencoder.png
+}
+run_transfer() {   # needs runs/lenet5
+  example digits_scratch digits_scratch.yaml
+  example digits_transfer digits_transfer.yaml
+}
+run_net2net() {
+  example net2net ../specs/net2net.yaml
+  step net2net_wider check "$PY" net2net_check.py net2net_wider.yaml
+  example net2net_wider net2net_wider.yaml
+}
+
+ALL="lenet5 cifar10_cnn sunspots_lstm wide_and_deep word2vec gan stacked_autoencoder multitask dann
+     perceptron mlp_surface denoising_autoencoder transfer net2net"
+for name in ${@:-$ALL}; do
+  "run_$name"
+done

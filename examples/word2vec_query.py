@@ -1,0 +1,81 @@
+"""Nearest neighbours and analogies with the word vectors of a trained word2vec run.
+
+Loads the run with `modelspec.training.rundir.load_run`, takes the embedding table of the
+layer `word_vectors` (the spec's target embedding), and rebuilds the vocabulary exactly as the
+run's data pipeline did: the spec's `tokenize` transform adapted on the spec's train split
+(same source, split expression and seed). Similarities are cosine similarities.
+
+Example:
+    python examples/word2vec_query.py examples/runs/word2vec --words justice soul \
+        --analogy man woman king     # king − man + woman ≈ ?
+"""
+
+import argparse
+
+import numpy as np
+
+
+def vocabulary(spec) -> list[str]:
+    """The token list of the spec's `tokenize` transform, adapted like the pipeline does."""
+    from modelspec.data.source_base import load_source
+    from modelspec.data.transforms import make_step
+
+    data = spec.section("data")
+    seed = int(data.get("seed", 0))
+    errs = spec.errors()
+    source = load_source(dict(data["source"]), spec.base_dir, errs)
+    errs.raise_if_any()
+    train, _ = source.select(data["splits"]["train"], seed, data.get("split_shuffle"))
+    configs = data.get("transforms") or []
+    if not configs or configs[0]["type"] != "tokenize":
+        raise SystemExit("this script expects the spec's first transform to be `tokenize`")
+    step = make_step(configs[0])
+    step.adapt(train)
+    return list(step.layer.get_vocabulary())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run", help="run directory written by `modelspec train`")
+    parser.add_argument("--layer", default="word_vectors", help="the embedding layer's id")
+    parser.add_argument("--words", nargs="*", default=[], help="words to list neighbours of")
+    parser.add_argument("--analogy", nargs=3, action="append", default=[], metavar=("A", "B", "C"),
+                        help="A is to B as C is to ?  (C − A + B); repeatable")
+    parser.add_argument("-k", type=int, default=8, help="how many neighbours")
+    args = parser.parse_args()
+
+    from modelspec.training.rundir import load_run
+
+    spec, models, _ = load_run(args.run)
+    (model,) = models.values()
+    table = np.asarray(model.get_layer(args.layer).get_weights()[0])
+    words = vocabulary(spec)
+    if len(words) != table.shape[0]:
+        raise SystemExit(f"vocabulary has {len(words)} tokens but the table {table.shape[0]} rows")
+    index = {w: i for i, w in enumerate(words)}
+    unit = table / np.maximum(np.linalg.norm(table, axis=1, keepdims=True), 1e-9)
+
+    def nearest(vector, exclude):
+        sims = unit @ (vector / max(np.linalg.norm(vector), 1e-9))
+        sims[:2] = -np.inf                      # padding and out-of-vocabulary ids
+        for i in exclude:
+            sims[i] = -np.inf
+        top = np.argsort(-sims)[: args.k]
+        return ", ".join(f"{words[i]} {sims[i]:.2f}" for i in top)
+
+    def known(word):
+        if word not in index:
+            print(f"{word}: not in the vocabulary")
+        return word in index
+
+    for word in args.words:
+        if known(word):
+            print(f"{word}: {nearest(unit[index[word]], [index[word]])}")
+    for a, b, c in args.analogy:
+        if known(a) and known(b) and known(c):
+            vector = unit[index[c]] - unit[index[a]] + unit[index[b]]
+            print(f"{c} - {a} + {b}: {nearest(vector, [index[a], index[b], index[c]])}")
+
+
+if __name__ == "__main__":
+    main()
