@@ -1,0 +1,285 @@
+"""`modelspec attack`, `modelspec dream` and `modelspec style`: techniques on trained networks.
+
+Each takes a run directory written by `modelspec train` (its trained weights) or a spec file
+(a freshly built model: random weights unless `--weights FILE`). Wired into `modelspec.cli`
+lazily: `attack_command`, `dream_command`, `style_command`.
+"""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from modelspec.cli_util import handle_errors, quiet_tensorflow
+from modelspec.errors import SpecError, UsageError
+
+
+def _common(func):
+    """Options shared by the three commands."""
+    options = [
+        click.option("--range", "value_range", type=float, nargs=2, metavar="LOW HIGH",
+                     help="Input pixel range (default: measured on the spec's data, snapped "
+                          "to [0,1], [-1,1] or [0,255]; [0,1] without data)."),
+        click.option("--weights", "weights_file", type=click.Path(dir_okay=False),
+                     help="Load a local Keras weights file (.weights.h5) of this spec's "
+                          "model, e.g. ImageNet-trained VGG weights you have locally."),
+        click.option("--param", "-p", "params", multiple=True, metavar="NAME=VALUE",
+                     help="Override a spec parameter (specs only), e.g. -p small=true."),
+        click.option("--output", "output_name", metavar="NAME",
+                     help="The class-score output, when the model has several."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _load(target, params, weights_file, output_name, need_output=True):
+    quiet_tensorflow()
+    from modelspec.cli import parse_param_overrides
+    from modelspec.techniques.target import load_classifier
+    classifier = load_classifier(target, params=parse_param_overrides(params) or None,
+                                 weights=weights_file, output=output_name,
+                                 need_output=need_output)
+    if not classifier.trained:
+        click.echo(f"note: {target} is a spec: its weights are random (untrained); train it "
+                   "with `modelspec train` and pass the run directory, or give --weights FILE",
+                   err=True)
+    return classifier
+
+
+def _range(classifier, given) -> tuple:
+    """The input range; falls back to [0, 1] (with a note) when the data cannot be read."""
+    try:
+        return classifier.ensure_range(given)
+    except (SpecError, UsageError) as err:
+        if given:
+            raise
+        first = str(err).splitlines()[0]
+        click.echo(f"note: input range not measured ({first}); using [0, 1] — set it with "
+                   "--range LOW HIGH", err=True)
+        classifier.value_range = (0.0, 1.0)
+        return classifier.value_range
+
+
+def _epsilons(values) -> list[float]:
+    out = []
+    for value in values:
+        for part in str(value).split(","):
+            part = part.strip()
+            if not part:
+                continue
+            try:
+                out.append(float(part))
+            except ValueError:
+                raise UsageError(f"--epsilon '{part}': expected a number such as 0.1") from None
+    return out or [0.1]
+
+
+@click.command("attack")
+@click.argument("target", type=click.Path(exists=True))
+@click.option("--epsilon", "-e", "epsilons", multiple=True, metavar="EPS",
+              help="Step size ε in input units (repeatable or comma-separated; default 0.1).")
+@click.option("--split", type=click.Choice(["test", "validation", "train"]), default="test",
+              show_default=True, help="Which split of the spec's data to attack.")
+@click.option("--limit", type=click.IntRange(min=1), help="Attack at most N examples.")
+@click.option("--out", "out", type=click.Path(dir_okay=False),
+              help="Write a grid image (.png/.jpg): examples × (clean, sign(∇ₓJ), each ε).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@_common
+@handle_errors
+def attack_command(target, epsilons, split, limit, out, as_json, value_range, weights_file,
+                   params, output_name):
+    """Adversarial examples by the fast gradient sign method (Goodfellow et al. 2015).
+
+    \b
+    Each example x of the split becomes x' = clip(x + ε·sign(∇ₓJ(x, y)), low, high), J the
+    classifier's cross-entropy; reports clean accuracy, adversarial accuracy and the drop
+    for every ε. ε is in input units: 0.1 is a tenth of the range for images in [0, 1].
+
+    \b
+    Examples:
+      modelspec attack runs/lenet5 --epsilon 0.1
+      modelspec attack runs/lenet5 -e 0.05,0.1,0.2 --limit 1000 --out fgsm.png
+      modelspec attack runs/vgg16 -e 0.01 --split validation --json
+    """
+    from modelspec.techniques.fgsm import attack, attack_figure
+    from modelspec.techniques.images import check_output_path, write_figure
+    if out:
+        check_output_path(out)
+    classifier = _load(target, params, weights_file, output_name)
+    report = attack(classifier, _epsilons(epsilons), split=split, limit=limit,
+                    value_range=value_range or None)
+    if out:
+        names = classifier.datasets().meta.get("class_names")
+        write_figure(out, attack_figure(report, names))
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), indent=2))
+        return
+    low, high = report.value_range
+    click.echo(f"FGSM on {target}: {report.split} split, {report.examples} examples, "
+               f"inputs clipped to [{low:g}, {high:g}]")
+    click.echo(f"clean accuracy  {report.clean_accuracy:.4f}")
+    click.echo(f"{'epsilon':>8}  {'adversarial accuracy':>20}  {'drop':>7}")
+    for e, accuracy in report.adversarial.items():
+        click.echo(f"{e:>8g}  {accuracy:>20.4f}  {report.drop(e):>7.4f}")
+    if out:
+        click.echo(f"wrote {out}: rows are the first {len(report.shown['clean'])} examples; "
+                   "columns clean, sign(∇ₓJ), then one per ε (predicted class and probability)")
+
+
+@click.command("dream")
+@click.argument("target", type=click.Path(exists=True))
+@click.option("--class", "class_index", type=int,
+              help="Synthesise an input for this class index (turn the network upside down).")
+@click.option("--layer", "layers", multiple=True, metavar="ID",
+              help="DeepDream: amplify the activations of this layer id (repeatable).")
+@click.option("--image", type=click.Path(dir_okay=False),
+              help="Start from this image (resized to the model's input); default: grey + noise.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False),
+              help="The image to write (.png or .jpg).")
+@click.option("--steps", type=click.IntRange(min=1), default=None,
+              help="Gradient ascent steps (per octave) [default: 200 for --class, 50 for --layer].")
+@click.option("--step-size", type=click.FloatRange(min=0, min_open=True), default=0.01,
+              show_default=True, help="Step length as a fraction of the input range.")
+@click.option("--octaves", type=click.IntRange(min=1), default=1, show_default=True,
+              help="DeepDream scales, coarse to fine.")
+@click.option("--octave-scale", type=float, default=1.4, show_default=True,
+              help="Size ratio between octaves.")
+@click.option("--tv", type=click.FloatRange(min=0), default=0.05, show_default=True,
+              help="Class synthesis: total-variation weight (neighbouring pixels correlate).")
+@click.option("--l2", type=click.FloatRange(min=0), default=0.001, show_default=True,
+              help="Class synthesis: L2 weight.")
+@click.option("--jitter", type=click.IntRange(min=0), default=1, show_default=True,
+              help="Class synthesis: random shift in pixels before each step.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@_common
+@handle_errors
+def dream_command(target, class_index, layers, image, out, steps, step_size, octaves,
+                  octave_scale, tv, l2, jitter, seed, value_range, weights_file, params,
+                  output_name):
+    """Synthesise an input for a class, or DeepDream on a layer.
+
+    \b
+    --class N: gradient ascent on the input to maximise class N's score (logit, or
+    log-probability after a softmax) with L2 and total-variation priors and jitter.
+    --layer ID: DeepDream — gradient ascent on the mean squared activation of the layer(s),
+    from --image (or noise), optionally over --octaves. Layer ids are the spec's: `c3`,
+    a block's layer `stage4.conv`, a copy `stage4_conv_2`.
+
+    \b
+    Examples:
+      modelspec dream runs/lenet5 --class 3 --out three.png
+      modelspec dream runs/lenet5 --layer c3 --image digit.png --out dream.png --octaves 3
+      modelspec dream runs/vgg16 --layer stage3.conv --layer stage4.conv --image cat.jpg --out d.png
+    """
+    import numpy as np
+
+    from modelspec.techniques.images import check_output_path, read_image, write_image
+    from modelspec.techniques.synthesis import deep_dream, synthesize_class
+    if (class_index is None) == (not layers):
+        raise UsageError("dream: give either --class N (class synthesis) or --layer ID "
+                         "(DeepDream), not both and not neither")
+    check_output_path(out)
+    classifier = _load(target, params, weights_file, output_name,
+                       need_output=class_index is not None)
+    low, high = _range(classifier, value_range or None)
+    start = read_image(image, classifier.image_shape, (low, high)) if image else None
+    if class_index is not None:
+        result, info = synthesize_class(classifier, class_index, steps=steps or 200,
+                                        step_size=step_size, l2=l2, tv=tv, jitter=jitter,
+                                        start=start, value_range=(low, high), seed=seed)
+        write_image(out, result, (low, high))
+        click.echo(f"class {class_index}: score {info['score_before']:.3f} → "
+                   f"{info['score_after']:.3f}, probability {info['probability_before']:.3f} → "
+                   f"{info['probability_after']:.3f}; wrote {out}")
+        return
+    from modelspec.techniques.target import feature_model
+    features = feature_model(classifier, list(layers))
+    if start is None:
+        rng = np.random.default_rng(seed)
+        start = np.clip((low + high) / 2 + 0.1 * (high - low)
+                        * rng.standard_normal(classifier.image_shape), low, high)
+    result, info = deep_dream(classifier, features, start, steps=steps or 50,
+                              step_size=step_size, octaves=octaves, octave_scale=octave_scale,
+                              value_range=(low, high))
+    write_image(out, result, (low, high))
+    click.echo(f"layers {', '.join(features.names)}: RMS activation {info['norm_before']:.4f} → "
+               f"{info['norm_after']:.4f}; wrote {out}")
+
+
+def _ids(values) -> list[str]:
+    return [p.strip() for v in values for p in str(v).split(",") if p.strip()]
+
+
+@click.command("style")
+@click.argument("target", type=click.Path(exists=True))
+@click.option("--content", required=True, type=click.Path(dir_okay=False),
+              help="The content image.")
+@click.option("--style", "style_image", required=True, type=click.Path(dir_okay=False),
+              help="The style image.")
+@click.option("--content-layer", "content_layers", multiple=True, metavar="ID",
+              help="Content layer id(s) (default: the convolution at ~3/4 depth).")
+@click.option("--style-layers", "style_layers", multiple=True, metavar="ID[,ID...]",
+              help="Style layer ids, comma-separated or repeated (default: 5 convolutions "
+                   "spread over the depth).")
+@click.option("--out", required=True, type=click.Path(dir_okay=False),
+              help="The image to write (.png or .jpg).")
+@click.option("--steps", type=click.IntRange(min=1), default=200, show_default=True)
+@click.option("--content-weight", type=click.FloatRange(min=0), default=1.0, show_default=True)
+@click.option("--style-weight", type=click.FloatRange(min=0), default=10.0, show_default=True)
+@click.option("--tv-weight", type=click.FloatRange(min=0), default=0.01, show_default=True)
+@click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True), default=0.02,
+              show_default=True, help="Adam's step as a fraction of the input range.")
+@click.option("--init", type=click.Choice(["content", "noise"]), default="content",
+              show_default=True, help="Start from the content image or from white noise.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@_common
+@handle_errors
+def style_command(target, content, style_image, content_layers, style_layers, out, steps,
+                  content_weight, style_weight, tv_weight, learning_rate, init, seed,
+                  value_range, weights_file, params, output_name):
+    """Neural style transfer (Gatys et al. 2015) on a convolutional spec's layers.
+
+    \b
+    Optimises an image whose features at the content layer(s) match the content image and
+    whose Gram matrices at the style layers match the style image. Gatys et al. used an
+    ImageNet-trained VGG; there are no ImageNet weights offline, so with random or locally
+    trained weights results are only illustrative — load your own weights of the same
+    architecture with --weights FILE.
+
+    \b
+    Examples:
+      modelspec style specs/vgg16.yaml -p small=true --content a.png --style b.png \\
+          --content-layer stage4.conv --style-layers stage1.conv,stage2.conv,stage3.conv \\
+          --out c.png --steps 300
+      modelspec style runs/vgg16 --content a.png --style b.png --out c.png
+      modelspec style specs/vgg16.yaml --weights vgg16.weights.h5 --content a.jpg \\
+          --style b.jpg --out c.jpg
+    """
+    from modelspec.techniques.images import check_output_path, read_image, write_image
+    from modelspec.techniques.style import style_transfer
+    from modelspec.techniques.target import default_style_layers, feature_model
+    check_output_path(out)
+    classifier = _load(target, params, weights_file, output_name, need_output=False)
+    content_ids, style_ids = _ids(content_layers), _ids(style_layers)
+    if not content_ids or not style_ids:
+        default_content, default_style = default_style_layers(classifier)
+        content_ids = content_ids or default_content
+        style_ids = style_ids or default_style
+    content_features = feature_model(classifier, content_ids, "--content-layer")
+    style_features = feature_model(classifier, style_ids, "--style-layers")
+    low, high = _range(classifier, value_range or None)
+    shape = classifier.image_shape
+    content_img = read_image(content, shape, (low, high), "--content")
+    style_img = read_image(style_image, shape, (low, high), "--style")
+    result, history = style_transfer(
+        classifier, content_features, style_features, content_img, style_img, steps=steps,
+        content_weight=content_weight, style_weight=style_weight, tv_weight=tv_weight,
+        learning_rate=learning_rate, init=init, value_range=(low, high), seed=seed)
+    write_image(out, result, (low, high))
+    click.echo(f"content layers {', '.join(content_features.names)}; style layers "
+               f"{', '.join(style_features.names)}")
+    click.echo(f"{steps} steps: content loss {history['content_loss'][0]:.4f} → "
+               f"{history['content_loss'][-1]:.4f}, style loss {history['style_loss'][0]:.4f} → "
+               f"{history['style_loss'][-1]:.4f}; wrote {out}")
