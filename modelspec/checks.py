@@ -12,6 +12,7 @@ No TensorFlow is imported here: `modelspec validate` stays fast.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from jsonschema import Draft202012Validator, validators
@@ -136,13 +137,42 @@ def check(loaded: LoadedSpec, overrides: dict | None = None) -> CheckedSpec:
     """Runs the schema and semantic passes on a loaded document."""
     errs = Collector(loaded.source)
     schema_problems(loaded.data, errs)
-    errs.raise_if_any()
+    if errs:
+        _graph_problems_despite_schema_errors(loaded, overrides, errs)
+        errs.raise_if_any()
     spec = CheckedSpec(loaded)
     spec.params = resolve_params(loaded.data.get("params") or {}, overrides or {}, errs)
     errs.raise_if_any()
     semantic_problems(spec, errs)
     errs.raise_if_any()
     return spec
+
+
+_LAYER_ITEM = re.compile(r"^(.*layers\[\d+\])")
+
+
+def _graph_problems_despite_schema_errors(loaded: LoadedSpec, overrides, errs: Collector):
+    """Adds the graph's own problems (references, ids, blocks) to the schema's, so that a
+    student sees all mistakes of a file at once. Layers with a schema problem are skipped
+    (their follow-up problems would only repeat it); anything unexpected in a document that
+    failed the schema just ends this best-effort pass."""
+    extra = Collector(loaded.source)
+    try:
+        spec = CheckedSpec(loaded)
+        spec.params = resolve_params(loaded.data.get("params") or {}, overrides or {}, extra)
+        if extra:
+            return
+        semantic_problems(spec, extra, sections=False)
+    except Exception:  # noqa: BLE001 — the document is known to be malformed
+        return
+    covered = ["<root>"]  # e.g. "no 'model:'" after a misspelt 'modle:' says nothing new
+    for problem in errs.problems:
+        match = _LAYER_ITEM.match(problem.path)
+        covered.append(match.group(1) if match else problem.path)
+    for problem in extra.problems:
+        if not any(problem.path == c or problem.path.startswith((c + ".", c + "["))
+                   for c in covered):
+            errs.problems.append(problem)
 
 
 def resolve_params(declared: dict, overrides: dict, errs: Collector) -> dict:
@@ -166,7 +196,8 @@ def resolve_params(declared: dict, overrides: dict, errs: Collector) -> dict:
     return values
 
 
-def semantic_problems(spec: CheckedSpec, errs: Collector) -> None:
+def semantic_problems(spec: CheckedSpec, errs: Collector, sections: bool = True) -> None:
+    """Expands and checks every model graph, then (with `sections`) data/train/export."""
     doc = spec.raw
     if "model" in doc and "models" in doc:
         errs.add(("models",), "a spec has either 'model:' or 'models:', not both",
@@ -188,6 +219,8 @@ def semantic_problems(spec: CheckedSpec, errs: Collector) -> None:
             spec.graphs[name] = flat
     if "models" in doc:
         spec.graphs = {n: spec.graphs[n] for n in doc["models"] if n in spec.graphs}
+    if not sections:
+        return
     for key in SECTION_CHECKS:
         if key in doc:
             check_references(doc[key], (key,), spec.params, errs)
@@ -252,6 +285,8 @@ def check_layer_arguments(flat, errs: Collector) -> None:
     for node in flat.nodes:
         if node.kind != "layer":
             continue
+        if node.type not in schema.layer_argument_schemas():
+            continue  # an unknown type: reported by the schema pass
         if len(node.inputs) > 1 and registry.input_convention(node.type) == "single":
             errs.add(node.path + ("in",), f"{node.type} takes one input tensor, but 'in:' names "
                      f"{len(node.inputs)}", expected="one id (merge several first, e.g. with "
