@@ -12,6 +12,8 @@ No TensorFlow is imported here: `modelspec validate` stays fast.
 
 from __future__ import annotations
 
+import json
+
 import re
 from pathlib import Path
 
@@ -203,6 +205,23 @@ def _items(graph: dict):
             yield item
 
 
+_VALID_ARGUMENTS: set = set()
+
+
+def _valid_arguments(layer_type: str, args: dict) -> bool:
+    """True when these resolved arguments passed before (memoised; ResNet-1001 repeats)."""
+    try:
+        key = (layer_type, json.dumps(args, sort_keys=True))
+    except (TypeError, ValueError):
+        return False
+    if key in _VALID_ARGUMENTS:
+        return True
+    if layer_validator(layer_type).is_valid(args):
+        _VALID_ARGUMENTS.add(key)
+        return True
+    return False
+
+
 def check_layer_arguments(flat, errs: Collector) -> None:
     """Checks each expanded layer's resolved arguments against its type's schema."""
     for node in flat.nodes:
@@ -219,6 +238,8 @@ def check_layer_arguments(flat, errs: Collector) -> None:
             if default == catalog.REQUIRED and arg not in node.args:
                 errs.add(node.path, f"{node.type} needs argument '{arg}'",
                          expected=f"'{arg}: ...' in this layer", notes=node.expansion)
+        if _valid_arguments(node.type, node.args):
+            continue  # the common case: repeated layers share their arguments
         for error in layer_validator(node.type).iter_errors(node.args):
             arg = error.absolute_path[0] if error.absolute_path else None
             path = node.arg_paths.get(arg, node.path)

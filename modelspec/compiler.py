@@ -75,6 +75,7 @@ def build_models(spec: CheckedSpec, record: dict | None = None) -> dict:
             if needs - set(built):
                 continue
             model_name = spec.name if name == "model" else name
+            _resolve_weight_paths(flat, spec)
             shapes = record.setdefault(name, []) if record is not None else None
             model = build_graph(flat, model_name, built, errs, shapes)
             if model is None:
@@ -85,6 +86,16 @@ def build_models(spec: CheckedSpec, record: dict | None = None) -> dict:
         if not progress:  # cycles are reported by the checker; never loop forever
             raise SpecError(errs.problems)
     return {name: built[name] for name in spec.graphs}
+
+
+def _resolve_weight_paths(flat: FlatGraph, spec: CheckedSpec) -> None:
+    """Application weight files are paths relative to the spec's folder (DESIGN §3)."""
+    from pathlib import Path
+
+    for node in flat.nodes:
+        weights = node.args.get("weights") if node.type == registry.APPLICATION else None
+        if isinstance(weights, str) and weights != "imagenet" and not Path(weights).is_absolute():
+            node.args["weights"] = str((spec.base_dir / weights).resolve())
 
 
 def build_graph(flat: FlatGraph, name: str, built: dict, errs: Collector,

@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -82,6 +83,7 @@ class _Instance:
     scope: dict
 
 
+@functools.lru_cache(maxsize=1024)
 def _snake(name: str) -> str:
     """Keras's own layer naming: Conv2D → conv2d, MaxPooling2D → max_pooling2d."""
     name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)

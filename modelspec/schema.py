@@ -36,6 +36,10 @@ def clear_cache() -> None:
     """Forgets the assembled schema (after a Python layer was registered)."""
     document_schema.cache_clear()
     layer_argument_schemas.cache_clear()
+    import sys
+    checks = sys.modules.get("modelspec.checks")
+    if checks is not None:  # memoised argument checks depend on the registries too
+        checks._VALID_ARGUMENTS.clear()
 
 
 def _section(dotted: str) -> dict:

@@ -161,7 +161,8 @@ def translate(error, path: tuple, document, errs: Collector, owner: str | None =
         allowed = list(error.schema.get("properties", {}))
         has_args = bool(owner) and not owner.startswith("block")
         # a layer item of a graph or block (not a wrapped layer, an initializer, ...)
-        layer_item = has_args and bool(path) and isinstance(path[-1], int)
+        layer_item = (has_args and bool(path) and isinstance(path[-1], int)
+                      and "layers" in path)
         for key in [k for k in inst if k not in allowed]:
             if owner and key in ("in", "id"):
                 continue

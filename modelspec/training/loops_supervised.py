@@ -30,7 +30,7 @@ def compile_model(model, train: dict):
     model.compile(optimizer=objects.make_optimizer(train.get("optimizer")),
                   loss=objects.losses_for(train["loss"], outs), loss_weights=weights,
                   metrics=objects.metrics_for(train.get("metrics"), outs),
-                  **compile_options(train))
+                  **compile_options(train, model))
     return model.optimizer
 
 

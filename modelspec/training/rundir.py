@@ -197,8 +197,12 @@ def load_run(run_dir, which: str = "final"):
             candidate = None
         if candidate is not None and candidate.fingerprint == state.get("fingerprint"):
             spec = candidate
-    if spec is None:
-        spec = load_spec(run.path("spec.yaml"))
+    if spec is None:  # the run's own copy, with relative paths still meaning the original's
+        from modelspec import yamlio
+        from modelspec.checks import check
+        copy = run.path("spec.yaml")
+        base = Path(original) if original else copy
+        spec = check(yamlio.load_text(copy.read_text(), filename=str(copy), path=base))
     built = build_from_spec(spec, (state.get("overrides") or None))
     models = built if isinstance(built, dict) else {"model": built}
     candidates = {"final": ["final", state.get("checkpoint"), "best"],

@@ -13,8 +13,12 @@ import keras
 import tensorflow as tf
 
 
-def apply_threads(threads: dict | None) -> None:
-    """Sets TensorFlow's CPU thread pools from `{intra_op: N, inter_op: M}` (0 = default)."""
+def apply_threads(threads: dict | None, explicit: bool = True) -> None:
+    """Sets TensorFlow's CPU thread pools from `{intra_op: N, inter_op: M}` (0 = default).
+
+    When TensorFlow's runtime already runs, the pools cannot change: a warning says so for
+    settings the spec asked for (`explicit`), and defaults are silently skipped.
+    """
     if not threads:
         return
     try:
@@ -23,7 +27,8 @@ def apply_threads(threads: dict | None) -> None:
         if threads.get("inter_op") is not None:
             tf.config.threading.set_inter_op_parallelism_threads(int(threads["inter_op"]))
     except RuntimeError as err:  # the runtime is already initialised
-        warnings.warn(f"train.threads not applied: {err}", stacklevel=2)
+        if explicit:
+            warnings.warn(f"train.threads not applied: {err}", stacklevel=2)
 
 
 def apply_seed(seed: int | None, deterministic: bool | None = None) -> None:
@@ -46,18 +51,52 @@ def apply_precision(precision: str | None) -> None:
     keras.mixed_precision.set_global_policy(precision or "float32")
 
 
-def compile_options(train: dict) -> dict:
-    """The `model.compile` runtime arguments taken from the `train:` section."""
-    out = {}
+# Defaults chosen by measurement (bench/README.md, `python -m bench`, 2-core CPU): running 8
+# steps per call was 1.2–2.3× faster for the MLP and LeNet-5; XLA made convolutional models
+# 4–9× slower on the CPU (plus compile time) but helped dense-only models; one inter-op
+# thread made convolutional models 1.3–2.9× faster than TensorFlow's default pools.
+DEFAULT_STEPS_PER_EXECUTION = 8
+DEFAULT_CPU_THREADS = {"inter_op": 1}
+_CONV_LAYERS = ("Conv", "Pooling", "Pool")
+
+
+def has_gpu() -> bool:
+    """True when TensorFlow sees a GPU (then Keras's own defaults are kept)."""
+    return bool(tf.config.list_physical_devices("GPU"))
+
+
+def _dense_only(model) -> bool:
+    def layers(m):
+        for layer in getattr(m, "layers", []):
+            yield layer
+            yield from layers(layer)
+    return not any(part in type(layer).__name__ for layer in layers(model)
+                   for part in _CONV_LAYERS)
+
+
+def compile_options(train: dict, model=None) -> dict:
+    """The `model.compile` runtime arguments: the `train:` section's, else measured defaults.
+
+    Without explicit settings: `steps_per_execution: 8`; on a CPU-only machine XLA is on
+    for dense-only models and off for convolutional ones (on a GPU Keras's "auto" stays),
+    and never forced on when op determinism is on (a seeded run).
+    """
+    out = {"steps_per_execution": int(train.get("steps_per_execution",
+                                                DEFAULT_STEPS_PER_EXECUTION))}
     if "jit_compile" in train:
         out["jit_compile"] = train["jit_compile"]
-    if "steps_per_execution" in train:
-        out["steps_per_execution"] = int(train["steps_per_execution"])
+    elif model is not None and not has_gpu():
+        deterministic = train.get("seed") is not None and train.get("deterministic", True)
+        out["jit_compile"] = _dense_only(model) and not deterministic
     return out
 
 
 def apply_runtime(train: dict) -> None:
     """Applies threads, precision and seed from a `train:` section, in that order."""
-    apply_threads(train.get("threads"))
+    threads = train.get("threads")
+    if threads is None and not has_gpu():
+        apply_threads(DEFAULT_CPU_THREADS, explicit=False)
+    else:
+        apply_threads(threads)
     apply_precision(train.get("precision"))
     apply_seed(train.get("seed"), train.get("deterministic"))
