@@ -101,6 +101,8 @@ def test_class_synthesis_increases_the_class_score(classifier):
     assert image.shape == (8, 8, 1) and 0.0 <= image.min() and image.max() <= 1.0
     assert info["score_after"] > info["score_before"] + 1.0, info
     assert info["probability_after"] > max(0.5, info["probability_before"]), info
+    # the softmax is bypassed only while optimising (logits), then restored
+    assert np.allclose(np.asarray(classifier.scores(image[None])).sum(), 1.0, atol=1e-4)
 
 
 def test_deep_dream_increases_layer_activation(classifier):

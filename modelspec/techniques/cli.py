@@ -135,11 +135,12 @@ def attack_command(target, epsilons, split, limit, out, as_json, value_range, we
 @click.option("--layer", "layers", multiple=True, metavar="ID",
               help="DeepDream: amplify the activations of this layer id (repeatable).")
 @click.option("--image", type=click.Path(dir_okay=False),
-              help="Start from this image (resized to the model's input); default: grey + noise.")
+              help="Start from this image (resized to the model's input); default: the mean "
+                   "training image for --class (grey without data), grey + noise for --layer.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False),
               help="The image to write (.png or .jpg).")
 @click.option("--steps", type=click.IntRange(min=1), default=None,
-              help="Gradient ascent steps (per octave) [default: 200 for --class, 50 for --layer].")
+              help="Gradient ascent steps (per octave) [default: 200 for --class, 20 for --layer].")
 @click.option("--step-size", type=click.FloatRange(min=0, min_open=True), default=0.01,
               show_default=True, help="Step length as a fraction of the input range.")
 @click.option("--octaves", type=click.IntRange(min=1), default=1, show_default=True,
@@ -186,6 +187,12 @@ def dream_command(target, class_index, layers, image, out, steps, step_size, oct
     low, high = _range(classifier, value_range or None)
     start = read_image(image, classifier.image_shape, (low, high)) if image else None
     if class_index is not None:
+        if start is None and classifier.spec.section("data") is not None:
+            from modelspec.techniques.target import mean_image
+            try:
+                start = mean_image(classifier)
+            except (SpecError, UsageError):
+                start = None
         result, info = synthesize_class(classifier, class_index, steps=steps or 200,
                                         step_size=step_size, l2=l2, tv=tv, jitter=jitter,
                                         start=start, value_range=(low, high), seed=seed)
@@ -200,7 +207,7 @@ def dream_command(target, class_index, layers, image, out, steps, step_size, oct
         rng = np.random.default_rng(seed)
         start = np.clip((low + high) / 2 + 0.1 * (high - low)
                         * rng.standard_normal(classifier.image_shape), low, high)
-    result, info = deep_dream(classifier, features, start, steps=steps or 50,
+    result, info = deep_dream(classifier, features, start, steps=steps or 20,
                               step_size=step_size, octaves=octaves, octave_scale=octave_scale,
                               value_range=(low, high))
     write_image(out, result, (low, high))

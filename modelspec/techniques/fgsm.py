@@ -194,7 +194,7 @@ def attack_figure(report: AttackReport, class_names=None):
     from modelspec.techniques.images import show
     shown = report.shown
     rows, cols = len(shown["clean"]), 2 + len(shown["eps"])
-    figure = Figure(figsize=(1.6 * cols, 1.7 * rows))
+    figure = Figure(figsize=(1.6 * cols, 2.0 * rows), layout="constrained")
     axes = figure.subplots(rows, cols, squeeze=False)
 
     def name(index):

@@ -4,8 +4,8 @@ Both are gradient ascent on the input image with `tf.GradientTape`, the network'
 fixed:
 
 - **Class synthesis** (the lecture's "given label, synthesize image"; Simonyan et al. 2014):
-  maximise the class score (the logit, or the log-probability when the model ends in a
-  softmax) minus an L2 penalty and a total-variation penalty — the lecture's prior that
+  maximise the class score (the logit: a final softmax is bypassed while optimising, since
+  a saturated probability has no gradient left) minus an L2 penalty and a total-variation penalty — the lecture's prior that
   neighbouring pixels correlate — with small random shifts (jitter) between steps.
 - **DeepDream** (Mordvintsev et al. 2015, the lecture's "daydream": amplify what a layer
   sees): maximise the mean squared activation of one or more layers, starting from an image,
@@ -17,6 +17,8 @@ fractions of that range.
 """
 
 from __future__ import annotations
+
+import contextlib
 
 import numpy as np
 
@@ -34,6 +36,27 @@ def total_variation(images):
     dy = images[:, 1:, :, :] - images[:, :-1, :, :]
     dx = images[:, :, 1:, :] - images[:, :, :-1, :]
     return tf.reduce_mean(tf.abs(dy)) + tf.reduce_mean(tf.abs(dx))
+
+
+@contextlib.contextmanager
+def logits_view(classifier):
+    """Makes the model output logits while inside, when its output layer applies softmax.
+
+    The output layer's `activation` is swapped for the identity during the `with` block
+    (Keras layers read it at call time) and restored after. Yields True when swapped.
+    """
+    import keras
+    tensor = classifier.model.output[classifier.output]
+    layer = getattr(tensor, "_keras_history", (None,))[0]
+    activation = getattr(layer, "activation", None)
+    if getattr(activation, "__name__", "") != "softmax":
+        yield False
+        return
+    layer.activation = keras.activations.linear
+    try:
+        yield True
+    finally:
+        layer.activation = activation
 
 
 def class_score(classifier, images, class_index: int, from_logits: bool):
@@ -91,7 +114,17 @@ def synthesize_class(classifier, class_index: int, *, steps: int = 200,
     if start is None:
         start = middle + 0.05 * span * rng.standard_normal(classifier.image_shape)
     image = tf.Variable(np.clip(start, low, high).astype(np.float32)[None])
-    from_logits = not _probabilities(classifier, image)
+    with logits_view(classifier) as swapped:
+        from_logits = swapped or not _probabilities(classifier, image)
+        return _ascend(classifier, image, int(class_index), from_logits, steps, step_size,
+                       l2, tv, jitter, (low, high), rng)
+
+
+def _ascend(classifier, image, class_index, from_logits, steps, step_size, l2, tv, jitter,
+            value_range, rng):
+    tf = _tf()
+    low, high = value_range
+    span, middle = high - low, (low + high) / 2
     before = float(class_score(classifier, image, class_index, from_logits)[0])
     p_before = _probability(classifier, image[0], class_index, from_logits)
     for _ in range(int(steps)):

@@ -83,6 +83,15 @@ class Classifier:
         return self.value_range
 
 
+def mean_image(classifier: Classifier, batches: int = 8):
+    """The mean training image (a prior to start synthesis from), or None without data."""
+    import numpy as np
+    bundle = classifier.datasets()
+    data = bundle.train if bundle.train is not None else bundle.test
+    images = [np.asarray(inputs[classifier.image]) for (inputs,) in _batches(data, batches)]
+    return np.concatenate(images).mean(0).astype(np.float32) if images else None
+
+
 def measure_range(classifier: Classifier, batches: int = 8) -> tuple:
     """The input range of the data: measured min/max, snapped to [0,1], [-1,1] or [0,255]."""
     import numpy as np
