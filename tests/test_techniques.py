@@ -32,7 +32,7 @@ data:
   batch_size: 64
   seed: 0
 train:
-  epochs: 3
+  epochs: 2
   seed: 1
   optimizer: {type: Adam, learning_rate: 0.01}
   loss: sparse_categorical_crossentropy
@@ -165,6 +165,14 @@ def test_dream_and_style_cli_write_images(run_dir, tmp_path):
                      "--steps", 5)
     assert result.exit_code == 0, result.output
     assert "style loss" in result.output and styled.read_bytes()[:2] == b"\xff\xd8"
+    # a spec with --weights: the run's weights file loaded into a freshly built model
+    spec, weights = run_dir.parent / "spec.yaml", run_dir / "final" / "model.weights.h5"
+    result = _invoke(dream_command, spec, "--weights", weights, "--class", 1, "--steps", 3,
+                     "--out", tmp_path / "one.png")
+    assert result.exit_code == 0 and "random (untrained)" not in result.output, result.output
+    result = _invoke(dream_command, spec, "--weights", out, "--class", 1, "--out", out)
+    assert result.exit_code == 2 and f"--weights {out}: cannot load into the model" \
+        in result.output
 
 
 def test_cli_errors_exit_2_without_traceback(run_dir, tmp_path):
