@@ -162,8 +162,8 @@ def dream_command(target, class_index, layers, image, out, steps, step_size, oct
     """Synthesise an input for a class, or DeepDream on a layer.
 
     \b
-    --class N: gradient ascent on the input to maximise class N's score (logit, or
-    log-probability after a softmax) with L2 and total-variation priors and jitter.
+    --class N: gradient ascent on the input to maximise class N's score (its logit: a
+    final softmax is bypassed while optimising) with L2 and total-variation priors and jitter.
     --layer ID: DeepDream — gradient ascent on the mean squared activation of the layer(s),
     from --image (or noise), optionally over --octaves. Layer ids are the spec's: `c3`,
     a block's layer `stage4.conv`, a copy `stage4_conv_2`.
