@@ -65,7 +65,7 @@ def check(loaded: LoadedSpec, overrides: dict | None = None) -> CheckedSpec:
     if errs:
         _graph_problems_despite_schema_errors(loaded, overrides, errs)
         errs.raise_if_any()
-    spec = CheckedSpec(loaded)
+    spec = CheckedSpec(loaded, overrides=dict(overrides or {}))
     spec.params = resolve_params(loaded.data.get("params") or {}, overrides or {}, errs)
     errs.raise_if_any()
     semantic_problems(spec, errs)
@@ -83,7 +83,7 @@ def _graph_problems_despite_schema_errors(loaded: LoadedSpec, overrides, errs: C
     failed the schema just ends this best-effort pass."""
     extra = Collector(loaded.source)
     try:
-        spec = CheckedSpec(loaded)
+        spec = CheckedSpec(loaded, overrides=dict(overrides or {}))
         spec.params = resolve_params(loaded.data.get("params") or {}, overrides or {}, extra)
         if extra:
             return

@@ -27,6 +27,12 @@ LAZY_COMMANDS = {
     "predict": ("modelspec.export_predict:predict_command",
                 "Predict with an export or run on JSON/CSV/.npy/image input."),
     "data": ("modelspec.data.cli:data_command", "Show what a spec's data pipeline yields."),
+    "attack": ("modelspec.techniques.cli:attack_command",
+               "Adversarial examples (FGSM): accuracy drop for each ε on a run's test data."),
+    "dream": ("modelspec.techniques.cli:dream_command",
+              "Synthesise an input for a class, or DeepDream on a layer."),
+    "style": ("modelspec.techniques.cli:style_command",
+              "Neural style transfer (Gatys et al. 2015) on a convolutional spec's layers."),
 }
 
 
@@ -70,6 +76,7 @@ def main(plugins):
       modelspec show specs/lenet5.yaml         # build it: layers, shapes, parameters
       modelspec train specs/lenet5.yaml        # train it (resumable)
       modelspec export runs/lenet5 --output exported/lenet5
+      modelspec attack runs/lenet5 -e 0.05,0.1,0.2   # FGSM adversarial examples
 
     
     Extensions come through Python only, never from a spec:

@@ -41,11 +41,13 @@ class CheckedSpec:
         loaded: The loaded document and its source map.
         params: The spec's parameters, resolved (overrides applied).
         graphs: Model name → `modelspec.graph.FlatGraph` ("model" for a `model:` spec).
+        overrides: The parameter values given from outside (`-p name=value`), if any.
     """
 
     loaded: LoadedSpec
     params: dict = field(default_factory=dict)
     graphs: dict = field(default_factory=dict)
+    overrides: dict = field(default_factory=dict)
 
     @property
     def raw(self) -> dict:

@@ -31,6 +31,7 @@ Examples:
   modelspec train specs/lenet5.yaml
   modelspec train specs/lenet5.yaml --epochs 2 --output runs/try
   modelspec train specs/lenet5.yaml --restart
+  modelspec train specs/vgg16.yaml -p small=true   # the small variant of a big network
   modelspec train specs/mlp_classifier.yaml --workers 2   # local multi-worker try-out
   tensorboard --logdir runs/lenet5/logs
 """
@@ -53,7 +54,8 @@ def worker_run_dir(output: Path, index: int) -> Path:
     return output if index == 0 else output.parent / f"{output.name}.worker-{index}"
 
 
-def launch_local_workers(spec: str, workers: int, output: Path, epochs, restart) -> int:
+def launch_local_workers(spec: str, workers: int, output: Path, epochs, restart,
+                         params=()) -> int:
     """Starts `workers` local processes training `spec` with MultiWorkerMirroredStrategy.
 
     Each process gets a `TF_CONFIG` naming all workers on 127.0.0.1; worker 0 (the chief)
@@ -73,6 +75,8 @@ def launch_local_workers(spec: str, workers: int, output: Path, epochs, restart)
             args += ["--epochs", str(epochs)]
         if restart:
             args.append("--restart")
+        for param in params:
+            args += ["--param", param]
         if index:
             args.append("--quiet")
         procs.append(subprocess.Popen(args, env=env))
@@ -93,15 +97,19 @@ def launch_local_workers(spec: str, workers: int, output: Path, epochs, restart)
                                                "multi_worker"]), hidden=True,
               help="Override train.distribute.strategy (used by --workers).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no final table.")
+@click.option("--param", "-p", "params", multiple=True, metavar="NAME=VALUE",
+              help="Override a spec parameter (repeatable), e.g. -p small=true.")
 @handle_errors
-def train_command(spec, epochs, output, restart, workers, strategy, quiet):
+def train_command(spec, epochs, output, restart, workers, strategy, quiet, params):
     quiet_tensorflow()
-    from modelspec import load_spec
-    checked = load_spec(spec)
+    from modelspec.checks import load_and_check
+    from modelspec.cli import parse_param_overrides
+    overrides = parse_param_overrides(params)
+    checked = load_and_check(spec, overrides=overrides or None)
     from modelspec.training.run import default_run_dir, train_spec
     out = Path(output) if output else default_run_dir(checked)
     if workers and workers > 1:
-        code = launch_local_workers(spec, workers, out, epochs, restart)
+        code = launch_local_workers(spec, workers, out, epochs, restart, params)
         if code:
             sys.exit(code)
         click.echo(f"run directory: {out}")

@@ -108,7 +108,8 @@ def prepare_run_dir(run: RunDir, fingerprint: str, restart: bool) -> dict | None
 def run_training(train: dict, run_dir, build: Callable[[], dict], datasets, *,
                  fingerprint: str, name: str = "model", epochs: int | None = None,
                  restart: bool = False, verbose="auto", spec_text: str | None = None,
-                 resolved: dict | None = None, spec_path=None, base_dir=None) -> RunResult:
+                 resolved: dict | None = None, spec_path=None, base_dir=None,
+                 overrides: dict | None = None) -> RunResult:
     """Runs the loop of a `train:` section on given model builders and datasets.
 
     Args:
@@ -125,6 +126,7 @@ def run_training(train: dict, run_dir, build: Callable[[], dict], datasets, *,
         spec_text: The spec's YAML text, copied into the run directory.
         resolved: The resolved document, written as `resolved.json`.
         spec_path: The spec file (recorded so that relative paths keep their meaning).
+        overrides: Parameter overrides the spec was checked with (recorded for `load_run`).
         base_dir: The directory `train.init_from.run` is relative to.
 
     Returns:
@@ -185,7 +187,8 @@ def run_training(train: dict, run_dir, build: Callable[[], dict], datasets, *,
                                            "type": train.get("type", "supervised"),
                                            "replicas": strategy.num_replicas_in_sync,
                                            "spec_path": str(Path(spec_path).resolve())
-                                           if spec_path else None})
+                                           if spec_path else None,
+                                           "overrides": dict(overrides or {})})
             if warm is not None:
                 ctx.base_state["init_from"] = warm
             kind = train.get("type", "supervised")
@@ -302,7 +305,8 @@ def train_spec(spec, *, epochs: int | None = None, output=None, restart: bool = 
                         datasets if datasets is not None else spec_datasets(spec, train),
                         fingerprint=spec.fingerprint, name=spec.name, epochs=epochs,
                         restart=restart, verbose=verbose, spec_text=text,
-                        resolved=resolved, spec_path=spec.path, base_dir=spec.base_dir)
+                        resolved=resolved, spec_path=spec.path, base_dir=spec.base_dir,
+                        overrides=getattr(spec, "overrides", None))
 
 
 def as_bundle(train=None, validation=None, test=None):

@@ -186,24 +186,25 @@ def load_run(run_dir, which: str = "final"):
     if state is None:
         raise UsageError(f"{run_dir}: not a run directory (no {STATE}); train a spec first "
                          "with `modelspec train SPEC`")
-    from modelspec import load_spec
+    from modelspec.checks import check, load_and_check
     from modelspec.compiler import build_from_spec
     spec = None
     original = state.get("spec_path")
+    overrides = state.get("overrides") or None
     if original and Path(original).is_file():  # relative paths in it keep their meaning
         try:
-            candidate = load_spec(original)
+            candidate = load_and_check(original, overrides=overrides)
         except Exception:  # edited since into something invalid: use the run's copy
             candidate = None
         if candidate is not None and candidate.fingerprint == state.get("fingerprint"):
             spec = candidate
     if spec is None:  # the run's own copy, with relative paths still meaning the original's
         from modelspec import yamlio
-        from modelspec.checks import check
         copy = run.path("spec.yaml")
         base = Path(original) if original else copy
-        spec = check(yamlio.load_text(copy.read_text(), filename=str(copy), path=base))
-    built = build_from_spec(spec, (state.get("overrides") or None))
+        spec = check(yamlio.load_text(copy.read_text(), filename=str(copy), path=base),
+                     overrides)
+    built = build_from_spec(spec)
     models = built if isinstance(built, dict) else {"model": built}
     candidates = {"final": ["final", state.get("checkpoint"), "best"],
                   "best": ["best", "final", state.get("checkpoint")],
