@@ -26,7 +26,7 @@ def quiet_tensorflow() -> None:
     and probes its devices, then restored. Python exceptions are unaffected. Set
     `MODELSPEC_DEBUG=1` to see everything.
     """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # C++ log lines; Python errors still raise
     if "tensorflow" in sys.modules or os.environ.get("MODELSPEC_DEBUG"):
         return
     try:
