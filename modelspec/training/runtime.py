@@ -51,11 +51,13 @@ def apply_precision(precision: str | None) -> None:
     keras.mixed_precision.set_global_policy(precision or "float32")
 
 
-# Defaults chosen by measurement (bench/README.md, `python -m bench`, 2-core CPU): running 8
-# steps per call was 1.2–2.3× faster for the MLP and LeNet-5; XLA made convolutional models
-# 4–9× slower on the CPU (plus compile time) but helped dense-only models; one inter-op
-# thread made convolutional models 1.3–2.9× faster than TensorFlow's default pools.
-DEFAULT_STEPS_PER_EXECUTION = 8
+# Defaults chosen by measurement (bench/README.md, `python -m bench`, 2-core CPU): XLA made
+# convolutional models 4–9× slower on the CPU (plus compile time) but helped dense-only
+# models; one inter-op thread made convolutional models 1.3–2.9× faster than TensorFlow's
+# default pools. Running 8 steps per call was a further 1.2–2.3× faster, but it is NOT a
+# default: batch-level callbacks then run every 8th step, which coarsens the step a NaN is
+# reported at and where SIGTERM stops, and Keras's multi-step loop fails under
+# MirroredStrategy; specs opt in with `train.steps_per_execution: 8`.
 DEFAULT_CPU_THREADS = {"inter_op": 1}
 _CONV_LAYERS = ("Conv", "Pooling", "Pool")
 
@@ -63,6 +65,11 @@ _CONV_LAYERS = ("Conv", "Pooling", "Pool")
 def has_gpu() -> bool:
     """True when TensorFlow sees a GPU (then Keras's own defaults are kept)."""
     return bool(tf.config.list_physical_devices("GPU"))
+
+
+def _replicated() -> bool:
+    """True inside a tf.distribute strategy with several replicas."""
+    return tf.distribute.has_strategy() and tf.distribute.get_strategy().num_replicas_in_sync > 1
 
 
 def _dense_only(model) -> bool:
@@ -77,15 +84,16 @@ def _dense_only(model) -> bool:
 def compile_options(train: dict, model=None) -> dict:
     """The `model.compile` runtime arguments: the `train:` section's, else measured defaults.
 
-    Without explicit settings: `steps_per_execution: 8`; on a CPU-only machine XLA is on
-    for dense-only models and off for convolutional ones (on a GPU Keras's "auto" stays),
-    and never forced on when op determinism is on (a seeded run).
+    Without an explicit `jit_compile`, on a CPU-only machine with one replica XLA is on for
+    dense-only models and off for convolutional ones (on a GPU, or under a multi-replica
+    strategy, Keras's "auto" stays), and never forced on in a seeded (deterministic) run.
     """
-    out = {"steps_per_execution": int(train.get("steps_per_execution",
-                                                DEFAULT_STEPS_PER_EXECUTION))}
+    out = {}
+    if "steps_per_execution" in train:
+        out["steps_per_execution"] = int(train["steps_per_execution"])
     if "jit_compile" in train:
         out["jit_compile"] = train["jit_compile"]
-    elif model is not None and not has_gpu():
+    elif model is not None and not has_gpu() and not _replicated():
         deterministic = train.get("seed") is not None and train.get("deterministic", True)
         out["jit_compile"] = _dense_only(model) and not deterministic
     return out
