@@ -268,13 +268,19 @@ def build_datasets(spec, inputs: dict, outputs: dict) -> DataBundle:
             tail_count = _count(_apply_steps(ds, random_steps, training, counting=True), None)
         else:
             tail_count = count
-        if training and data.get("shuffle", True) is not False:
+        shuffled = training and data.get("shuffle", True) is not False
+        if shuffled:
             shuffle = data.get("shuffle", True)
             buffer = count if shuffle is True else int(shuffle)
             ds = ds.shuffle(max(1, min(buffer, 100_000)), seed=seed,
                             reshuffle_each_iteration=True)
         ds = _apply_steps(ds, random_steps, training)
-        if tail_count != count or int(ds.cardinality()) < 0:
+        # After a shuffle, how many windows/pairs a restructuring step yields depends on the
+        # order (windows across chunk edges are dropped), so the count is an estimate there:
+        # take exactly that many, wrapping into the next shuffled pass for the few missing.
+        if shuffled and any(s.restructuring for s in random_steps):
+            ds = ds.repeat().take(tail_count)
+        elif tail_count != count or int(ds.cardinality()) < 0:
             ds = ds.apply(tf.data.experimental.assert_cardinality(tail_count))
         if tail_count == 0:
             errs.add(("data", "splits", name) if "splits" in data else ("data",),
