@@ -10,6 +10,7 @@ type of its default value. Size-like arguments have a maximum: a spec asking for
 from __future__ import annotations
 
 from modelspec import catalog
+from modelspec.schema_util import param_or
 
 MAX_UNITS = 1 << 24          # 16,777,216: larger than any lecture network's widest layer
 MAX_DIM = 1 << 16            # kernel sizes, strides, pool sizes, target shapes
@@ -109,3 +110,26 @@ def _from_default(default) -> dict:
     if isinstance(default, dict) and "__object__" in default:
         return {}
     return {}
+
+
+def component_schema(kind: str, string_names: list[str]) -> dict:
+    """`"he_normal"` or `{type: HeNormal, seed: 1}`: a Keras name, or a class with its arguments.
+
+    One `if/then` rule per class closes the object over that class's own arguments, so a
+    misspelt argument is reported against the class (with a suggestion). Any value may also
+    be a parameter reference.
+    """
+    classes = catalog.names(kind)
+    rules = []
+    for cls in classes:
+        props = {"type": {"const": cls}}
+        for arg, default in catalog.arguments(kind, cls).items():
+            props[arg] = param_or(argument_schema(kind, cls, arg, default))
+        rules.append({"if": {"properties": {"type": {"const": cls}}, "required": ["type"]},
+                      "then": {"properties": props, "additionalProperties": False}})
+    return {"anyOf": [
+        {"type": "string", "enum": sorted(set(string_names) | set(classes))},
+        {"type": "object", "required": ["type"],
+         "properties": {"type": {"enum": classes}}, "allOf": rules},
+        {"$ref": "#/$defs/param_ref"},
+    ]}

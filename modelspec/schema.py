@@ -47,24 +47,6 @@ def _section(dotted: str) -> dict:
     return getattr(importlib.import_module(module), func)()
 
 
-def _component_object(kind: str, string_names: list[str]) -> dict:
-    """`"he_normal"` or `{type: HeNormal, seed: 1}` for one component kind."""
-    classes = catalog.names(kind)
-    rules = []
-    for cls in classes:
-        props = {"type": {"const": cls}}
-        for arg, default in catalog.arguments(kind, cls).items():
-            props[arg] = param_or(argtypes.argument_schema(kind, cls, arg, default))
-        rules.append({"if": {"properties": {"type": {"const": cls}}, "required": ["type"]},
-                      "then": {"properties": props, "additionalProperties": False}})
-    return {"anyOf": [
-        {"type": "string", "enum": sorted(set(string_names) | set(classes))},
-        {"type": "object", "required": ["type"],
-         "properties": {"type": {"enum": classes}}, "allOf": rules},
-        {"$ref": "#/$defs/param_ref"},
-    ]}
-
-
 @functools.lru_cache(maxsize=1)
 def layer_argument_schemas() -> dict:
     """Layer type → {argument: schema} for every registered layer type."""
@@ -201,10 +183,10 @@ def document_schema() -> dict:
             {"enum": sorted(set(catalog.string_names("activations"))
                             | set(_builtin_activations())) + [None]},
             {"$ref": "#/$defs/param_ref"}]},
-        "initializer": _component_object("initializers", catalog.string_names("initializers")),
-        "regularizer": _component_object("regularizers", catalog.string_names("regularizers")),
-        "constraint": _component_object("constraints", catalog.string_names("constraints")),
-        "schedule": _component_object("schedules", []),
+        "initializer": argtypes.component_schema("initializers", catalog.string_names("initializers")),
+        "regularizer": argtypes.component_schema("regularizers", catalog.string_names("regularizers")),
+        "constraint": argtypes.component_schema("constraints", catalog.string_names("constraints")),
+        "schedule": argtypes.component_schema("schedules", []),
     }
     scalar = {"type": ["number", "integer", "string", "boolean", "null", "array"]}
     properties = {

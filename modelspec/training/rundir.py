@@ -23,25 +23,9 @@ import tempfile
 from pathlib import Path
 
 from modelspec.errors import UsageError
+from modelspec.fileio import atomic_write_text
 
 STATE = "state.json"
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Writes `text` to `path` through a temporary file and `os.replace`."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def atomic_write_json(path: Path, data) -> None:

@@ -40,26 +40,9 @@ def _enum(values) -> dict:
 
 
 def _component(kind: str, string_names) -> dict:
-    """`"adam"` or `{type: Adam, learning_rate: ...}`: a name, or a class with its arguments.
-
-    One `if/then` rule per class closes the object over that class's own arguments, so a
-    misspelt argument is reported against the class (with a suggestion).
-    """
-    from modelspec import argtypes, catalog
-    classes = catalog.names(kind)
-    rules = []
-    for cls in classes:
-        props = {"type": {"const": cls}}
-        for arg, default in catalog.arguments(kind, cls).items():
-            props[arg] = param_or(argtypes.argument_schema(kind, cls, arg, default))
-        rules.append({"if": {"properties": {"type": {"const": cls}}, "required": ["type"]},
-                      "then": {"properties": props, "additionalProperties": False}})
-    return {"anyOf": [
-        {"type": "string", "enum": sorted(set(string_names) | set(classes))},
-        {"type": "object", "required": ["type"], "properties": {"type": {"enum": classes}},
-         "allOf": rules},
-        {"$ref": "#/$defs/param_ref"},
-    ]}
+    """`"adam"` or `{type: Adam, learning_rate: ...}`: see `argtypes.component_schema`."""
+    from modelspec import argtypes
+    return argtypes.component_schema(kind, list(string_names))
 
 
 def optimizer_schema() -> dict:
@@ -69,7 +52,6 @@ def optimizer_schema() -> dict:
 
 
 def _component_schema(what: str) -> dict:
-    from modelspec import catalog
     kind = {"loss": "losses", "metric": "metrics"}[what]
     return _component(kind, kn.loss_names() if what == "loss" else kn.metric_names())
 
