@@ -382,8 +382,7 @@ class _Expander:
 
 
 class _Names(dict):
-    """Parameter values visible in a block, with where each block parameter's value was
-    written (its invocation), so a bad value is reported where the user wrote it."""
+    """Parameters visible in a block, with where each value was written (for errors)."""
 
     def __init__(self, names: dict):
         super().__init__(names)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -9,23 +11,7 @@ keras = pytest.importorskip("keras")
 
 from modelspec.compiler import build_from_spec, model_io  # noqa: E402
 
-LENET = """
-modelspec: 1
-name: lenet5
-params: {num_classes: 10}
-model:
-  inputs: {image: {shape: [32, 32, 1]}}
-  layers:
-    - {id: c1, type: Conv2D, filters: 6, kernel_size: 5, activation: tanh}
-    - {id: s2, type: AveragePooling2D, pool_size: 2}
-    - {id: c3, type: Conv2D, filters: 16, kernel_size: 5, activation: tanh}
-    - {id: s4, type: AveragePooling2D, pool_size: 2}
-    - {type: Flatten}
-    - {id: f5, type: Dense, units: 120, activation: tanh}
-    - {id: f6, type: Dense, units: 84, activation: tanh}
-    - {id: out, type: Dense, units: $num_classes, activation: softmax}
-  outputs: {digit: out}
-"""
+LENET = (Path(__file__).parent / "fixtures" / "good" / "lenet5.yaml").read_text()
 
 
 def _count(weights) -> int:

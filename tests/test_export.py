@@ -26,25 +26,8 @@ from modelspec.export_preprocessing import RawFeature  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 SAVED_MODEL_CLI = Path(sys.executable).with_name("saved_model_cli")
 
-LENET = textwrap.dedent("""\
-    modelspec: 1
-    name: lenet5
-    params: {num_classes: 10}
-    model:
-      inputs: {image: {shape: [32, 32, 1]}}
-      layers:
-        - {id: c1, type: Conv2D, filters: 6, kernel_size: 5, activation: tanh}
-        - {id: s2, type: AveragePooling2D, pool_size: 2}
-        - {id: c3, type: Conv2D, filters: 16, kernel_size: 5, activation: tanh}
-        - {id: s4, type: AveragePooling2D, pool_size: 2}
-        - {type: Flatten}
-        - {id: f5, type: Dense, units: 120, activation: tanh}
-        - {id: f6, type: Dense, units: 84, activation: tanh}
-        - {id: out, type: Dense, units: $num_classes, activation: softmax}
-      outputs: {digit: out}
-    export:
-      labels: [zero, one, two, three, four, five, six, seven, eight, nine]
-    """)
+LENET = (Path(__file__).parent / "fixtures" / "good" / "lenet5.yaml").read_text() + (
+    "export:\n  labels: [zero, one, two, three, four, five, six, seven, eight, nine]\n")
 
 AUTOENCODER = textwrap.dedent("""\
     modelspec: 1
