@@ -150,17 +150,23 @@ def _tiny(seed=3, nan_epoch=None):
     return train, build, ds
 
 
-def test_nan_loss_raises_diverged_and_keeps_checkpoint(tmp_path):
+@pytest.mark.parametrize("steps_per_execution, where", [
+    (None, "steps 1–8"),  # the default runs 8 steps per call: the group is named
+    (1, "step 5"),
+])
+def test_nan_loss_raises_diverged_and_keeps_checkpoint(tmp_path, steps_per_execution, where):
     from modelspec.errors import DivergedError
     from modelspec.training.rundir import RunDir, load_models
     from modelspec.training.run import as_bundle, run_training
     train, build, ds = _tiny(nan_epoch=3)
+    if steps_per_execution:
+        train["steps_per_execution"] = steps_per_execution
     with pytest.raises(DivergedError) as info:
         run_training(train, tmp_path / "run", build, as_bundle(ds), fingerprint="f",
                      verbose=0)
     assert info.value.exit_code == 3
     msg = str(info.value)
-    assert "loss is nan at epoch 3, step 5" in msg
+    assert f"loss is nan at epoch 3, {where};" in msg
     assert "last good checkpoint (epoch 2)" in msg
     state = RunDir(tmp_path / "run").state()
     assert state["epoch"] == 2 and state["checkpoint"] == "epoch-0002"

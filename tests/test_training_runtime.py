@@ -81,3 +81,28 @@ def test_jit_with_op_determinism_is_reported():
     problems = [p.format() for p in modelspec.validate(bad, filename="rt.yaml")]
     assert any(p.startswith("rt.yaml:22:16:") and "train.jit_compile" in p
                and "deterministic: false" in p for p in problems), problems
+
+
+def test_compile_defaults_steps_per_execution_and_jit_by_model_kind():
+    import keras
+    import tensorflow as tf
+
+    from modelspec.training import runtime
+    dense_in = keras.Input((4,))
+    dense = keras.Model(dense_in, keras.layers.Dense(2)(dense_in))
+    conv_in = keras.Input((8, 8, 1))
+    conv = keras.Model(conv_in, keras.layers.Conv2D(2, 3)(conv_in))
+    cpu_only = not runtime.has_gpu()
+    assert runtime.compile_options({}, dense) == {
+        "steps_per_execution": runtime.DEFAULT_STEPS_PER_EXECUTION,
+        **({"jit_compile": True} if cpu_only else {})}
+    if cpu_only:
+        assert runtime.compile_options({}, conv)["jit_compile"] is False
+        # a seeded run is deterministic: XLA is not forced on
+        assert runtime.compile_options({"seed": 1}, dense)["jit_compile"] is False
+    # the spec's own settings win
+    assert runtime.compile_options({"steps_per_execution": 1, "jit_compile": True}, conv) == {
+        "steps_per_execution": 1, "jit_compile": True}
+    # under a distribution strategy Keras's default of one step per call stays
+    with tf.distribute.MirroredStrategy(["/cpu:0"]).scope():
+        assert "steps_per_execution" not in runtime.compile_options({}, dense)

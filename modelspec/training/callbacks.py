@@ -44,12 +44,22 @@ class DivergenceGuard(keras.callbacks.Callback):
 
     def __init__(self, run: RunDir, keys=None):
         super().__init__()
-        self.run, self.keys, self.epoch = run, keys, 0
+        self.run, self.keys, self.epoch, self.first_step = run, keys, 0, 0
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
 
-    def check(self, logs, step):
+    def on_train_batch_begin(self, batch, logs=None):
+        self.first_step = batch
+
+    def check(self, logs, step, first_step=None):
+        """Raises `DivergedError` when a watched entry of `logs` is not finite.
+
+        With `steps_per_execution` > 1, Keras reports once per group of steps: the message
+        then names the group (`steps 9–16`), the finest position known.
+        """
+        first = step if first_step is None else first_step
+        where = f"step {step + 1}" if first >= step else f"steps {first + 1}–{step + 1}"
         for key, value in (logs or {}).items():
             watched = key in self.keys if self.keys else key.endswith("loss")
             if watched and not _finite(value):
@@ -59,11 +69,14 @@ class DivergenceGuard(keras.callbacks.Callback):
                         "no epoch completed, so there is no checkpoint")
                 raise DivergedError(
                     f"training diverged: {key} is {float(value)} at epoch {self.epoch + 1}, "
-                    f"step {step + 1}; {kept}. Lower the learning rate, add gradient "
+                    f"{where}; {kept}. Lower the learning rate, add gradient "
                     "clipping (clipnorm) or check the data for NaN values")
 
     def on_train_batch_end(self, batch, logs=None):
-        self.check(logs, batch)
+        steps = (self.params or {}).get("steps")
+        if steps:  # Keras numbers a shorter last group as if it were full
+            batch = min(batch, steps - 1)
+        self.check(logs, batch, self.first_step)
 
 
 class SignalStop(keras.callbacks.Callback):
@@ -115,6 +128,9 @@ class EpochCheckpoint(keras.callbacks.Callback):
         monitor: The log entry that decides the `best` checkpoint.
         mode: "min", "max" or "auto" (max for accuracy-like names).
         stopper: A `SignalStop`; an epoch cut short by it is not counted as completed.
+            A signal that arrives during the epoch's last step (or last group of steps,
+            with `steps_per_execution` > 1) stops training after a complete epoch, which
+            is then saved as one.
     """
 
     def __init__(self, run: RunDir, models: dict, optimizers: dict, base_state: dict,
@@ -129,6 +145,18 @@ class EpochCheckpoint(keras.callbacks.Callback):
         state = run.state() or {}
         self.best = state.get("best")
         self.history = run.history()
+        self.last_step = -1
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.last_step = -1
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.last_step = batch
+
+    def _epoch_complete(self) -> bool:
+        """True when every step of the epoch ran (unknown when Keras does not know the count)."""
+        steps = (self.params or {}).get("steps")
+        return steps is not None and self.last_step + 1 >= steps
 
     def _improved(self, value) -> bool:
         if value is None or not _finite(value):
@@ -160,7 +188,7 @@ class EpochCheckpoint(keras.callbacks.Callback):
         self.run.prune({name, "best"})
 
     def on_epoch_end(self, epoch, logs=None):
-        if self.stopper is not None and self.stopper.stopped:
+        if self.stopper is not None and self.stopper.stopped and not self._epoch_complete():
             self.save(epoch, None, interrupted={"epoch": epoch + 1})
             return
         self.save(epoch + 1, dict(logs or {}))

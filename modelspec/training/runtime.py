@@ -54,10 +54,13 @@ def apply_precision(precision: str | None) -> None:
 # Defaults chosen by measurement (bench/README.md, `python -m bench`, 2-core CPU): XLA made
 # convolutional models 4–9× slower on the CPU (plus compile time) but helped dense-only
 # models; one inter-op thread made convolutional models 1.3–2.9× faster than TensorFlow's
-# default pools. Running 8 steps per call was a further 1.2–2.3× faster, but it is NOT a
-# default: batch-level callbacks then run every 8th step, which coarsens the step a NaN is
-# reported at and where SIGTERM stops, and Keras's multi-step loop fails under
-# MirroredStrategy; specs opt in with `train.steps_per_execution: 8`.
+# default pools; running 8 steps per `train_function` call (Keras's `steps_per_execution`)
+# was a further 1.2–2.3× faster for small models, whose steps are short next to the Python
+# dispatch of each call. Batch-level callbacks then see groups of 8 steps: a NaN is reported
+# as "steps 9–16", SIGTERM stops at the end of a group, and an epoch whose last group
+# completes is saved as complete (`EpochCheckpoint`). Under a multi-replica strategy Keras's
+# default (1) stays: its multi-step loop failed with MirroredStrategy here.
+DEFAULT_STEPS_PER_EXECUTION = 8
 DEFAULT_CPU_THREADS = {"inter_op": 1}
 _CONV_LAYERS = ("Conv", "Pooling", "Pool")
 
@@ -87,10 +90,25 @@ def compile_options(train: dict, model=None) -> dict:
     Without an explicit `jit_compile`, on a CPU-only machine with one replica XLA is on for
     dense-only models and off for convolutional ones (on a GPU, or under a multi-replica
     strategy, Keras's "auto" stays), and never forced on in a seeded (deterministic) run.
+    Without an explicit `steps_per_execution`, one replica runs
+    `DEFAULT_STEPS_PER_EXECUTION` steps per call (Keras's 1 under a distribution strategy).
+
+    Args:
+        train: The spec's resolved `train:` section.
+        model: The model to compile (decides XLA by its layers); None skips that choice.
+
+    Returns:
+        Keyword arguments for `model.compile`.
+
+    Example:
+    >>> compile_options({"steps_per_execution": 4})["steps_per_execution"]
+    4
     """
     out = {}
     if "steps_per_execution" in train:
         out["steps_per_execution"] = int(train["steps_per_execution"])
+    elif not tf.distribute.has_strategy():
+        out["steps_per_execution"] = DEFAULT_STEPS_PER_EXECUTION
     if "jit_compile" in train:
         out["jit_compile"] = train["jit_compile"]
     elif model is not None and not has_gpu() and not _replicated():
