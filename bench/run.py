@@ -21,6 +21,11 @@ from pathlib import Path
 
 from bench import sections
 from bench.common import BENCH_DIR, REPO, machine, quiet_env
+
+# Section 1 compiles both sides with the steps per execution `modelspec train` uses by default
+# (`modelspec.training.runtime.DEFAULT_STEPS_PER_EXECUTION`, not imported here: it imports
+# TensorFlow; tests/test_bench.py checks the two agree).
+OVERHEAD_SPE = 8
 from bench.sections import Section
 
 ALL = ("overhead", "runtime", "startup", "data", "tta", "gpu")
@@ -39,12 +44,13 @@ def config(quick: bool, tta_spec=None) -> dict:
     if quick:
         steps = {"mlp": 16}
         return {"quick": True, "models": ["mlp"], "overhead_steps": steps, "overhead_rounds": 2,
+                "overhead_spe": OVERHEAD_SPE,
                 "loss_steps": 10, "runtime_steps": steps, "runtime_rounds": 1,
                 "tf_threads": [], "torch_threads": [], "pin_threads": [2, 2],
                 "validate_rounds": 1, "build_rounds": 1, "tta_spec": tta_spec}
     return {"quick": False, "models": ["mlp", "lenet5", "resnet_small"],
-            "overhead_steps": {"mlp": 64, "lenet5": 32, "resnet_small": 8},
-            "overhead_rounds": 6, "loss_steps": 50,
+            "overhead_steps": {"mlp": 128, "lenet5": 64, "resnet_small": 16},
+            "overhead_rounds": 8, "overhead_spe": OVERHEAD_SPE, "loss_steps": 50,
             "runtime_steps": {"mlp": 64, "lenet5": 32, "resnet_small": 8},
             "runtime_rounds": 3, "tf_threads": [[2, 1], [1, 1]], "torch_threads": [[1, 1]],
             "pin_threads": [2, 2], "validate_rounds": 3, "build_rounds": 2,
@@ -134,13 +140,15 @@ def _headline(h) -> list[str]:
     for k in ("mlp", "lenet5", "resnet_small"):
         if f"defaults_{k}" in h:
             b = h[f"best_{k}"]
-            rows.append(f"| best runtime settings ÷ fit defaults throughput, {k} "
-                        f"({sections._threads_name(b['threads'])}, spe={b['spe']}, "
-                        f"jit={b['jit']}) | {h[f'defaults_{k}']:.2f}× | ≥ 1.3× |")
+            rows.append(f"| `modelspec train` defaults ÷ fit defaults throughput, {k} "
+                        f"({h[f'defaults_cfg_{k}']}; best measured "
+                        f"{b['speed']:.2f}×) | {h[f'defaults_{k}']:.2f}× | ≥ 1.3× |")
     for k in ("mlp", "lenet5"):
         if f"torch_{k}" in h:
-            rows.append(f"| modelspec ÷ PyTorch time (best ÷ best), {k} | {h[f'torch_{k}']:.2f} "
-                        f"(defaults: {h[f'torch_default_{k}']:.2f}) | ≤ 0.8 |")
+            rows.append(f"| modelspec defaults ÷ PyTorch best time, {k} | "
+                        f"{h[f'torch_{k}']:.2f} (best ÷ best {h[f'torch_best_{k}']:.2f}; "
+                        f"fit defaults ÷ PyTorch defaults {h[f'torch_default_{k}']:.2f}) "
+                        "| ≤ 0.8 |")
     if "validate_s" in h:
         rows.append(f"| `modelspec validate specs/*.yaml` | {h['validate_s']:.2f} s | ≤ 1 s |")
     for k in ("vgg19", "densenet121"):

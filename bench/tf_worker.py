@@ -16,9 +16,16 @@ from bench.common import median, worker_main
 
 
 def _setup(threads):
-    """Pins TensorFlow's thread pools before anything runs (None keeps TensorFlow's own)."""
+    """Pins TensorFlow's thread pools before anything runs (None keeps TensorFlow's own).
+
+    `"modelspec"` applies what `modelspec train` applies by default (`runtime.apply_runtime`
+    without a `threads:` entry: one inter-op thread on a CPU-only machine).
+    """
     import tensorflow as tf
-    if threads:
+    if threads == "modelspec":
+        from modelspec.training import runtime
+        runtime.apply_runtime({})
+    elif threads:
         tf.config.threading.set_intra_op_parallelism_threads(int(threads[0]))
         tf.config.threading.set_inter_op_parallelism_threads(int(threads[1]))
     return tf
@@ -31,11 +38,22 @@ def _dataset(tf, x, y, batch, as_dict):
 
 
 def _compile(model, as_dict, spe=1, jit="auto"):
+    """Adam 1e-3 and cross-entropy on logits; `spe="modelspec"` takes modelspec's defaults.
+
+    With `"modelspec"` the runtime arguments are exactly what `modelspec train` passes to
+    `model.compile` for a spec without runtime settings (`runtime.compile_options({}, model)`:
+    steps per execution and XLA by model kind).
+    """
     import keras
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    if spe == "modelspec":
+        from modelspec.training.runtime import compile_options
+        options = compile_options({}, model)
+    else:
+        options = {"steps_per_execution": spe, "jit_compile": jit}
     model.compile(optimizer=keras.optimizers.Adam(1e-3),
-                  loss={"label": loss} if as_dict else loss,
-                  steps_per_execution=spe, jit_compile=jit)
+                  loss={"label": loss} if as_dict else loss, **options)
+    return options
 
 
 def _fit_time(model, ds, steps):
@@ -48,11 +66,15 @@ def overhead(job):
     """Runs `overhead_one` for each model of the job in this process."""
     tf = _setup(job.get("threads"))
     return {"models": [overhead_one(tf, kind, job["steps"][kind], job["rounds"],
-                                    job["loss_steps"]) for kind in job["models"]]}
+                                    job["loss_steps"], job.get("spe", 1))
+                       for kind in job["models"]]}
 
 
-def overhead_one(tf, kind, steps, rounds, loss_steps):
-    """Spec-compiled vs hand-written: initial weights, loss agreement, step-time ratio."""
+def overhead_one(tf, kind, steps, rounds, loss_steps, spe=1):
+    """Spec-compiled vs hand-written: initial weights, loss agreement, step-time ratio.
+
+    Both sides are compiled alike: `spe` steps per execution, XLA off (`jit_compile=False`).
+    """
     import keras
     import numpy as np
     from bench.models import BATCH, KERAS, SPEC_FILES, arrays, copy_weights
@@ -67,8 +89,8 @@ def overhead_one(tf, kind, steps, rounds, loss_steps):
     copied = copy_weights(spec_model, hand)
     n_params = (spec_model.count_params(), hand.count_params())
     x, y, data = arrays(kind, batch * max(loss_steps, 8))
-    _compile(spec_model, True)
-    _compile(hand, False)
+    _compile(spec_model, True, spe=spe, jit=False)
+    _compile(hand, False, spe=spe, jit=False)
     losses = {"spec": [], "hand": []}
     for i in range(loss_steps):
         xb, yb = x[i * batch:(i + 1) * batch], y[i * batch:(i + 1) * batch]
@@ -97,7 +119,7 @@ def overhead_one(tf, kind, steps, rounds, loss_steps):
             "spec_step_ms": median(times["spec"]) * 1e3,
             "hand_step_ms": median(times["hand"]) * 1e3,
             "ratio": median(times["spec"]) / median(times["hand"]),
-            "round_ratio": median(ratios), "ratios": ratios}
+            "round_ratio": median(ratios), "ratios": ratios, "spe": spe}
 
 
 def runtime(job):
@@ -122,12 +144,12 @@ def runtime(job):
         for cfg in (configs[kind] if isinstance(configs, dict) else configs):
             keras.utils.set_random_seed(0)
             model = KERAS[kind]()
-            _compile(model, False, spe=cfg["spe"], jit=cfg["jit"])
+            options = _compile(model, False, spe=cfg["spe"], jit=cfg["jit"])
             t0 = time.perf_counter()
             _fit_time(model, ds, steps)  # trace/compile + warm-up
             warm = time.perf_counter() - t0
             _fit_time(model, ds, steps)
-            runs.append((cfg, model, warm))
+            runs.append(({**cfg, "options": options}, model, warm))
         times = [[] for _ in runs]
         for r in range(job["rounds"]):
             idx = list(range(len(runs)))

@@ -39,6 +39,16 @@ def test_spec_model_and_hand_written_twin_train_identically():
     assert len(res["ratios"]) == 2 and res["spec_step_ms"] > 0
 
 
+def test_overhead_compiles_both_sides_like_modelspec_train():
+    pytest.importorskip("tensorflow")
+    from modelspec.training.runtime import DEFAULT_STEPS_PER_EXECUTION
+    assert run.OVERHEAD_SPE == DEFAULT_STEPS_PER_EXECUTION
+    assert run.config(quick=False)["overhead_spe"] == DEFAULT_STEPS_PER_EXECUTION
+    # whole groups of steps per timed run
+    assert all(n % DEFAULT_STEPS_PER_EXECUTION == 0
+               for n in run.config(quick=False)["overhead_steps"].values())
+
+
 @needs_torch
 def test_torch_worker_and_report(tmp_path):
     from bench.torch_worker import train_steps
@@ -46,12 +56,24 @@ def test_torch_worker_and_report(tmp_path):
     assert res["pools"][0] == 1 and res["models"]["mlp"]["step_ms"] > 0
     fake = {"models": {"mlp": {"configs": [
         {"spe": 1, "jit": "auto", "step_ms": 4.0, "all_ms": [4.0], "first_fit_s": 1.0},
-        {"spe": 16, "jit": True, "step_ms": 2.0, "all_ms": [2.0], "first_fit_s": 2.0}]}}}
+        {"spe": 16, "jit": True, "step_ms": 1.6, "all_ms": [1.6], "first_fit_s": 2.0}]}}}
+    own = {"models": {"mlp": {"configs": [
+        {"spe": "modelspec", "jit": "modelspec", "step_ms": 2.0, "all_ms": [2.0],
+         "first_fit_s": 1.0, "options": {"steps_per_execution": 8, "jit_compile": True}}]}}}
     cfg = run.config(quick=True)
-    secs = [sections._defaults_section(cfg, {None: fake}),
-            sections._torch_section(cfg, {None: fake}, {None: res}, True)]
+    tf_runs = {None: fake, "modelspec": own}
+    secs = [sections._defaults_section(cfg, tf_runs),
+            sections._torch_section(cfg, tf_runs, {None: res}, True)]
+    # the headline is modelspec's own defaults; the best measured setting is reported beside
     assert secs[0].headline["defaults_mlp"] == 2.0
-    assert secs[0].headline["best_mlp"] == {"threads": None, "spe": 16, "jit": True}
+    assert secs[0].headline["best_mlp"] == {"threads": None, "spe": 16, "jit": True,
+                                            "speed": 2.5}
+    pt = res["models"]["mlp"]["step_ms"]
+    assert secs[1].headline["torch_mlp"] == pytest.approx(2.0 / pt)
+    assert secs[1].headline["torch_best_mlp"] == pytest.approx(1.6 / pt)
     text = run.render(secs, 1.0, ["--quick"], {"date": "today", "cores": 2})
-    assert "| best runtime settings ÷ fit defaults throughput, mlp" in text
+    assert ("| `modelspec train` defaults ÷ fit defaults throughput, mlp (modelspec defaults "
+            "(steps_per_execution=8, jit_compile=True); best measured 2.50×) | 2.00× | ≥ 1.3× |"
+            ) in text
+    assert "| modelspec defaults ÷ PyTorch best time, mlp |" in text
     assert json.dumps(secs[1].headline)  # plain numbers only
