@@ -242,3 +242,28 @@ def test_multi_output_losses_weights_and_metrics(tmp_path):
         assert len(history[key]) == 2, sorted(history)
     assert np.isclose(history["loss"][-1], history["label_loss"][-1]
                       + 0.5 * history["value_loss"][-1], rtol=1e-3)
+
+
+def test_early_stopping_records_the_epochs_trained_and_a_rerun_does_not_train(tmp_path, capsys):
+    from modelspec.training.run import as_bundle, run_training
+    train, build, ds = _tiny()
+    train["callbacks"] = {"tensorboard": False, "early_stopping": {
+        "monitor": "loss", "patience": 0, "min_delta": 100.0}}  # no epoch improves by 100
+    result = run_training(train, tmp_path / "run", build, as_bundle(ds.repeat()),
+                          fingerprint="f", verbose=0)
+    state = json.loads((tmp_path / "run" / "state.json").read_text())
+    assert result.epochs == 2  # epoch 1 sets the best, epoch 2 does not improve: stop
+    assert state["finished"] and state["epoch"] == 2 and state["epochs"] == 4
+    assert state["stopped_early"] is True
+    assert len(json.loads((tmp_path / "run" / "history.json").read_text())["loss"]) == 2
+    again = run_training(train, tmp_path / "run", build, as_bundle(ds.repeat()),
+                         fingerprint="f", verbose=0)
+    assert again.epochs == 2 and again.resumed_from == 2
+    err = capsys.readouterr().err
+    assert "stopped early at epoch 2 of 4" in err and "resuming" not in err
+    assert len(json.loads((tmp_path / "run" / "history.json").read_text())["loss"]) == 2
+    longer = run_training(train, tmp_path / "run", build, as_bundle(ds.repeat()),
+                          fingerprint="f", verbose=0, epochs=6)
+    assert longer.resumed_from == 2 and longer.epochs == 4  # stops early again, 2 epochs on
+    state = json.loads((tmp_path / "run" / "state.json").read_text())
+    assert state["epoch"] == 4 and state["epochs"] == 6 and state["stopped_early"]

@@ -145,6 +145,13 @@ def run_training(train: dict, run_dir, build: Callable[[], dict], datasets, *,
     state = prepare_run_dir(run, fingerprint, restart)
     total = int(epochs if epochs is not None else train.get("epochs", 1))
     initial = int(state["epoch"]) if state else 0
+    stopped_early = bool(state and state.get("stopped_early")
+                         and total <= int(state.get("epochs", 0)))
+    if stopped_early:
+        # early stopping ended this run: it is finished, not short of epochs
+        print(f"{name} stopped early at epoch {initial} of {state['epochs']} ({run.root}); "
+              "pass a larger --epochs to train longer", file=sys.stderr)
+        total = initial
     checkpoint = run.checkpoints / state["checkpoint"] if state and state.get("checkpoint") \
         else None
     run.root.mkdir(parents=True, exist_ok=True)
@@ -174,7 +181,9 @@ def run_training(train: dict, run_dir, build: Callable[[], dict], datasets, *,
             warm = warm_start(built, train["init_from"], Path(base_dir or Path.cwd()),
                               seed=train.get("seed"))
         bundle = datasets(built) if callable(datasets) else datasets
-        if initial >= total:
+        if stopped_early:
+            pass  # said above
+        elif initial >= total:
             print(f"{name} is already trained to epoch {initial} ({run.root}); pass a larger "
                   "--epochs to train longer", file=sys.stderr)
         elif initial:
@@ -214,13 +223,17 @@ def run_training(train: dict, run_dir, build: Callable[[], dict], datasets, *,
         atomic_write_json(run.path("metrics.json"), metrics)
         plot_curves(history, run.path("curves.png"), title=name)
         final_state = dict(run.state() or ctx.base_state)
-        final_state.update(finished=True, epoch=max(total, initial))
+        # the epochs actually trained: fewer than asked when early stopping ended the run
+        trained = int(final_state.get("epoch", max(total, initial)))
+        asked = max(total, int(final_state.get("epochs", 0)))
+        final_state.update(finished=True, epoch=trained, epochs=asked,
+                           stopped_early=trained < asked)
         run.write_state(final_state)
         if verbose != 0:
             print(metrics_table(metrics, f"final metrics ({name})"))
     finally:  # the dtype policy is global: do not leak it into the caller's process
         keras.mixed_precision.set_global_policy(previous_policy)
-    done = max(total, initial)
+    done = int((run.state() or {}).get("epoch", max(total, initial)))
     return RunResult(run.root, done, initial, metrics, history, ctx.models)
 
 
