@@ -30,7 +30,8 @@ def main() -> None:
     inputs, outputs = model_io(model)
     bundle = build_datasets(spec, inputs, outputs)
     pred, labels, domains, dom_pred = [], [], [], []
-    for x, y in bundle.test:
+    for batch in bundle.test:  # (inputs, targets) or (inputs, targets, sample weights)
+        x, y = batch[0], batch[1]
         out = model(x, training=False)
         pred.append(np.asarray(out[args.label]).argmax(-1))
         dom_pred.append(np.asarray(out[args.domain]).reshape(-1) > 0.5)

@@ -132,13 +132,15 @@ def _check_field(name, fields, where, errs, what="field"):
                  suggestion=did_you_mean(name, sorted(fields)))
 
 
-def check_section(data: dict, base_dir, errs) -> None:
+def check_section(data: dict, base_dir, errs, outputs=None) -> None:
     """Checks a resolved `data:` section; problems go to `errs`.
 
     Args:
         data: The resolved section (plain data).
         base_dir: The folder relative paths are resolved against.
         errs: A `modelspec.errors.Collector`.
+        outputs: The model's output names when the spec says them (`model.outputs`), used to
+            check `sample_weights`; None when unknown (then the `targets` keys are used).
     """
     src = data.get("source") or {}
     fields, splits = source_info(src, base_dir, errs)
@@ -179,6 +181,18 @@ def check_section(data: dict, base_dir, errs) -> None:
     for i, step in enumerate(data.get("augment") or []):
         if "field" in step:
             _check_field(step["field"], fields, ("data", "augment", i, "field"), errs)
-    for section in ("features", "targets"):
+    for section in ("features", "targets", "sample_weights"):
         for name, field in (data.get(section) or {}).items():
             _check_field(field, fields, ("data", section, name), errs)
+    _check_weight_outputs(data, outputs, errs)
+
+
+def _check_weight_outputs(data: dict, outputs, errs) -> None:
+    """`sample_weights` keys must name model outputs (else `targets` keys, when given)."""
+    names = outputs if outputs is not None else (
+        sorted(data["targets"]) if data.get("targets") else None)
+    for name in data.get("sample_weights") or {}:
+        if names is not None and name not in names:
+            errs.add(("data", "sample_weights", name), f"'{name}' is not an output of the model",
+                     expected="one of " + ", ".join(names) + " (a weight field per output)",
+                     suggestion=did_you_mean(name, names), key=True)

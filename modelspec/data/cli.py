@@ -61,7 +61,7 @@ def describe(bundle, split: str, take: int) -> str:
         lines.append(f"first {take} examples of '{split}':")
         shown = 0
         for batch in data:
-            x, y = batch if isinstance(batch, tuple) else (batch, {})
+            x, y = batch[:2] if isinstance(batch, tuple) else (batch, {})
             n = len(next(iter(x.values())))
             for i in range(min(n, take - shown)):
                 parts = [f"{k}={_short(v[i])}" for k, v in {**x, **y}.items()]
@@ -87,7 +87,7 @@ def image_grid(bundle, split: str, count: int = 36) -> bytes:
     labels = [n for n, f in bundle.targets.items() if bundle.fields[f].shape.rank == 0]
     xs, ys = [], []
     for batch in data:
-        x, y = batch if isinstance(batch, tuple) else (batch, {})
+        x, y = batch[:2] if isinstance(batch, tuple) else (batch, {})
         xs.append(np.asarray(x[name]))
         if labels:
             ys.append(np.asarray(y[labels[0]]))

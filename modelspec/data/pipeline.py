@@ -3,13 +3,17 @@
 Per split the pipeline is
 
     source rows (split slice) → decode → transforms (adapted on train) → cache
-      → [train] shuffle → batch → [train] augment → (inputs dict, targets dict) → prefetch
+      → [train] shuffle → batch → [train] augment → (inputs dict, targets dict
+      [, sample weights dict]) → prefetch
 
 with parallel maps and AUTOTUNE everywhere, no Python code per example. Transforms that draw
 random numbers (noise, negative sampling) run after the cache, so every epoch differs.
 (`cache: true`, the default, is skipped where it would only copy arrays already in memory.)
 Everything the data can tell before training (missing files, unknown fields, a field whose
-shape does not fit the model input, empty splits) raises `SpecError` at the spec's line.
+shape does not fit the model input, empty splits, values a `map_values` table lacks) raises
+`SpecError` at the spec's line. A `filter` transform makes the number of examples unknown to
+tf.data; the pipeline counts them once (a pass over the split before the cache) and restores
+the cardinality with `assert_cardinality`, so `len(dataset)` and the steps per epoch stay right.
 """
 
 from __future__ import annotations
@@ -36,12 +40,15 @@ class DataBundle:
     Attributes:
         train, validation, test: Batched `tf.data.Dataset`s yielding `(inputs, targets)` dicts
             keyed by model input / output names (inputs only when the model has no targets),
-            or None when the split is not configured.
+            or None when the split is not configured. With `data.sample_weights` they yield
+            `(inputs, targets, sample_weights)`: one float32 weight vector per model output
+            (ones for outputs without a weight field), as Keras `fit` accepts.
         counts: Split name → number of examples.
         preprocessing: Serving-time preprocessing (`keras.Model` raw fields → model inputs,
             see `modelspec.data.preprocessing`) or None.
         element_spec: The `element_spec` of the batched training dataset.
         features, targets: Model input / output name → source field.
+        sample_weights: Model output name → the field weighting its loss (may be empty).
         fields: Field → `tf.TensorSpec` of one example after all transforms.
         meta: Facts from the source (e.g. `class_names`).
     """
@@ -54,6 +61,7 @@ class DataBundle:
     element_spec: Any = None
     features: dict = field(default_factory=dict)
     targets: dict = field(default_factory=dict)
+    sample_weights: dict = field(default_factory=dict)
     fields: dict = field(default_factory=dict)
     meta: dict = field(default_factory=dict)
     batch_size: int = 32
@@ -104,6 +112,8 @@ def _apply_steps(ds, steps, training: bool, counting: bool = False):
     for step in steps:
         if step.restructuring:
             ds = step.restructure(ds, training, counting)
+        elif step.filtering:
+            ds = ds.filter(step.keep)
         else:
             ds = ds.map(lambda e, s=step: s(e, training), num_parallel_calls=AUTOTUNE,
                         deterministic=True)
@@ -125,6 +135,70 @@ def _dtype_problem(step, spec):
             return (f"{step.kind} needs a string field but '{f}' is {spec[f].dtype.name}",
                     "a string field (cast with dtype: string first)")
     return None
+
+
+def _changes_count(step) -> bool:
+    return step.restructuring or step.filtering
+
+
+def _check_mapped_values(ds, steps, split, errs):
+    """Positioned problems for values a `map_values` step without `default` cannot map.
+
+    One pass over the split per such step (the steps before it applied, without training).
+    """
+    for i, step in enumerate(steps):
+        if step.kind != "map_values" or "default" in step.config:
+            continue
+        missing = step.unknown_values(_apply_steps(ds, steps[:i], training=False))
+        if missing:
+            shown = ", ".join(repr(v) for v in missing)
+            errs.add(("data", "transforms", i, "mapping"), f"split '{split}' has values of "
+                     f"field '{step.inputs[0]}' that are not in the mapping: {shown}",
+                     expected="a key for every value, a 'default:' value, or a filter "
+                     "transform before it")
+    errs.raise_if_any()
+
+
+def _weights(data, outputs, fields, errs) -> dict:
+    """Checks `data.sample_weights` (model output → field); returns it."""
+    given = data.get("sample_weights") or {}
+    for name, fld in given.items():
+        where = ("data", "sample_weights", name)
+        if name not in outputs:
+            errs.add(where, f"the model has no output '{name}'",
+                     expected=f"one of {sorted(outputs)}" if outputs else
+                     "a model with outputs (trained with targets)",
+                     suggestion=did_you_mean(name, sorted(outputs)), key=True)
+        elif fld not in fields:
+            errs.add(where, f"unknown field '{fld}'", expected=f"one of {sorted(fields)}",
+                     suggestion=did_you_mean(fld, sorted(fields)))
+        elif fields[fld].dtype == tf.string or fields[fld].shape.num_elements() != 1:
+            errs.add(where, f"field '{fld}' ({fields[fld].dtype.name}, shape "
+                     f"{tuple(fields[fld].shape)}) cannot weight examples",
+                     expected="a numeric field with one value per example (a map_values "
+                     "transform can make one)")
+    return given
+
+
+def _class_names(names, steps):
+    """The source's `class_names` (of field `label`) after the steps that rewrite `label`.
+
+    A `map_values` table relabels them (new class j is named after the old classes mapped to
+    it, e.g. '1', '5' or '0/2/4/6/8'); other rewrites of `label` but casts drop them.
+    """
+    for step in steps:
+        if names is None or step.output != "label" or step.kind in ("cast", "one_hot"):
+            continue
+        table = step.config.get("mapping") if step.kind == "map_values" else None
+        if not table or step.out_dtype != tf.int64 or "default" in step.config \
+                or min(table.values()) < 0:
+            return None
+        new: dict = {}
+        for key, value in table.items():
+            if 0 <= int(key) < len(names):
+                new.setdefault(value, []).append(names[int(key)])
+        names = ["/".join(new.get(j, ["?"])) for j in range(max(table.values()) + 1)]
+    return names
 
 
 def _count(ds, known):
@@ -203,6 +277,10 @@ def build_datasets(spec, inputs: dict, outputs: dict) -> DataBundle:
         if wrong:
             errs.add(("data", "transforms", i), wrong[0], expected=wrong[1])
             errs.raise_if_any()
+        wrong = step.problem(partial.element_spec)
+        if wrong:
+            errs.add(("data", "transforms", i, *wrong[0]), wrong[1], expected=wrong[2])
+            errs.raise_if_any()
         if not step.restructuring:
             step.adapt(partial)
         partial = _apply_steps(partial, [step], training=False)
@@ -210,6 +288,7 @@ def build_datasets(spec, inputs: dict, outputs: dict) -> DataBundle:
 
     features = _mapping(data, "features", list(inputs), fields, errs)
     targets = _mapping(data, "targets", list(outputs), fields, errs)
+    weights = _weights(data, outputs, fields, errs)
     errs.raise_if_any()
     for kind, mapping, io, fits in (("input", features, inputs, _shape_fits),
                                     ("output", targets, outputs, _target_fits)):
@@ -243,8 +322,12 @@ def build_datasets(spec, inputs: dict, outputs: dict) -> DataBundle:
 
     cut = next((i for i, s in enumerate(steps) if s.random), len(steps))
     batch_size = int(data.get("batch_size", 32))
-    bundle = DataBundle(features=features, targets=targets, fields=fields,
-                        meta=dict(source.meta), batch_size=batch_size)
+    bundle = DataBundle(features=features, targets=targets, sample_weights=dict(weights),
+                        fields=fields, meta=dict(source.meta), batch_size=batch_size)
+    if "class_names" in bundle.meta:
+        bundle.meta["class_names"] = _class_names(bundle.meta["class_names"], steps)
+        if bundle.meta["class_names"] is None:
+            del bundle.meta["class_names"]
     in_dtypes = {n: io[1] for n, io in inputs.items()}
 
     def to_model(batch):
@@ -252,19 +335,25 @@ def build_datasets(spec, inputs: dict, outputs: dict) -> DataBundle:
                  and batch[f].dtype != tf.string else batch[f]) for n, f in features.items()}
         if not outputs:
             return x
-        return x, {n: batch[f] for n, f in targets.items()}
+        y = {n: batch[f] for n, f in targets.items()}
+        if not weights:
+            return x, y
+        ones = tf.ones(tf.shape(next(iter(y.values())))[:1], tf.float32)
+        return x, y, {n: tf.reshape(tf.cast(batch[weights[n]], tf.float32), [-1])
+                      if n in weights else ones for n in targets}
 
     for name, (ds, known) in selected.items():
         training = name == "train"
+        _check_mapped_values(ds, steps, name, errs)
         ds = _apply_steps(ds, steps[:cut], training)
-        count = _count(ds, known if not any(s.restructuring for s in steps[:cut]) else None)
+        count = _count(ds, known if not any(_changes_count(s) for s in steps[:cut]) else None)
         # arrays already in memory need no cache unless something was computed from them
         worth = cut > 0 or getattr(source, "decode", None) is not None or \
             not hasattr(source, "arrays")
         if data.get("cache", True) and worth:
             ds = ds.cache()
         random_steps = steps[cut:]
-        if any(s.restructuring for s in random_steps):
+        if any(_changes_count(s) for s in random_steps):
             tail_count = _count(_apply_steps(ds, random_steps, training, counting=True), None)
         else:
             tail_count = count
@@ -285,7 +374,8 @@ def build_datasets(spec, inputs: dict, outputs: dict) -> DataBundle:
         if tail_count == 0:
             errs.add(("data", "splits", name) if "splits" in data else ("data",),
                      f"split '{name}' has no examples after the transforms",
-                     expected="a longer split (or a shorter window)")
+                     expected="a longer split (or a shorter window, or filter values "
+                     "that occur in it)")
             errs.raise_if_any()
         ds = ds.batch(batch_size, drop_remainder=bool(data.get("drop_remainder", False)),
                       num_parallel_calls=AUTOTUNE, deterministic=True)

@@ -8,7 +8,7 @@ layer does the work (`RandomFlip.mode`, `TextVectorization.max_tokens`, `Resizin
 
 from __future__ import annotations
 
-from modelspec.schema_util import BOOL, INT, NUM, POS_INT, STR
+from modelspec.schema_util import BOOL, INT, NUM, POS_INT, STR, param_or
 
 STR_LIST = {"type": "array", "items": STR}
 STR_OR_LIST = {"anyOf": [STR, STR_LIST]}
@@ -128,9 +128,22 @@ TRANSFORMS: dict[str, tuple[dict, tuple, str]] = {
              "CBOW examples with negative sampling (fields: context, target, label)"),
     "noise": ({**FIELD, **OUTPUT, "stddev": NUM, "dropout": NUM, "clip": BOOL}, ("field",),
               "Gaussian / masking noise for denoising autoencoders (training split only)"),
+    "filter": ({**FIELD, "values": {"type": "array", "items": param_or({"anyOf": [INT, STR]}),
+                                    "minItems": 1}}, ("field", "values"),
+               "keep only the examples whose integer or string field is one of `values` "
+               "(tf.data.Dataset.filter; every split, not at serving time)"),
+    "map_values": ({**FIELD, **OUTPUT, "mapping": {
+                        "type": "object", "minProperties": 1,
+                        "additionalProperties": param_or(NUM)},
+                    "default": NUM}, ("field", "mapping"),
+                   "map the values of an integer or string field through a table "
+                   "(tf.lookup.StaticHashTable; keys are quoted: {'1': 0, '5': 1}); "
+                   "values not in the table take `default`, else the pipeline stops"),
 }
 # transforms that restructure the stream (change the number of examples)
 RESTRUCTURING = ("sequences", "skipgrams", "cbow")
+# transforms that drop examples (the count is measured, the fields stay)
+FILTERING = ("filter",)
 # transform -> fields it creates when it has no `output:` (besides `output` or `field`)
 TRANSFORM_FIELDS = {"sequences": ("inputs", "targets"),
                     "skipgrams": ("target", "context", "label"),

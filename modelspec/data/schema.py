@@ -8,6 +8,7 @@ data:
   source: {type: sklearn, name: digits}
   features: {image: images}          # model input  <- source field
   targets: {digit: label}            # model output <- source field
+  sample_weights: {digit: weight}    # optional: model output <- field of example weights
   splits: {train: "all[:80%]", validation: "all[80%:]"}
   transforms: [{type: rescale, field: images, scale: 0.0625}]
   augment: [{type: random_rotation, factor: 0.05, field: images}]
@@ -102,6 +103,8 @@ def data_schema() -> dict:
         "source": source_schema(),
         "features": {**mapping, "description": "model input name → source field"},
         "targets": {**mapping, "description": "model output name → source field"},
+        "sample_weights": {**mapping, "description": "model output name → field of per-example "
+                           "weights for that output's loss and weighted_metrics"},
         "splits": {**obj({name: param_or(STR) for name in SPLIT_NAMES}),
                    "description": "split name → expression such as 'train[:80%]' "
                                   "or 'all[8000:]'"},
@@ -131,4 +134,11 @@ def check_data(spec, errs) -> None:
     except ExpressionError:  # an unknown $parameter: reported by the parameter checks
         return
     if section is not None:
-        check_section(section, spec.base_dir, errs)
+        check_section(section, spec.base_dir, errs, outputs=_model_outputs(spec))
+
+
+def _model_outputs(spec):
+    """The output names of a single-model spec (`model.outputs` keys), else None."""
+    model = spec.raw.get("model")  # output names are plain keys: nothing to substitute
+    outs = model.get("outputs") if isinstance(model, dict) else None
+    return sorted(outs) if isinstance(outs, dict) else None

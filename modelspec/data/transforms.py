@@ -4,7 +4,9 @@ Every field-wise transform is written once, for a batch (`Step.batched`); the pi
 per example (on a batch of one) before caching, and export replays the same steps on raw
 serving inputs (`modelspec.data.preprocessing`). Transforms with statistics (normalize, lookup,
 tokenize) are adapted on the training split only. `noise` acts on the training split only.
-Restructuring transforms (sequences, skipgrams, cbow) turn a token stream into new examples.
+Restructuring transforms (sequences, skipgrams, cbow) turn a token stream into new examples;
+`filter` drops examples (`tf.data.Dataset.filter`) and `map_values` maps values through a
+`tf.lookup.StaticHashTable`.
 """
 
 from __future__ import annotations
@@ -13,46 +15,8 @@ import tensorflow as tf
 import keras
 
 from modelspec.data.registry import TRANSFORM_FIELDS
-
-
-class Step:
-    """One field-wise transform.
-
-    Attributes:
-        kind: The transform's `type:`.
-        inputs: Fields it reads.
-        output: Field it writes.
-        layer: The Keras preprocessing layer doing the work (None for plain tensor ops).
-        config: Its resolved spec entry.
-        random: True when it draws random numbers (runs after `cache`, per epoch).
-    """
-
-    random = False
-    restructuring = False
-
-    def __init__(self, cfg: dict):
-        self.kind = cfg["type"]
-        self.config = dict(cfg)
-        self.inputs = list(cfg.get("fields") or [cfg["field"]])
-        self.output = cfg.get("output") or self.inputs[0]
-        self.layer = None
-
-    def adapt(self, dataset) -> None:
-        """Learns statistics from the training split (a dataset of dict examples)."""
-
-    def batched(self, tensors: dict, training: bool = False):
-        """Returns the output for batched `tensors` (field → tensor with a batch dim)."""
-        raise NotImplementedError
-
-    def __call__(self, example: dict, training: bool = False) -> dict:
-        batch = {f: tf.expand_dims(example[f], 0) for f in self.inputs}
-        return {**example, self.output: self.batched(batch, training)[0]}
-
-    def _column(self, dataset, dtype=None):
-        x = dataset.map(lambda e: e[self.inputs[0]], num_parallel_calls=tf.data.AUTOTUNE)
-        if dtype is not None:
-            x = x.map(lambda v: tf.cast(v, dtype))
-        return x.batch(1024)
+from modelspec.data.step import Step
+from modelspec.data.transforms_select import Filter, MapValues
 
 
 def _float(x):
@@ -289,7 +253,8 @@ TRANSFORM_CLASSES = {"cast": Cast, "rescale": Rescale, "normalize": Normalize, "
                      "pad": Pad, "reshape": Reshape, "one_hot": OneHot, "lookup": Lookup,
                      "hashing": Hash, "cross": Cross, "stack": Stack, "replace": Replace,
                      "tokenize": Tokenize, "noise": Noise, "sequences": Restructure,
-                     "skipgrams": Restructure, "cbow": Restructure}
+                     "skipgrams": Restructure, "cbow": Restructure, "filter": Filter,
+                     "map_values": MapValues}
 
 
 def make_step(cfg: dict) -> Step:

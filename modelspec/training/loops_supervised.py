@@ -1,7 +1,8 @@
 """The supervised loop: Keras `fit` with the spec's optimizer, losses, metrics and callbacks.
 
 Several outputs get one loss each (`loss: {digit: ..., parity: ...}`) and `loss_weights`;
-`class_weight` maps class indices to weights. The loop resumes from a checkpoint with the
+`class_weight` maps class indices to weights; `weighted_metrics` are weighted by the
+`data.sample_weights` the datasets yield (per output). The loop resumes from a checkpoint with the
 optimizer's state and continues at the next epoch (`initial_epoch`).
 """
 
@@ -30,6 +31,7 @@ def compile_model(model, train: dict):
     model.compile(optimizer=objects.make_optimizer(train.get("optimizer")),
                   loss=objects.losses_for(train["loss"], outs), loss_weights=weights,
                   metrics=objects.metrics_for(train.get("metrics"), outs),
+                  weighted_metrics=objects.metrics_for(train.get("weighted_metrics"), outs),
                   **compile_options(train, model))
     return model.optimizer
 

@@ -140,6 +140,8 @@ def train_schema() -> dict:
         "loss_weights": {"anyOf": [{"type": "object", "additionalProperties": _p(NUM)},
                                    {"type": "array", "items": _p(NUM)}]},
         "metrics": _metrics_schema(),
+        "weighted_metrics": {**_metrics_schema(), "description": "metrics weighted by "
+                             "data.sample_weights (Keras compile's weighted_metrics)"},
         "class_weight": {"type": "object", "propertyNames": {"pattern": "^[0-9]+$"},
                          "additionalProperties": _p(NUM)},
         "callbacks": _callbacks_schema(), "seed": _p(INT),
@@ -249,16 +251,21 @@ def _check_supervised(spec, train, errs, outputs):
     elif isinstance(weights, list) and outputs and len(weights) != len(outputs):
         errs.add(("train", "loss_weights"), f"{len(weights)} weights for {len(outputs)} outputs",
                  expected="one weight per output (or a mapping output → weight)")
-    metrics = train.get("metrics")
+    for section in ("metrics", "weighted_metrics"):
+        _check_metrics(errs, section, train.get(section), outputs)
+
+
+def _check_metrics(errs, section, metrics, outputs):
+    """Checks `metrics` / `weighted_metrics`: a list for every output, or one per output."""
     if isinstance(metrics, list):
         for i, m in enumerate(metrics):
-            _check_component(errs, ("train", "metrics", i), m, kn.metric_names(), "metric")
+            _check_component(errs, ("train", section, i), m, kn.metric_names(), "metric")
     elif isinstance(metrics, dict):
-        _check_per_output(errs, ("train", "metrics"), metrics, outputs, "metric list")
+        _check_per_output(errs, ("train", section), metrics, outputs, "metric list")
         for key, ms in metrics.items():
             for i, m in enumerate(ms if isinstance(ms, list) else [ms]):
-                p = ("train", "metrics", key, i) if isinstance(ms, list) else \
-                    ("train", "metrics", key)
+                p = ("train", section, key, i) if isinstance(ms, list) else \
+                    ("train", section, key)
                 _check_component(errs, p, m, kn.metric_names(), "metric")
 
 

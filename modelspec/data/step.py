@@ -1,0 +1,54 @@
+"""`Step`: the base of every `data.transforms` entry (see `modelspec.data.transforms`)."""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+
+class Step:
+    """One field-wise transform.
+
+    Attributes:
+        kind: The transform's `type:`.
+        inputs: Fields it reads.
+        output: Field it writes.
+        layer: The Keras preprocessing layer doing the work (None for plain tensor ops).
+        config: Its resolved spec entry.
+        random: True when it draws random numbers (runs after `cache`, per epoch).
+    """
+
+    random = False
+    restructuring = False
+    filtering = False
+
+    def __init__(self, cfg: dict):
+        self.kind = cfg["type"]
+        self.config = dict(cfg)
+        self.inputs = list(cfg.get("fields") or [cfg["field"]])
+        self.output = cfg.get("output") or self.inputs[0]
+        self.layer = None
+
+    def adapt(self, dataset) -> None:
+        """Learns statistics from the training split (a dataset of dict examples)."""
+
+    def problem(self, spec: dict):
+        """`(path below the entry, message, expected)` when the fields cannot work, else None.
+
+        Args:
+            spec: Field → `tf.TensorSpec` of one example, as this step receives it.
+        """
+        return None
+
+    def batched(self, tensors: dict, training: bool = False):
+        """Returns the output for batched `tensors` (field → tensor with a batch dim)."""
+        raise NotImplementedError
+
+    def __call__(self, example: dict, training: bool = False) -> dict:
+        batch = {f: tf.expand_dims(example[f], 0) for f in self.inputs}
+        return {**example, self.output: self.batched(batch, training)[0]}
+
+    def _column(self, dataset, dtype=None):
+        x = dataset.map(lambda e: e[self.inputs[0]], num_parallel_calls=tf.data.AUTOTUNE)
+        if dtype is not None:
+            x = x.map(lambda v: tf.cast(v, dtype))
+        return x.batch(1024)
