@@ -341,3 +341,59 @@ def test_catalogue_is_current():
     expected = module.render(REPO / "specs")
     current = (REPO / "specs" / "README.md").read_text(encoding="utf-8")
     assert current == expected, "specs/README.md is stale: run python tools/gen_spec_catalog.py"
+
+
+@pytest.mark.parametrize("name,application", [("vgg16", "VGG16"), ("vgg19", "VGG19")])
+def test_vgg_matches_keras_applications_layer_by_layer(name, application):
+    """Configurations D and E against Keras's independent implementation, weight by weight."""
+    import keras
+    path = REPO / "specs" / f"{name}.yaml"
+    _need_data(path)
+    try:
+        ours = _build(_load(path))["model"]
+        theirs = getattr(keras.applications, application)(weights=None)
+        shapes = [(type(layer).__name__, [tuple(w.shape) for w in layer.weights])
+                  for layer in ours.layers if layer.weights]
+        reference = [(type(layer).__name__, [tuple(w.shape) for w in layer.weights])
+                     for layer in theirs.layers if layer.weights]
+        assert shapes == reference
+        assert ours.count_params() == theirs.count_params()
+    finally:
+        _clear()
+
+
+def _independent_resnet34():
+    """ResNet-34 written directly in Keras (He et al. 2016, Table 1; projection shortcuts)."""
+    import keras
+    L = keras.layers
+    x = inp = keras.Input((224, 224, 3))
+    x = L.Conv2D(64, 7, strides=2, padding="same", use_bias=False)(x)
+    x = L.ReLU()(L.BatchNormalization()(x))
+    x = L.MaxPooling2D(3, strides=2, padding="same")(x)
+    for stage, (filters, blocks) in enumerate([(64, 3), (128, 4), (256, 6), (512, 3)]):
+        for block in range(blocks):
+            stride = 2 if stage and not block else 1
+            y = L.Conv2D(filters, 3, strides=stride, padding="same", use_bias=False)(x)
+            y = L.ReLU()(L.BatchNormalization()(y))
+            y = L.BatchNormalization()(L.Conv2D(filters, 3, padding="same", use_bias=False)(y))
+            if stride != 1:
+                x = L.BatchNormalization()(L.Conv2D(filters, 1, strides=2, use_bias=False)(x))
+            x = L.ReLU()(L.Add()([x, y]))
+    x = L.GlobalAveragePooling2D()(x)
+    return keras.Model(inp, L.Dense(1000, activation="softmax")(x))
+
+
+def test_resnet34_has_the_weights_of_an_independent_implementation():
+    path = REPO / "specs" / "resnet34.yaml"
+    _need_data(path)
+    try:
+        ours = _build(_load(path))["model"]
+        theirs = _independent_resnet34()
+
+        def weights(model):
+            return sorted((type(layer).__name__, tuple(tuple(w.shape) for w in layer.weights))
+                          for layer in model.layers if layer.weights)
+        assert weights(ours) == weights(theirs)
+        assert ours.count_params() == theirs.count_params()
+    finally:
+        _clear()
