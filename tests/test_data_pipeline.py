@@ -197,3 +197,99 @@ def test_string_fields_need_a_lookup(tmp_path):
     text = error_text(tmp_path, "  source: {type: csv, path: t.csv}\n",
                       {"colour": ((), "float32")}, {})
     assert "data: field 'colour' is string but model input 'colour' is float32" in text
+
+
+# ------------------------------------------------------------------ sample weights
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+TWO_OUTPUTS = """modelspec: 1
+model:
+  inputs: {x: {shape: [64]}}
+  layers:
+    - {id: a, type: Dense, units: 10, activation: softmax}
+    - {id: b, in: x, type: Dense, units: 10, activation: softmax}
+  outputs: {digit: a, copy: b}
+data:
+"""
+
+
+def load_two(tmp_path, data_text):
+    path = tmp_path / "spec.yaml"
+    path.write_text(TWO_OUTPUTS + data_text)
+    return modelspec.load_spec(path)
+
+
+def test_sample_weights_yield_one_weight_vector_per_output(tmp_path):
+    spec = load_two(tmp_path, """  source: {type: sklearn, name: digits}
+  transforms:
+    - {type: map_values, field: label, output: w, mapping: {'0': 0.0}, default: 2}
+  features: {x: data}
+  targets: {digit: label, copy: label}
+  sample_weights: {digit: w}
+  batch_size: 100
+  shuffle: false
+  split_shuffle: false
+""")
+    bundle = build_datasets(spec, {"x": ((64,), "float32")},
+                            {"digit": ((10,), "float32"), "copy": ((10,), "float32")})
+    assert bundle.sample_weights == {"digit": "w"}
+    x, y, w = next(iter(bundle.train))
+    assert set(w) == {"digit", "copy"} and w["digit"].dtype.name == "float32"
+    np.testing.assert_array_equal(w["digit"].numpy(), np.where(y["digit"] == 0, 0.0, 2.0))
+    np.testing.assert_array_equal(w["copy"].numpy(), np.ones(100))  # no weight field: ones
+    assert len(bundle.element_spec) == 3
+
+
+def test_sample_weight_problems_at_build_time(tmp_path):
+    """Checked again against the real model (a spec's model may differ from a Python one)."""
+    spec = load_two(tmp_path, """  source: {type: sklearn, name: digits}
+  transforms:
+    - {type: map_values, field: label, output: w, mapping: {'0': 0.0}, default: 1}
+  features: {x: data}
+  targets: {digit: label, copy: label}
+  sample_weights: {digit: images, copy: w}
+""")
+    with pytest.raises(SpecError) as err:
+        build_datasets(spec, {"x": ((64,), "float32")}, {"digit": ((10,), "float32")})
+    text = str(err.value).replace(str(tmp_path) + "/", "")
+    lines = text.splitlines()
+    assert ("spec.yaml:14:27: data.sample_weights.digit: field 'images' (float32, shape "
+            "(8, 8, 1)) cannot weight examples — expected a numeric field with one value per "
+            "example (a map_values transform can make one)") in lines
+    assert ("spec.yaml:14:35: data.sample_weights.copy: the model has no output 'copy' — "
+            "expected one of ['digit']") in lines
+
+
+def test_weighted_metrics_train_evaluate_and_export(tmp_path):
+    """The label head learns from the source domain only; its weighted accuracy counts only
+    source examples; `evaluate` and export (features only) still work."""
+    from modelspec.compiler import model_io
+    from modelspec.export import export_spec_or_run
+    from modelspec.training.evaluate import evaluate_run
+    from modelspec.training.run import train_spec
+    result = train_spec(FIXTURES / "data_sample_weights.yaml", output=tmp_path / "run",
+                        verbose=0)
+    metrics = result.metrics
+    assert {"label_weighted_accuracy", "test_label_weighted_accuracy",
+            "test_label_accuracy"} <= set(metrics)
+    (model,) = result.models.values()
+    bundle = build_datasets(modelspec.load_spec(FIXTURES / "data_sample_weights.yaml"),
+                            *model_io(model))
+    right, weight = [], []
+    for x, y, w in bundle.test:
+        pred = np.asarray(model(x, training=False)["label"]).argmax(-1)
+        right.append(pred == y["label"].numpy())
+        weight.append(w["label"].numpy())
+        np.testing.assert_array_equal(w["label"].numpy(), 1.0 - y["domain"].numpy())
+    right, weight = np.concatenate(right), np.concatenate(weight)
+    assert 0 < weight.sum() < len(weight)
+    assert metrics["test_label_weighted_accuracy"] == pytest.approx(
+        right[weight > 0].mean(), abs=1e-4)
+    assert metrics["test_label_accuracy"] == pytest.approx(right.mean(), abs=1e-4)
+    evaluated = evaluate_run(tmp_path / "run")
+    assert evaluated["test_label_weighted_accuracy"] == pytest.approx(
+        metrics["test_label_weighted_accuracy"], abs=1e-6)
+    published = export_spec_or_run(tmp_path / "run", tmp_path / "exported")
+    import tensorflow as tf
+    served = tf.saved_model.load(str(published["model"])).signatures["serving_default"]
+    assert set(served.structured_input_signature[1]) == {"image"}

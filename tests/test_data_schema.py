@@ -137,3 +137,73 @@ def test_schema_and_checks_do_not_import_tensorflow():
             "sklearn, name: digits}}\\n')\n"
             "assert 'tensorflow' not in sys.modules, 'tensorflow imported'\n")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# ------------------------------------------ filter, map_values, sample_weights (static)
+
+@pytest.mark.parametrize("transform", [
+    {"type": "filter", "field": "label", "values": [1, 5]},
+    {"type": "filter", "field": "answer", "values": ["yes", "$x"]},
+    {"type": "map_values", "field": "label", "mapping": {"1": 0, "5": 1}},
+    {"type": "map_values", "field": "domain", "output": "w", "mapping": {"0": 1.0, "1": "$w"},
+     "default": 0.5},
+])
+def test_schema_accepts_filter_and_map_values(transform):
+    section = {"source": {"type": "sklearn", "name": "digits"}, "transforms": [transform],
+               "sample_weights": {"y": "w"}}
+    assert not [e.message for e in validator().iter_errors(section)]
+
+
+@pytest.mark.parametrize("transform", [
+    {"type": "filter", "field": "label", "values": []},
+    {"type": "filter", "field": "label"},
+    {"type": "filter", "field": "label", "values": [1.5]},
+    {"type": "map_values", "field": "label"},
+    {"type": "map_values", "field": "label", "mapping": {}},
+    {"type": "map_values", "field": "label", "mapping": {"1": "one"}},
+    {"type": "map_values", "field": "label", "mapping": {"1": 0}, "default": "x"},
+])
+def test_schema_rejects_bad_filter_and_map_values(transform):
+    section = {"source": {"type": "sklearn", "name": "digits"}, "transforms": [transform]}
+    assert list(validator().iter_errors(section))
+
+
+def test_check_filter_map_values_and_sample_weights(tmp_path):
+    ok = problems("""  source: {type: sklearn, name: digits}
+  transforms:
+    - {type: filter, field: label, values: [1, 5]}
+    - {type: map_values, field: label, output: weight, mapping: {'1': 1.0, '5': 0.5}}
+  targets: {y: label}
+  sample_weights: {y: weight}
+""")
+    assert ok == []
+    bad = problems("""  source: {type: sklearn, name: digits}
+  transforms:
+    - {type: filter, field: labels, values: [1, 5]}
+    - {type: map_values, field: label, output: weight, mapping: {'1': 1.0}, default: 0}
+  targets: {y: label}
+  sample_weights: {yy: weight, y: wieght}
+""")
+    assert bad == [
+        "s.yaml:9:29: data.transforms[0].field: unknown field 'labels' — expected one of "
+        "['data', 'images', 'label'] (did you mean 'label'?)",
+        "s.yaml:12:20: data.sample_weights.yy: 'yy' is not an output of the model — expected "
+        "one of y (a weight field per output) (did you mean 'y'?)",
+        "s.yaml:12:35: data.sample_weights.y: unknown field 'wieght' — expected one of "
+        "['data', 'images', 'label', 'weight'] (did you mean 'weight'?)"]
+
+
+def test_check_weighted_metrics():
+    base = BASE.replace("data:\n", "data: {source: {type: sklearn, name: digits}}\n")
+
+    def check(line):
+        return [p.format() for p in modelspec.validate(base + "train:\n  loss: mse\n" + line,
+                                                        filename="s.yaml")]
+    assert check("  weighted_metrics: {z: [mae]}\n") == [
+        "s.yaml:9:22: train.weighted_metrics.z: 'z' is not an output of the model — expected "
+        "one of y (a metric list per output)"]
+    out = check("  weighted_metrics: [mae, acuracy]\n")
+    assert len(out) == 1 and out[0].startswith(
+        "s.yaml:9:27: train.weighted_metrics[1]: unknown value 'acuracy' — expected one of: ")
+    assert out[0].endswith("(did you mean 'accuracy'?)")
+    assert check("  weighted_metrics: {y: [accuracy]}\n") == []

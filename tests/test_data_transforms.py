@@ -194,3 +194,137 @@ def test_unknown_transform_field_at_build_time(tmp_path, bad, message):
     with pytest.raises(SpecError) as err:
         modelspec.load_spec(path)
     assert message in str(err.value) and "spec.yaml:8:" in str(err.value)
+
+
+# ------------------------------------------------------------- filter and map_values
+
+ONE_VS_FIVE = """  source: {type: sklearn, name: digits}
+  transforms:
+    - {type: filter, field: label, values: [1, 5]}
+    - {type: map_values, field: label, mapping: {'1': 0, '5': 1}}
+  features: {x: data}
+  targets: {y: label}
+  splits: {train: "all[:80%]", test: "all[80%:]"}
+  batch_size: 50
+"""
+
+
+def test_filter_and_map_values_make_one_vs_five(tmp_path):
+    from sklearn.datasets import load_digits
+    b = bundle(tmp_path, ONE_VS_FIVE, {"x": ((64,), "float32")}, {"y": ((1,), "float32")})
+    target = load_digits().target
+    assert b.counts["train"] + b.counts["test"] == int(np.isin(target, [1, 5]).sum()) == 364
+    for split in ("train", "test"):
+        ds = getattr(b, split)
+        # the filter makes tf.data's cardinality unknown; the pipeline counts and restores it
+        assert int(ds.cardinality()) == len(list(ds)) == -(-b.counts[split] // 50)
+        labels = collect(ds)["y"]
+        assert len(labels) == b.counts[split] and set(labels.tolist()) == {0, 1}
+        assert labels.dtype == np.int64
+    assert b.meta["class_names"] == ["1", "5"]
+    assert b.preprocessing is None  # the features are not transformed; targets never are
+
+
+def test_map_values_to_a_new_float_field_with_default(tmp_path):
+    b = bundle(tmp_path, """  source: {type: sklearn, name: digits}
+  transforms:
+    - {type: map_values, field: label, output: w, mapping: {'0': 2.5, '1': 0.0}, default: 1}
+  features: {x: data}
+  targets: {y: w}
+  shuffle: false
+  split_shuffle: false
+""", {"x": ((64,), "float32")}, {"y": ((1,), "float32")})
+    from sklearn.datasets import load_digits
+    target = load_digits().target
+    w = collect(b.train)["y"]
+    assert w.dtype == np.float32
+    np.testing.assert_array_equal(w, np.where(target == 0, 2.5, np.where(target == 1, 0, 1)))
+
+
+def test_map_values_on_a_feature_is_replayed_and_exported(tmp_path):
+    """The lookup table goes into the serving preprocessing and survives a SavedModel."""
+    codes = np.array([3, 7, 9, 7] * 10, np.int64)[:, None]
+    np.savez(tmp_path / "d.npz", code=codes, y=np.zeros((40, 1), np.float32))
+    b = bundle(tmp_path, """  source: {type: npz, path: d.npz}
+  transforms:
+    - {type: map_values, field: code, output: x, mapping: {'3': 0.5, '7': 1.5, '9': -2.0}}
+  targets: {y: y}
+""", {"x": ((1,), "float32")}, {"y": ((1,), "float32")})
+    served = b.preprocessing({"code": tf.constant([[3], [7], [9], [4]], tf.int64)})["x"]
+    np.testing.assert_array_equal(served.numpy().ravel(), [0.5, 1.5, -2.0, -1.0])
+
+    class Holder(tf.Module):
+        def __init__(self, model):
+            super().__init__()
+            self.model = model
+
+        @tf.function(input_signature=[tf.TensorSpec([None, 1], tf.int64)])
+        def serve(self, code):
+            return self.model({"code": code})["x"]
+
+    tf.saved_model.save(Holder(b.preprocessing), str(tmp_path / "saved"))
+    loaded = tf.saved_model.load(str(tmp_path / "saved"))
+    np.testing.assert_array_equal(loaded.serve(tf.constant([[9], [3]], tf.int64)).numpy(),
+                                  [[-2.0], [0.5]])
+
+
+def test_map_values_on_strings(tmp_path):
+    (tmp_path / "t.csv").write_text("answer,v\nyes,1\nno,2\nyes,3\nmaybe,4\n")
+    b = bundle(tmp_path, """  source: {type: csv, path: t.csv}
+  transforms:
+    - {type: filter, field: answer, values: ['yes', 'no']}
+    - {type: map_values, field: answer, output: y, mapping: {'yes': 1, 'no': 0}}
+  features: {x: v}
+  targets: {y: y}
+  shuffle: false
+""", {"x": ((), "float32")}, {"y": ((), "float32")})
+    out = collect(b.train)
+    np.testing.assert_array_equal(out["x"], [1, 2, 3])
+    np.testing.assert_array_equal(out["y"], [1, 0, 1])
+
+
+def build_error(tmp_path, data_text, inputs=None, outputs=None):
+    from modelspec.errors import SpecError
+    with pytest.raises(SpecError) as err:
+        bundle(tmp_path, data_text, inputs or {"x": ((64,), "float32")},
+               outputs if outputs is not None else {"y": ((1,), "float32")})
+    return str(err.value).replace(str(tmp_path) + "/", "")
+
+
+def test_map_values_unknown_values_are_an_error_at_the_mapping(tmp_path):
+    text = build_error(tmp_path, """  source: {type: sklearn, name: digits}
+  transforms:
+    - {type: map_values, field: label, mapping: {'1': 0, '5': 1}}
+  features: {x: data}
+  targets: {y: label}
+""")
+    assert text == ("spec.yaml:9:49: data.transforms[0].mapping: split 'train' has values of "
+                    "field 'label' that are not in the mapping: 0, 2, 3, 4, 6 — expected a key "
+                    "for every value, a 'default:' value, or a filter transform before it")
+
+
+@pytest.mark.parametrize("transform,message", [
+    ("{type: map_values, field: label, mapping: {'one': 0}}",
+     "spec.yaml:9:50: data.transforms[0].mapping.one: key 'one' is not an integer but field "
+     "'label' is int64 — expected integer keys, quoted: {'1': 0, '5': 1}"),
+    ("{type: map_values, field: data, mapping: {'1': 0}}",
+     "spec.yaml:9:7: data.transforms[0]: map_values needs an integer or string field but "
+     "'data' is float32 — expected an integer or string field (cast with dtype: int64 first)"),
+    ("{type: filter, field: label, values: [1, 'five']}",
+     "spec.yaml:9:48: data.transforms[0].values[1]: value 'five' cannot equal field 'label', "
+     "which holds int64 — expected integers"),
+    ("{type: filter, field: images, values: [1]}",
+     "spec.yaml:9:7: data.transforms[0]: filter needs one value per example but 'images' has "
+     "shape (8, 8, 1) — expected a field of shape () or (1,)"),
+    ("{type: filter, field: label, values: [11]}",
+     "spec.yaml:7:3: data: split 'train' has no examples after the transforms — expected a "
+     "longer split (or a shorter window, or filter values that occur in it)"),
+])
+def test_filter_and_map_values_problems_at_build_time(tmp_path, transform, message):
+    text = build_error(tmp_path, f"""  source: {{type: sklearn, name: digits}}
+  transforms:
+    - {transform}
+  features: {{x: data}}
+  targets: {{y: label}}
+""")
+    assert text == message

@@ -12,8 +12,8 @@ import csv
 import zipfile
 from pathlib import Path
 
-from modelspec.data.registry import (GENERATED, RESTRUCTURING, TRANSFORM_FIELDS,
-                                     SKLEARN_NAMES)
+from modelspec.data.registry import (FILTERING, GENERATED, RESTRUCTURING,
+                                     SKLEARN_NAMES, TRANSFORM_FIELDS)
 from modelspec.data.splits import default_splits, parse_split
 from modelspec.errors import did_you_mean
 
@@ -175,7 +175,7 @@ def check_section(data: dict, base_dir, errs, outputs=None) -> None:
             continue
         if kind in RESTRUCTURING:
             fields = {step.get(k, k) for k in TRANSFORM_FIELDS[kind]}
-        else:
+        elif kind not in FILTERING:  # a filter writes no field
             fields.add(step.get("output") or step.get("field"))
 
     for i, step in enumerate(data.get("augment") or []):

@@ -279,7 +279,8 @@ def build_datasets(spec, inputs: dict, outputs: dict) -> DataBundle:
             errs.raise_if_any()
         wrong = step.problem(partial.element_spec)
         if wrong:
-            errs.add(("data", "transforms", i, *wrong[0]), wrong[1], expected=wrong[2])
+            errs.add(("data", "transforms", i, *wrong[0]), wrong[1], expected=wrong[2],
+                     key=wrong[3])
             errs.raise_if_any()
         if not step.restructuring:
             step.adapt(partial)

@@ -32,7 +32,9 @@ class Step:
         """Learns statistics from the training split (a dataset of dict examples)."""
 
     def problem(self, spec: dict):
-        """`(path below the entry, message, expected)` when the fields cannot work, else None.
+        """`(path below the entry, message, expected, at_key)` when the fields cannot work.
+
+        None when they can; `at_key` points the problem at the mapping key of the path.
 
         Args:
             spec: Field → `tf.TensorSpec` of one example, as this step receives it.

@@ -24,6 +24,7 @@ class TableHolder(keras.layers.Layer):
     def __init__(self, table, **kwargs):
         super().__init__(trainable=False, **kwargs)
         self.table = table
+        self.built = True  # no weights: nothing to build
 
     def call(self, keys):
         return self.table.lookup(keys)
@@ -34,7 +35,7 @@ def _one_value(step, spec):
     f = step.inputs[0]
     if spec[f].shape.num_elements() != 1:
         return ((), f"{step.kind} needs one value per example but '{f}' has shape "
-                f"{tuple(spec[f].shape)}", "a field of shape () or (1,)")
+                f"{tuple(spec[f].shape)}", "a field of shape () or (1,)", False)
     return None
 
 
@@ -59,7 +60,7 @@ class Filter(Step):
             if isinstance(v, str) != is_string:
                 kind = "strings" if is_string else spec[f].dtype.name
                 return (("values", i), f"value {v!r} cannot equal field '{f}', which holds "
-                        f"{kind}", "strings" if is_string else "integers")
+                        f"{kind}", "strings" if is_string else "integers", False)
         return _one_value(self, spec)
 
     def keep(self, example) -> tf.Tensor:
@@ -91,14 +92,15 @@ class MapValues(Step):
         dtype = spec[f].dtype
         if dtype.is_floating or dtype == tf.bool:
             return ((), f"map_values needs an integer or string field but '{f}' is "
-                    f"{dtype.name}", "an integer or string field (cast with dtype: int64 first)")
+                    f"{dtype.name}", "an integer or string field (cast with dtype: int64 first)",
+                    False)
         if dtype != tf.string:
             for key in self.config["mapping"]:
                 try:
                     int(key)
                 except ValueError:
                     return (("mapping", key), f"key '{key}' is not an integer but field '{f}' "
-                            f"is {dtype.name}", "integer keys, quoted: {'1': 0, '5': 1}")
+                            f"is {dtype.name}", "integer keys, quoted: {'1': 0, '5': 1}", True)
         return None
 
     def adapt(self, dataset):
