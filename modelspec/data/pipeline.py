@@ -24,6 +24,7 @@ from typing import Any
 import tensorflow as tf
 
 from modelspec.data.augment import augment_batch, make_augmenters
+from modelspec.data.pipeline_checks import class_names_after, dtype_problem, weight_fields
 from modelspec.data.preprocessing import build_preprocessing
 from modelspec.data.source_base import load_source
 from modelspec.data.splits import default_splits, parse_split
@@ -120,23 +121,6 @@ def _apply_steps(ds, steps, training: bool, counting: bool = False):
     return ds
 
 
-NUMERIC_ONLY = ("rescale", "normalize", "resize", "stack", "one_hot", "noise")
-STRING_ONLY = ("replace", "tokenize")
-
-
-def _dtype_problem(step, spec):
-    """(message, expected) when a transform reads a field of the wrong kind, else None."""
-    for f in step.inputs:
-        is_string = spec[f].dtype == tf.string
-        if is_string and step.kind in NUMERIC_ONLY:
-            return (f"{step.kind} needs a numeric field but '{f}' holds strings",
-                    "a numeric field (strings: lookup, hashing or tokenize first)")
-        if not is_string and step.kind in STRING_ONLY:
-            return (f"{step.kind} needs a string field but '{f}' is {spec[f].dtype.name}",
-                    "a string field (cast with dtype: string first)")
-    return None
-
-
 def _changes_count(step) -> bool:
     return step.restructuring or step.filtering
 
@@ -157,48 +141,6 @@ def _check_mapped_values(ds, steps, split, errs):
                      expected="a key for every value, a 'default:' value, or a filter "
                      "transform before it")
     errs.raise_if_any()
-
-
-def _weights(data, outputs, fields, errs) -> dict:
-    """Checks `data.sample_weights` (model output → field); returns it."""
-    given = data.get("sample_weights") or {}
-    for name, fld in given.items():
-        where = ("data", "sample_weights", name)
-        if name not in outputs:
-            errs.add(where, f"the model has no output '{name}'",
-                     expected=f"one of {sorted(outputs)}" if outputs else
-                     "a model with outputs (trained with targets)",
-                     suggestion=did_you_mean(name, sorted(outputs)), key=True)
-        elif fld not in fields:
-            errs.add(where, f"unknown field '{fld}'", expected=f"one of {sorted(fields)}",
-                     suggestion=did_you_mean(fld, sorted(fields)))
-        elif fields[fld].dtype == tf.string or fields[fld].shape.num_elements() != 1:
-            errs.add(where, f"field '{fld}' ({fields[fld].dtype.name}, shape "
-                     f"{tuple(fields[fld].shape)}) cannot weight examples",
-                     expected="a numeric field with one value per example (a map_values "
-                     "transform can make one)")
-    return given
-
-
-def _class_names(names, steps):
-    """The source's `class_names` (of field `label`) after the steps that rewrite `label`.
-
-    A `map_values` table relabels them (new class j is named after the old classes mapped to
-    it, e.g. '1', '5' or '0/2/4/6/8'); other rewrites of `label` but casts drop them.
-    """
-    for step in steps:
-        if names is None or step.output != "label" or step.kind in ("cast", "one_hot"):
-            continue
-        table = step.config.get("mapping") if step.kind == "map_values" else None
-        if not table or step.out_dtype != tf.int64 or "default" in step.config \
-                or min(table.values()) < 0:
-            return None
-        new: dict = {}
-        for key, value in table.items():
-            if 0 <= int(key) < len(names):
-                new.setdefault(value, []).append(names[int(key)])
-        names = ["/".join(new.get(j, ["?"])) for j in range(max(table.values()) + 1)]
-    return names
 
 
 def _count(ds, known):
@@ -273,7 +215,7 @@ def build_datasets(spec, inputs: dict, outputs: dict) -> DataBundle:
             errs.add(("data", "transforms", i), f"unknown field '{missing[0]}'",
                      expected=f"one of {known}", suggestion=did_you_mean(missing[0], known))
             errs.raise_if_any()
-        wrong = _dtype_problem(step, partial.element_spec)
+        wrong = dtype_problem(step, partial.element_spec)
         if wrong:
             errs.add(("data", "transforms", i), wrong[0], expected=wrong[1])
             errs.raise_if_any()
@@ -289,7 +231,7 @@ def build_datasets(spec, inputs: dict, outputs: dict) -> DataBundle:
 
     features = _mapping(data, "features", list(inputs), fields, errs)
     targets = _mapping(data, "targets", list(outputs), fields, errs)
-    weights = _weights(data, outputs, fields, errs)
+    weights = weight_fields(data, outputs, fields, errs)
     errs.raise_if_any()
     for kind, mapping, io, fits in (("input", features, inputs, _shape_fits),
                                     ("output", targets, outputs, _target_fits)):
@@ -326,7 +268,7 @@ def build_datasets(spec, inputs: dict, outputs: dict) -> DataBundle:
     bundle = DataBundle(features=features, targets=targets, sample_weights=dict(weights),
                         fields=fields, meta=dict(source.meta), batch_size=batch_size)
     if "class_names" in bundle.meta:
-        bundle.meta["class_names"] = _class_names(bundle.meta["class_names"], steps)
+        bundle.meta["class_names"] = class_names_after(bundle.meta["class_names"], steps)
         if bundle.meta["class_names"] is None:
             del bundle.meta["class_names"]
     in_dtypes = {n: io[1] for n, io in inputs.items()}
