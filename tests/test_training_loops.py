@@ -255,3 +255,21 @@ def test_conditional_gan_feeds_conditions_to_both_models(tmp_path):
     fake = models["generator"]({"z": np.zeros((2, 8), "float32"), "label": labels})["image"]
     out = np.asarray(fake)
     assert out.shape == (2, 8, 8, 1) and not np.allclose(out[0], out[1])
+
+
+def test_generator_noise_is_needed_only_for_inputs_the_data_does_not_give(spec_problems):
+    no_noise = CGAN.replace("  noise: {input: z, distribution: uniform, minval: -1.0, "
+                            "maxval: 1.0}\n", "")
+    assert spec_problems(no_noise, filename="cgan.yaml") == [
+        "cgan.yaml:31:3: train: missing 'noise': the generator's input 'z' is not a data "
+        "feature — expected noise: {input: z, distribution: normal}, or 'z' among "
+        "data.features"]
+    misspelt = CGAN.replace("noise: {input: z,", "noise: {input: zz,")
+    assert spec_problems(misspelt, filename="cgan.yaml") == [
+        "cgan.yaml:34:18: train.noise.input: 'zz' is not an input of the generator — "
+        "expected one of z, label (did you mean 'z'?)"]
+    # pix2pix: every generator input comes from the data, dropout is the only noise
+    conditional_only = no_noise.replace("inputs: {z: {shape: [8]}, label: {shape: [10]}}",
+                                        "inputs: {label: {shape: [10]}}").replace(
+        "- {id: zc, type: Concatenate, in: [z, label]}", "- {id: drop, type: Dropout, rate: 0.5}")
+    assert spec_problems(conditional_only) == []

@@ -100,6 +100,10 @@ class _Gan:
         self.rec_loss = objects.make_loss(rec.get("loss", "mae")) if rec else None
 
     def sample_noise(self, batch_size, seed=None):
+        """A batch of the generator's noise input; None for a generator without one (pix2pix,
+        whose only noise is dropout)."""
+        if not self.noise_name:
+            return None
         shape = (batch_size,) + self.noise_shape
         if self.noise.get("distribution", "normal") == "uniform":
             lo, hi = self.noise.get("minval", -1.0), self.noise.get("maxval", 1.0)

@@ -281,11 +281,38 @@ def _check_adversarial(spec, train, errs):
             at = ("train", role) if role in train else ("train", "type")
             errs.add(at, f"no model named '{name}' for the {role}",
                      expected="one of " + ", ".join(names), suggestion=did_you_mean(name, names))
-    if "noise" not in train:
-        errs.add(("train",), "missing 'noise'",
-                 expected="noise: {input: <generator input>, distribution: normal}")
+    _check_noise(spec, train, errs, names)
     for role, opt in (train.get("optimizers") or {}).items():
         _check_optimizer(errs, ("train", "optimizers", role), opt)
+
+
+def _check_noise(spec, train, errs, names):
+    """The generator's inputs are the noise (`train.noise.input`) and data features.
+
+    A generator may have no noise input at all (pix2pix, whose only noise is dropout) when
+    every input it has comes from the data; one input the data does not give must be the noise.
+    """
+    gen = (spec.section("models") or {}).get(train.get("generator", "generator"))
+    if not isinstance(gen, dict) or not isinstance(gen.get("inputs"), dict):
+        return
+    inputs = list(gen["inputs"])
+    features = list(((spec.section("data") or {}).get("features") or {}).keys())
+    noise = train.get("noise")
+    if isinstance(noise, dict) and isinstance(noise.get("input"), str):
+        if noise["input"] not in inputs:
+            errs.add(("train", "noise", "input"),
+                     f"'{noise['input']}' is not an input of the generator",
+                     expected="one of " + ", ".join(inputs),
+                     suggestion=did_you_mean(noise["input"], inputs))
+        return
+    if noise is not None:
+        return  # malformed: the schema reports it
+    undetermined = [n for n in inputs if n not in features]
+    if undetermined:
+        errs.add(("train",), f"missing 'noise': the generator's input '{undetermined[0]}' is "
+                 "not a data feature",
+                 expected=f"noise: {{input: {undetermined[0]}, distribution: normal}}, or "
+                 f"'{undetermined[0]}' among data.features")
 
 
 def _check_layerwise(spec, train, errs):
