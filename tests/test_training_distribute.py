@@ -108,3 +108,16 @@ def test_two_local_workers_end_with_identical_weights(tmp_path, monkeypatch):
     assert all(np.array_equal(a, b) for (_, a), (_, b) in zip(ours, theirs))
     history = json.loads((run / "history.json").read_text())
     assert history["loss"][1] < history["loss"][0]
+
+
+def test_multiworker_per_example_loss_matches_keras_for_rank_1_targets():
+    import keras
+    import tensorflow as tf
+
+    from modelspec.training.loops_multiworker import _per_example
+    y_true = tf.constant([0.0, 1.0, 1.0, 0.0])                  # (4,) labels from the data
+    y_pred = tf.constant([[0.1], [0.8], [0.4], [0.3]])          # (4, 1) sigmoid outputs
+    ours = _per_example(keras.losses.binary_crossentropy, y_true, y_pred)
+    reference = keras.losses.BinaryCrossentropy(reduction=None)(y_true, y_pred)
+    np.testing.assert_allclose(ours.numpy(), np.ravel(reference), rtol=1e-6)
+    assert tuple(ours.shape) == (4,)

@@ -20,9 +20,19 @@ from modelspec.training.loops_supervised import output_names
 from modelspec.training.rundir import load_models
 
 
+def _same_rank(y_true, y_pred):
+    """Aligns (N,) targets with (N, 1) outputs as Keras's losses do before a loss function
+    (`squeeze_or_expand_to_same_rank` in keras/src/losses/loss.py, not public API)."""
+    if len(y_pred.shape) == len(y_true.shape) + 1 and y_pred.shape[-1] == 1:
+        y_true = tf.expand_dims(y_true, -1) if len(y_true.shape) == 1 else y_true
+    return y_true, y_pred
+
+
 def _per_example(loss, y_true, y_pred):
-    values = loss.call(y_true, y_pred) if isinstance(loss, keras.losses.Loss) else \
-        loss(y_true, y_pred)
+    if isinstance(loss, keras.losses.Loss):
+        values = loss.call(y_true, y_pred)
+    else:
+        values = loss(*_same_rank(y_true, y_pred))
     values = tf.cast(values, tf.float32)
     rank = len(values.shape)
     return tf.reduce_mean(values, axis=list(range(1, rank))) if rank > 1 else values
@@ -49,13 +59,15 @@ def run_multiworker(ctx) -> dict:
         load_models(ctx.checkpoint, models, {name: optimizer})
     global_batch = None
 
-    def replica_step(inputs, targets):
+    def replica_step(inputs, targets, sample_weights):
         with tf.GradientTape() as tape:
             preds = model(inputs, training=True)
             per_example = 0.0
             for out, loss in losses.items():
-                per_example += float(weights.get(out, 1.0)) * _per_example(
-                    loss, targets[out], preds[out])
+                values = _per_example(loss, targets[out], preds[out])
+                if out in sample_weights:  # data.sample_weights, as Keras's fit weighs them
+                    values *= tf.reshape(tf.cast(sample_weights[out], tf.float32), [-1])
+                per_example += float(weights.get(out, 1.0)) * values
             loss_value = tf.nn.compute_average_loss(per_example,
                                                     global_batch_size=global_batch)
             loss_value += tf.nn.scale_regularization_loss(tf.add_n(model.losses)) \
@@ -66,8 +78,9 @@ def run_multiworker(ctx) -> dict:
 
     @tf.function
     def train_step(batch):
-        inputs, targets = batch
-        per_replica = strategy.run(replica_step, args=(inputs, targets))
+        inputs, targets, *rest = batch  # (inputs, targets[, per-output sample weights])
+        per_replica = strategy.run(replica_step, args=(inputs, targets,
+                                                       rest[0] if rest else {}))
         return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
 
     dataset = ctx.bundle.train
