@@ -238,9 +238,7 @@ def _best_branch(error):
         candidates.setdefault(branch, []).append(sub)
     plausible = []
     for branch, subs in candidates.items():
-        shallow_type = [s for s in subs if not s.relative_path and s.validator in ("type", "$ref")
-                        and s.validator == "type"]
-        if shallow_type:
+        if any(_fails_on_type(s) for s in subs):
             continue
         if any(_is_param_pattern(s) and not s.relative_path for s in subs) \
                 and isinstance(inst, str) and not inst.startswith("$"):
@@ -250,6 +248,23 @@ def _best_branch(error):
         subs = plausible[0]
         return max(subs, key=lambda s: len(s.relative_path))
     return None
+
+
+def _fails_on_type(sub) -> bool:
+    """True when `sub` rejects the value's type itself: a `type` error at the value, or a
+    nested anyOf/oneOf all of whose branches do (a list where one metric name was expected)."""
+    if sub.relative_path:
+        return False
+    if sub.validator == "type":
+        return True
+    if sub.validator in ("anyOf", "oneOf") and sub.context:
+        branches = {}
+        for s in sub.context:
+            branches.setdefault(s.relative_schema_path[0] if s.relative_schema_path else None,
+                                []).append(s)
+        return all(any(_fails_on_type(s) or (_is_param_pattern(s) and not s.relative_path)
+                       for s in subs) for subs in branches.values())
+    return False
 
 
 def _all_branches_wrong_type(error) -> bool:
