@@ -8,9 +8,13 @@ Modules (TensorFlow is imported only by the pipeline modules, never by `schema`,
 - `checks`: static checks (files exist, fields, splits) used by `check_data`.
 - `splits`: `train[:80%]`-style split expressions.
 - `source_base`, `sources_files`, `generated`: the sources.
-- `transforms`, `augment`: field-wise transforms and training-time augmentation.
+- `step`: the base of every transform (configuration, spec-time problems, serving layers).
+- `transforms`, `transforms_select`, `augment`: field-wise transforms, the example-selecting
+  ones (`filter`, `map_values`), and training-time augmentation.
 - `preprocessing`: the serving-time preprocessing model recorded for export.
-- `pipeline`: `build_datasets(spec, inputs, outputs) -> DataBundle`.
+- `pipeline`: `build_datasets(spec, inputs, outputs) -> DataBundle` (with per-output
+  `sample_weights`); `pipeline_checks`: the checks that need the data itself (dtypes,
+  unknown `map_values` keys, sample-weight fields).
 - `cli`: the `modelspec data SPEC` command.
 """
 
