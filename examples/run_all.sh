@@ -39,10 +39,15 @@ run_sunspots_lstm() {
   step sunspots_lstm baseline "$PY" sunspots_baseline.py runs/sunspots_lstm
 }
 run_wide_and_deep() { example wide_and_deep ../specs/wide_and_deep.yaml; }
-run_word2vec() {   # the spec as shipped crashes (README, "Problems found" 1): shuffle-free variant
-  example word2vec word2vec_noshuffle.yaml
-  step word2vec query "$PY" word2vec_query.py runs/word2vec --words socrates justice soul city war \
-    good --analogy man woman king --analogy father mother son
+run_word2vec() {   # the skip-gram spec as shipped, then neighbours and analogies (D = expected)
+  example word2vec ../specs/word2vec_skipgram.yaml
+  step word2vec query "$PY" word2vec_query.py runs/word2vec -k 5 \
+    --words socrates justice soul city war good \
+    --analogy man woman he she --analogy he she his her --analogy man woman his her \
+    --analogy men women man woman --analogy father mother son daughter \
+    --analogy son daughter father mother --analogy brother sister son daughter \
+    --analogy just unjust good evil --analogy good better bad worse \
+    --analogy great greater good better --analogy man woman king queen
 }
 
 run_gan() {   # two models: `modelspec evaluate` needs a single supervised model, so no evaluate
@@ -66,8 +71,14 @@ run_perceptron() {
   example perceptron ../specs/perceptron.yaml
   step perceptron predict "$MS" predict runs/perceptron --input credit_all8.json
 }
-run_mlp_surface() {
-  for h in 2 3 4; do example "mlp_surface_$h" "mlp_surface_$h.yaml"; done
+run_mlp_surface() {   # the same spec with 2, 3 and 4 hidden units
+  for h in 2 3 4; do
+    echo "== mlp_surface_$h (../specs/mlp_surface.yaml -p hidden=$h)"
+    step "mlp_surface_$h" train "$MS" train ../specs/mlp_surface.yaml -p "hidden=$h" \
+      --output "runs/mlp_surface_$h" -q || continue
+    step "mlp_surface_$h" evaluate "$MS" evaluate "runs/mlp_surface_$h" --json
+    step "mlp_surface_$h" export "$MS" export "runs/mlp_surface_$h" --output "exported/mlp_surface_$h"
+  done
 }
 run_denoising_autoencoder() {
   example denoising_autoencoder ../specs/denoising_autoencoder.yaml

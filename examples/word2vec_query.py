@@ -5,9 +5,13 @@ layer `word_vectors` (the spec's target embedding), and rebuilds the vocabulary 
 run's data pipeline did: the spec's `tokenize` transform adapted on the spec's train split
 (same source, split expression and seed). Similarities are cosine similarities.
 
+An analogy "A is to B as C is to ?" ranks every vocabulary word (except A, B, C, the padding
+and the out-of-vocabulary token) by its cosine similarity to C − A + B (unit vectors, as in
+Mikolov et al. 2013); with a fourth word D, the expected answer, it also prints D's rank.
+
 Example:
     python examples/word2vec_query.py examples/runs/word2vec --words justice soul \
-        --analogy man woman king     # king − man + woman ≈ ?
+        --analogy man woman he she   # he − man + woman ≈ she? prints the top 8 and her rank
 """
 
 import argparse
@@ -39,8 +43,9 @@ def main() -> None:
     parser.add_argument("run", help="run directory written by `modelspec train`")
     parser.add_argument("--layer", default="word_vectors", help="the embedding layer's id")
     parser.add_argument("--words", nargs="*", default=[], help="words to list neighbours of")
-    parser.add_argument("--analogy", nargs=3, action="append", default=[], metavar=("A", "B", "C"),
-                        help="A is to B as C is to ?  (C − A + B); repeatable")
+    parser.add_argument("--analogy", nargs="+", action="append", default=[],
+                        metavar="WORD", help="A B C [D]: A is to B as C is to ? (C − A + B), "
+                        "with D the expected answer, whose rank is printed; repeatable")
     parser.add_argument("-k", type=int, default=8, help="how many neighbours")
     args = parser.parse_args()
 
@@ -55,11 +60,14 @@ def main() -> None:
     index = {w: i for i, w in enumerate(words)}
     unit = table / np.maximum(np.linalg.norm(table, axis=1, keepdims=True), 1e-9)
 
-    def nearest(vector, exclude):
+    def similarities(vector, exclude):
         sims = unit @ (vector / max(np.linalg.norm(vector), 1e-9))
         sims[:2] = -np.inf                      # padding and out-of-vocabulary ids
         for i in exclude:
             sims[i] = -np.inf
+        return sims
+
+    def nearest(sims):
         top = np.argsort(-sims)[: args.k]
         return ", ".join(f"{words[i]} {sims[i]:.2f}" for i in top)
 
@@ -70,11 +78,20 @@ def main() -> None:
 
     for word in args.words:
         if known(word):
-            print(f"{word}: {nearest(unit[index[word]], [index[word]])}")
-    for a, b, c in args.analogy:
-        if known(a) and known(b) and known(c):
-            vector = unit[index[c]] - unit[index[a]] + unit[index[b]]
-            print(f"{c} - {a} + {b}: {nearest(vector, [index[a], index[b], index[c]])}")
+            print(f"{word}: {nearest(similarities(unit[index[word]], [index[word]]))}")
+    for query in args.analogy:
+        if len(query) not in (3, 4):
+            parser.error(f"--analogy takes A B C or A B C D, not {' '.join(query)}")
+        if not all(known(word) for word in query):
+            continue
+        a, b, c = (index[word] for word in query[:3])
+        sims = similarities(unit[c] - unit[a] + unit[b], [a, b, c])
+        print(f"{query[2]} - {query[0]} + {query[1]}: {nearest(sims)}")
+        if len(query) == 4:
+            d = index[query[3]]
+            rank = 1 + int(np.sum(sims > sims[d]))
+            candidates = int(np.sum(np.isfinite(sims)))
+            print(f"  expected {query[3]}: rank {rank} of {candidates} (cosine {sims[d]:.2f})")
 
 
 if __name__ == "__main__":
