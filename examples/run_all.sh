@@ -5,6 +5,8 @@
 #   examples/run_all.sh lenet5 gan   # only these
 # Outputs: examples/runs/<name>/ (run directories), examples/exported/<name>/ (SavedModels),
 # examples/logs/ (command output), examples/figures/ (PNGs copied from the runs).
+# An existing runs/<name> continues (a finished run is not retrained); after a spec change
+# `modelspec train` refuses it (exit 4): delete runs/<name> to train afresh.
 set -u
 cd "$(dirname "$0")"
 MS=${MODELSPEC:-/work/venv/bin/modelspec}
