@@ -50,6 +50,17 @@ run_word2vec() {   # the skip-gram spec as shipped, then neighbours and analogie
     --analogy son daughter father mother --analogy brother sister son daughter \
     --analogy just unjust good evil --analogy good better bad worse \
     --analogy great greater good better --analogy man woman king queen
+  run_word2vec_cbow
+}
+run_word2vec_cbow() {   # CBOW: the word vectors are the input (context) table
+  example word2vec_cbow ../specs/word2vec_cbow.yaml
+  step word2vec_cbow query "$PY" word2vec_query.py runs/word2vec_cbow --layer context_vectors \
+    -k 5 --words socrates justice soul city \
+    --analogy man woman he she --analogy he she his her --analogy man woman his her \
+    --analogy men women man woman --analogy father mother son daughter \
+    --analogy son daughter father mother --analogy brother sister son daughter \
+    --analogy just unjust good evil --analogy good better bad worse \
+    --analogy great greater good better
 }
 
 run_gan() {   # two models: `modelspec evaluate` needs a single supervised model, so no evaluate
