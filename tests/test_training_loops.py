@@ -273,3 +273,26 @@ def test_generator_noise_is_needed_only_for_inputs_the_data_does_not_give(spec_p
                                         "inputs: {label: {shape: [10]}}").replace(
         "- {id: zc, type: Concatenate, in: [z, label]}", "- {id: drop, type: Dropout, rate: 0.5}")
     assert spec_problems(conditional_only) == []
+
+
+def test_pretraining_leaves_every_layer_trainable_for_fine_tuning(tmp_path):
+    """Pretraining h2 reads h1's features without freezing h1 (shared with the model)."""
+    import keras
+    import tensorflow as tf
+
+    from modelspec.training.loops_layerwise import pretrain
+    from modelspec.training.rundir import RunDir
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((6,), name="x")
+    h1 = keras.layers.Dense(4, activation="sigmoid", name="h1")(inputs)
+    h2 = keras.layers.Dense(3, activation="sigmoid", name="h2")(h1)
+    model = keras.Model(inputs, keras.layers.Dense(2, name="out")(h2))
+    x = np.random.default_rng(0).uniform(size=(32, 6)).astype("float32")
+    data = tf.data.Dataset.from_tensor_slices((x, x[:, :2])).batch(8)
+    losses = pretrain(model, data, {"layers": ["h1", "h2"], "epochs": 1}, RunDir(tmp_path))
+    assert set(losses) == {"pretrain_h1_loss", "pretrain_h2_loss"}
+    assert all(layer.trainable for layer in model.layers)
+    before = model.get_layer("h1").get_weights()[0].copy()
+    model.compile("adam", "mse")
+    model.fit(data, epochs=1, verbose=0)
+    assert not np.allclose(before, model.get_layer("h1").get_weights()[0])  # fine-tuned

@@ -75,8 +75,10 @@ def pretrain(model, dataset, config: dict, run, verbose=0) -> dict:
         if not isinstance(layer, keras.layers.Dense):
             raise UsageError(f"train.pretrain.layers: '{layer_id}' is a "
                              f"{type(layer).__name__}; only Dense layers are pretrained")
+        # the layers below, as a model used only inside `dataset.map` (no gradient reaches
+        # them there); not frozen: `trainable = False` would freeze the shared layers of
+        # `model` itself for fine-tuning too
         features = keras.Model(model.inputs, layer.input)
-        features.trainable = False
         data = inputs_only.map(lambda inp, f=features: (f(inp, training=False),) * 2)
         auto = _autoencoder(layer, config)
         auto.compile(optimizer=objects.make_optimizer(config.get("optimizer")),
