@@ -1,10 +1,11 @@
 """Safe arithmetic for `$(expression)` values and `if:` conditions.
 
 Expressions are parsed with Python's `ast` module (parsing only — nothing is ever compiled
-or executed) and evaluated by walking a closed set of node types: numbers, `true`/`false`,
+or executed) and evaluated by walking a closed set of node types: numbers, quoted strings (to compare and
+choose, e.g. `$('same' if small else 'valid')`; no string arithmetic), `true`/`false`,
 parameter names, + - * / // % **, unary minus/plus, parentheses, comparisons, `and`/`or`/
-`not`, and the functions `min`, `max`, `abs`, `int`, `round`. Anything else (attributes,
-subscripts, strings, lambdas, other calls) is rejected with the offending piece named.
+`not`, `x if c else y`, and the functions `min`, `max`, `abs`, `int`, `round`. Anything else
+(attributes, subscripts, lambdas, other calls) is rejected with the offending piece named.
 Powers are bounded so `$(10 ** 10 ** 10)` cannot hang the checker.
 
 Example:
@@ -33,8 +34,9 @@ _CONSTANTS = {"true": True, "false": False}
 _MAX_MAGNITUDE = 1e15
 _MAX_LENGTH = 500
 
-ALLOWED = ("numbers, parameter names, + - * / // % **, comparisons, and/or/not, "
-           "min/max/abs/int/round")
+ALLOWED = ("numbers, 'strings', parameter names, + - * / // % **, comparisons, and/or/not, "
+           "x if c else y, min/max/abs/int/round")
+_MAX_STRING = 200
 REF_NAME = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)$")
 REF_EXPR = re.compile(r"^\$\((.*)\)$", re.S)
 
@@ -130,10 +132,18 @@ def _check_size(value):
     return value
 
 
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def _eval(node, names):
     if isinstance(node, ast.Constant):
+        if isinstance(node.value, str) and len(node.value) <= _MAX_STRING:
+            return node.value
         if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
-            raise ExpressionError(f"only numbers are allowed in expressions, got {node.value!r}")
+            raise ExpressionError("only numbers and short quoted strings are allowed in "
+                                  f"expressions, got {_short(node.value)}")
         return node.value
     if isinstance(node, ast.Name):
         if node.id in names:
@@ -169,6 +179,12 @@ def _eval(node, names):
             if type(op) not in _COMPARE:
                 raise ExpressionError(f"operator '{type(op).__name__}' is not allowed")
             right = _eval(comparator, names)
+            if type(op) not in (ast.Eq, ast.NotEq) and \
+                    isinstance(left, str) != isinstance(right, str):
+                raise ExpressionError(f"cannot order {_short(left)} and {_short(right)} in "
+                                      f"'{ast.unparse(node)}'",
+                                      expected="two numbers or two strings (== and != "
+                                      "compare anything)")
             if not _COMPARE[type(op)](left, right):
                 return False
             left = right

@@ -30,7 +30,9 @@ def test_arithmetic(text, value):
     ("lambda: 1", "is not allowed in expressions"),
     ("open('x')", "is not allowed in expressions"),
     ("min(*[1])", "is not allowed in expressions"),
-    ("'text'", "only numbers are allowed in expressions"),
+    ("'text' * 2", "'text' is not a number"),
+    ("'a' < 2", "cannot order 'a' and 2 in ''a' < 2'"),
+    ("'" + "x" * 201 + "'", "only numbers and short quoted strings are allowed"),
     ("round(2.5, ndigits=1)", "is not allowed in expressions"),
     ("1 / 0", "division by zero in '1 / 0'"),
     ("filters % (stage - 2)", "division by zero"),
@@ -38,7 +40,7 @@ def test_arithmetic(text, value):
     ("2 ** 64", "too large"),
     ("1e300 * 1e300", "not a finite number"),
     ("(-8) ** 0.5", "complex number"),
-    ("act > 1", "cannot evaluate 'act > 1'"),
+    ("act > 1", "cannot order 'relu' and 1 in 'act > 1'"),
     ("act * 2", "'relu' is not a number"),
     ("max()", "max() needs arguments"),
     ("1 +", "invalid expression '1 +'"),
@@ -86,3 +88,10 @@ def test_evaluation_never_executes_code(tmp_path):
     with pytest.raises(ExpressionError):
         evaluate(f"__import__('pathlib').Path('{marker}').touch()", {})
     assert not marker.exists()
+
+
+def test_quoted_strings_choose_and_compare():
+    assert evaluate("'same' if small else 'valid'", {"small": False}) == "valid"
+    assert evaluate("activation == 'tanh' and units > 2",
+                    {"activation": "tanh", "units": 3}) is True
+    assert evaluate("'b' > 'a'", {}) is True

@@ -72,16 +72,6 @@ Runs of the specs as they are, on this project's 2-core CPU machine (22 Nov 2026
 NOTES = """\
 ## Known limitations
 
-- `deep_1_vs_5`: the data section has no filter to keep only two chosen classes, so the spec
-  trains on scikit-learn's first two digit classes (0 and 1) instead of '1' vs '5'.
-- `dann`: the supervised loop applies the label loss to both domains; true unsupervised
-  domain adaptation would mask the label loss on the target domain.
-- `multitask`: the second task is the digit's domain (clean or inverted) because the data
-  section cannot derive a parity target from the label.
-- `conditional_gan`: the adversarial loop requires a noise input, so the pix2pix generator
-  takes a small noise map at its bottleneck (the paper uses dropout as its only noise).
-- `unet`: expressions cannot contain strings, so the choice between `valid` and `same`
-  padding is made through two parameters named `valid` and `same`.
 - `net2net`: the wider / deeper students are the same spec with `-p width=64` or
   `-p deeper=true`; the weights are carried over with `train.init_from` (`grow: net2net`).
 - `transfer_learning`: the base's weights come from a local file (`-p weights=...`); without
