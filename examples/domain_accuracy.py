@@ -41,6 +41,8 @@ def main() -> None:
     right = pred == labels
     print(json.dumps({
         "test_examples": int(len(labels)),
+        "test_examples_source_domain": int(np.sum(domains == 0)),
+        "test_examples_target_domain": int(np.sum(domains == 1)),
         "label_accuracy_source_domain": float(right[domains == 0].mean()),
         "label_accuracy_target_domain": float(right[domains == 1].mean()),
         "domain_accuracy": float(np.mean(dom_pred == (domains > 0.5))),

@@ -264,6 +264,39 @@ def test_generated_credit_table_is_the_lectures(tmp_path):
     assert len(full["x"]) == 8 and full["label"].sum() == 4
 
 
+def test_generated_digit_domains_are_disjoint_halves_with_a_partial_shift():
+    from sklearn.datasets import load_digits
+
+    from modelspec.data.generated import generate
+    d = generate("digit_domains", {}, seed=4)
+    again, other = generate("digit_domains", {}, seed=4), generate("digit_domains", {}, seed=5)
+    for field in d:  # deterministic for a seed, different for another
+        np.testing.assert_array_equal(d[field], again[field])
+    assert not np.array_equal(d["image"], other["image"])
+    assert d["image"].shape == (1797, 8, 8, 1) and d["image"].dtype == np.float32
+    assert d["label"].shape == d["domain"].shape == (1797,)
+    assert d["image"].min() >= 0.0 and d["image"].max() <= 1.0
+    source, target = d["domain"] == 0, d["domain"] == 1
+    assert (source.sum(), target.sum()) == (899, 898)
+    # both domains in every 20 % slice (rows interleaved, so all[:80%] / all[80%:] hold both)
+    for part in np.array_split(d["domain"], 5):
+        assert 0.35 < part.mean() < 0.65
+    digits = load_digits()
+    clean = (digits.images / 16.0).astype(np.float32).reshape(len(digits.images), -1)
+    index = {row.tobytes(): i for i, row in enumerate(clean)}
+    flat = d["image"].reshape(len(d["image"]), -1)
+    # source rows are distinct clean digits with their labels ...
+    used = [index[row.tobytes()] for row in flat[source]]
+    assert len(set(used)) == 899
+    np.testing.assert_array_equal(digits.target[used], d["label"][source])
+    # ... target rows are none of the clean digits, and the two halves use every digit once
+    assert not any(row.tobytes() in index for row in flat[target])
+    rest = np.setdiff1d(np.arange(len(clean)), used)
+    np.testing.assert_array_equal(np.sort(d["label"][target]), np.sort(digits.target[rest]))
+    # |digit − patch|: a partial shift, neither the clean digits nor their inversion
+    assert 0.3 < flat[target].mean() < 0.6 and flat[source].mean() < 0.35
+
+
 @pytest.mark.parametrize("name", ["seq_reverse", "seq_sort", "seq_add"])
 def test_generated_sequence_tasks(name):
     from modelspec.data.generated import generate
