@@ -74,11 +74,27 @@ run_stacked_autoencoder() {
   example stacked_autoencoder_nopretrain stacked_autoencoder_nopretrain.yaml
 }
 run_multitask() { example multitask ../specs/multitask.yaml; }
-run_dann() {
+run_deep_1_vs_5() { example deep_1_vs_5 ../specs/deep_1_vs_5.yaml; }
+run_conditional_gan() {   # pix2pix (no noise input; dropout is its noise)
+  echo "== conditional_gan (../specs/conditional_gan.yaml)"
+  step conditional_gan train "$MS" train ../specs/conditional_gan.yaml \
+    --output runs/conditional_gan -q || return
+  step conditional_gan export "$MS" export runs/conditional_gan --output exported/conditional_gan
+  cp "$(ls runs/conditional_gan/samples/*.png | sort | tail -n 1)" figures/conditional_gan_samples.png
+}
+run_dann() {   # seed 0 as shipped, then seeds 1 and 2 (-p seed=N: data, split and weights)
   example dann ../specs/dann.yaml
   step dann domains "$PY" domain_accuracy.py runs/dann
   example dann_no_reversal dann_no_reversal.yaml
   step dann_no_reversal domains "$PY" domain_accuracy.py runs/dann_no_reversal
+  local s spec name
+  for s in 1 2; do
+    for spec in ../specs/dann.yaml dann_no_reversal.yaml; do
+      name=$(basename "$spec" .yaml)_s$s
+      step "$name" train "$MS" train "$spec" -p "seed=$s" --output "runs/$name" -q &&
+        step "$name" domains "$PY" domain_accuracy.py "runs/$name"
+    done
+  done
 }
 run_perceptron() {
   example perceptron ../specs/perceptron.yaml
@@ -109,7 +125,7 @@ run_net2net() {
 }
 
 ALL="lenet5 cifar10_cnn sunspots_lstm wide_and_deep word2vec gan stacked_autoencoder multitask dann
-     perceptron mlp_surface denoising_autoencoder transfer net2net"
+     deep_1_vs_5 conditional_gan perceptron mlp_surface denoising_autoencoder transfer net2net"
 for name in ${@:-$ALL}; do
   "run_$name"
 done

@@ -72,7 +72,8 @@ GENERATED: dict[str, tuple[tuple, tuple, str]] = {
                 "add two numbers written as characters (seq2seq)"),
     "pix2pix": (("n", "size"), ("edges", "image"), "paired edge maps and filled shapes"),
     "digit_domains": ((), ("image", "label", "domain"),
-                      "scikit-learn digits, clean (domain 0) and inverted with noise (domain 1)"),
+                      "scikit-learn digits in two disjoint halves: clean (domain 0) and "
+                      "|digit − photograph patch| (domain 1, MNIST-M style)"),
 }
 GENERATED_VOCAB = {"seq_add": "0123456789+"}  # token ids: 0 pad, 1 start, 2.. characters
 
