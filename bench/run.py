@@ -52,7 +52,7 @@ def config(quick: bool, tta_spec=None) -> dict:
             "overhead_steps": {"mlp": 128, "lenet5": 64, "resnet_small": 16},
             "overhead_rounds": 8, "overhead_spe": OVERHEAD_SPE, "loss_steps": 50,
             "runtime_steps": {"mlp": 64, "lenet5": 32, "resnet_small": 8},
-            "runtime_rounds": 3, "tf_threads": [[2, 1], [1, 1]], "torch_threads": [[1, 1]],
+            "runtime_rounds": 5, "tf_threads": [[2, 1], [1, 1]], "torch_threads": [[1, 1]],
             "pin_threads": [2, 2], "validate_rounds": 3, "build_rounds": 2,
             "tta_spec": tta_spec}
 

@@ -77,3 +77,14 @@ def test_torch_worker_and_report(tmp_path):
             ) in text
     assert "| modelspec defaults ÷ PyTorch best time, mlp |" in text
     assert json.dumps(secs[1].headline)  # plain numbers only
+
+
+def test_runs_of_the_same_setting_merge_all_their_timed_runs():
+    a = {"models": {"mlp": {"configs": [{"spe": 1, "jit": "auto", "step_ms": 3.0,
+                                         "min_ms": 2.0, "all_ms": [2.0, 3.0, 4.0]}]}}}
+    b = {"models": {"mlp": {"configs": [{"spe": 1, "jit": "auto", "step_ms": 1.5,
+                                         "min_ms": 1.5, "all_ms": [1.5, 9.0]}]}}}
+    (c,) = sections._merge_runs(a, b)["models"]["mlp"]["configs"]
+    assert c["all_ms"] == [2.0, 3.0, 4.0, 1.5, 9.0]
+    assert c["min_ms"] == 1.5 and c["step_ms"] == 3.0
+    assert a["models"]["mlp"]["configs"][0]["min_ms"] == 2.0  # inputs untouched
