@@ -75,6 +75,9 @@ NOTES = """\
 - `dann`: the spec is the paper's network and trains labels on the source domain only, but on
   the generated MNIST-M-like digits gradient reversal does not raise target-domain accuracy
   (48.6 % vs. 48.5 % without reversal, three seeds; examples/README.md says why).
+- `conditional_gan`: pix2pix as in the paper (no noise input), but 20 epochs on the generated
+  edge maps do not teach the generator to fill the shapes: the discriminator wins early
+  (examples/README.md).
 - `net2net`: the wider / deeper students are the same spec with `-p width=64` or
   `-p deeper=true`; the weights are carried over with `train.init_from` (`grow: net2net`).
 - `transfer_learning`: the base's weights come from a local file (`-p weights=...`); without
