@@ -146,8 +146,11 @@ def train_schema() -> dict:
                          "additionalProperties": _p(NUM)},
         "callbacks": _callbacks_schema(), "seed": _p(INT),
         "deterministic": _p(BOOL), "precision": _enum(PRECISIONS),
-        "jit_compile": {"anyOf": [_p(BOOL), _enum(["auto"])]},
-        "steps_per_execution": _p(POS_INT),
+        "jit_compile": {"anyOf": [_p(BOOL), _enum(["auto"])],
+                        "description": "XLA; default on the CPU: on for dense-only models, off "
+                        "for convolutional ones, off in a seeded run; Keras's 'auto' on a GPU"},
+        "steps_per_execution": {**_p(POS_INT), "description": "training steps per call; "
+                                "default 8 with one replica, 1 under a distribution strategy"},
         "threads": obj({"intra_op": _p(INT), "inter_op": _p(INT)},
                        description="CPU thread pools (0 = TensorFlow's choice)"),
         "distribute": obj({"strategy": _enum(STRATEGIES),
