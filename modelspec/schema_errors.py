@@ -229,15 +229,20 @@ def translate(error, path: tuple, document, errs: Collector, owner: str | None =
         errs.add(path, error.message, notes=notes)
 
 
+def _branches(error) -> dict:
+    """The sub-errors of an anyOf/oneOf error, grouped by the branch that raised them."""
+    branches = {}
+    for sub in error.context or []:
+        branch = sub.relative_schema_path[0] if sub.relative_schema_path else None
+        branches.setdefault(branch, []).append(sub)
+    return branches
+
+
 def _best_branch(error):
     """Of an anyOf's failed branches, the one the user most likely meant."""
     inst = error.instance
-    candidates = {}
-    for sub in error.context or []:
-        branch = sub.relative_schema_path[0] if sub.relative_schema_path else None
-        candidates.setdefault(branch, []).append(sub)
     plausible = []
-    for branch, subs in candidates.items():
+    for subs in _branches(error).values():
         if any(_fails_on_type(s) for s in subs):
             continue
         if any(_is_param_pattern(s) and not s.relative_path for s in subs) \
@@ -258,21 +263,14 @@ def _fails_on_type(sub) -> bool:
     if sub.validator == "type":
         return True
     if sub.validator in ("anyOf", "oneOf") and sub.context:
-        branches = {}
-        for s in sub.context:
-            branches.setdefault(s.relative_schema_path[0] if s.relative_schema_path else None,
-                                []).append(s)
         return all(any(_fails_on_type(s) or (_is_param_pattern(s) and not s.relative_path)
-                       for s in subs) for subs in branches.values())
+                       for s in subs) for subs in _branches(sub).values())
     return False
 
 
 def _all_branches_wrong_type(error) -> bool:
     """True when every branch of an anyOf failed on the value's type itself."""
-    branches = {}
-    for sub in error.context or []:
-        branch = sub.relative_schema_path[0] if sub.relative_schema_path else None
-        branches.setdefault(branch, []).append(sub)
+    branches = _branches(error)
     inst = error.instance
 
     def wrong_type(sub) -> bool:

@@ -4,6 +4,8 @@ from click.testing import CliRunner
 
 from modelspec.data.cli import data_command
 
+from digits_data import digits_data
+
 SPEC = """modelspec: 1
 name: digits_cli
 model:
@@ -12,12 +14,7 @@ model:
     - {type: Flatten}
     - {id: out, type: Dense, units: 10, activation: softmax}
   outputs: {digit: out}
-data:
-  source: {type: sklearn, name: digits}
-  features: {image: images}
-  targets: {digit: label}
-  splits: {train: "all[:80%]", validation: "all[80%:]"}
-  transforms: [{type: rescale, field: images, scale: 0.0625}]
+""" + digits_data('{train: "all[:80%]", validation: "all[80%:]"}', batching=False) + """\
 """
 
 

@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from digits_data import digits_data
+
 SPEC = """\
 modelspec: 1
 name: tiny_digits
@@ -18,14 +20,7 @@ model:
     - {id: h1, type: Dense, units: 16, activation: relu}
     - {id: out, type: Dense, units: 10, activation: softmax}
   outputs: {digit: out}
-data:
-  source: {type: sklearn, name: digits}
-  features: {image: images}
-  targets: {digit: label}
-  splits: {train: "all[:70%]", validation: "all[70%:85%]", test: "all[85%:]"}
-  transforms: [{type: rescale, field: images, scale: 0.0625}]
-  batch_size: 64
-  seed: 0
+""" + digits_data('{train: "all[:70%]", validation: "all[70%:85%]", test: "all[85%:]"}') + """\
 train:
   epochs: 2
   seed: 1

@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 from click.testing import CliRunner
 
+from digits_data import digits_data
+
 REPO = Path(__file__).resolve().parents[1]
 
 MIRRORED = textwrap.dedent('''
@@ -64,14 +66,7 @@ model:
     - {id: h1, type: Dense, units: 16, activation: relu}
     - {id: out, type: Dense, units: 10, activation: softmax}
   outputs: {digit: out}
-data:
-  source: {type: sklearn, name: digits}
-  features: {image: images}
-  targets: {digit: label}
-  splits: {train: "all[:40%]"}
-  transforms: [{type: rescale, field: images, scale: 0.0625}]
-  batch_size: 64
-  seed: 0
+""" + digits_data('{train: "all[:40%]"}') + """\
 train:
   epochs: 2
   seed: 1

@@ -7,6 +7,8 @@ import json
 import numpy as np
 from click.testing import CliRunner
 
+from digits_data import digits_data
+
 GAN = """\
 modelspec: 1
 name: tiny_gan
@@ -93,14 +95,7 @@ model:
     - {id: h2, type: Dense, units: 16, activation: sigmoid}
     - {id: out, type: Dense, units: 10, activation: softmax}
   outputs: {digit: out}
-data:
-  source: {type: sklearn, name: digits}
-  features: {image: images}
-  targets: {digit: label}
-  splits: {train: "all[:70%]", test: "all[70%:]"}
-  transforms: [{type: rescale, field: images, scale: 0.0625}]
-  batch_size: 64
-  seed: 0
+""" + digits_data('{train: "all[:70%]", test: "all[70%:]"}') + """\
 train:
   type: layerwise
   seed: 2
@@ -148,14 +143,7 @@ model:
     - {id: h1, type: Dense, units: UNITS, activation: relu}
 DEEPER    - {id: out, type: Dense, units: 10, activation: softmax}
   outputs: {digit: out}
-data:
-  source: {type: sklearn, name: digits}
-  features: {image: images}
-  targets: {digit: label}
-  splits: {train: "all[:50%]", test: "all[50%:]"}
-  transforms: [{type: rescale, field: images, scale: 0.0625}]
-  batch_size: 64
-  seed: 0
+""" + digits_data('{train: "all[:50%]", test: "all[50%:]"}') + """\
 train:
   epochs: 1
   seed: 4

@@ -9,6 +9,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+from digits_data import digits_data
+
 REPO = Path(__file__).resolve().parents[1]
 
 SPEC = """\
@@ -21,14 +23,7 @@ model:
     - {id: h1, type: Dense, units: 16, activation: relu}
     - {id: out, type: Dense, units: 10, activation: softmax, dtype: float32}
   outputs: {digit: out}
-data:
-  source: {type: sklearn, name: digits}
-  features: {image: images}
-  targets: {digit: label}
-  splits: {train: "all[:40%]", test: "all[40%:60%]"}
-  transforms: [{type: rescale, field: images, scale: 0.0625}]
-  batch_size: 64
-  seed: 0
+""" + digits_data('{train: "all[:40%]", test: "all[40%:60%]"}') + """\
 train:
   epochs: 2
   seed: 1
