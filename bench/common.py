@@ -102,8 +102,16 @@ def _cpu_model() -> str:
 
 
 def quiet_env(extra: dict | None = None) -> dict:
-    """The environment for worker subprocesses: TensorFlow's start-up logging silenced."""
+    """The environment for worker subprocesses: TensorFlow's start-up logging silenced.
+
+    The XLA flags `import modelspec` adds to this process's environment are not passed on:
+    workers that measure `modelspec train`'s defaults import modelspec themselves, the plain
+    Keras and PyTorch workers run with the environment they would have without it.
+    """
     env = dict(os.environ)
+    from modelspec import xla_flags
+    if env.get("TF_XLA_FLAGS", "").split() == list(xla_flags.FLAGS):
+        del env["TF_XLA_FLAGS"]
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     env.setdefault("PYTHONUNBUFFERED", "1")
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))

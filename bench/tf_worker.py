@@ -19,8 +19,11 @@ def _setup(threads):
     """Pins TensorFlow's thread pools before anything runs (None keeps TensorFlow's own).
 
     `"modelspec"` applies what `modelspec train` applies by default (`runtime.apply_runtime`
-    without a `threads:` entry: one inter-op thread on a CPU-only machine).
+    without a `threads:` entry: one inter-op thread on a CPU-only machine), and imports
+    modelspec before TensorFlow, as its CLI does (its XLA flags, `modelspec/xla_flags.py`).
     """
+    if threads == "modelspec":
+        import modelspec  # noqa: F401
     import tensorflow as tf
     if threads == "modelspec":
         from modelspec.training import runtime
@@ -42,24 +45,36 @@ def _compile(model, as_dict, spe=1, jit="auto"):
 
     With `"modelspec"` the runtime arguments are exactly what `modelspec train` passes to
     `model.compile` for a spec without runtime settings (`runtime.compile_options({}, model)`:
-    steps per execution and XLA by model kind).
+    steps per execution and XLA by model kind), and the returned options say whether its
+    `fit` runs with XLA auto-clustering (`runtime.wants_autoclustering`; see `_fit_time`).
     """
     import keras
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    autocluster = False
     if spe == "modelspec":
-        from modelspec.training.runtime import compile_options
+        from modelspec.training.runtime import compile_options, wants_autoclustering
         options = compile_options({}, model)
+        autocluster = wants_autoclustering({}, model)
     else:
         options = {"steps_per_execution": spe, "jit_compile": jit}
     model.compile(optimizer=keras.optimizers.Adam(1e-3),
                   loss={"label": loss} if as_dict else loss, **options)
-    return options
+    return {**options, "autoclustering": True} if autocluster else options
 
 
-def _fit_time(model, ds, steps):
-    start = time.perf_counter()
-    model.fit(ds, steps_per_epoch=steps, epochs=1, verbose=0, shuffle=False)
-    return (time.perf_counter() - start) / steps
+def _fit_time(model, ds, steps, autocluster=False):
+    """Seconds per step of one `fit` of `steps` steps (with auto-clustering when asked, as
+    `modelspec train` runs `fit`)."""
+    from contextlib import nullcontext
+    if autocluster:
+        from modelspec.training.runtime import autoclustering
+        context = autoclustering(True)
+    else:
+        context = nullcontext()
+    with context:
+        start = time.perf_counter()
+        model.fit(ds, steps_per_epoch=steps, epochs=1, verbose=0, shuffle=False)
+        return (time.perf_counter() - start) / steps
 
 
 def overhead(job):
@@ -147,16 +162,18 @@ def runtime(job):
             keras.utils.set_random_seed(0)
             model = KERAS[kind]()
             options = _compile(model, False, spe=cfg["spe"], jit=cfg["jit"])
+            auto = bool(options.get("autoclustering"))
             t0 = time.perf_counter()
-            _fit_time(model, ds, steps)  # trace/compile + warm-up
+            _fit_time(model, ds, steps, auto)  # trace/compile + warm-up
             warm = time.perf_counter() - t0
-            _fit_time(model, ds, steps)
+            _fit_time(model, ds, steps, auto)
             runs.append(({**cfg, "options": options}, model, warm))
         times = [[] for _ in runs]
         for r in range(job["rounds"]):
             idx = list(range(len(runs)))
             for i in (idx if r % 2 == 0 else idx[::-1]):
-                times[i].append(_fit_time(runs[i][1], ds, steps))
+                auto = bool(runs[i][0]["options"].get("autoclustering"))
+                times[i].append(_fit_time(runs[i][1], ds, steps, auto))
         out["models"][kind] = {
             "data": data, "batch": batch, "steps": steps,
             "configs": [{**cfg, "step_ms": median(t) * 1e3, "min_ms": min(t) * 1e3,

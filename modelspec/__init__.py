@@ -10,7 +10,10 @@ Example:
 >>> model = modelspec.build_model(spec)
 """
 
+from modelspec import xla_flags
 from modelspec.errors import ModelspecError, SpecError, Problem
+
+xla_flags.prepare()  # before anything imports TensorFlow (see modelspec/xla_flags.py)
 
 __version__ = "0.1.0"
 

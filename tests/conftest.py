@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+import modelspec  # noqa: F401  before TensorFlow, as the CLI does (modelspec/xla_flags.py)
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from modelspec.training import objects
 from modelspec.training.callbacks import DivergenceGuard, EpochCheckpoint, spec_callbacks
 from modelspec.training.rundir import load_models
-from modelspec.training.runtime import compile_options
+from modelspec.training.runtime import autoclustering, compile_options, wants_autoclustering
 
 
 def output_names(model) -> list[str]:
@@ -86,15 +86,16 @@ def run_supervised(ctx) -> dict:
     if train.get("class_weight"):
         fit_args["class_weight"] = {int(k): float(v) for k, v in train["class_weight"].items()}
     history = {}
-    if ctx.initial_epoch < ctx.epochs:
-        hist = model.fit(ctx.bundle.train, validation_data=ctx.bundle.validation,
-                         epochs=ctx.epochs, initial_epoch=ctx.initial_epoch,
-                         callbacks=callbacks, verbose=ctx.verbose, shuffle=False,
-                         **fit_args)
-        history = hist.history
-    ctx.models = models
-    if ctx.stopper.stopped:
-        return {}
-    final = {k: float(v[-1]) for k, v in history.items() if v}
-    final.update(evaluate(model, ctx.bundle))
+    with autoclustering(wants_autoclustering(train, model)):
+        if ctx.initial_epoch < ctx.epochs:
+            hist = model.fit(ctx.bundle.train, validation_data=ctx.bundle.validation,
+                             epochs=ctx.epochs, initial_epoch=ctx.initial_epoch,
+                             callbacks=callbacks, verbose=ctx.verbose, shuffle=False,
+                             **fit_args)
+            history = hist.history
+        ctx.models = models
+        if ctx.stopper.stopped:
+            return {}
+        final = {k: float(v[-1]) for k, v in history.items() if v}
+        final.update(evaluate(model, ctx.bundle))
     return final
