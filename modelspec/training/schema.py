@@ -148,7 +148,9 @@ def train_schema() -> dict:
         "deterministic": _p(BOOL), "precision": _enum(PRECISIONS),
         "jit_compile": {"anyOf": [_p(BOOL), _enum(["auto"])],
                         "description": "XLA; default on the CPU: on for dense-only models, off "
-                        "for convolutional ones, off in a seeded run; Keras's 'auto' on a GPU"},
+                        "for convolutional ones (auto-clustering of their element-wise ops "
+                        "with batch normalisation), off in a seeded run; Keras's 'auto' on a "
+                        "GPU"},
         "steps_per_execution": {**_p(POS_INT), "description": "training steps per call; "
                                 "default 8 with one replica, 1 under a distribution strategy"},
         "threads": obj({"intra_op": _p(INT), "inter_op": _p(INT)},
