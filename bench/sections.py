@@ -395,11 +395,20 @@ def data(cfg) -> Section:
     t = res.get("mnist_training")
     if t:
         sec.headline["data_ratio"] = t["ratio"]
-        sec.table(["training a small CNN on MNIST 8,000", "spec pipeline s/epoch",
-                   "in-memory NumPy s/epoch", "ratio", "target"],
-                  [["`model.fit`", f"{t['pipeline_s_per_epoch']:.2f}",
-                    f"{t['in_memory_s_per_epoch']:.2f}", f"**{t['ratio']:.2f}**",
-                    f"≤ 1.05: {_verdict(t['ratio'], 1.05)}"]])
+        medians = ("", "", "")
+        if "pipeline_median_s" in t:
+            medians = (f" / {t['pipeline_median_s']:.2f}", f" / {t['in_memory_median_s']:.2f}",
+                       f"{t['ratio_of_medians']:.2f}")
+        sec.table(["training a small CNN on MNIST 8,000",
+                   "spec pipeline s/epoch (fastest / median)",
+                   "in-memory NumPy s/epoch (fastest / median)", "ratio of medians",
+                   "ratio of fastest epochs", "target"],
+                  [["`model.fit`", f"{t['pipeline_s_per_epoch']:.2f}{medians[0]}",
+                    f"{t['in_memory_s_per_epoch']:.2f}{medians[1]}", medians[2] or "",
+                    f"**{t['ratio']:.2f}**", f"≤ 1.05: {_verdict(t['ratio'], 1.05)}"]])
+        sec.lines.append(f"{t['rounds']} epochs per side, alternating ABBA after a warm-up "
+                         "epoch each; judged on the fastest epoch of each side, like the "
+                         "other sections.")
     return sec
 
 
