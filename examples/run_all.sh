@@ -75,12 +75,16 @@ run_stacked_autoencoder() {
 }
 run_multitask() { example multitask ../specs/multitask.yaml; }
 run_deep_1_vs_5() { example deep_1_vs_5 ../specs/deep_1_vs_5.yaml; }
-run_conditional_gan() {   # pix2pix (no noise input; dropout is its noise)
+run_conditional_gan() {   # pix2pix (no noise input; dropout is its noise), then L1 alone
   echo "== conditional_gan (../specs/conditional_gan.yaml)"
   step conditional_gan train "$MS" train ../specs/conditional_gan.yaml \
     --output runs/conditional_gan -q || return
   step conditional_gan export "$MS" export runs/conditional_gan --output exported/conditional_gan
-  cp "$(ls runs/conditional_gan/samples/*.png | sort | tail -n 1)" figures/conditional_gan_samples.png
+  step conditional_gan scores "$PY" pix2pix_eval.py runs/conditional_gan \
+    --out figures/conditional_gan_samples.png
+  example pix2pix_l1_only pix2pix_l1_only.yaml
+  step pix2pix_l1_only scores "$PY" pix2pix_eval.py runs/pix2pix_l1_only \
+    --out figures/pix2pix_l1_only_samples.png
 }
 run_dann() {   # seed 0 as shipped, then seeds 1 and 2 (-p seed=N: data, split and weights)
   example dann ../specs/dann.yaml

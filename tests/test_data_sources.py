@@ -297,6 +297,21 @@ def test_generated_digit_domains_are_disjoint_halves_with_a_partial_shift():
     assert 0.3 < flat[target].mean() < 0.6 and flat[source].mean() < 0.35
 
 
+def test_generated_pix2pix_pairs_stay_inside_tanh_range():
+    from modelspec.data.generated import generate
+    d = generate("pix2pix", {"n": 30, "size": 32}, seed=2)
+    edges, image = d["edges"], d["image"]
+    assert edges.shape == (30, 32, 32, 1) and image.shape == (30, 32, 32, 3)
+    assert set(np.unique(edges)) == {-1.0, 1.0}
+    # targets a tanh can produce: with exact ±1 the discriminator wins by saturation alone
+    assert set(np.unique(image)) == {np.float32(-0.8), np.float32(0.8)}
+    shape = (image > 0).any(axis=-1)
+    assert (image > 0).sum(axis=-1).max() == 1          # one colour channel per shape
+    assert np.all((edges[..., 0] > 0) <= shape)           # the edges outline the filled shape
+    colours = {int(np.argmax((image[i] > 0).sum(axis=(0, 1)))) for i in range(30)}
+    assert colours == {0, 1, 2}                           # red, green and blue shapes all occur
+
+
 @pytest.mark.parametrize("name", ["seq_reverse", "seq_sort", "seq_add"])
 def test_generated_sequence_tasks(name):
     from modelspec.data.generated import generate

@@ -1,0 +1,94 @@
+"""Scores a pix2pix run on its test split and writes a PNG of edges, generated and true images.
+
+Loads the run (the GAN of `specs/conditional_gan.yaml`, or the generator trained alone by
+`examples/pix2pix_l1_only.yaml`) with `modelspec.training.rundir.load_run`, runs the
+generator on every edge map of the spec's own test split (at inference: dropout off, batch
+normalisation's moving statistics) and compares each output with the true image:
+
+- `l1`: mean absolute difference over all pixels and channels, beside `l1_background_only`,
+  the same for an image of background colour everywhere (what a generator that learned
+  nothing but the background would score);
+- `shape_iou`: intersection over union of the pixels the generator paints (any channel above
+  0) and the true shape's pixels;
+- `colour_accuracy`: how often the channel that is brightest on average over the true
+  shape's pixels is the shape's colour (red square, green circle, blue triangle).
+
+Example:
+    python examples/pix2pix_eval.py examples/runs/conditional_gan --out pix2pix.png
+"""
+
+import argparse
+import json
+
+import numpy as np
+
+
+def scores(generated: np.ndarray, true: np.ndarray) -> dict:
+    """The figures above for arrays (N, H, W, 3) in [-1, 1] whose background is uniform."""
+    background = true[0, 0, 0]
+    shape = (true != background).any(axis=-1)
+    painted = (generated > 0).any(axis=-1)
+    union = (shape | painted).sum(axis=(1, 2))
+    iou = (shape & painted).sum(axis=(1, 2)) / np.maximum(union, 1)
+    inside = shape[..., None]
+    mean_inside = (generated * inside).sum(axis=(1, 2)) / np.maximum(inside.sum(axis=(1, 2)), 1)
+    true_inside = (true * inside).sum(axis=(1, 2)) / np.maximum(inside.sum(axis=(1, 2)), 1)
+    return {"test_images": int(len(true)),
+            "l1": float(np.abs(generated - true).mean()),
+            "l1_background_only": float(np.abs(background[None, None, None] - true).mean()),
+            "shape_iou": float(iou.mean()),
+            "colour_accuracy": float((mean_inside.argmax(-1) == true_inside.argmax(-1)).mean())}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run", help="run directory written by `modelspec train`")
+    parser.add_argument("--out", required=True, help="PNG file to write")
+    parser.add_argument("--count", type=int, default=8, help="how many examples to draw")
+    args = parser.parse_args()
+
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from modelspec.compiler import model_io
+    from modelspec.data.pipeline import build_datasets
+    from modelspec.training.rundir import load_run
+
+    spec, models, _ = load_run(args.run)
+    train = spec.section("train") or {}
+    if len(models) == 1:       # the generator trained alone (pix2pix_l1_only.yaml)
+        (generator,) = models.values()
+        bundle = build_datasets(spec, *model_io(generator))
+    else:                      # the GAN: the data feeds the discriminator (edges, true image)
+        generator = models[train.get("generator", "generator")]
+        discriminator = models[train.get("discriminator", "discriminator")]
+        bundle = build_datasets(spec, model_io(discriminator)[0], {})
+    (in_name,), (out_name,) = model_io(generator)
+    batches = []
+    for batch in bundle.test:
+        features, targets = batch if isinstance(batch, tuple) else (batch, {})
+        batches.append({**features, **targets})
+    edges = np.concatenate([b[in_name].numpy() for b in batches])
+    true = np.concatenate([b[out_name].numpy() for b in batches])
+    generated = np.asarray(generator.predict({in_name: edges}, verbose=0)[out_name])
+    print(json.dumps(scores(generated, true), indent=2))
+
+    n = min(args.count, len(edges))
+    fig, axes = plt.subplots(3, n, figsize=(n * 0.95, 3 * 1.0))
+    rows = (("edges", np.repeat(edges, 3, axis=-1)), ("generated", generated), ("true", true))
+    for row, (title, images) in enumerate(rows):
+        for col in range(n):
+            ax = axes[row, col]
+            ax.imshow(np.clip((images[col] + 1.0) / 2.0, 0.0, 1.0))
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if col == 0:
+                ax.set_ylabel(title, fontsize=8)
+    fig.tight_layout()
+    fig.savefig(args.out, dpi=100)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
