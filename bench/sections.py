@@ -82,13 +82,15 @@ def zero_overhead(cfg) -> Section:
         rows.append([m["model"], f"{m['params'][0]:,}", m["batch"], m["data"],
                      "yes" if m["same_init_by_seed"] else "no (weights copied)",
                      f"{m['max_loss_diff']:.2g} over {m['loss_steps']} steps",
+                     _graph_cell(m["graph"]),
                      f"{m['spec_step_ms']:.2f} / {m['spec_min_ms']:.2f}",
                      f"{m['hand_step_ms']:.2f} / {m['hand_min_ms']:.2f}",
                      f"{m['ratio']:.3f}", f"{m['round_ratio']:.3f}",
                      f"**{m['ratio_min']:.3f}**", _verdict(m["ratio_min"], 1.02)])
         sec.headline[f"overhead_{m['model']}"] = m["ratio_min"]
     sec.table(["model", "params", "batch", "data", "same initial weights from seed 0",
-               "max |loss diff|", "spec ms/step (median / fastest)",
+               "max |loss diff|", "train-step graph ops: spec / hand (difference)",
+               "spec ms/step (median / fastest)",
                "hand ms/step (median / fastest)", "ratio of medians",
                "median of per-round ratios", "ratio of fastest runs (target ≤ 1.02)",
                "target"], rows)
@@ -100,10 +102,22 @@ def zero_overhead(cfg) -> Section:
         f"threads pinned to intra={cfg['pin_threads'][0]}, inter={cfg['pin_threads'][1]}; "
         "the target is judged on the fastest run of each side (see below); the medians and the "
         "median of per-round ratios are shown beside it. The loss check trains both from the "
-        "same weights on the same batches (`train_on_batch`).")
+        "same weights on the same batches (`train_on_batch`). The graph column counts the ops "
+        "of each side's traced `train_step` (forward, loss, gradients, Adam update, loss "
+        "tracking) and names the op types by which they differ: one `AddV2` and its `Const` is "
+        "Keras summing the losses of a model with named outputs (the spec's `label`), a "
+        "scalar add per step.")
     sec.lines.append("")
     sec.lines.append(NOISE_NOTE)
     return sec
+
+
+def _graph_cell(graph) -> str:
+    """'337 / 335 (spec +1 AddV2, +1 Const)' or '335 / 335 (identical op types)'."""
+    parts = [f"spec +{n} {op}" for op, n in sorted(graph["spec_only"].items())]
+    parts += [f"hand +{n} {op}" for op, n in sorted(graph["hand_only"].items())]
+    return (f"{graph['spec_ops']} / {graph['hand_ops']} "
+            f"({', '.join(parts) if parts else 'identical op types'})")
 
 
 # 2 + 3. runtime defaults and PyTorch --------------------------------------------------------

@@ -114,6 +114,7 @@ def overhead_one(tf, kind, steps, rounds, loss_steps, spe=1):
         losses["spec"].append(float(ls["loss"]))
         losses["hand"].append(float(lh["loss"]))
     diffs = [abs(a - b) for a, b in zip(losses["spec"], losses["hand"])]
+    graph = _graph_ops_difference(tf, spec_model, hand, x[:batch], y[:batch])
     ds_spec = _dataset(tf, x, y, batch, True)
     ds_hand = _dataset(tf, x, y, batch, False)
     for _ in range(2):  # warm-up: tracing, first-iterator costs, caches
@@ -136,7 +137,27 @@ def overhead_one(tf, kind, steps, rounds, loss_steps, spe=1):
             "ratio": median(times["spec"]) / median(times["hand"]),
             "round_ratio": median(ratios), "ratios": ratios, "spe": spe,
             "spec_min_ms": min(times["spec"]) * 1e3, "hand_min_ms": min(times["hand"]) * 1e3,
-            "ratio_min": min(times["spec"]) / min(times["hand"])}
+            "ratio_min": min(times["spec"]) / min(times["hand"]), "graph": graph}
+
+
+def _graph_ops_difference(tf, spec_model, hand, x, y):
+    """Counts the ops of each side's traced `train_step` (forward, loss, gradients, optimizer
+    update, metrics) and the op types by which they differ.
+
+    Timings on this machine are noisy; the graphs say deterministically whether the two sides
+    compute the same thing. Returns op counts and `{op type: count}` present on one side only.
+    """
+    from collections import Counter
+
+    def ops(model, data):
+        graph = tf.function(model.train_step).get_concrete_function(data).graph
+        return Counter(op.type for op in graph.get_operations())
+
+    xs, ys = tf.constant(x), tf.constant(y)
+    spec_ops = ops(spec_model, ({"image": xs}, {"label": ys}))
+    hand_ops = ops(hand, (xs, ys))
+    return {"spec_ops": sum(spec_ops.values()), "hand_ops": sum(hand_ops.values()),
+            "spec_only": dict(spec_ops - hand_ops), "hand_only": dict(hand_ops - spec_ops)}
 
 
 def runtime(job):

@@ -37,6 +37,12 @@ def test_spec_model_and_hand_written_twin_train_identically():
     assert res["layers_copied"] == 3
     assert res["max_loss_diff"] < 1e-5
     assert len(res["ratios"]) == 2 and res["spec_step_ms"] > 0
+    # the same train-step graph but for Keras's sum over named outputs (one scalar add)
+    graph = res["graph"]
+    assert graph["hand_only"] == {} and graph["spec_only"] == {"AddV2": 1, "Const": 1}
+    assert graph["spec_ops"] == graph["hand_ops"] + 2
+    assert sections._graph_cell(graph) == (f"{graph['spec_ops']} / {graph['hand_ops']} "
+                                           "(spec +1 AddV2, spec +1 Const)")
 
 
 def test_overhead_compiles_both_sides_like_modelspec_train():
