@@ -75,6 +75,25 @@ def test_changed_spec_exits_4_and_restart_trains(tmp_path):
     assert _train(changed, "-o", run, "-q", "--epochs", 1, "--restart").exit_code == 0
 
 
+def test_spec_failing_the_keras_build_writes_and_clears_nothing(tmp_path):
+    run = tmp_path / "run"
+    assert _train(_write(tmp_path), "-o", run, "-q", "--epochs", 1).exit_code == 0
+    before = sorted(p.relative_to(run) for p in run.rglob("*"))
+    broken = tmp_path / "broken.yaml"   # passes the checks, fails Keras's build (8 + 16 units)
+    broken.write_text(_write(tmp_path).read_text().replace(
+        "    - {id: out, type: Dense,",
+        "    - {id: h2, type: Dense, units: 8, in: h1}\n"
+        "    - {id: sum, type: Add, in: [h1, h2]}\n    - {id: out, type: Dense,"))
+    for output in (run, tmp_path / "fresh"):
+        result = _train(broken, "-o", output, "-q", "--restart")
+        assert result.exit_code == 2, result.output
+        assert "Keras cannot build layer 'sum' (Add)" in result.output
+        assert "Traceback" not in result.output
+    assert not (tmp_path / "fresh").exists()
+    assert sorted(p.relative_to(run) for p in run.rglob("*")) == before  # --restart kept it
+    assert json.loads((run / "metrics.json").read_text())["test_accuracy"] > 0
+
+
 def test_divergence_exits_3(tmp_path):
     spec = _write(tmp_path, "{type: SGD, learning_rate: 1.0e+12}")
     result = _train(spec, "-o", tmp_path / "run", "-q")

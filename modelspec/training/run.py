@@ -80,13 +80,15 @@ def _loop(kind: str):
 def prepare_run_dir(run: RunDir, fingerprint: str, restart: bool) -> dict | None:
     """Decides between a fresh start and a resume; returns the state to resume from.
 
+    Writes nothing: a run that `restart` discards is cleared by `run_training` only once the
+    models and the data have been built, so a spec that fails there loses nothing.
+
     Raises:
         StateConflictError: When the directory holds a run of a different spec and
             `restart` is false.
     """
     state = run.state()
     if state is not None and restart:
-        run.clear()
         return None
     if state is None:
         if run.root.exists() and any(run.root.iterdir()):
@@ -154,12 +156,6 @@ def run_training(train: dict, run_dir, build: Callable[[], dict], datasets, *,
         total = initial
     checkpoint = run.checkpoints / state["checkpoint"] if state and state.get("checkpoint") \
         else None
-    run.root.mkdir(parents=True, exist_ok=True)
-    if spec_text is not None:
-        atomic_write_text(run.path("spec.yaml"), spec_text)
-    if resolved is not None:
-        atomic_write_json(run.path("resolved.json"), resolved)
-    atomic_write_text(run.path("fingerprint"), fingerprint + "\n")
     import keras
     previous_policy = keras.mixed_precision.global_policy()
     runtime.apply_runtime(train)
@@ -181,6 +177,15 @@ def run_training(train: dict, run_dir, build: Callable[[], dict], datasets, *,
             warm = warm_start(built, train["init_from"], Path(base_dir or Path.cwd()),
                               seed=train.get("seed"))
         bundle = datasets(built) if callable(datasets) else datasets
+        # nothing is written (or cleared) before the models and the data have been built
+        if restart and state is None and run.state() is not None:
+            run.clear()
+        run.root.mkdir(parents=True, exist_ok=True)
+        if spec_text is not None:
+            atomic_write_text(run.path("spec.yaml"), spec_text)
+        if resolved is not None:
+            atomic_write_json(run.path("resolved.json"), resolved)
+        atomic_write_text(run.path("fingerprint"), fingerprint + "\n")
         if stopped_early:
             pass  # said above
         elif initial >= total:
