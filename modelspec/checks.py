@@ -78,9 +78,11 @@ _LAYER_ITEM = re.compile(r"^(.*layers\[\d+\])")
 
 def _graph_problems_despite_schema_errors(loaded: LoadedSpec, overrides, errs: Collector):
     """Adds the graph's own problems (references, ids, blocks) to the schema's, so that a
-    student sees all mistakes of a file at once. Layers with a schema problem are skipped
-    (their follow-up problems would only repeat it); anything unexpected in a document that
-    failed the schema just ends this best-effort pass."""
+    student sees all mistakes of a file at once. A graph problem is left out where it would
+    only repeat a schema problem: at or under the schema problem's path, or about a layer as a
+    whole when one of its keys failed the schema; a problem of another key of that layer (an
+    undefined `$name`, a bad reference) is kept. Anything unexpected in a document that failed
+    the schema just ends this best-effort pass."""
     extra = Collector(loaded.source)
     try:
         spec = CheckedSpec(loaded, overrides=dict(overrides or {}))
@@ -90,14 +92,18 @@ def _graph_problems_despite_schema_errors(loaded: LoadedSpec, overrides, errs: C
         semantic_problems(spec, extra, sections=False)
     except Exception:  # noqa: BLE001 — the document is known to be malformed
         return
-    covered = ["<root>"]  # e.g. "no 'model:'" after a misspelt 'modle:' says nothing new
+    # e.g. "no 'model:'" after a misspelt 'modle:' says nothing new
+    exact, below = {"<root>"}, []
     for problem in errs.problems:
+        below.append(problem.path)          # the schema's problem and anything under it
         match = _LAYER_ITEM.match(problem.path)
-        covered.append(match.group(1) if match else problem.path)
+        if match:
+            exact.add(match.group(1))       # the layer as a whole ("needs 'units'" after 'untis')
     for problem in extra.problems:
-        if not any(problem.path == c or problem.path.startswith((c + ".", c + "["))
-                   for c in covered):
-            errs.problems.append(problem)
+        if problem.path in exact or any(problem.path == c or problem.path.startswith(
+                (c + ".", c + "[")) for c in below):
+            continue
+        errs.problems.append(problem)
 
 
 def resolve_params(declared: dict, overrides: dict, errs: Collector) -> dict:

@@ -134,8 +134,10 @@ class _Expander:
             ipath = path + (i,)
             before = len(self.errs.problems)
             out = self.expand_item(item, ipath, scope, later, names, prefix, prev, expansion)
-            if len(self.errs.problems) > before and isinstance(item.get("id"), str):
-                scope.setdefault(item["id"], _FAILED)  # later uses are not errors of their own
+            if isinstance(item.get("id"), str) and (len(self.errs.problems) > before
+                                                     or item["id"] not in scope):
+                # failed here or on a failed input: later uses are not errors of their own
+                scope.setdefault(item["id"], _FAILED)
             if out is not None:
                 prev = out
         return scope, prev
