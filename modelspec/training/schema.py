@@ -333,6 +333,47 @@ def _check_layerwise(spec, train, errs):
         _check_optimizer(errs, ("train", "pretrain", "optimizer"), pre["optimizer"])
 
 
+_ADVERSARIAL_ONLY = ("generator", "discriminator", "noise", "optimizers",
+                     "discriminator_steps", "generator_steps", "label_smoothing", "samples",
+                     "reconstruction")
+# what each loop does not read: a key it would silently ignore is an error instead
+_UNUSED_BY_LOOP = {
+    "supervised": _ADVERSARIAL_ONLY + ("pretrain",),
+    "layerwise": _ADVERSARIAL_ONLY,
+    "adversarial": ("model", "loss_weights", "metrics", "weighted_metrics", "class_weight",
+                    "callbacks", "jit_compile", "steps_per_execution", "pretrain"),
+}
+_WHAT_LOOP_DOES = {
+    "supervised": "Keras's fit on one model",
+    "layerwise": "layer-wise pretraining, then Keras's fit",
+    "adversarial": "its own step: it logs d_loss and g_loss, checkpoints every epoch and "
+                   "writes TensorBoard scalars by itself",
+}
+# the multi-worker loop (Keras's fit fails under MultiWorkerMirroredStrategy) trains on the
+# loss alone: no metrics, callbacks or validation
+_UNUSED_BY_MULTI_WORKER = ("metrics", "weighted_metrics", "class_weight", "callbacks",
+                           "jit_compile", "steps_per_execution")
+
+
+def _check_unused_keys(train, kind, errs):
+    """Reports `train:` keys the chosen loop would not use, rather than ignoring them."""
+    for key in _UNUSED_BY_LOOP.get(kind, ()):
+        if key in train:
+            errs.add(("train", key), f"the {kind} loop does not use '{key}' "
+                     f"({_WHAT_LOOP_DOES[kind]})", expected="no such key here (remove it)"
+                     if kind != "supervised" or key == "pretrain" else
+                     "no such key here, or 'type: adversarial' with two models", key=True)
+    strategy = (train.get("distribute") or {}).get("strategy")
+    if strategy == "multi_worker" and kind == "supervised":
+        for key in _UNUSED_BY_MULTI_WORKER:
+            if key in train:
+                errs.add(("train", key), f"the multi-worker loop does not use '{key}': it "
+                         "trains on the loss alone (Keras's fit fails under "
+                         "MultiWorkerMirroredStrategy, keras-team/keras#20585)",
+                         expected="no such key with strategy: multi_worker, or strategy: "
+                         "mirrored on one machine", key=True)
+
+
 def check_train(spec, errs) -> None:
     """Checks the `train:` section of a spec beyond the schema (no TensorFlow).
 
@@ -344,6 +385,7 @@ def check_train(spec, errs) -> None:
     if not isinstance(train, dict):
         return
     kind = train.get("type", "supervised")
+    _check_unused_keys(train, kind, errs)
     if "optimizer" in train:
         _check_optimizer(errs, ("train", "optimizer"), train["optimizer"])
     if kind == "adversarial":
