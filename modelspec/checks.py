@@ -147,6 +147,7 @@ def semantic_problems(spec: CheckedSpec, errs: Collector, sections: bool = True)
         flat = expand_graph(raw, graphs[name], blocks, spec.params, errs, set(graphs) - {name})
         if flat is not None:
             check_layer_arguments(flat, errs)
+            check_weight_files(flat, spec.base_dir, errs)
             spec.graphs[name] = flat
     if "models" in doc:
         spec.graphs = {n: spec.graphs[n] for n in doc["models"] if n in spec.graphs}
@@ -226,6 +227,23 @@ def _valid_arguments(layer_type: str, args: dict) -> bool:
         _VALID_ARGUMENTS.add(key)
         return True
     return False
+
+
+def check_weight_files(flat, base_dir, errs: Collector) -> None:
+    """Reports an Application's `weights:` file that does not exist (relative to the spec)."""
+    from pathlib import Path
+
+    from modelspec import registry
+    for node in flat.nodes:
+        weights = node.args.get("weights") if node.type == registry.APPLICATION else None
+        if not isinstance(weights, str) or weights == "imagenet":
+            continue
+        path = Path(weights) if Path(weights).is_absolute() else Path(base_dir) / weights
+        if not path.is_file():
+            errs.add(node.arg_paths.get("weights", node.path), f"weights file '{weights}' "
+                     f"does not exist ({path})", expected="a Keras weights file (.h5 or "
+                     ".weights.h5) relative to the spec, 'imagenet' (downloaded by Keras), "
+                     "or null for random weights", notes=node.expansion)
 
 
 def check_layer_arguments(flat, errs: Collector) -> None:

@@ -211,8 +211,10 @@ def make_layer(layer_type: str, args: dict, name: str | None = None):
 def _application(kwargs: dict, layer_name: str | None = None):
     """A pretrained Keras application used as a layer (transfer learning).
 
-    `weights` is null (random) or a local weights file: this tool never downloads.
-    The application model is named after the layer's id, like any other layer.
+    `weights` is null (random), a local weights file (relative to the spec; checked when
+    the spec is checked) or "imagenet", which Keras downloads once into `~/.keras` (its
+    default when `weights` is left out). The application model is named after the layer's
+    id, like any other layer.
     """
     from pathlib import Path
 

@@ -162,3 +162,29 @@ def test_shipped_specs_are_valid():
     root = Path(__file__).resolve().parents[1]
     for path in sorted((root / "specs").glob("*.yaml")):
         assert modelspec.validate(str(path)) == [], path.name
+
+
+def test_application_weights_file_is_checked_relative_to_the_spec(tmp_path):
+    text = textwrap.dedent("""\
+        modelspec: 1
+        model:
+          inputs: {image: {shape: [32, 32, 3]}}
+          layers:
+            - {id: base, type: Application, name: VGG16, weights: w/base.h5, include_top: false}
+            - {type: Flatten}
+            - {id: out, type: Dense, units: 2}
+          outputs: {y: out}
+        """)
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(text)
+    problems = [p.format() for p in modelspec.validate(spec)]
+    assert problems == [
+        f"{spec}:5:59: model.layers[0].weights: weights file 'w/base.h5' does not exist "
+        f"({tmp_path / 'w' / 'base.h5'}) — expected a Keras weights file (.h5 or .weights.h5) "
+        "relative to the spec, 'imagenet' (downloaded by Keras), or null for random weights"]
+    (tmp_path / "w").mkdir()
+    (tmp_path / "w" / "base.h5").write_bytes(b"")
+    assert modelspec.validate(spec) == []
+    for weights in ("null", "imagenet"):
+        spec.write_text(text.replace("w/base.h5", weights))
+        assert modelspec.validate(spec) == []
