@@ -6,6 +6,7 @@ A reader (or a crash at any moment) sees either the old file or the new one, nev
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -31,3 +32,32 @@ def atomic_write_bytes(path, data: bytes) -> Path:
 def atomic_write_text(path, text: str) -> Path:
     """Writes `text` (UTF-8) to `path` atomically."""
     return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def replace_dir(tmp, final) -> Path:
+    """Moves the filled directory `tmp` to `final`, replacing what is there.
+
+    POSIX cannot rename a directory over a non-empty one, so the old one is first renamed to
+    `.<name>.old` next to it and removed after the swap. A kill between the two renames leaves
+    `final` missing and `.<name>.old` complete: `restore_dir(final)` puts it back.
+    """
+    tmp, final = Path(tmp), Path(final)
+    old = final.parent / f".{final.name}.old"
+    if final.exists():
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(final, old)
+        os.replace(tmp, final)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, final)
+    return final
+
+
+def restore_dir(final) -> bool:
+    """Undoes a `replace_dir` cut between its two renames; True when it restored `final`."""
+    final = Path(final)
+    old = final.parent / f".{final.name}.old"
+    if not final.exists() and old.is_dir():
+        os.replace(old, final)
+        return True
+    return False

@@ -267,3 +267,25 @@ def test_early_stopping_records_the_epochs_trained_and_a_rerun_does_not_train(tm
     assert longer.resumed_from == 2 and longer.epochs == 4  # stops early again, 2 epochs on
     state = json.loads((tmp_path / "run" / "state.json").read_text())
     assert state["epoch"] == 4 and state["epochs"] == 6 and state["stopped_early"]
+
+
+def test_best_checkpoint_cut_mid_swap_is_restored_before_resuming(tmp_path):
+    import os
+
+    from modelspec.training.rundir import RunDir
+    from modelspec.training.run import as_bundle, run_training
+    train, build, ds = _tiny()
+    train["epochs"] = 2
+    ds = ds.repeat()
+    run_training(train, tmp_path / "run", build, as_bundle(ds), fingerprint="f", verbose=0)
+    run = RunDir(tmp_path / "run")
+    best = run.checkpoints / "best"
+    saved = sorted(p.name for p in best.iterdir())
+    # a kill between replace_dir's two renames: best/ moved aside, the new one not yet in
+    os.replace(best, run.checkpoints / ".best.old")
+    run_training(train, tmp_path / "run", build, as_bundle(ds), fingerprint="f", verbose=0)
+    assert sorted(p.name for p in best.iterdir()) == saved   # the complete one is back
+    assert not (run.checkpoints / ".best.old").exists()
+    os.replace(tmp_path / "run" / "final", tmp_path / "run" / ".final.old")  # same for final/
+    run.recover()
+    assert (tmp_path / "run" / "final" / "model.weights.h5").is_file()

@@ -16,6 +16,7 @@ from types import SimpleNamespace
 from typing import Callable
 
 from modelspec.errors import StateConflictError, UsageError
+from modelspec.fileio import replace_dir
 from modelspec.training.rundir import (RunDir, atomic_write_json, atomic_write_text,
                                        save_models)
 
@@ -144,6 +145,7 @@ def run_training(train: dict, run_dir, build: Callable[[], dict], datasets, *,
     from modelspec.training.report import metrics_table, plot_curves
 
     run = RunDir(run_dir)
+    run.recover()
     state = prepare_run_dir(run, fingerprint, restart)
     total = int(epochs if epochs is not None else train.get("epochs", 1))
     initial = int(state["epoch"]) if state else 0
@@ -219,12 +221,7 @@ def run_training(train: dict, run_dir, build: Callable[[], dict], datasets, *,
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         save_models(tmp, ctx.models)
-        old = run.root / ".final.old"
-        if run.path("final").exists():
-            shutil.rmtree(old, ignore_errors=True)
-            run.path("final").replace(old)
-        tmp.replace(run.path("final"))
-        shutil.rmtree(old, ignore_errors=True)
+        replace_dir(tmp, run.path("final"))
         atomic_write_json(run.path("metrics.json"), metrics)
         plot_curves(history, run.path("curves.png"), title=name)
         final_state = dict(run.state() or ctx.base_state)

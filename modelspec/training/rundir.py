@@ -17,13 +17,12 @@ leaves either the previous or the new checkpoint in use, never a half-written on
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import tempfile
 from pathlib import Path
 
 from modelspec.errors import UsageError
-from modelspec.fileio import atomic_write_text
+from modelspec.fileio import atomic_write_text, replace_dir, restore_dir
 
 STATE = "state.json"
 
@@ -79,16 +78,12 @@ class RunDir:
 
     def commit_checkpoint(self, tmp: Path, name: str) -> Path:
         """Renames a filled temporary directory to `checkpoints/<name>` (replacing it)."""
-        final = self.checkpoints / name
-        if final.exists():
-            old = self.checkpoints / f".{name}.old"
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(final, old)
-            os.replace(tmp, final)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, final)
-        return final
+        return replace_dir(tmp, self.checkpoints / name)
+
+    def recover(self) -> None:
+        """Puts back `best/` or `final/` if a kill cut their replacement (`replace_dir`)."""
+        restore_dir(self.checkpoints / "best")
+        restore_dir(self.root / "final")
 
     def prune(self, keep: set[str]) -> None:
         """Removes checkpoint directories (and leftovers of killed writes) not in `keep`."""
@@ -167,6 +162,8 @@ def load_run(run_dir, which: str = "final"):
     """
     run = RunDir(run_dir)
     state = run.state()
+    if state is not None:
+        run.recover()
     if state is None:
         raise UsageError(f"{run_dir}: not a run directory (no {STATE}); train a spec first "
                          "with `modelspec train SPEC`")
