@@ -152,3 +152,14 @@ def test_optimizer_schedule_and_warmup_build():
     assert np.isclose(float(opt.learning_rate), 0.1)
     ema = make_optimizer({"type": "AdamW", "weight_decay": 0.01, "use_ema": True})
     assert ema.use_ema and np.isclose(ema.weight_decay, 0.01)
+
+
+def test_strategy_override_reports_keys_the_multi_worker_loop_ignores(tmp_path):
+    spec = _write(tmp_path)
+    result = _train(spec, "-o", tmp_path / "run", "-q", "--strategy", "multi_worker")
+    assert result.exit_code == 2, result.output
+    for at, key in (("23:3", "metrics"), ("24:35", "callbacks.early_stopping")):
+        assert (f"{spec}:{at}: train.{key}: the multi-worker loop does not use '{key}'"
+                in result.output), result.output
+    assert "tensorboard" not in result.output  # turned off: asks for nothing
+    assert not (tmp_path / "run").exists()

@@ -301,6 +301,10 @@ def train_spec(spec, *, epochs: int | None = None, output=None, restart: bool = 
     train = dict(spec.section("train") or {})
     if strategy:
         train["distribute"] = dict(train.get("distribute") or {}, strategy=strategy)
+        from modelspec.training.schema import check_unused_keys
+        errs = spec.errors()
+        check_unused_keys(train, train.get("type", "supervised"), errs)
+        errs.raise_if_any()  # e.g. metrics, which the multi-worker loop would not compute
     if verbose == "auto" and "verbose" in train:
         verbose = train["verbose"]
     if not train:

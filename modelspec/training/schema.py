@@ -355,20 +355,31 @@ _UNUSED_BY_MULTI_WORKER = ("metrics", "weighted_metrics", "class_weight", "callb
                            "jit_compile", "steps_per_execution")
 
 
-def _check_unused_keys(train, kind, errs):
+def _used(train, key) -> list[tuple]:
+    """Paths of `key` in `train` that ask for something: for `callbacks`, each callback not
+    turned off (`tensorboard: false` asks for nothing; NaN stops every loop anyway)."""
+    if key not in train:
+        return []
+    if key == "callbacks" and isinstance(train[key], dict):
+        return [("train", key, name) for name, value in train[key].items()
+                if value not in (False, None) and name != "terminate_on_nan"]
+    return [("train", key)]
+
+
+def check_unused_keys(train, kind, errs):
     """Reports `train:` keys the chosen loop would not use, rather than ignoring them."""
     for key in _UNUSED_BY_LOOP.get(kind, ()):
-        if key in train:
-            errs.add(("train", key), f"the {kind} loop does not use '{key}' "
+        for path in _used(train, key):
+            errs.add(path, f"the {kind} loop does not use '{'.'.join(path[1:])}' "
                      f"({_WHAT_LOOP_DOES[kind]})", expected="no such key here (remove it)"
                      if kind != "supervised" or key == "pretrain" else
                      "no such key here, or 'type: adversarial' with two models", key=True)
     strategy = (train.get("distribute") or {}).get("strategy")
     if strategy == "multi_worker" and kind == "supervised":
         for key in _UNUSED_BY_MULTI_WORKER:
-            if key in train:
-                errs.add(("train", key), f"the multi-worker loop does not use '{key}': it "
-                         "trains on the loss alone (Keras's fit fails under "
+            for path in _used(train, key):
+                errs.add(path, f"the multi-worker loop does not use '{'.'.join(path[1:])}': "
+                         "it trains on the loss alone (Keras's fit fails under "
                          "MultiWorkerMirroredStrategy, keras-team/keras#20585)",
                          expected="no such key with strategy: multi_worker, or strategy: "
                          "mirrored on one machine", key=True)
@@ -385,7 +396,7 @@ def check_train(spec, errs) -> None:
     if not isinstance(train, dict):
         return
     kind = train.get("type", "supervised")
-    _check_unused_keys(train, kind, errs)
+    check_unused_keys(train, kind, errs)
     if "optimizer" in train:
         _check_optimizer(errs, ("train", "optimizer"), train["optimizer"])
     if kind == "adversarial":
