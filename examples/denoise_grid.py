@@ -24,10 +24,6 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     from modelspec.compiler import model_io
     from modelspec.data.pipeline import build_datasets
     from modelspec.training.rundir import load_run
@@ -48,19 +44,11 @@ def main() -> None:
               "mse_reconstruction_vs_clean": float(np.mean((recon - clean) ** 2))}
     print(json.dumps(report, indent=2))
 
+    from figure_grid import save_rows
     n = args.count
-    fig, axes = plt.subplots(3, n, figsize=(n * 0.9, 3 * 0.95))
-    for row, (title, images) in enumerate((("clean", clean), ("noisy", noisy),
-                                           ("denoised", recon))):
-        for col in range(n):
-            ax = axes[row, col]
-            ax.imshow(images[col, ..., 0], cmap="gray", vmin=0.0, vmax=1.0)
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if col == 0:
-                ax.set_ylabel(title, fontsize=8)
-    fig.tight_layout()
-    fig.savefig(args.out, dpi=100)
+    save_rows([(title, images[:n, ..., 0]) for title, images in
+               (("clean", clean), ("noisy", noisy), ("denoised", recon))],
+              args.out, cmap="gray", vmin=0.0, vmax=1.0)
     print(f"wrote {args.out}")
 
 

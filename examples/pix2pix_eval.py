@@ -47,10 +47,6 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=8, help="how many examples to draw")
     args = parser.parse_args()
 
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     from modelspec.compiler import model_io
     from modelspec.data.pipeline import build_datasets
     from modelspec.training.rundir import load_run
@@ -74,19 +70,11 @@ def main() -> None:
     generated = np.asarray(generator.predict({in_name: edges}, verbose=0)[out_name])
     print(json.dumps(scores(generated, true), indent=2))
 
+    from figure_grid import save_rows
     n = min(args.count, len(edges))
-    fig, axes = plt.subplots(3, n, figsize=(n * 0.95, 3 * 1.0))
-    rows = (("edges", np.repeat(edges, 3, axis=-1)), ("generated", generated), ("true", true))
-    for row, (title, images) in enumerate(rows):
-        for col in range(n):
-            ax = axes[row, col]
-            ax.imshow(np.clip((images[col] + 1.0) / 2.0, 0.0, 1.0))
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if col == 0:
-                ax.set_ylabel(title, fontsize=8)
-    fig.tight_layout()
-    fig.savefig(args.out, dpi=100)
+    rgb = [np.clip((images[:n] + 1.0) / 2.0, 0.0, 1.0)
+           for images in (np.repeat(edges, 3, axis=-1), generated, true)]
+    save_rows(list(zip(("edges", "generated", "true"), rgb)), args.out)
     print(f"wrote {args.out}")
 
 

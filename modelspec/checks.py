@@ -229,17 +229,21 @@ def _valid_arguments(layer_type: str, args: dict) -> bool:
     return False
 
 
+def weights_file(node, base_dir) -> Path | None:
+    """The local weights file of an Application node (its `weights:` relative to the spec's
+    folder), or None when it has none (null, or "imagenet", which Keras downloads)."""
+    weights = node.args.get("weights") if node.type == registry.APPLICATION else None
+    if not isinstance(weights, str) or weights == "imagenet":
+        return None
+    return Path(weights) if Path(weights).is_absolute() else Path(base_dir) / weights
+
+
 def check_weight_files(flat, base_dir, errs: Collector) -> None:
     """Reports an Application's `weights:` file that does not exist (relative to the spec)."""
-    from pathlib import Path
-
-    from modelspec import registry
     for node in flat.nodes:
-        weights = node.args.get("weights") if node.type == registry.APPLICATION else None
-        if not isinstance(weights, str) or weights == "imagenet":
-            continue
-        path = Path(weights) if Path(weights).is_absolute() else Path(base_dir) / weights
-        if not path.is_file():
+        path = weights_file(node, base_dir)
+        if path is not None and not path.is_file():
+            weights = node.args["weights"]
             errs.add(node.arg_paths.get("weights", node.path), f"weights file '{weights}' "
                      f"does not exist ({path})", expected="a Keras weights file (.h5 or "
                      ".weights.h5) relative to the spec, 'imagenet' (downloaded by Keras), "

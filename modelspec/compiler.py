@@ -28,7 +28,7 @@ quiet_tensorflow()
 import keras  # noqa: E402
 
 from modelspec import registry  # noqa: E402
-from modelspec.checks import load_and_check  # noqa: E402
+from modelspec.checks import load_and_check, weights_file  # noqa: E402
 from modelspec.components import builtin_layers, objects  # noqa: E402
 from modelspec.errors import Collector, SpecError  # noqa: E402
 from modelspec.graph import FlatGraph, Node, Ref  # noqa: E402
@@ -90,12 +90,10 @@ def build_models(spec: CheckedSpec, record: dict | None = None) -> dict:
 
 def _resolve_weight_paths(flat: FlatGraph, spec: CheckedSpec) -> None:
     """Application weight files are paths relative to the spec's folder (DESIGN §3)."""
-    from pathlib import Path
-
     for node in flat.nodes:
-        weights = node.args.get("weights") if node.type == registry.APPLICATION else None
-        if isinstance(weights, str) and weights != "imagenet" and not Path(weights).is_absolute():
-            node.args["weights"] = str((spec.base_dir / weights).resolve())
+        path = weights_file(node, spec.base_dir)
+        if path is not None:
+            node.args["weights"] = str(path.resolve())
 
 
 def build_graph(flat: FlatGraph, name: str, built: dict, errs: Collector,

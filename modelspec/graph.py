@@ -132,12 +132,9 @@ class _Expander:
             if isinstance(item.get("id"), str):
                 later.pop(item["id"], None)
             ipath = path + (i,)
-            before = len(self.errs.problems)
             out = self.expand_item(item, ipath, scope, later, names, prefix, prev, expansion)
-            if isinstance(item.get("id"), str) and (len(self.errs.problems) > before
-                                                     or item["id"] not in scope):
-                # failed here or on a failed input: later uses are not errors of their own
-                scope.setdefault(item["id"], _FAILED)
+            if isinstance(item.get("id"), str):  # not in scope: it failed, here or on an input
+                scope.setdefault(item["id"], _FAILED)  # later uses are not errors of their own
             if out is not None:
                 prev = out
         return scope, prev

@@ -26,3 +26,11 @@ def test_pix2pix_scores_perfect_background_and_wrong_colour():
     assert blank["l1"] == blank["l1_background_only"] > 0 and blank["shape_iou"] == 0.0
     rolled = scores(np.roll(true, 1, axis=-1), true)   # right shapes, every colour wrong
     assert rolled["shape_iou"] == 1.0 and rolled["colour_accuracy"] == 0.0
+
+
+def test_figure_grid_writes_titled_rows(tmp_path):
+    save_rows = _load("figure_grid").save_rows
+    out = tmp_path / "grid.png"
+    images = np.linspace(0.0, 1.0, 3 * 4 * 4).reshape(3, 4, 4)
+    save_rows([("a", images), ("b", images[::-1])], str(out), cmap="gray", vmin=0, vmax=1)
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -162,11 +162,10 @@ def load_run(run_dir, which: str = "final"):
     """
     run = RunDir(run_dir)
     state = run.state()
-    if state is not None:
-        run.recover()
     if state is None:
         raise UsageError(f"{run_dir}: not a run directory (no {STATE}); train a spec first "
                          "with `modelspec train SPEC`")
+    run.recover()
     from modelspec.checks import check, load_and_check
     from modelspec.compiler import build_from_spec
     spec = None
