@@ -45,7 +45,7 @@ data:
 def make_bundle(folder: Path, shape, data: str):
     import modelspec
     from modelspec.data.pipeline import build_datasets
-    from modelspec.export_signatures import model_io
+    from modelspec.build.compiler import model_io
     path = folder / "bench.yaml"
     path.write_text(MODEL.format(shape=shape, data=data))
     spec = modelspec.load_spec(path)

@@ -109,7 +109,7 @@ def quiet_env(extra: dict | None = None) -> dict:
     Keras and PyTorch workers run with the environment they would have without it.
     """
     env = dict(os.environ)
-    from modelspec import xla_flags
+    from modelspec import tfenv as xla_flags
     if env.get("TF_XLA_FLAGS", "").split() == list(xla_flags.FLAGS):
         del env["TF_XLA_FLAGS"]
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")

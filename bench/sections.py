@@ -368,7 +368,7 @@ def startup(cfg) -> Section:
 
 def _has_quiet() -> bool:
     try:
-        from modelspec import cli
+        from modelspec.cli.main import main as cli
         return any("--quiet" in p.opts for p in cli.validate.params)
     except Exception:  # noqa: BLE001 - an older CLI: run without the flag
         return False

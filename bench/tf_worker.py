@@ -20,7 +20,7 @@ def _setup(threads):
 
     `"modelspec"` applies what `modelspec train` applies by default (`runtime.apply_runtime`
     without a `threads:` entry: one inter-op thread on a CPU-only machine), and imports
-    modelspec before TensorFlow, as its CLI does (its XLA flags, `modelspec/xla_flags.py`).
+    modelspec before TensorFlow, as its CLI does (its XLA flags, `modelspec/tfenv.py`).
     """
     if threads == "modelspec":
         import modelspec  # noqa: F401
@@ -93,7 +93,7 @@ def overhead_one(tf, kind, steps, rounds, loss_steps, spe=1):
     import keras
     import numpy as np
     from bench.models import BATCH, KERAS, SPEC_FILES, arrays, copy_weights
-    from modelspec.compiler import build_from_spec
+    from modelspec.build.compiler import build_from_spec
     batch = BATCH[kind]
     keras.utils.set_random_seed(0)
     spec_model = build_from_spec(str(SPEC_FILES[kind]))
@@ -215,7 +215,7 @@ def build(job):
     """
     _setup(job.get("threads"))
     import keras
-    from modelspec.compiler import build_from_spec
+    from modelspec.build.compiler import build_from_spec
     out = []
     for name, spec in job["specs"].items():
         ctor = getattr(keras.applications, APPLICATIONS[name])

@@ -24,7 +24,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
-    from modelspec.compiler import model_io
+    from modelspec.build.compiler import model_io
     from modelspec.data.pipeline import build_datasets
     from modelspec.training.rundir import load_run
 

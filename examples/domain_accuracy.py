@@ -21,7 +21,7 @@ def main() -> None:
     parser.add_argument("--domain", default="domain", help="the domain output's name")
     args = parser.parse_args()
 
-    from modelspec.compiler import model_io
+    from modelspec.build.compiler import model_io
     from modelspec.data.pipeline import build_datasets
     from modelspec.training.rundir import load_run
 

@@ -1,6 +1,6 @@
 """Checks that a Net2Net student computes the teacher's function before any training.
 
-Builds the student spec's models with `modelspec.compiler.build_from_spec`, initialises them
+Builds the student spec's models with `modelspec.build.compiler.build_from_spec`, initialises them
 from the teacher run exactly as training would (`modelspec.training.warmstart.warm_start`
 with the spec's `train.init_from`), and compares the student's and the teacher's outputs on
 the spec's test split (largest absolute difference, agreement of the predicted classes, and
@@ -22,7 +22,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from modelspec import load_spec
-    from modelspec.compiler import build_from_spec, model_io
+    from modelspec.build.compiler import build_from_spec, model_io
     from modelspec.data.pipeline import build_datasets
     from modelspec.training.rundir import load_run
     from modelspec.training.warmstart import warm_start

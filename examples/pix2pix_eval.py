@@ -47,7 +47,7 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=8, help="how many examples to draw")
     args = parser.parse_args()
 
-    from modelspec.compiler import model_io
+    from modelspec.build.compiler import model_io
     from modelspec.data.pipeline import build_datasets
     from modelspec.training.rundir import load_run
 

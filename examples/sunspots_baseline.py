@@ -21,7 +21,7 @@ def main() -> None:
                         help="multiply values by this to get sunspot numbers (the spec scales by 1/100)")
     args = parser.parse_args()
 
-    from modelspec.compiler import model_io
+    from modelspec.build.compiler import model_io
     from modelspec.data.pipeline import build_datasets
     from modelspec.training.rundir import load_run
 

@@ -21,7 +21,7 @@ import numpy as np
 
 def vocabulary(spec) -> list[str]:
     """The token list of the spec's `tokenize` transform, adapted like the pipeline does."""
-    from modelspec.data.source_base import load_source
+    from modelspec.data.sources import load_source
     from modelspec.data.transforms import make_step
 
     data = spec.section("data")

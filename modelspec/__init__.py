@@ -10,12 +10,12 @@ Example:
 >>> model = modelspec.build_model(spec)
 """
 
-from modelspec import xla_flags
+from modelspec import tfenv
 from modelspec.errors import ModelspecError, SpecError, Problem
 
-xla_flags.prepare()  # before anything imports TensorFlow (see modelspec/xla_flags.py)
+tfenv.prepare()  # before anything imports TensorFlow (see modelspec/tfenv.py)
 
-__version__ = "0.1.0"
+from modelspec.version import __version__
 
 __all__ = ["load_spec", "validate", "build_model", "train", "export", "register_layer",
            "ModelspecError", "SpecError", "Problem", "__version__"]
@@ -34,7 +34,7 @@ def load_spec(path_or_text, *, filename=None):
     Raises:
         SpecError: With every problem of the document, sorted by line.
     """
-    from modelspec.checks import load_and_check
+    from modelspec.lang.checks import load_and_check
     return load_and_check(path_or_text, filename=filename)
 
 
@@ -57,7 +57,7 @@ def build_model(spec, **overrides):
         spec: A path, YAML text or a checked spec from `load_spec`.
         **overrides: Values for the spec's `params` (e.g. `num_classes=10`).
     """
-    from modelspec.compiler import build_from_spec
+    from modelspec.build.compiler import build_from_spec
     return build_from_spec(spec, overrides)
 
 
@@ -69,7 +69,7 @@ def train(spec, **kwargs):
 
 def export(spec_or_run, output, **kwargs):
     """Exports a spec or a run directory as a versioned SavedModel under `output`."""
-    from modelspec.export import export_spec_or_run
+    from modelspec.exporting.api import export_spec_or_run
     return export_spec_or_run(spec_or_run, output, **kwargs)
 
 
@@ -82,5 +82,5 @@ def register_layer(name, cls, *, inputs="single", ports=None):
         inputs: How `in: [a, b]` is passed: "single", "list" or "positional".
         ports: Names of the layer's outputs when it returns several.
     """
-    from modelspec.registry import register_python_layer
+    from modelspec.lang.registry import register_python_layer
     register_python_layer(name, cls, inputs=inputs, ports=ports)

@@ -1,6 +1,6 @@
 """`python -m modelspec` runs the command-line interface."""
 
-from modelspec.cli import main
+from modelspec.cli.main import main
 
 if __name__ == "__main__":
     main()

@@ -1,6 +1,6 @@
 """Where each node of a spec came from: file name, text and line:col of every node.
 
-The loader (`modelspec.yamlio`) returns plain Python data (dict, list, str, int, float,
+The loader (`modelspec.lang.yamlio`) returns plain Python data (dict, list, str, int, float,
 bool, None) together with a `SourceMap`, so that every later stage can point at the
 exact place of a mistake without carrying YAML node objects around.
 """

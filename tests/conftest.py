@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-import modelspec  # noqa: F401  before TensorFlow, as the CLI does (modelspec/xla_flags.py)
+import modelspec  # noqa: F401  before TensorFlow, as the CLI does (modelspec/tfenv.py)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -36,7 +36,7 @@ def build_spec():
     """Builds dedented YAML text into its Keras model (dict of models for `models:`)."""
 
     def build(text: str, **overrides):
-        from modelspec.compiler import build_from_spec
+        from modelspec.build.compiler import build_from_spec
         return build_from_spec(textwrap.dedent(text).lstrip("\n"), overrides or None)
 
     return build
@@ -50,13 +50,13 @@ def spec_problems():
     """
 
     def problems(text: str, build: bool = False, filename: str = "spec.yaml") -> list[str]:
-        from modelspec.checks import load_and_check
+        from modelspec.lang.checks import load_and_check
         from modelspec.errors import SpecError
         text = textwrap.dedent(text).lstrip("\n")
         try:
             checked = load_and_check(text if "\n" in text else text + "\n", filename=filename)
             if build:
-                from modelspec.compiler import build_models
+                from modelspec.build.compiler import build_models
                 build_models(checked)
         except SpecError as err:
             return [p.format() for p in err.problems]

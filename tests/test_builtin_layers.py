@@ -14,9 +14,9 @@ import pytest
 import tensorflow as tf
 
 import modelspec
-from modelspec.compiler import build_from_spec, model_io
-from modelspec.components import builtin_args
-from modelspec.components.builtin_layers import (
+from modelspec.build.compiler import build_from_spec, model_io
+from modelspec.lang import builtin_args
+from modelspec.build.components.builtin_layers import (
     BUILTIN_ACTIVATIONS, BUILTIN_LAYERS, GradientReversal, LocalResponseNormalization, Step,
     step)
 
@@ -54,7 +54,7 @@ def random_input(shape, seed=0):
 # ---------------------------------------------------------------- argument tables (no TF)
 
 def test_builtin_args_module_does_not_import_tensorflow():
-    code = ("import sys, modelspec.components.builtin_args as b; "
+    code = ("import sys, modelspec.lang.builtin_args as b; "
             "assert b.BUILTIN_LAYER_ARGS; "
             "print(any(m == 'tensorflow' or m.startswith(('tensorflow.', 'keras')) "
             "for m in sys.modules))")

@@ -9,9 +9,7 @@ import sys
 
 import pytest
 
-from modelspec import catalog
-
-
+from modelspec.lang import catalog
 def _gen_catalog(repo_root):
     spec = importlib.util.spec_from_file_location("gen_catalog",
                                                   repo_root / "tools" / "gen_catalog.py")
@@ -62,7 +60,7 @@ def test_names_and_arguments_of_each_kind():
 
 
 def test_catalog_module_does_not_import_tensorflow():
-    code = ("import sys, modelspec.catalog as c; c.names('layers'); "
+    code = ("import sys, modelspec.lang.catalog as c; c.names('layers'); "
             "print('tensorflow' in sys.modules or 'keras' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)

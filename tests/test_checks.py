@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 import modelspec
-from modelspec.checks import load_and_check
+from modelspec.lang.checks import load_and_check
 from modelspec.errors import SpecError
-from modelspec.spec import CheckedSpec
+from modelspec.lang.spec import CheckedSpec
 
 SPEC = """
 modelspec: 1

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from modelspec.cli import LAZY_COMMANDS, main
+from modelspec.cli.main import LAZY_COMMANDS, main
 
 ROOT = Path(__file__).resolve().parents[1]
 GOOD = sorted((ROOT / "tests" / "fixtures" / "good").glob("*.yaml"))
@@ -59,7 +59,7 @@ def test_validate_requires_a_spec():
 def _validate_in_subprocess(files):
     code = textwrap.dedent("""
         import sys
-        from modelspec.cli import main
+        from modelspec.cli.main import main
         try:
             main(["validate", "-q", *sys.argv[1:]])
         except SystemExit as exit:

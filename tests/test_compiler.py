@@ -9,7 +9,7 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from modelspec.compiler import build_from_spec, model_io  # noqa: E402
+from modelspec.build.compiler import build_from_spec, model_io  # noqa: E402
 
 LENET = (Path(__file__).parent / "fixtures" / "good" / "lenet5.yaml").read_text()
 

@@ -263,8 +263,8 @@ def test_sample_weight_problems_at_build_time(tmp_path):
 def test_weighted_metrics_train_evaluate_and_export(tmp_path):
     """The label head learns from the source domain only; its weighted accuracy counts only
     source examples; `evaluate` and export (features only) still work."""
-    from modelspec.compiler import model_io
-    from modelspec.export import export_spec_or_run
+    from modelspec.build.compiler import model_io
+    from modelspec.exporting.api import export_spec_or_run
     from modelspec.training.evaluate import evaluate_run
     from modelspec.training.run import train_spec
     result = train_spec(FIXTURES / "data_sample_weights.yaml", output=tmp_path / "run",

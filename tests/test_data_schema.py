@@ -9,7 +9,7 @@ import pytest
 import modelspec
 from modelspec.data.schema import data_schema
 from modelspec.data.splits import SplitPart, parse_split, slice_indices
-from modelspec.schema_util import PARAM_REF
+from modelspec.lang.schema.fragments import PARAM_REF
 
 BASE = """modelspec: 1
 model:

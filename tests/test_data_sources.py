@@ -13,10 +13,7 @@ from modelspec.errors import SpecError
 
 
 def model_io(model):
-    try:
-        from modelspec.compiler import model_io as io
-    except ImportError:
-        from modelspec.export_signatures import model_io as io
+    from modelspec.build.compiler import model_io as io
     return io(model)
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from modelspec.checks import load_and_check
+from modelspec.lang.checks import load_and_check
 from modelspec.errors import SpecError
 
 BAD = Path(__file__).resolve().parent / "fixtures" / "bad"
@@ -52,7 +52,7 @@ def test_there_are_enough_fixtures_and_each_has_expectations():
 def _problems(path: Path, via: str):
     try:
         if via == "show":
-            from modelspec.compiler import build_from_spec
+            from modelspec.build.compiler import build_from_spec
             build_from_spec(str(path))
         else:
             load_and_check(str(path))
@@ -92,7 +92,7 @@ def test_validate_cli_reports_every_fixture_with_exit_code_2():
 
 @pytest.mark.parametrize("path", VALIDATE[:3], ids=[f.stem for f in VALIDATE[:3]])
 def test_validate_cli_exit_code_per_file(path):
-    from modelspec.cli import main
+    from modelspec.cli.main import main
     result = CliRunner().invoke(main, ["validate", str(path)])
     assert result.exit_code == 2
     assert f"{path}:{_header(path)[1][0]}" in result.output
@@ -100,7 +100,7 @@ def test_validate_cli_exit_code_per_file(path):
 
 @pytest.mark.parametrize("path", SHOW, ids=[f.stem for f in SHOW])
 def test_show_cli_reports_build_errors(path):
-    from modelspec.cli import main
+    from modelspec.cli.main import main
     _, expects, notes = _header(path)
     # `validate` accepts these specs: the mistake shows only when Keras builds the layers
     assert load_and_check(str(path)) is not None
@@ -142,8 +142,8 @@ def test_mangled_specs_give_problems_never_tracebacks():
     import copy
     import random
 
-    from modelspec import yamlio
-    from modelspec.checks import check
+    from modelspec.lang import yamlio
+    from modelspec.lang.checks import check
     from modelspec.source import LoadedSpec
 
     rng = random.Random(7)

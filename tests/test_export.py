@@ -17,11 +17,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from modelspec import export_publish  # noqa: E402
+from modelspec.exporting import publish as export_publish  # noqa: E402
 from modelspec.errors import SpecError, UsageError  # noqa: E402
-from modelspec.export import export_model, export_models, export_spec_or_run  # noqa: E402
-from modelspec.export_formats import ExportCheckError  # noqa: E402
-from modelspec.export_preprocessing import RawFeature  # noqa: E402
+from modelspec.exporting.api import export_model, export_models, export_spec_or_run  # noqa: E402
+from modelspec.exporting.formats import ExportCheckError  # noqa: E402
+from modelspec.exporting.preprocessing import RawFeature  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SAVED_MODEL_CLI = Path(sys.executable).with_name("saved_model_cli")
@@ -155,10 +155,10 @@ def test_failure_mid_export_leaves_nothing(tmp_path, monkeypatch, where):
         raise RuntimeError("injected failure")
 
     if where == "write":
-        monkeypatch.setattr("modelspec.export_signatures.write_savedmodel", boom)
+        monkeypatch.setattr("modelspec.exporting.signatures.write_savedmodel", boom)
         models = {"model": tiny_model()}
     elif where == "check":
-        monkeypatch.setattr("modelspec.export_stage._check_savedmodel", boom)
+        monkeypatch.setattr("modelspec.exporting.stage._check_savedmodel", boom)
         models = {"model": tiny_model()}
     else:  # the first of two models is already published when the second fails
         real = export_publish.publish
@@ -172,7 +172,7 @@ def test_failure_mid_export_leaves_nothing(tmp_path, monkeypatch, where):
 
 
 def test_failure_in_a_new_output_directory_removes_it(tmp_path, monkeypatch):
-    monkeypatch.setattr("modelspec.export_stage._check_savedmodel",
+    monkeypatch.setattr("modelspec.exporting.stage._check_savedmodel",
                         lambda *a, **k: (_ for _ in ()).throw(RuntimeError("injected")))
     with pytest.raises(RuntimeError):
         export_model(tiny_model(), tmp_path / "fresh")
@@ -180,7 +180,7 @@ def test_failure_in_a_new_output_directory_removes_it(tmp_path, monkeypatch):
 
 
 def test_a_reloaded_model_that_differs_is_not_published(tmp_path, monkeypatch):
-    from modelspec import export_stage
+    from modelspec.exporting import stage as export_stage
     real = export_stage._check_savedmodel
 
     def strict(path, endpoints, batches, tolerance):
@@ -223,7 +223,7 @@ def test_signatures_carry_the_model_names_and_reload_equal(tmp_path):
 
 
 def test_sigmoid_and_logit_classifiers(tmp_path):
-    from modelspec.export_signatures import find_classifiers
+    from modelspec.exporting.signatures import find_classifiers
     assert [c.output for c in find_classifiers(tiny_model("sigmoid"))] == ["digit"]
     assert find_classifiers(tiny_model(None)) == []
     forced = find_classifiers(tiny_model(None), classify=["digit"])
@@ -357,7 +357,7 @@ def test_usage_errors(tmp_path):
 def test_run_directory_exports_trained_weights(tmp_path, monkeypatch):
     spec_path = lenet_spec(tmp_path)
     import modelspec
-    from modelspec.compiler import build_from_spec
+    from modelspec.build.compiler import build_from_spec
     spec = modelspec.load_spec(spec_path)
     trained = build_from_spec(spec)
     for var in trained.trainable_variables:  # "training": weights the spec does not start with
@@ -381,7 +381,7 @@ def test_run_directory_exports_trained_weights(tmp_path, monkeypatch):
 
 
 def test_export_module_imports_without_tensorflow():
-    code = ("import sys, modelspec.export, modelspec.export_schema, modelspec.export_publish; "
+    code = ("import sys, modelspec.exporting.api, modelspec.exporting.schema, modelspec.exporting.publish; "
             "print('tensorflow' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=REPO, timeout=60)

@@ -12,7 +12,7 @@ from jsonschema import Draft202012Validator
 
 import modelspec
 from modelspec.errors import SpecError
-from modelspec.export_schema import default_models, export_schema, exported_models
+from modelspec.exporting.schema import default_models, export_schema, exported_models
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -26,11 +26,13 @@ def test_shipped_spec_exports_with_its_names(spec_path, tmp_path, monkeypatch):
     import tensorflow as tf
 
     import modelspec
-    from modelspec.compiler import build_from_spec
+    from modelspec.build.compiler import build_from_spec
     from modelspec.errors import SpecError
-    from modelspec.export import export_spec_or_run
-    from modelspec.export_schema import exported_models
-    from modelspec.export_signatures import model_io, sample_batch, tensor_specs
+    from modelspec.exporting.api import export_spec_or_run
+    from modelspec.exporting.schema import exported_models
+    from modelspec.build.compiler import model_io
+    from modelspec.exporting.io import tensor_specs
+    from modelspec.exporting.signatures import sample_batch
     try:
         spec = modelspec.load_spec(spec_path)
     except SpecError as err:
@@ -43,7 +45,7 @@ def test_shipped_spec_exports_with_its_names(spec_path, tmp_path, monkeypatch):
     if sum(built[n].count_params() for n in names) > MAX_PARAMS:
         pytest.skip("too large for a unit test")
     # export these very models (fresh builds differ by their random initial weights)
-    monkeypatch.setattr("modelspec.compiler.build_from_spec", lambda *a, **k: built)
+    monkeypatch.setattr("modelspec.build.compiler.build_from_spec", lambda *a, **k: built)
     result = export_spec_or_run(spec_path, tmp_path / "out", formats=["savedmodel"],
                                 preprocessing=None)
     assert sorted(result) == sorted(names)

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from modelspec.expr import ExpressionError, evaluate, evaluate_reference, is_reference
+from modelspec.lang.expr import ExpressionError, evaluate, evaluate_reference, is_reference
 
 NAMES = {"filters": 64, "stage": 2, "rate": 0.5, "project": True, "act": "relu"}
 

@@ -8,9 +8,9 @@ import textwrap
 
 import pytest
 
-from modelspec.checks import load_and_check
+from modelspec.lang.checks import load_and_check
 from modelspec.errors import SpecError
-from modelspec.graph import Ref
+from modelspec.lang.expand import Ref
 
 
 def flat(text: str, name: str = "model", **overrides):
@@ -256,7 +256,7 @@ def test_block_argument_errors_point_at_the_invocation_value():
 def test_graph_and_checks_do_not_import_tensorflow():
     code = textwrap.dedent("""
         import sys
-        from modelspec.checks import load_and_check
+        from modelspec.lang.checks import load_and_check
         load_and_check("specs/resnet34.yaml")
         print(sorted(m for m in ("tensorflow", "keras") if m in sys.modules))
     """)

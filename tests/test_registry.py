@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from modelspec import catalog, registry
+from modelspec.lang import catalog
+
+from modelspec.lang import registry
 from modelspec.errors import SpecError
 
 LECTURE_LAYERS = """
@@ -81,8 +83,9 @@ LENET_LIKE = "modelspec: 1\nmodel:\n  inputs: {x: {shape: [2]}}\n  layers:\n" \
 
 def test_register_python_layer_extends_the_closed_registry():
     keras = pytest.importorskip("keras")
-    from modelspec import register_layer, schema
-    from modelspec.compiler import build_from_spec
+    from modelspec import register_layer
+    from modelspec.lang.schema import document as schema
+    from modelspec.build.compiler import build_from_spec
 
     class Scale(keras.layers.Layer):
         def __init__(self, factor=2.0, **kwargs):
@@ -92,7 +95,7 @@ def test_register_python_layer_extends_the_closed_registry():
         def call(self, x):
             return x * self.factor
 
-    from modelspec.checks import load_and_check
+    from modelspec.lang.checks import load_and_check
     load_and_check(LENET_LIKE)       # validators are built (and cached) before registering
     try:
         register_layer("TestScale", Scale)
@@ -108,8 +111,7 @@ def test_register_python_layer_extends_the_closed_registry():
         with pytest.raises(ValueError, match="inputs"):
             register_layer("TestScale2", Scale, inputs="several")
     finally:
-        registry._PYTHON_LAYERS.pop("TestScale", None)
-        schema.clear_cache()
+        registry.unregister_python_layer("TestScale")
     with pytest.raises(SpecError, match="unknown layer type 'TestScale'"):
         load_and_check("modelspec: 1\nmodel:\n  inputs: {x: {shape: [2]}}\n"
                        "  layers:\n    - {id: s, type: TestScale}\n")

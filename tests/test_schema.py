@@ -9,7 +9,9 @@ import sys
 import pytest
 from jsonschema import Draft202012Validator
 
-from modelspec import registry, schema
+from modelspec.lang import registry
+
+from modelspec.lang.schema import document as schema
 from modelspec.errors import SpecError
 
 
@@ -116,7 +118,7 @@ def test_schema_accepts_a_valid_spec_and_rejects_a_bad_one(doc):
 
 
 def test_unknown_top_level_key_has_a_suggestion():
-    from modelspec.checks import load_and_check
+    from modelspec.lang.checks import load_and_check
     with pytest.raises(SpecError) as info:
         load_and_check("modelspec: 1\ntrian: {}\nmodel:\n  inputs: {x: {shape: [2]}}\n"
                        "  layers:\n    - {type: Dense, units: 2}\n", filename="s.yaml")
@@ -128,7 +130,7 @@ def test_unknown_top_level_key_has_a_suggestion():
 
 def test_schema_command_prints_the_schema(tmp_path):
     from click.testing import CliRunner
-    from modelspec.cli import main
+    from modelspec.cli.main import main
     result = CliRunner().invoke(main, ["schema"])
     assert result.exit_code == 0
     assert json.loads(result.output) == json.loads(json.dumps(schema.document_schema()))
@@ -139,7 +141,7 @@ def test_schema_command_prints_the_schema(tmp_path):
 
 
 def test_schema_module_does_not_import_tensorflow():
-    code = ("import sys, modelspec.schema as s; s.document_schema(); "
+    code = ("import sys, modelspec.lang.schema.document as s; s.document_schema(); "
             "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)

@@ -57,12 +57,12 @@ def _need_data(path: Path) -> None:
 
 
 def _load(path: Path, **overrides):
-    from modelspec.checks import load_and_check
+    from modelspec.lang.checks import load_and_check
     return load_and_check(path, overrides=overrides or None)
 
 
 def _build(spec) -> dict:
-    from modelspec.compiler import build_models
+    from modelspec.build.compiler import build_models
     return build_models(spec)
 
 
@@ -122,7 +122,7 @@ def test_spec_validates_and_documents_itself(path):
 
 def _random_batch(model, train: dict, n: int = 4):
     """Inputs and targets of the model's shapes, targets as the spec's loss expects them."""
-    from modelspec.compiler import model_io
+    from modelspec.build.compiler import model_io
     rng = np.random.default_rng(0)
     ins, outs = model_io(model)
     x = {}
@@ -145,9 +145,9 @@ def _random_batch(model, train: dict, n: int = 4):
 
 def _one_supervised_step(spec, model):
     """Compiles the model as the supervised loop does, then one step on one real batch."""
-    from modelspec.compiler import model_io
+    from modelspec.build.compiler import model_io
     from modelspec.data.pipeline import build_datasets
-    from modelspec.training.loops_supervised import compile_model
+    from modelspec.training.loops.supervised import compile_model
     train = spec.section("train")
     compile_model(model, train)
     model.run_eagerly = True          # one step: tracing a graph would cost more than it saves
@@ -182,7 +182,8 @@ def test_small_variant_builds_and_trains_one_step(path, tmp_path):
             assert loss == 0.0 or any(not np.array_equal(a, b) for a, b in zip(before, after)), \
                 "one step changed no weight"
         else:  # adversarial / layerwise: the built-in loop on one real batch
-            from modelspec.training.run import as_bundle, run_training, spec_datasets
+            from modelspec.data.pipeline import spec_datasets
+            from modelspec.training.run import as_bundle, run_training
             make = spec_datasets(spec, train)
 
             def datasets(built):

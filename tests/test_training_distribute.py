@@ -109,7 +109,7 @@ def test_multiworker_per_example_loss_matches_keras_for_rank_1_targets():
     import keras
     import tensorflow as tf
 
-    from modelspec.training.loops_multiworker import _per_example
+    from modelspec.training.loops.multiworker import _per_example
     y_true = tf.constant([0.0, 1.0, 1.0, 0.0])                  # (4,) labels from the data
     y_pred = tf.constant([[0.1], [0.8], [0.4], [0.3]])          # (4, 1) sigmoid outputs
     ours = _per_example(keras.losses.binary_crossentropy, y_true, y_pred)

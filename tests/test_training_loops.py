@@ -268,7 +268,7 @@ def test_pretraining_leaves_every_layer_trainable_for_fine_tuning(tmp_path):
     import keras
     import tensorflow as tf
 
-    from modelspec.training.loops_layerwise import pretrain
+    from modelspec.training.loops.layerwise import pretrain
     from modelspec.training.rundir import RunDir
     keras.utils.set_random_seed(0)
     inputs = keras.Input((6,), name="x")

@@ -25,7 +25,7 @@ SCRIPT = textwrap.dedent('''
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
     import numpy as np, tensorflow as tf, keras
     from modelspec.training.run import run_training, as_bundle
-    from modelspec.cli_util import handle_errors
+    from modelspec.cli.util import handle_errors
 
     def build():
         i = keras.Input((4,), name="x")

@@ -104,7 +104,7 @@ def test_compile_defaults_steps_per_execution_and_jit_by_model_kind():
 
 
 def test_xla_flags_are_added_before_tensorflow_only():
-    from modelspec import xla_flags
+    from modelspec import tfenv as xla_flags
     env = {"TF_XLA_FLAGS": "--tf_xla_min_cluster_size=2"}
     assert xla_flags.prepare(env, modules={}) is True
     assert env["TF_XLA_FLAGS"].split() == ["--tf_xla_min_cluster_size=2", *xla_flags.FLAGS]

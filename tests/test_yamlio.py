@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from modelspec import yamlio
+from modelspec.lang import yamlio
 from modelspec.errors import SpecError, UsageError
 from modelspec.source import LoadedSpec
 
@@ -420,7 +420,7 @@ def test_non_utf8_file(tmp_path):
 
 def test_loader_does_not_import_tensorflow_and_is_fast():
     code = ("import sys, time\n"
-            "from modelspec import yamlio\n"
+            "from modelspec.lang import yamlio\n"
             "t = time.perf_counter()\n"
             "text = 'modelspec: 1\\nmodel:\\n  layers:\\n' + "
             "'    - {type: Dense, units: 8, activation: relu}\\n' * 20\n"

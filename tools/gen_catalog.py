@@ -1,4 +1,4 @@
-"""Regenerates modelspec/components/keras_catalog.json from the installed Keras.
+"""Regenerates modelspec/lang/keras_catalog.json from the installed Keras.
 
 The catalogue lists every Keras component a spec may name (layers, optimizers, losses,
 metrics, initialisers, regularisers, constraints, activations, learning-rate schedules,
@@ -19,7 +19,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-OUT = Path(__file__).resolve().parents[1] / "modelspec" / "components" / "keras_catalog.json"
+OUT = Path(__file__).resolve().parents[1] / "modelspec" / "lang" / "keras_catalog.json"
 
 # Layers that need Python objects (functions, cells, other frameworks) or are internal.
 EXCLUDED_LAYERS = {

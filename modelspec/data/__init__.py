@@ -7,7 +7,8 @@ Modules (TensorFlow is imported only by the pipeline modules, never by `schema`,
 - `schema`: `data_schema()` (JSON Schema fragment) and `check_data(spec, errs)`.
 - `checks`: static checks (files exist, fields, splits) used by `check_data`.
 - `splits`: `train[:80%]`-style split expressions.
-- `source_base`, `sources_files`, `generated`: the sources.
+- `sources`: the table of sources (type → loader); `source_base`, `sources_files`,
+  `generated`: the loaders.
 - `step`: the base of every transform (configuration, spec-time problems, serving layers).
 - `transforms`, `transforms_select`, `augment`: field-wise transforms, the example-selecting
   ones (`filter`, `map_values`), and training-time augmentation.

@@ -13,13 +13,14 @@ import io
 import click
 import numpy as np
 
-from modelspec.cli_util import handle_errors, quiet_tensorflow
+from modelspec.cli.util import handle_errors
+from modelspec.tfenv import quiet_tensorflow
 from modelspec.errors import UsageError
 
 
 def _bundle(spec):
-    from modelspec.compiler import build_from_spec
-    from modelspec.training.run import spec_datasets
+    from modelspec.build.compiler import build_from_spec
+    from modelspec.data.pipeline import spec_datasets
     built = build_from_spec(spec)
     models = built if isinstance(built, dict) else {"model": built}
     return spec_datasets(spec, spec.section("train") or {})(models)
@@ -133,7 +134,7 @@ def data_command(spec_path, split, take, out):
       modelspec data specs/lenet5.yaml --take 5 --out grid.png
     """
     quiet_tensorflow()
-    from modelspec import load_spec
+    from modelspec.lang.checks import load_and_check as load_spec
     from modelspec.fileio import atomic_write_bytes
     spec = load_spec(spec_path)
     bundle = _bundle(spec)

@@ -23,10 +23,11 @@ from typing import Any
 
 import tensorflow as tf
 
+from modelspec.build.compiler import model_io
 from modelspec.data.augment import augment_batch, make_augmenters
 from modelspec.data.pipeline_checks import class_names_after, dtype_problem, weight_fields
 from modelspec.data.preprocessing import build_preprocessing
-from modelspec.data.source_base import load_source
+from modelspec.data.sources import load_source
 from modelspec.data.splits import default_splits, parse_split
 from modelspec.data.transforms import make_step
 from modelspec.errors import did_you_mean
@@ -332,3 +333,18 @@ def build_datasets(spec, inputs: dict, outputs: dict) -> DataBundle:
     bundle.element_spec = bundle.train.element_spec
     bundle.preprocessing = build_preprocessing(steps, features, raw_spec, in_dtypes)
     return bundle
+
+
+def spec_datasets(spec, train: dict):
+    """Returns a function that builds the spec's `DataBundle` for the built models."""
+    def make(models):
+        kind = train.get("type", "supervised")
+        if kind == "adversarial":
+            disc = models[train.get("discriminator", "discriminator")]
+            inputs, _ = model_io(disc)
+            return build_datasets(spec, inputs, {})
+        (model,) = models.values() if len(models) == 1 else (models[train.get("model",
+                                                                               "model")],)
+        inputs, outputs = model_io(model)
+        return build_datasets(spec, inputs, outputs)
+    return make

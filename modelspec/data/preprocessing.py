@@ -14,7 +14,7 @@
 Only inputs whose chain back to the raw fields holds field-wise transforms are covered;
 inputs made by restructuring transforms (sequences, skipgrams, cbow) and inputs used as they
 are do not appear. Noise steps are the identity at serving time. Export
-(`modelspec.export_signatures.preprocessing_model`) puts this model in the `serving_raw`
+(`modelspec.exporting.signatures.preprocessing_model`) puts this model in the `serving_raw`
 signature, so a client sends raw features.
 """
 

@@ -8,7 +8,7 @@ layer does the work (`RandomFlip.mode`, `TextVectorization.max_tokens`, `Resizin
 
 from __future__ import annotations
 
-from modelspec.schema_util import BOOL, INT, NUM, POS_INT, STR, param_or
+from modelspec.lang.schema.fragments import BOOL, INT, NUM, POS_INT, STR, param_or
 
 STR_LIST = {"type": "array", "items": STR}
 STR_OR_LIST = {"anyOf": [STR, STR_LIST]}

@@ -22,7 +22,7 @@ data:
 from __future__ import annotations
 
 from modelspec.data.registry import (AUGMENTS, GENERATED, SOURCES, SPLIT_NAMES, TRANSFORMS)
-from modelspec.schema_util import BOOL, INT, POS_INT, STR, obj, param_or
+from modelspec.lang.schema.fragments import BOOL, INT, POS_INT, STR, obj, param_or
 
 
 def _wrap(args: dict) -> dict:
@@ -128,7 +128,7 @@ def check_data(spec, errs) -> None:
         errs: The `Collector` problems are added to.
     """
     from modelspec.data.checks import check_section
-    from modelspec.expr import ExpressionError
+    from modelspec.lang.expr import ExpressionError
     try:
         section = spec.section("data")
     except ExpressionError:  # an unknown $parameter: reported by the parameter checks

@@ -148,22 +148,3 @@ def load_tfds(src, base_dir, errs) -> TfdsSource:
     if "label" in features and hasattr(features["label"], "names"):
         meta["class_names"] = list(features["label"].names)
     return TfdsSource(builder, meta)
-
-
-def load_source(src: dict, base_dir, errs):
-    """Loads the source a `data.source` mapping describes.
-
-    Args:
-        src: The resolved `data.source` mapping.
-        base_dir: The folder relative paths are resolved against.
-        errs: A `Collector`; problems raise `SpecError` at the source's spec line.
-
-    Returns:
-        An `ArraySource` or `TfdsSource`.
-    """
-    from modelspec.data import generated, sources_files as files
-    loaders = {"sklearn": load_sklearn, "tfds": load_tfds, "csv": files.load_csv,
-               "npz": files.load_npz, "idx": files.load_idx,
-               "image_folder": files.load_image_folder, "text": files.load_text,
-               "timeseries": files.load_timeseries, "generated": generated.load_generated}
-    return loaders[src["type"]](src, base_dir, errs)

@@ -1,7 +1,7 @@
 """`modelspec attack`, `modelspec dream` and `modelspec style`: techniques on trained networks.
 
 Each takes a run directory written by `modelspec train` (its trained weights) or a spec file
-(a freshly built model: random weights unless `--weights FILE`). Wired into `modelspec.cli`
+(a freshly built model: random weights unless `--weights FILE`). Wired into `modelspec.cli.main`
 lazily: `attack_command`, `dream_command`, `style_command`.
 """
 
@@ -11,7 +11,8 @@ import json
 
 import click
 
-from modelspec.cli_util import handle_errors, quiet_tensorflow
+from modelspec.cli.util import handle_errors
+from modelspec.tfenv import quiet_tensorflow
 from modelspec.errors import SpecError, UsageError
 
 
@@ -36,7 +37,7 @@ def _common(func):
 
 def _load(target, params, weights_file, output_name, need_output=True):
     quiet_tensorflow()
-    from modelspec.cli import parse_param_overrides
+    from modelspec.cli.params import parse_param_overrides
     from modelspec.techniques.target import load_classifier
     classifier = load_classifier(target, params=parse_param_overrides(params) or None,
                                  weights=weights_file, output=output_name,

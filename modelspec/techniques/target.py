@@ -60,7 +60,7 @@ class Classifier:
     def datasets(self):
         """The spec's `DataBundle` for this model (built once)."""
         if self._datasets is None:
-            from modelspec.compiler import model_io
+            from modelspec.build.compiler import model_io
             from modelspec.data.pipeline import build_datasets
             if self.spec.section("data") is None:
                 raise UsageError(f"{self.origin}: the spec has no data: section; give images "
@@ -153,8 +153,8 @@ def load_classifier(target, *, params: dict | None = None, weights=None,
         spec, models, _ = load_run(run_dir, which=which)
         trained = True
     elif path.is_file():
-        from modelspec.checks import load_and_check
-        from modelspec.compiler import build_models
+        from modelspec.lang.checks import load_and_check
+        from modelspec.build.compiler import build_models
         spec = load_and_check(str(path), overrides=params or None)
         models = build_models(spec)
         trained = False

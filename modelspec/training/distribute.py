@@ -7,7 +7,7 @@
 - `multi_worker`: `MultiWorkerMirroredStrategy` configured by the `TF_CONFIG` environment
   variable (the cluster and this worker's index). Keras 3.15's `fit` fails under this strategy
   (keras-team/keras#20585), so the supervised loop runs a custom step with `strategy.run`
-  (see `loops_multiworker`).
+  (see `loops.multiworker`).
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ def locate_run(spec_or_run, run_dir=None) -> Path:
     if path.is_dir():
         raise UsageError(f"{path}: not a run directory (no state.json); pass a run "
                          "directory written by `modelspec train` or a spec")
-    from modelspec import load_spec
+    from modelspec.lang.checks import load_and_check as load_spec
     from modelspec.training.run import default_run_dir
     spec = load_spec(path)
     candidate = Path(run_dir) if run_dir else default_run_dir(spec)
@@ -50,9 +50,9 @@ def evaluate_run(run_dir, split: str | None = None, which: str = "final") -> dic
     if train.get("type", "supervised") == "adversarial" or len(models) != 1:
         raise UsageError(f"{run_dir}: evaluate needs a single supervised model; this run "
                          f"trained {', '.join(models)}")
-    from modelspec.compiler import model_io
+    from modelspec.build.compiler import model_io
     from modelspec.data.pipeline import build_datasets
-    from modelspec.training.loops_supervised import compile_model
+    from modelspec.training.loops.supervised import compile_model
     (model,) = models.values()
     compile_model(model, dict(train, loss=train.get("loss", "mse")))
     inputs, outputs = model_io(model)

@@ -1,6 +1,6 @@
 """Names and arguments of the Keras components a `train:` section may use (no TensorFlow).
 
-A thin view over the project-wide catalogue (`modelspec.catalog`), shaped for the checks of
+A thin view over the project-wide catalogue (`modelspec.lang.catalog`), shaped for the checks of
 the `train:` section: the strings Keras accepts for losses and metrics include the snake_case
 of the class names and Keras's short aliases.
 """
@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import re
 
-from modelspec import catalog
-
+from modelspec.lang import catalog
 # Short names Keras accepts as strings besides the snake_case of the class names.
 LOSS_ALIASES = ["mse", "mae", "mape", "msle", "kld", "kl_divergence", "logcosh", "huber_loss"]
 METRIC_ALIASES = ["accuracy", "acc", "mse", "mae", "mape", "msle", "crossentropy", "ce"]

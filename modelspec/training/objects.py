@@ -1,13 +1,13 @@
 """Keras optimizers, schedules, losses and metrics for compile (a thin adapter).
 
 Every object comes from the project-wide closed registry
-`modelspec.components.objects.make(kind, value)`; this module only maps the `train:` section's
+`modelspec.build.components.objects.make(kind, value)`; this module only maps the `train:` section's
 shapes (one loss for all outputs, a loss per output, metrics per output) onto `compile`.
 """
 
 from __future__ import annotations
 
-from modelspec.components.objects import make
+from modelspec.build.components.objects import make
 
 
 def make_schedule(value):

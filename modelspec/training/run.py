@@ -17,13 +17,16 @@ from typing import Callable
 
 from modelspec.errors import StateConflictError, UsageError
 from modelspec.fileio import replace_dir
+from modelspec.data.pipeline import spec_datasets
+from modelspec.training.loops import adversarial, layerwise, supervised
 from modelspec.training.rundir import (RunDir, atomic_write_json, atomic_write_text,
                                        save_models)
 
-LOOPS = {
-    "supervised": "modelspec.training.loops_supervised:run_supervised",
-    "adversarial": "modelspec.training.loops_adversarial:run_adversarial",
-    "layerwise": "modelspec.training.loops_layerwise:run_layerwise",
+# train.type -> its loop; the names are `training.schema.LOOP_TYPES` (a test keeps them equal)
+LOOPS: dict[str, Callable] = {
+    "supervised": supervised.run_supervised,
+    "adversarial": adversarial.run_adversarial,
+    "layerwise": layerwise.run_layerwise,
 }
 
 
@@ -70,12 +73,10 @@ class TrainContext:
         return UsageError(message)
 
 
-def _loop(kind: str):
-    import importlib
+def _loop(kind: str) -> Callable:
     if kind not in LOOPS:
         raise UsageError(f"unknown train.type '{kind}'; expected one of {', '.join(LOOPS)}")
-    module, func = LOOPS[kind].split(":")
-    return getattr(importlib.import_module(module), func)
+    return LOOPS[kind]
 
 
 def prepare_run_dir(run: RunDir, fingerprint: str, restart: bool) -> dict | None:
@@ -209,7 +210,7 @@ def run_training(train: dict, run_dir, build: Callable[[], dict], datasets, *,
                 ctx.base_state["init_from"] = warm
             kind = train.get("type", "supervised")
             if distribute.is_multi_worker(strategy) and kind == "supervised":
-                from modelspec.training.loops_multiworker import run_multiworker
+                from modelspec.training.loops.multiworker import run_multiworker
                 metrics = run_multiworker(ctx)
             else:
                 metrics = _loop(kind)(ctx)
@@ -237,32 +238,6 @@ def run_training(train: dict, run_dir, build: Callable[[], dict], datasets, *,
         keras.mixed_precision.set_global_policy(previous_policy)
     done = int((run.state() or {}).get("epoch", max(total, initial)))
     return RunResult(run.root, done, initial, metrics, history, ctx.models)
-
-
-def _model_io(model):
-    try:
-        from modelspec.compiler import model_io
-        return model_io(model)
-    except ImportError:  # before the compiler exists: Keras's own names
-        ins = {i.name: (tuple(i.shape[1:]), i.dtype) for i in model.inputs}
-        outs = {o.name: (tuple(o.shape[1:]), o.dtype) for o in model.outputs}
-        return ins, outs
-
-
-def spec_datasets(spec, train: dict):
-    """Returns a function that builds the spec's `DataBundle` for the built models."""
-    def make(models):
-        from modelspec.data.pipeline import build_datasets
-        kind = train.get("type", "supervised")
-        if kind == "adversarial":
-            disc = models[train.get("discriminator", "discriminator")]
-            inputs, _ = _model_io(disc)
-            return build_datasets(spec, inputs, {})
-        (model,) = models.values() if len(models) == 1 else (models[train.get("model",
-                                                                               "model")],)
-        inputs, outputs = _model_io(model)
-        return build_datasets(spec, inputs, outputs)
-    return make
 
 
 def default_run_dir(spec) -> Path:
@@ -296,7 +271,7 @@ def train_spec(spec, *, epochs: int | None = None, output=None, restart: bool = 
     >>> result.metrics["test_accuracy"]
     """
     if not hasattr(spec, "fingerprint"):
-        from modelspec import load_spec
+        from modelspec.lang.checks import load_and_check as load_spec
         spec = load_spec(spec)
     train = dict(spec.section("train") or {})
     if strategy:
@@ -312,7 +287,7 @@ def train_spec(spec, *, epochs: int | None = None, output=None, restart: bool = 
                          "(train: {optimizer: adam, loss: ..., epochs: 10})")
 
     def build():
-        from modelspec.compiler import build_from_spec
+        from modelspec.build.compiler import build_from_spec
         built = build_from_spec(spec)
         return built if isinstance(built, dict) else {"model": built}
 

@@ -166,8 +166,8 @@ def load_run(run_dir, which: str = "final"):
         raise UsageError(f"{run_dir}: not a run directory (no {STATE}); train a spec first "
                          "with `modelspec train SPEC`")
     run.recover()
-    from modelspec.checks import check, load_and_check
-    from modelspec.compiler import build_from_spec
+    from modelspec.lang.checks import check, load_and_check
+    from modelspec.build.compiler import build_from_spec
     spec = None
     original = state.get("spec_path")
     overrides = state.get("overrides") or None
@@ -179,7 +179,7 @@ def load_run(run_dir, which: str = "final"):
         if candidate is not None and candidate.fingerprint == state.get("fingerprint"):
             spec = candidate
     if spec is None:  # the run's own copy, with relative paths still meaning the original's
-        from modelspec import yamlio
+        from modelspec.lang import yamlio
         copy = run.path("spec.yaml")
         base = Path(original) if original else copy
         spec = check(yamlio.load_text(copy.read_text(), filename=str(copy), path=base),

@@ -13,9 +13,7 @@ import warnings
 import keras
 import tensorflow as tf
 
-from modelspec import xla_flags
-
-
+from modelspec import tfenv
 def apply_threads(threads: dict | None, explicit: bool = True) -> None:
     """Sets TensorFlow's CPU thread pools from `{intra_op: N, inter_op: M}` (0 = default).
 
@@ -66,7 +64,7 @@ def apply_precision(precision: str | None) -> None:
 #
 # Convolutional models with batch normalisation (ResNet-8 here) trained 1.1–1.2× faster with
 # XLA auto-clustering limited to element-wise, reduction, batch-norm and shape ops
-# (`xla_flags`): the many small ops between convolutions fuse while the convolutions stay
+# (`modelspec.tfenv`): the many small ops between convolutions fuse while the convolutions stay
 # TensorFlow's oneDNN kernels; LeNet-5 (no batch normalisation) did not gain, so it keeps none.
 DEFAULT_STEPS_PER_EXECUTION = 8
 DEFAULT_CPU_THREADS = {"inter_op": 1}
@@ -136,17 +134,17 @@ def compile_options(train: dict, model=None) -> dict:
 
 
 def wants_autoclustering(train: dict, model) -> bool:
-    """Whether `fit` runs with XLA auto-clustering of element-wise ops (see `xla_flags`).
+    """Whether `fit` runs with XLA auto-clustering of element-wise ops (see `modelspec.tfenv`).
 
     Only by default (no `jit_compile` in the spec), on a CPU-only machine with one replica,
     outside seeded (deterministic) runs, for convolutional models with batch normalisation,
-    and when `xla_flags` took effect before TensorFlow was imported.
+    and when `modelspec.tfenv` took effect before TensorFlow was imported.
 
     Example:
     >>> wants_autoclustering({"jit_compile": False}, None)
     False
     """
-    if "jit_compile" in train or model is None or not xla_flags.active():
+    if "jit_compile" in train or model is None or not tfenv.active():
         return False
     if not _tuned_for_cpu(train) or _dense_only(model):
         return False

@@ -22,7 +22,7 @@ train:
 from __future__ import annotations
 
 from modelspec.errors import did_you_mean
-from modelspec.schema_util import BOOL, INT, NUM, POS_INT, STR, obj, param_or
+from modelspec.lang.schema.fragments import BOOL, INT, NUM, POS_INT, STR, obj, param_or
 from modelspec.training import keras_names as kn
 
 LOOP_TYPES = ["supervised", "adversarial", "layerwise"]
@@ -41,13 +41,13 @@ def _enum(values) -> dict:
 
 def _component(kind: str, string_names) -> dict:
     """`"adam"` or `{type: Adam, learning_rate: ...}`: see `argtypes.component_schema`."""
-    from modelspec import argtypes
+    from modelspec.lang.schema import argtypes
     return argtypes.component_schema(kind, list(string_names))
 
 
 def optimizer_schema() -> dict:
     """Schema of one optimizer: a name (`adam`) or `{type: Adam, learning_rate: ..., ...}`."""
-    from modelspec import catalog
+    from modelspec.lang import catalog
     return _component("optimizers", catalog.string_names("optimizers"))
 
 

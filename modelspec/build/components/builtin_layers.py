@@ -1,0 +1,287 @@
+"""Built-in layers and activations that Keras 3 lacks but the lecture networks need.
+
+- `LocalResponseNormalization`: AlexNet's cross-channel normalization (Krizhevsky et al. 2012).
+- `GradientReversal`: domain-adversarial training's reversal layer (Ganin & Lempitsky 2015).
+- `Step`: the perceptron's hard step (Rosenblatt 1958), trainable through a straight-through
+  gradient.
+- `step`: the same step at threshold 0 as an activation function (`activation: step`).
+
+Every object is registered with `keras.saving.register_keras_serializable(package="modelspec")`
+so saved `.keras` files and configs round-trip, and works under `tf.function`, XLA
+(`jit_compile=True`), mixed precision and SavedModel export. The registry imports
+`BUILTIN_LAYERS` and `BUILTIN_ACTIVATIONS`; the argument tables (JSON Schema, no TensorFlow)
+are in `modelspec.lang.builtin_args`.
+
+Example:
+>>> import keras
+>>> from modelspec.build.components.builtin_layers import Step
+>>> Step(threshold=0.4)(keras.ops.convert_to_tensor([[0.3, 0.4, 0.6]]))  # [[0., 1., 1.]]
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+_LOW_PRECISION = ("float16", "bfloat16")
+
+
+def _straight_through_step(x, threshold):
+    """Hard step `x >= threshold` (in x's dtype) whose gradient is the identity."""
+
+    @tf.custom_gradient
+    def _step(t):
+        out = tf.cast(t >= tf.cast(threshold, t.dtype), t.dtype)
+
+        def grad(upstream):
+            return upstream
+
+        return out, grad
+
+    return _step(x)
+
+
+@keras.saving.register_keras_serializable(package="modelspec", name="step")
+def step(x):
+    """Hard step activation: 1.0 where `x >= 0`, else 0.0, with a straight-through gradient.
+
+    The forward pass is the perceptron's step (a float tensor of 0s and 1s in x's dtype). Its
+    true derivative is zero almost everywhere, which would stop gradient descent, so the
+    backward pass uses the straight-through estimator: the gradient is passed unchanged, as
+    if the activation were the identity. `Dense(1, activation=step)` trained with mean
+    squared error and SGD then performs the perceptron learning rule. Use the `Step` layer
+    for a threshold other than 0.
+
+    Args:
+        x: A float tensor.
+
+    Returns:
+        A tensor of x's shape and dtype holding 0.0 and 1.0.
+
+    Example:
+    >>> step(keras.ops.convert_to_tensor([-1.0, 0.0, 2.0]))  # [0., 1., 1.]
+    """
+    x = tf.convert_to_tensor(x)
+    if not x.dtype.is_floating:
+        x = tf.cast(x, keras.config.floatx())
+    return _straight_through_step(x, 0.0)
+
+
+@keras.saving.register_keras_serializable(package="modelspec")
+class LocalResponseNormalization(keras.layers.Layer):
+    """Local response normalization across channels (AlexNet), channels last.
+
+    Each activation is divided by a power of the sum of squares of its neighbours along the
+    last (channel) axis:
+
+        out[..., c] = x[..., c] / (bias + alpha * sum_{j=c-r}^{c+r} x[..., j] ** 2) ** beta
+
+    with `r = depth_radius` and channels outside `[0, C)` counted as zero. This is exactly the
+    convention of `tf.nn.local_response_normalization` (same argument names and defaults;
+    alpha is NOT divided by the window size). Mapping to Krizhevsky et al. (2012), whose
+    AlexNet uses n = 5, k = 2, alpha = 1e-4, beta = 0.75:
+
+    - paper n (window size, channels in total) = `2 * depth_radius + 1`,
+    - paper k = `bias`, paper alpha = `alpha`, paper beta = `beta`.
+
+    So AlexNet's layer is `LocalResponseNormalization(depth_radius=2, bias=2.0, alpha=1e-4,
+    beta=0.75)`. Caffe's `LRN` layer divides its alpha by `local_size`; a Caffe model with
+    `local_size: 5, alpha: 1e-4` corresponds to `alpha=2e-5` here.
+
+    The layer has no weights. Unlike `tf.nn.local_response_normalization` (rank 4 only) it
+    accepts any rank >= 2 (e.g. sequences `(batch, time, channels)`), and any float dtype:
+    under mixed precision the sum of squares is computed in float32 (float16 overflows above
+    |x| = 256) and the result is cast back to the layer's compute dtype.
+
+    Args:
+        depth_radius: Non-negative int, channels on each side of a channel in the window.
+        bias: Positive float, the additive constant k.
+        alpha: Non-negative float, the scale of the sum of squares.
+        beta: Non-negative float, the exponent.
+        **kwargs: Base layer arguments (`name`, `dtype`, ...).
+
+    Input shape:
+        `(batch, ..., channels)` with a known number of channels.
+
+    Output shape:
+        Same as the input.
+
+    Raises:
+        ValueError: For an invalid argument or an input whose channel count is unknown.
+
+    Example:
+    >>> lrn = LocalResponseNormalization(depth_radius=2, bias=2.0, alpha=1e-4, beta=0.75)
+    >>> y = lrn(keras.random.normal((2, 27, 27, 96)))
+    """
+
+    def __init__(self, depth_radius=2, bias=1.0, alpha=1e-4, beta=0.75, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(depth_radius, bool) or int(depth_radius) != depth_radius or depth_radius < 0:
+            raise ValueError(f"depth_radius must be a non-negative integer, got {depth_radius!r}")
+        if not bias > 0:
+            raise ValueError(f"bias must be positive, got {bias!r}")
+        if not alpha >= 0 or not beta >= 0:
+            raise ValueError(f"alpha and beta must be non-negative, got {alpha!r}, {beta!r}")
+        self.depth_radius = int(depth_radius)
+        self.bias = float(bias)
+        self.alpha = float(alpha)
+        self.beta = float(beta)
+        self.supports_masking = True
+        self._channels = None
+
+    def build(self, input_shape):
+        if len(input_shape) < 2 or input_shape[-1] is None:
+            raise ValueError("LocalResponseNormalization needs inputs of rank >= 2 with a "
+                             f"known channel (last) dimension, got shape {tuple(input_shape)}")
+        self._channels = int(input_shape[-1])
+
+    def call(self, inputs):
+        x = ops.cast(inputs, self.compute_dtype)
+        work_dtype = "float32" if self.compute_dtype in _LOW_PRECISION else self.compute_dtype
+        xw = ops.cast(x, work_dtype)
+        squares = ops.square(xw)
+        channels = self._channels
+        radius = min(self.depth_radius, channels - 1)
+        if radius > 0:
+            rank = len(squares.shape)
+            padded = ops.pad(squares, [(0, 0)] * (rank - 1) + [(radius, radius)])
+            window = padded[..., 0:channels]
+            for offset in range(1, 2 * radius + 1):
+                window = window + padded[..., offset:offset + channels]
+        else:
+            window = squares
+        scale = ops.power(self.bias + self.alpha * window, self.beta)
+        return ops.cast(xw / scale, self.compute_dtype)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(depth_radius=self.depth_radius, bias=self.bias, alpha=self.alpha,
+                      beta=self.beta)
+        return config
+
+
+@keras.saving.register_keras_serializable(package="modelspec")
+class GradientReversal(keras.layers.Layer):
+    """Gradient reversal: identity forward, gradient times `-factor` backward.
+
+    The layer of domain-adversarial neural networks (Ganin & Lempitsky 2015, "Unsupervised
+    Domain Adaptation by Backpropagation"): placed between a feature extractor and a domain
+    classifier, it leaves the forward pass unchanged, while during backpropagation it
+    multiplies the gradient by -lambda, so the features are trained to *confuse* the domain
+    classifier while the classifier itself learns to separate domains.
+
+    The paper's lambda is called `factor` here: `lambda` is a Python keyword (so it cannot be
+    a Keras constructor argument), and `lambda_` or `hp_lambda` are awkward to write in YAML;
+    `factor` says what it is, like Keras's own `*_factor` arguments.
+
+    `factor` is stored as a non-trainable scalar variable (`layer.factor`, float32, saved
+    with the weights), so it can be scheduled during training without retracing, e.g. the
+    paper's `2 / (1 + exp(-10 p)) - 1` ramp from a callback:
+    `layer.factor.assign(value)`. `get_config()` reports the initial value; the current one
+    is `float(layer.factor.numpy())`.
+
+    Args:
+        factor: Float, the initial lambda (0 disables the adversarial gradient).
+        **kwargs: Base layer arguments (`name`, `dtype`, ...).
+
+    Input shape:
+        Any.
+
+    Output shape:
+        Same as the input.
+
+    Example:
+    >>> grl = GradientReversal(factor=0.5)
+    >>> grl.factor.assign(1.0)  # e.g. in a callback's on_epoch_begin
+    """
+
+    def __init__(self, factor=1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.initial_factor = float(factor)
+        self.supports_masking = True
+        self.factor = self.add_weight(
+            shape=(), initializer=keras.initializers.Constant(self.initial_factor),
+            trainable=False, name="factor", dtype="float32")
+        self.built = True
+
+    def call(self, inputs):
+        x = ops.cast(inputs, self.compute_dtype)
+        factor = ops.cast(ops.convert_to_tensor(self.factor), self.compute_dtype)
+
+        @tf.custom_gradient
+        def _reverse(t):
+            def grad(upstream):
+                return -factor * upstream
+
+            return tf.identity(t), grad
+
+        return _reverse(x)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(factor=self.initial_factor)
+        return config
+
+
+@keras.saving.register_keras_serializable(package="modelspec")
+class Step(keras.layers.Layer):
+    """The perceptron's step: 1.0 where `x >= threshold`, else 0.0 (straight-through gradient).
+
+    Forward: the hard threshold of Rosenblatt's perceptron, in the layer's compute dtype. The
+    comparison is `>=` ("fires when the weighted sum reaches the threshold"): in the
+    lecture's credit example, weights 0.3/0.3/0.3 and threshold 0.4 give 0.6 >= 0.4 (two of
+    three conditions met, fires) and 0.3 < 0.4 (one met, does not); with `>=` a sum exactly at
+    the threshold also fires.
+
+    Backward: the straight-through estimator, i.e. the gradient passes unchanged, as if the
+    layer were the identity (the true derivative is zero almost everywhere). With a mean
+    squared error loss and SGD this is exactly the perceptron learning rule
+    `w += lr * (y - y_hat) * x`, so a spec can train a perceptron by gradient descent.
+
+    Args:
+        threshold: Float, the firing threshold.
+        **kwargs: Base layer arguments (`name`, `dtype`, ...).
+
+    Input shape:
+        Any.
+
+    Output shape:
+        Same as the input, values 0.0 and 1.0.
+
+    Example:
+    >>> Step(threshold=0.4)(keras.ops.convert_to_tensor([[0.3, 0.6]]))  # [[0., 1.]]
+    """
+
+    def __init__(self, threshold=0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.threshold = float(threshold)
+        self.supports_masking = True
+        self.built = True
+
+    def call(self, inputs):
+        x = ops.cast(inputs, self.compute_dtype)
+        return _straight_through_step(x, self.threshold)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(threshold=self.threshold)
+        return config
+
+
+BUILTIN_LAYERS = {
+    "LocalResponseNormalization": LocalResponseNormalization,
+    "GradientReversal": GradientReversal,
+    "Step": Step,
+}
+
+BUILTIN_ACTIVATIONS = {"step": step}

@@ -1,0 +1,105 @@
+"""Argument tables of modelspec's built-in layers and activations, as plain data.
+
+The layers themselves live in `modelspec.build.components.builtin_layers`, which imports
+TensorFlow. This module does not: `schema.py`, `registry.py` and `validate` read these tables
+to check a spec's layer arguments before anything is built.
+
+Each entry of `BUILTIN_LAYER_ARGS` maps a constructor argument name to a JSON Schema
+(Draft 2020-12) for its value, including its `default` and a `description`. The schemas are
+*plain*: wrap them with `modelspec.lang.schema.fragments.param_or` where `$name` / `$(expr)` references
+are allowed. Like the Keras layers of the catalogue, every built-in layer also accepts the base
+layer argument `dtype` (a dtype or dtype policy name, e.g. `mixed_float16`, to override the
+global policy for one layer); `name` and `trainable` are handled by the layer-graph schema. No
+argument is required: every one has a default.
+
+Example:
+>>> from modelspec.lang.builtin_args import BUILTIN_LAYER_ARGS
+>>> sorted(BUILTIN_LAYER_ARGS["Step"])
+['dtype', 'threshold']
+>>> BUILTIN_LAYER_ARGS["LocalResponseNormalization"]["depth_radius"]["default"]
+2
+"""
+
+from __future__ import annotations
+
+# The base `keras.layers.Layer` argument every layer (Keras's and ours) accepts.
+DTYPE_ARG = {
+    "enum": ["float16", "bfloat16", "float32", "float64", "mixed_float16", "mixed_bfloat16",
+             None],
+    "default": None,
+    "description": "dtype policy of this layer (null: the global policy)"}
+
+BUILTIN_LAYER_ARGS: dict[str, dict[str, dict]] = {
+    "LocalResponseNormalization": {
+        "depth_radius": {
+            "type": "integer", "minimum": 0, "default": 2,
+            "description": "channels summed on each side of a channel; the paper's "
+                           "n = 2 * depth_radius + 1 (AlexNet: n = 5, depth_radius = 2)"},
+        "bias": {
+            "type": "number", "exclusiveMinimum": 0, "default": 1.0,
+            "description": "additive constant, the paper's k (AlexNet: k = 2)"},
+        "alpha": {
+            "type": "number", "minimum": 0, "default": 1e-4,
+            "description": "scale of the sum of squares, the paper's alpha, NOT divided by n "
+                         "(as tf.nn.local_response_normalization; Caffe's alpha is n times it)"},
+        "beta": {
+            "type": "number", "minimum": 0, "default": 0.75,
+            "description": "exponent, the paper's beta (AlexNet: 0.75)"},
+        "dtype": DTYPE_ARG,
+    },
+    "GradientReversal": {
+        "factor": {
+            "type": "number", "default": 1.0,
+            "description": "the paper's lambda: the backward pass multiplies gradients by "
+                           "-factor (a non-trainable variable a callback may schedule)"},
+        "dtype": DTYPE_ARG,
+    },
+    "Step": {
+        "threshold": {
+            "type": "number", "default": 0.0,
+            "description": "outputs 1.0 where input >= threshold, else 0.0; gradients pass "
+                           "straight through (identity)"},
+        "dtype": DTYPE_ARG,
+    },
+}
+
+BUILTIN_LAYER_DOCS: dict[str, str] = {
+    "LocalResponseNormalization": "AlexNet's local response normalization across channels "
+                                  "(channels last, no weights)",
+    "GradientReversal": "identity forward, gradient times -factor backward (Ganin & "
+                        "Lempitsky 2015, domain-adversarial training)",
+    "Step": "the perceptron's hard step (1.0 where x >= threshold) with a straight-through "
+            "gradient so it trains by gradient descent",
+}
+
+BUILTIN_ACTIVATION_DOCS: dict[str, str] = {
+    "step": "hard step: 1.0 where x >= 0 else 0.0, straight-through (identity) gradient",
+}
+
+BUILTIN_ACTIVATION_NAMES: tuple[str, ...] = tuple(BUILTIN_ACTIVATION_DOCS)
+
+
+def layer_arguments(name: str) -> dict[str, dict]:
+    """Returns the argument schemas of a built-in layer.
+
+    Args:
+        name: A key of `BUILTIN_LAYER_ARGS`, e.g. `"Step"`.
+
+    Returns:
+        A new dict argument name → JSON Schema (copies; callers may modify them).
+
+    Raises:
+        KeyError: If `name` is not a built-in layer.
+    """
+    return {arg: {k: list(v) if isinstance(v, list) else v for k, v in schema.items()}
+            for arg, schema in BUILTIN_LAYER_ARGS[name].items()}
+
+
+def layer_defaults(name: str) -> dict:
+    """Returns the default value of every argument of a built-in layer.
+
+    Example:
+    >>> layer_defaults("Step")
+    {'threshold': 0.0, 'dtype': None}
+    """
+    return {arg: schema["default"] for arg, schema in BUILTIN_LAYER_ARGS[name].items()}

@@ -1,0 +1,168 @@
+"""Closed registries: the only component names a spec may use.
+
+Layers come from three places, all closed: Keras's own layers (from the static catalogue),
+modelspec's built-in layers for what Keras lacks (local response normalisation, gradient
+reversal, step activation), and layers a Python user registers with
+`modelspec.register_layer` (the extension point; specs can never import code themselves).
+
+The registry also knows how a layer takes several inputs (`in: [a, b]`) and what its named
+output ports are (`enc.h` for an LSTM with `return_state: true`). Nothing here imports
+TensorFlow.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from modelspec.lang import catalog
+from modelspec.lang import builtin_args
+# How `in: [a, b, ...]` reaches the layer's call, following Keras's own call signatures:
+# merge layers and Attention take one list; MultiHeadAttention takes (query, value, key).
+LIST_INPUT_LAYERS = {"Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum",
+                     "Concatenate", "Dot", "Attention", "AdditiveAttention", "HashedCrossing"}
+POSITIONAL_INPUT_LAYERS = {"MultiHeadAttention", "GroupQueryAttention"}
+RECURRENT_STATES = {"LSTM": ["h", "c"], "GRU": ["h"], "SimpleRNN": ["h"],
+                    "ConvLSTM1D": ["h", "c"], "ConvLSTM2D": ["h", "c"], "ConvLSTM3D": ["h", "c"]}
+APPLICATION = "Application"
+
+
+@dataclass
+class PythonLayer:
+    """A layer class registered from Python (`modelspec.register_layer`)."""
+
+    cls: type
+    inputs: str = "single"
+    ports: list[str] | None = None
+    args: dict = field(default_factory=dict)
+    call: dict = field(default_factory=dict)
+
+
+_PYTHON_LAYERS: dict[str, PythonLayer] = {}
+_LISTENERS: list[Callable[[], None]] = []
+
+
+def register_python_layer(name: str, cls: type, *, inputs: str = "single",
+                          ports: list[str] | None = None) -> None:
+    """Registers a Python layer class under `name` (see `modelspec.register_layer`).
+
+    Raises:
+        ValueError: If the name is taken or `inputs` is not single/list/positional.
+    """
+    if name in layer_names() and name not in _PYTHON_LAYERS:
+        raise ValueError(f"layer type '{name}' is already registered")
+    if inputs not in ("single", "list", "positional"):
+        raise ValueError("inputs must be 'single', 'list' or 'positional'")
+    args = {}
+    for pname, param in inspect.signature(cls.__init__).parameters.items():
+        if pname in ("self", "name") or param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            continue
+        default = param.default
+        args[pname] = catalog.REQUIRED if default is inspect.Parameter.empty else (
+            default if isinstance(default, (bool, int, float, str, type(None))) else None)
+    _PYTHON_LAYERS[name] = PythonLayer(cls, inputs, ports, args)
+    changed()
+
+
+def on_change(listener: Callable[[], None]) -> None:
+    """Calls `listener` whenever a layer is registered or removed (caches built from the
+    registries subscribe: the assembled schema, memoised argument checks)."""
+    _LISTENERS.append(listener)
+
+
+def changed() -> None:
+    """Tells every subscriber that the registries changed."""
+    for listener in _LISTENERS:
+        listener()
+
+
+def unregister_python_layer(name: str) -> None:
+    """Removes a layer registered from Python (tests, plugins unloading)."""
+    if _PYTHON_LAYERS.pop(name, None) is not None:
+        changed()
+
+
+def python_layer(name: str) -> PythonLayer | None:
+    return _PYTHON_LAYERS.get(name)
+
+
+def layer_names() -> list[str]:
+    """Every `type:` a spec may name."""
+    return sorted(set(catalog.names("layers")) | set(builtin_args.BUILTIN_LAYER_ARGS)
+                  | set(_PYTHON_LAYERS) | {APPLICATION})
+
+
+def layer_origin(name: str) -> str:
+    """Where a layer type comes from: "keras", "builtin", "python" or "application"."""
+    if name == APPLICATION:
+        return "application"
+    if name in builtin_args.BUILTIN_LAYER_ARGS:
+        return "builtin"
+    if name in _PYTHON_LAYERS:
+        return "python"
+    return "keras"
+
+
+def layer_arguments(name: str) -> dict:
+    """Constructor arguments of a layer type: name → default (`catalog.REQUIRED` if none)."""
+    origin = layer_origin(name)
+    if origin == "builtin":
+        return {k: v.get("default", catalog.REQUIRED)
+                for k, v in builtin_args.BUILTIN_LAYER_ARGS[name].items()}
+    if origin == "python":
+        return dict(_PYTHON_LAYERS[name].args)
+    if origin == "application":
+        return {"name": catalog.REQUIRED, "weights": None, "include_top": False,
+                "pooling": None, "classes": 1000, "classifier_activation": "softmax"}
+    return catalog.arguments("layers", name)
+
+
+def layer_call_arguments(name: str) -> dict:
+    """Arguments of the layer's call (besides its input tensors): name → default."""
+    if layer_origin(name) == "keras":
+        call = dict(catalog.call_arguments(name))
+    else:
+        call = {"training": None}
+    for tensor_arg in ("inputs", "sequences", "query", "value", "x"):
+        call.pop(tensor_arg, None)
+    return call
+
+
+def input_convention(name: str) -> str:
+    """How several inputs reach the layer: "single", "list" or "positional"."""
+    if name in _PYTHON_LAYERS:
+        return _PYTHON_LAYERS[name].inputs
+    if name in LIST_INPUT_LAYERS:
+        return "list"
+    if name in POSITIONAL_INPUT_LAYERS:
+        return "positional"
+    return "single"
+
+
+def output_ports(name: str, args: dict, call: dict | None = None) -> list[str] | None:
+    """Names of a layer's outputs when it returns several, else None.
+
+    Args:
+        name: The layer type.
+        args: Its (resolved) constructor arguments.
+        call: Its (resolved) call arguments.
+
+    Example:
+    >>> output_ports("LSTM", {"units": 8, "return_state": True})
+    ['out', 'h', 'c']
+    """
+    call = call or {}
+    if name in _PYTHON_LAYERS:
+        return _PYTHON_LAYERS[name].ports
+    if name in RECURRENT_STATES and args.get("return_state"):
+        return ["out"] + RECURRENT_STATES[name]
+    inner = args.get("layer") if isinstance(args.get("layer"), dict) else {}
+    if name == "Bidirectional" and inner.get("return_state"):
+        states = RECURRENT_STATES.get(inner.get("type"), ["h"])
+        return (["out"] + [f"forward_{s}" for s in states]
+                + [f"backward_{s}" for s in states])
+    if name in ("MultiHeadAttention", "Attention", "GroupQueryAttention") \
+            and call.get("return_attention_scores"):
+        return ["out", "scores"]
+    return None

@@ -1,0 +1,135 @@
+"""JSON Schemas for the arguments of Keras components, inferred from names and defaults.
+
+Keras's signatures carry no types, so each argument's schema comes from (in order): a table
+of well-known argument names (`units` is a positive integer, `padding` of a convolution is
+`valid`/`same`/`causal`, `*_initializer` is an initialiser, ...) and, failing that, the
+type of its default value. Size-like arguments have a maximum: a spec asking for
+`units: 1000000000000` is refused by the schema instead of exhausting memory.
+"""
+
+from __future__ import annotations
+
+from modelspec.lang import catalog
+from modelspec.lang.schema.fragments import param_or
+
+MAX_UNITS = 1 << 24          # 16,777,216: larger than any lecture network's widest layer
+MAX_DIM = 1 << 16            # kernel sizes, strides, pool sizes, target shapes
+
+_POSITIVE_SIZE = {"units", "filters", "num_heads", "key_dim", "value_dim", "output_dim",
+                  "input_dim", "depth_multiplier", "groups", "num_bins", "num_tokens",
+                  "max_tokens", "output_sequence_length", "n", "num_classes", "classes"}
+_SIZE_TUPLE = {"kernel_size", "strides", "pool_size", "dilation_rate", "size", "output_size"}
+# Real-valued arguments whose Keras default happens to be written as an int (MaxNorm's
+# `max_value=2`): a spec may give them floats.
+_REAL_WITH_INT_DEFAULT = {"max_value", "min_value", "label_smoothing", "adam_lr_ratio",
+                          "fill_value", "rate", "factor", "threshold", "negative_slope"}
+_PADDING_ENUM = ["valid", "same", "causal", "full"]
+_DTYPES = ["float16", "bfloat16", "float32", "float64", "int8", "int16", "int32", "int64",
+           "uint8", "bool", "string", "mixed_float16", "mixed_bfloat16"]
+
+
+def ref(kind: str) -> dict:
+    return {"$ref": f"#/$defs/{kind}"}
+
+
+def int_or_tuple(maximum: int = MAX_DIM, minimum: int = 1) -> dict:
+    item = {"type": "integer", "minimum": minimum, "maximum": maximum}
+    return {"anyOf": [item, {"type": "array", "items": item, "minItems": 1, "maxItems": 3}]}
+
+
+def _nested_ints() -> dict:
+    item = {"type": "integer", "minimum": 0, "maximum": MAX_DIM}
+    pair = {"type": "array", "items": item, "minItems": 1, "maxItems": 2}
+    return {"anyOf": [item, {"type": "array", "items": {"anyOf": [item, pair]},
+                             "minItems": 1, "maxItems": 3}]}
+
+
+def argument_schema(kind: str, owner: str, name: str, default) -> dict:
+    """The schema of one constructor argument.
+
+    Args:
+        kind: "layers", "optimizers", ... (the catalogue section).
+        owner: The component's name (e.g. "Conv2D").
+        name: The argument's name (e.g. "padding").
+        default: Its default value from the catalogue (`catalog.REQUIRED` if none).
+
+    Returns:
+        A JSON Schema (Draft 2020-12) dict.
+    """
+    if name.endswith("activation"):
+        return ref("activation")
+    if name.endswith("_initializer"):
+        return ref("initializer")
+    if name.endswith("_regularizer"):
+        return ref("regularizer")
+    if name.endswith("_constraint"):
+        return ref("constraint")
+    if name in ("layer", "backward_layer") and kind == "layers":
+        return ref("wrapped_layer")
+    if name == "dtype":
+        return {"enum": _DTYPES}
+    if name in _POSITIVE_SIZE:
+        return {"type": "integer", "minimum": 1, "maximum": MAX_UNITS}
+    if name in _SIZE_TUPLE and not isinstance(default, str):
+        return {"anyOf": [int_or_tuple(), {"type": "null"}]} if default is None else int_or_tuple()
+    if name == "padding":
+        if isinstance(default, str):
+            return {"enum": _PADDING_ENUM}
+        return _nested_ints()
+    if name == "cropping":
+        return _nested_ints()
+    if name in ("target_shape", "dims"):
+        return {"type": "array", "items": {"type": "integer", "minimum": -1, "maximum": MAX_UNITS},
+                "maxItems": 8}
+    if name == "data_format":
+        return {"enum": ["channels_last", "channels_first", None]}
+    if name in ("rate", "dropout", "recurrent_dropout", "momentum") and kind == "layers":
+        return {"type": "number", "minimum": 0, "maximum": 1}
+    if name == "seed":
+        return {"type": ["integer", "null"]}
+    if name == "learning_rate" and kind == "optimizers":
+        return {"anyOf": [{"type": "number", "exclusiveMinimum": 0}, ref("schedule")]}
+    if name in _REAL_WITH_INT_DEFAULT:
+        return {"type": "number"}
+    return _from_default(default)
+
+
+def _from_default(default) -> dict:
+    if default is None or default == catalog.REQUIRED:
+        return {}
+    if isinstance(default, bool):
+        return {"type": "boolean"}
+    if isinstance(default, int):
+        return {"type": "integer"}
+    if isinstance(default, float):
+        return {"type": "number"}
+    if isinstance(default, str):
+        return {"type": "string"}
+    if isinstance(default, list):
+        return {"anyOf": [{"type": "array"}, {"type": "number"}]}
+    if isinstance(default, dict) and "__object__" in default:
+        return {}
+    return {}
+
+
+def component_schema(kind: str, string_names: list[str]) -> dict:
+    """`"he_normal"` or `{type: HeNormal, seed: 1}`: a Keras name, or a class with its arguments.
+
+    One `if/then` rule per class closes the object over that class's own arguments, so a
+    misspelt argument is reported against the class (with a suggestion). Any value may also
+    be a parameter reference.
+    """
+    classes = catalog.names(kind)
+    rules = []
+    for cls in classes:
+        props = {"type": {"const": cls}}
+        for arg, default in catalog.arguments(kind, cls).items():
+            props[arg] = param_or(argument_schema(kind, cls, arg, default))
+        rules.append({"if": {"properties": {"type": {"const": cls}}, "required": ["type"]},
+                      "then": {"properties": props, "additionalProperties": False}})
+    return {"anyOf": [
+        {"type": "string", "enum": sorted(set(string_names) | set(classes))},
+        {"type": "object", "required": ["type"],
+         "properties": {"type": {"enum": classes}}, "allOf": rules},
+        {"$ref": "#/$defs/param_ref"},
+    ]}
