@@ -31,6 +31,7 @@ SECTION_CHECKS = {
     "data": "modelspec.data.schema:check_data",
     "train": "modelspec.training.schema:check_train",
     "export": "modelspec.export_schema:check_export",
+    "tune": "modelspec.tune.schema:check_tune",
 }
 def load_and_check(path_or_text, *, filename: str | None = None,
                    overrides: dict | None = None) -> CheckedSpec:

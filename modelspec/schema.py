@@ -29,6 +29,7 @@ SECTIONS = {
     "data": "modelspec.data.schema:data_schema",
     "train": "modelspec.training.schema:train_schema",
     "export": "modelspec.export_schema:export_schema",
+    "tune": "modelspec.tune.schema:tune_schema",
 }
 
 
