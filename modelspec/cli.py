@@ -154,8 +154,11 @@ def validate(specs, quiet):
 @click.argument("spec", type=click.Path(dir_okay=False))
 @click.option("--param", "-p", "params", multiple=True, metavar="NAME=VALUE",
               help="Override a spec parameter (repeatable), e.g. -p num_classes=10.")
+@click.option("--diagram", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Also draw the layer graph to FILE (.svg, .png, .pdf; needs Graphviz).")
+@click.option("--collapse", is_flag=True, help="In the diagram, draw each block as one box.")
 @handle_errors
-def show(spec, params):
+def show(spec, params, diagram, collapse):
     """Build a spec and print its layers, output shapes and parameter counts.
 
     \b
@@ -166,6 +169,7 @@ def show(spec, params):
     Examples:
       modelspec show specs/resnet34.yaml
       modelspec show specs/vgg16.yaml -p size=32 -p num_classes=10
+      modelspec show specs/resnet34.yaml --diagram resnet34.svg --collapse
     """
     quiet_tensorflow()
     from modelspec.checks import load_and_check
@@ -176,6 +180,10 @@ def show(spec, params):
     record: dict = {}
     models = build_models(checked, record=record)
     click.echo(render_models(checked, models, record))
+    if diagram:
+        from modelspec.diagram import model_graph, write_diagram
+        written = write_diagram(model_graph(checked, models, record, collapse), diagram)
+        click.echo(f"diagram: {written}")
 
 
 @main.command()

@@ -142,6 +142,7 @@ def run_training(train: dict, run_dir, build: Callable[[], dict], datasets, *,
     """
     from modelspec.training import distribute, runtime
     from modelspec.training.callbacks import Interrupted, SignalStop
+    from modelspec.training.diagnostics import run_diagnostics
     from modelspec.training.report import metrics_table, plot_curves
 
     run = RunDir(run_dir)
@@ -223,7 +224,15 @@ def run_training(train: dict, run_dir, build: Callable[[], dict], datasets, *,
         save_models(tmp, ctx.models)
         replace_dir(tmp, run.path("final"))
         atomic_write_json(run.path("metrics.json"), metrics)
-        plot_curves(history, run.path("curves.png"), title=name)
+        pictures = [plot_curves(history, run.path("curves.png"), title=name)]
+        found = run_diagnostics(ctx.models, bundle, train, run.root,
+                                labels=((resolved or {}).get("export") or {}).get("labels"))
+        if found is not None and (found.metrics or found.pictures):
+            metrics = {**metrics, **found.metrics}
+            if found.per_class:
+                metrics["per_class"] = found.per_class
+            atomic_write_json(run.path("metrics.json"), metrics)
+            pictures += found.pictures
         final_state = dict(run.state() or ctx.base_state)
         # the epochs actually trained: fewer than asked when early stopping ended the run
         trained = int(final_state.get("epoch", max(total, initial)))
@@ -233,6 +242,9 @@ def run_training(train: dict, run_dir, build: Callable[[], dict], datasets, *,
         run.write_state(final_state)
         if verbose != 0:
             print(metrics_table(metrics, f"final metrics ({name})"))
+            shown = [p.name for p in pictures if p is not None]
+            if shown:
+                print(f"pictures in {run.root}: {', '.join(shown)}")
     finally:  # the dtype policy is global: do not leak it into the caller's process
         keras.mixed_precision.set_global_policy(previous_policy)
     done = int((run.state() or {}).get("epoch", max(total, initial)))
