@@ -31,6 +31,8 @@ LAZY_COMMANDS = {
                "Adversarial examples (FGSM): accuracy drop for each ε on a run's test data."),
     "dream": ("modelspec.techniques.cli:dream_command",
               "Synthesise an input for a class, or DeepDream on a layer."),
+    "compare": ("modelspec.compare_cli:compare_command",
+                "Compare runs: metrics, parameters, epochs, times, spec changes, curves."),
     "tune": ("modelspec.tune.cli:tune_command",
              "Search a spec's params with KerasTuner (local or distributed); best.yaml."),
     "style": ("modelspec.techniques.cli:style_command",

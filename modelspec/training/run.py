@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -145,6 +146,7 @@ def run_training(train: dict, run_dir, build: Callable[[], dict], datasets, *,
     from modelspec.training.diagnostics import run_diagnostics
     from modelspec.training.report import metrics_table, plot_curves
 
+    started = time.monotonic()  # wall time of this session (state.json sums them)
     run = RunDir(run_dir)
     run.recover()
     state = prepare_run_dir(run, fingerprint, restart)
@@ -238,7 +240,9 @@ def run_training(train: dict, run_dir, build: Callable[[], dict], datasets, *,
         trained = int(final_state.get("epoch", max(total, initial)))
         asked = max(total, int(final_state.get("epochs", 0)))
         final_state.update(finished=True, epoch=trained, epochs=asked,
-                           stopped_early=trained < asked)
+                           stopped_early=trained < asked,
+                           seconds=round(float((state or {}).get("seconds") or 0.0)
+                                         + time.monotonic() - started, 1))
         run.write_state(final_state)
         if verbose != 0:
             print(metrics_table(metrics, f"final metrics ({name})"))
