@@ -15,7 +15,7 @@ from typing import Any
 from modelspec.errors import UsageError
 from modelspec.training.rundir import read_json
 
-_SKIP = ("description", "references")
+_SKIP = ("description", "references", "tune")  # tune: drives searches, not runs
 
 
 @dataclass(frozen=True)

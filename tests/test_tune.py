@@ -27,7 +27,7 @@ model:
     - {type: Dropout, rate: $rate, if: $(rate > 0)}
     - {id: probs, type: Dense, units: 10, activation: softmax}
   outputs: {digit: probs}
-""" + digits_data('{train: "all[:50%]", validation: "all[50%:75%]", test: "all[75%:]"}') + """\
+""" + digits_data('{train: "all[:30%]", validation: "all[30%:45%]", test: "all[45%:60%]"}') + """\
 train:
   epochs: 1
   seed: 0
@@ -174,3 +174,39 @@ def test_distributed_search_with_two_workers(tmp_path):
     # each worker saves its tuner state after each trial it ran: both ran trials
     saved = {p.name for p in (out / "keras_tuner").glob("*.json")}
     assert {"chief.json", "tuner0.json", "tuner1.json"} <= saved, saved
+
+
+def test_hyperband_continues_a_trial_from_the_run_it_promotes(tmp_path):
+    """Hyperband's later rounds train a promoted configuration further: the trial starts
+    from a copy of the earlier trial's run directory and resumes it (same first epoch)."""
+    from modelspec.checks import load_and_check
+    from modelspec.tune.config import tune_config
+    from modelspec.tune.run import tune
+
+    spec = tmp_path / "tiny.yaml"
+    spec.write_text(_with_tune("""
+        tune:
+          objective: val_loss
+          algorithm: hyperband
+          epochs: 2
+          factor: 2
+          seed: 0
+          baseline: false
+          params: {width: {type: Choice, values: [4, 8, 16, 32]}}
+        """))
+    checked = load_and_check(spec)
+    out = tmp_path / "search"
+    board = tune(checked.loaded, tune_config(checked), out, str(spec), echo=False)
+    oracle = json.loads((out / "keras_tuner" / "oracle.json").read_text())
+    assert oracle and board.best is not None and board.baseline is None
+    promoted = []
+    for trial_dir in sorted((out / "keras_tuner").glob("trial_*")):
+        values = json.loads((trial_dir / "trial.json").read_text())["hyperparameters"]["values"]
+        if values.get("tuner/trial_id"):
+            promoted.append((trial_dir.name[len("trial_"):], values["tuner/trial_id"]))
+    assert promoted
+    for trial_id, previous in promoted:
+        later = json.loads((out / "trials" / trial_id / "history.json").read_text())
+        earlier = json.loads((out / "trials" / previous / "history.json").read_text())
+        assert len(later["loss"]) == 2 and len(earlier["loss"]) == 1
+        assert later["loss"][0] == earlier["loss"][0]
