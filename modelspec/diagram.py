@@ -127,7 +127,7 @@ def model_graph(spec: Any, models: dict, record: dict, collapse: bool = False) -
     graph.set_edge_defaults(arrowsize="0.6")
     several = len(models) > 1
     for name, model in models.items():
-        parent = graph
+        parent: Any = graph
         if several:
             parent = pydot.Cluster(f"model_{name}", label=f"model {name} "
                                    f"({_count(model.weights):,} params)", style="dashed",

@@ -107,3 +107,13 @@ def test_every_shipped_spec_draws(repo_root):
         dot = graph.to_string()
         assert dot.count(" : ") >= nodes, path.name
         keras.backend.clear_session()
+
+
+def test_catalogue_shows_a_diagram_of_every_spec(repo_root):
+    """specs/diagrams/<name>.svg exists for every spec (python tools/gen_spec_diagrams.py
+    draws them) and the catalogue embeds each."""
+    catalogue = (repo_root / "specs" / "README.md").read_text(encoding="utf-8")
+    for path in sorted((repo_root / "specs").glob("*.yaml")):
+        svg = repo_root / "specs" / "diagrams" / f"{path.stem}.svg"
+        assert svg.is_file() and svg.read_text().lstrip().startswith("<?xml"), path.name
+        assert f"![layer graph of {path.stem}](diagrams/{path.stem}.svg)" in catalogue

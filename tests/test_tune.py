@@ -210,3 +210,15 @@ def test_hyperband_continues_a_trial_from_the_run_it_promotes(tmp_path):
         earlier = json.loads((out / "trials" / previous / "history.json").read_text())
         assert len(later["loss"]) == 2 and len(earlier["loss"]) == 1
         assert later["loss"][0] == earlier["loss"][0]
+
+
+def test_trial_values_and_execution_seeds():
+    from modelspec.source import LoadedSpec, SourceMap
+    from modelspec.tune.search import _with_seed, clean_values
+
+    assert clean_values({"rate": 0.1 * 3, "width": 8, "tuner/epochs": 2}) == \
+        {"rate": 0.3, "width": 8}
+    loaded = LoadedSpec({"train": {"seed": 5, "epochs": 1}}, SourceMap("s.yaml"))
+    assert _with_seed(loaded, 0) is loaded
+    assert _with_seed(loaded, 2).data["train"] == {"seed": 7, "epochs": 1}
+    assert loaded.data["train"]["seed"] == 5

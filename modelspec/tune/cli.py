@@ -69,8 +69,10 @@ def tune_command(spec: str, output: str | None, max_trials: int | None, epochs: 
                          "{objective: val_accuracy, params: {width: {type: Choice, values: "
                          "[32, 64, 128]}}}")
     config = tune_config(checked)
-    changes = {k: v for k, v in (("max_trials", max_trials), ("epochs", epochs)) if v}
-    config = dataclasses.replace(config, **changes)
+    if max_trials:
+        config = dataclasses.replace(config, max_trials=max_trials)
+    if epochs:
+        config = dataclasses.replace(config, epochs=epochs)
     out = Path(output) if output else default_output(checked.name)
     if restart and "KERASTUNER_TUNER_ID" not in os.environ:
         shutil.rmtree(out, ignore_errors=True)
