@@ -222,3 +222,22 @@ def test_trial_values_and_execution_seeds():
     assert _with_seed(loaded, 0) is loaded
     assert _with_seed(loaded, 2).data["train"] == {"seed": 7, "epochs": 1}
     assert loaded.data["train"]["seed"] == 5
+
+
+def test_best_spec_keeps_comments_and_rebases_file_paths(tmp_path):
+    from modelspec.tune.report import best_spec_text
+
+    specs, out = tmp_path / "specs", tmp_path / "runs" / "search"
+    (specs / "data").mkdir(parents=True)
+    (specs / "data" / "x.npz").write_bytes(b"")
+    out.mkdir(parents=True)
+    text = ("modelspec: 1\nparams:\n  width: 4   # hidden units\n"
+            "data:\n  source: {type: npz, path: data/x.npz}\n"
+            "model: {layers: [{type: Dense, units: $width, activation: relu}]}\n"
+            "tune: {objective: val_loss, params: {width: {type: Int, min_value: 1, "
+            "max_value: 9}}}\n")
+    best = best_spec_text(text, {"width": 8}, "best of a search", specs, out)
+    assert best.startswith("# best of a search\nmodelspec: 1\n")
+    assert "  width: 8   # hidden units\n" in best
+    assert "path: ../../specs/data/x.npz" in best and "activation: relu" in best
+    assert "tune" not in best

@@ -8,6 +8,7 @@ plain spec for `modelspec train`.
 from __future__ import annotations
 
 import io
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -95,8 +96,36 @@ def write_tune_json(board: Leaderboard, path: Path, spec_path: str) -> None:
     })
 
 
-def best_spec_text(text: str, values: dict, header: str) -> str:
-    """The spec's YAML with `values` written into `params` and no `tune:` section."""
+def _is_relative_file(value: object, base: Path) -> bool:
+    """A relative path (with a folder or an extension) naming a file or folder next to the
+    spec: data files, `init_from.run`, Application weights."""
+    if not isinstance(value, str) or not value or value.startswith("$") or "\n" in value:
+        return False
+    path = Path(value)
+    if path.is_absolute() or ("/" not in value and not path.suffix):
+        return False
+    try:
+        return (base / path).exists()
+    except OSError:
+        return False
+
+
+def rebase_paths(node: Any, old_base: Path, new_base: Path) -> None:
+    """Rewrites, in place, relative paths that name existing files next to the spec so that
+    they mean the same files from `new_base` (where best.yaml is written)."""
+    items = node.items() if isinstance(node, dict) else enumerate(node) \
+        if isinstance(node, list) else ()
+    for key, value in list(items):
+        if _is_relative_file(value, old_base):
+            node[key] = os.path.relpath((old_base / value).resolve(), new_base.resolve())
+        else:
+            rebase_paths(value, old_base, new_base)
+
+
+def best_spec_text(text: str, values: dict, header: str, old_base: Path | None = None,
+                   new_base: Path | None = None) -> str:
+    """The spec's YAML with `values` written into `params` and no `tune:` section; with
+    `old_base` and `new_base`, relative file paths are rebased from one to the other."""
     from ruamel.yaml import YAML
 
     yaml = YAML()  # round-trip: comments, key order and flow style survive
@@ -107,6 +136,8 @@ def best_spec_text(text: str, values: dict, header: str) -> str:
     for name, value in values.items():
         document["params"][name] = value
     document.pop("tune", None)
+    if old_base is not None and new_base is not None:
+        rebase_paths(document, old_base, new_base)
     out = io.StringIO()
     yaml.dump(document, out)
     return "".join(f"# {line}\n" for line in header.splitlines()) + out.getvalue()
@@ -121,6 +152,6 @@ def write_best_spec(board: Leaderboard, text: str, path: Path, spec_path: str) -
         else f"trial {best.trial_id}"
     header = (f"best configuration of `modelspec tune {spec_path}`: {which}, "
               f"{board.config.objective} = {_fmt(board.score(best))}\n"
-              "relative file paths in it (data) mean what they meant next to "
-              f"{Path(spec_path).resolve()}")
-    atomic_write_text(path, best_spec_text(text, best.values, header))
+              "relative file paths are rewritten to be relative to this file's folder")
+    atomic_write_text(path, best_spec_text(text, best.values, header,
+                                           Path(spec_path).resolve().parent, path.parent))
