@@ -1,8 +1,9 @@
 """Pictures and per-class figures of a supervised run's test evaluation.
 
 After training, each output is judged by its loss: a classifier (categorical or binary
-cross-entropy, hinge) gets a confusion matrix (`confusion.png`, or `confusion_<output>.png`
-with several outputs) and per-class precision, recall and F1 with their macro averages
+cross-entropy, hinge; up to 100 classes) gets a confusion matrix (`confusion.png`, or
+`confusion_<output>.png` with several outputs) and per-class precision, recall and F1 with
+their macro averages
 (scikit-learn's `confusion_matrix` and `precision_recall_fscore_support`); a regression
 output with a few values per example (mse, mae, huber, ...) gets a predicted-vs-true plot
 (`predicted_vs_true.png`). Drawn with matplotlib, written atomically.
@@ -23,6 +24,7 @@ _REGRESSION = ("squared_error", "absolute_error", "huber", "log_cosh", "mse", "m
                "logcosh", "MeanSquared", "MeanAbsolute", "Huber", "LogCosh")
 MAX_REGRESSION_VALUES = 4      # values per example for a predicted-vs-true plot
 MAX_ANNOTATED_CLASSES = 20     # counts written in the cells up to this many classes
+MAX_CLASSES = 100              # beyond (a vocabulary), no matrix and no per-class table
 
 
 @dataclass
@@ -193,6 +195,8 @@ def evaluation_diagnostics(model: Any, dataset: Any, train: dict, directory: Pat
             true, pred = class_decisions(trues[output], preds[output], loss)
             width = preds[output].shape[-1] if preds[output].ndim > 1 else 1
             names = _labels_for(labels, output, max(width, 2, int(true.max()) + 1))
+            if len(names) > MAX_CLASSES:
+                continue
             figures = per_class_figures(true, pred, names)
             found.per_class[output] = figures
             for key in ("precision", "recall", "f1"):
