@@ -135,6 +135,9 @@ run_tune() {   # KerasTuner searches of two shipped specs, then the best MLP tra
   step mlp_best compare "$MS" compare runs/mlp-default runs/mlp-best \
     --plot figures/compare_mlp_classifier.png
   cp runs/mlp-best/confusion.png figures/confusion_mlp_classifier.png
+  step lenet5_best train "$MS" train runs/lenet5-tune/best.yaml --output runs/lenet5-best -q
+  step lenet5_best compare "$MS" compare runs/lenet5 runs/lenet5-best \
+    --plot figures/compare_lenet5.png
 }
 run_pictures() {   # model diagrams (Graphviz) and a regression run's predicted-vs-true plot
   for spec in lenet5 gan unet; do
