@@ -227,8 +227,9 @@ def run_training(train: dict, run_dir, build: Callable[[], dict], datasets, *,
         replace_dir(tmp, run.path("final"))
         atomic_write_json(run.path("metrics.json"), metrics)
         pictures = [plot_curves(history, run.path("curves.png"), title=name)]
-        found = run_diagnostics(ctx.models, bundle, train, run.root,
-                                labels=((resolved or {}).get("export") or {}).get("labels"))
+        found = None if distribute.is_multi_worker(strategy) else run_diagnostics(
+            ctx.models, bundle, train, run.root,
+            labels=((resolved or {}).get("export") or {}).get("labels"))
         if found is not None and (found.metrics or found.pictures):
             metrics = {**metrics, **found.metrics}
             if found.per_class:
