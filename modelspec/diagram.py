@@ -4,8 +4,8 @@ Like `keras.utils.plot_model`, the graph is written with pydot and laid out by G
 `dot` program; unlike it, the picture is drawn from the spec's flat layer graph, so each box
 shows the spec's layer id, type, output shape and parameter count, block instances are
 drawn as clusters (nested blocks nested; `collapse=True` draws each block instance as one
-box with its parameter total) and a `models:` spec draws each model as a cluster, with a
-`{model: ...}` call linked to the model it uses.
+box with its parameter total) and a `models:` spec draws each model as a cluster, where a
+`{model: ...}` call is one box named after the model it calls.
 """
 
 from __future__ import annotations
