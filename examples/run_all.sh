@@ -127,9 +127,32 @@ run_net2net() {
   step net2net_wider check "$PY" net2net_check.py net2net_wider.yaml
   example net2net_wider net2net_wider.yaml
 }
+run_tune() {   # KerasTuner searches of two shipped specs, then the best MLP trained in full
+  step mlp_tune tune "$MS" tune ../specs/mlp_classifier.yaml --output runs/mlp-tune
+  step lenet5_tune tune "$MS" tune ../specs/lenet5.yaml --output runs/lenet5-tune
+  step mlp_default train "$MS" train ../specs/mlp_classifier.yaml --output runs/mlp-default -q
+  step mlp_best train "$MS" train runs/mlp-tune/best.yaml --output runs/mlp-best -q
+  step mlp_best compare "$MS" compare runs/mlp-default runs/mlp-best \
+    --plot figures/compare_mlp_classifier.png
+  cp runs/mlp-best/confusion.png figures/confusion_mlp_classifier.png
+  step lenet5_best train "$MS" train runs/lenet5-tune/best.yaml --output runs/lenet5-best -q
+  step lenet5_best compare "$MS" compare runs/lenet5 runs/lenet5-best \
+    --plot figures/compare_lenet5.png
+}
+run_pictures() {   # model diagrams (Graphviz) and a regression run's predicted-vs-true plot
+  for spec in lenet5 gan unet; do
+    step "diagram_$spec" show "$MS" show "../specs/$spec.yaml" --diagram "figures/diagram_$spec.png"
+  done
+  step diagram_resnet34 show "$MS" show ../specs/resnet34.yaml --collapse \
+    --diagram figures/diagram_resnet34_collapsed.png
+  step mlp_surface_4_40 train "$MS" train ../specs/mlp_surface.yaml -p hidden=4 --epochs 40 \
+    --output runs/mlp_surface_4_40 -q
+  cp runs/mlp_surface_4_40/predicted_vs_true.png figures/predicted_vs_true_mlp_surface.png
+}
 
 ALL="lenet5 cifar10_cnn sunspots_lstm wide_and_deep word2vec gan stacked_autoencoder multitask dann
-     deep_1_vs_5 conditional_gan perceptron mlp_surface denoising_autoencoder transfer net2net"
+     deep_1_vs_5 conditional_gan perceptron mlp_surface denoising_autoencoder transfer net2net
+     tune pictures"
 for name in ${@:-$ALL}; do
   "run_$name"
 done

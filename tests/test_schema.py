@@ -124,7 +124,7 @@ def test_unknown_top_level_key_has_a_suggestion():
                        "  layers:\n    - {type: Dense, units: 2}\n", filename="s.yaml")
     assert str(info.value) == (
         "s.yaml:2:1: trian: unknown key 'trian' — expected one of: modelspec, name, "
-        "description, references, params, blocks, model, models, data, train, export "
+        "description, references, params, blocks, model, models, data, train, export, tune "
         "(did you mean 'train'?)")
 
 

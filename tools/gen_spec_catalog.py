@@ -183,11 +183,18 @@ def render(specs_dir: Path) -> str:
             f"- **Data:** {_data_summary(doc.get('data'))}; **training:** "
             f"{train.get('type', 'supervised')}, {train.get('epochs', '?')} epochs\n"
             f"- **File:** [`{path.name}`]({path.name})\n\n"
-            f"References:\n\n{refs}\n")
+            f"{diagram(path)}References:\n\n{refs}\n")
     table = ("| spec | network | lectures | parameters | data | loop | small variant |\n"
              "|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n")
     return (INTRO + f"\n## Catalogue ({len(rows)} specs)\n\n" + table + "\n" + demos(specs_dir)
             + MEASURED + "\n" + NOTES + "\n## The specs\n\n" + "\n".join(sections))
+
+
+def diagram(path: Path) -> str:
+    """The spec's layer graph (`diagrams/<name>.svg`, drawn by tools/gen_spec_diagrams.py with
+    Graphviz, blocks collapsed) as an image line; empty when it has not been drawn."""
+    svg = path.parent / "diagrams" / f"{path.stem}.svg"
+    return f"![layer graph of {path.stem}](diagrams/{svg.name})\n\n" if svg.exists() else ""
 
 
 def demos(specs_dir: Path) -> str:

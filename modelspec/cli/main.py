@@ -33,6 +33,10 @@ LAZY_COMMANDS = {
                "Adversarial examples (FGSM): accuracy drop for each ε on a run's test data."),
     "dream": ("modelspec.techniques.cli:dream_command",
               "Synthesise an input for a class, or DeepDream on a layer."),
+    "compare": ("modelspec.compare.cli:compare_command",
+                "Compare runs: metrics, parameters, epochs, times, spec changes, curves."),
+    "tune": ("modelspec.tune.cli:tune_command",
+             "Search a spec's params with KerasTuner (local or distributed); best.yaml."),
     "style": ("modelspec.techniques.cli:style_command",
               "Neural style transfer (Gatys et al. 2015) on a convolutional spec's layers."),
 }
@@ -154,8 +158,11 @@ def validate(specs, quiet):
 @click.argument("spec", type=click.Path(dir_okay=False))
 @click.option("--param", "-p", "params", multiple=True, metavar="NAME=VALUE",
               help="Override a spec parameter (repeatable), e.g. -p num_classes=10.")
+@click.option("--diagram", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Also draw the layer graph to FILE (.svg, .png, .pdf; needs Graphviz).")
+@click.option("--collapse", is_flag=True, help="In the diagram, draw each block as one box.")
 @handle_errors
-def show(spec, params):
+def show(spec, params, diagram, collapse):
     """Build a spec and print its layers, output shapes and parameter counts.
 
     \b
@@ -166,6 +173,7 @@ def show(spec, params):
     Examples:
       modelspec show specs/resnet34.yaml
       modelspec show specs/vgg16.yaml -p size=32 -p num_classes=10
+      modelspec show specs/resnet34.yaml --diagram resnet34.svg --collapse
     """
     quiet_tensorflow()
     from modelspec.lang.checks import load_and_check
@@ -176,6 +184,10 @@ def show(spec, params):
     record: dict = {}
     models = build_models(checked, record=record)
     click.echo(render_models(checked, models, record))
+    if diagram:
+        from modelspec.build.diagram import model_graph, write_diagram
+        written = write_diagram(model_graph(checked, models, record, collapse), diagram)
+        click.echo(f"diagram: {written}")
 
 
 @main.command()

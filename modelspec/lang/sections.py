@@ -15,6 +15,7 @@ from modelspec.data import schema as data_schema
 from modelspec.errors import Collector
 from modelspec.exporting import schema as export_schema
 from modelspec.training import schema as train_schema
+from modelspec.tune import schema as tune_schema
 
 
 @dataclass(frozen=True)
@@ -30,4 +31,5 @@ SECTIONS: tuple[Section, ...] = (
     Section("data", data_schema.data_schema, data_schema.check_data),
     Section("train", train_schema.train_schema, train_schema.check_train),
     Section("export", export_schema.export_schema, export_schema.check_export),
+    Section("tune", tune_schema.tune_schema, tune_schema.check_tune),
 )

@@ -110,6 +110,7 @@ class CheckedSpec:
     @property
     def fingerprint(self) -> str:
         """sha256 of the canonical resolved document (comments and layout do not count)."""
-        canonical = json.dumps(self.resolved_document(), sort_keys=True, separators=(",", ":"),
-                               default=str)
+        # `tune:` only drives `modelspec tune`: it does not change what a run trains
+        document = {k: v for k, v in self.resolved_document().items() if k != "tune"}
+        canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), default=str)
         return hashlib.sha256(canonical.encode()).hexdigest()

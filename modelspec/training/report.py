@@ -58,6 +58,7 @@ def metrics_table(metrics: dict, title: str = "final metrics") -> str:
     Example:
     >>> print(metrics_table({"loss": 0.1234, "accuracy": 0.97}))
     """
+    metrics = {k: v for k, v in metrics.items() if not isinstance(v, dict)}  # per_class
     if not metrics:
         return f"{title}: none"
     width = max(len(k) for k in metrics)

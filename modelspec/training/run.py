@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -143,8 +144,10 @@ def run_training(train: dict, run_dir, build: Callable[[], dict], datasets, *,
     """
     from modelspec.training import distribute, runtime
     from modelspec.training.callbacks import Interrupted, SignalStop
+    from modelspec.training.diagnostics import run_diagnostics
     from modelspec.training.report import metrics_table, plot_curves
 
+    started = time.monotonic()  # wall time of this session (state.json sums them)
     run = RunDir(run_dir)
     run.recover()
     state = prepare_run_dir(run, fingerprint, restart)
@@ -224,16 +227,30 @@ def run_training(train: dict, run_dir, build: Callable[[], dict], datasets, *,
         save_models(tmp, ctx.models)
         replace_dir(tmp, run.path("final"))
         atomic_write_json(run.path("metrics.json"), metrics)
-        plot_curves(history, run.path("curves.png"), title=name)
+        pictures = [plot_curves(history, run.path("curves.png"), title=name)]
+        found = None if distribute.is_multi_worker(strategy) else run_diagnostics(
+            ctx.models, bundle, train, run.root,
+            labels=((resolved or {}).get("export") or {}).get("labels"))
+        if found is not None and (found.metrics or found.pictures):
+            metrics = {**metrics, **found.metrics}
+            if found.per_class:
+                metrics["per_class"] = found.per_class
+            atomic_write_json(run.path("metrics.json"), metrics)
+            pictures += found.pictures
         final_state = dict(run.state() or ctx.base_state)
         # the epochs actually trained: fewer than asked when early stopping ended the run
         trained = int(final_state.get("epoch", max(total, initial)))
         asked = max(total, int(final_state.get("epochs", 0)))
         final_state.update(finished=True, epoch=trained, epochs=asked,
-                           stopped_early=trained < asked)
+                           stopped_early=trained < asked,
+                           seconds=round(float((state or {}).get("seconds") or 0.0)
+                                         + time.monotonic() - started, 1))
         run.write_state(final_state)
         if verbose != 0:
             print(metrics_table(metrics, f"final metrics ({name})"))
+            shown = [p.name for p in pictures if p is not None]
+            if shown:
+                print(f"pictures in {run.root}: {', '.join(shown)}")
     finally:  # the dtype policy is global: do not leak it into the caller's process
         keras.mixed_precision.set_global_policy(previous_policy)
     done = int((run.state() or {}).get("epoch", max(total, initial)))
