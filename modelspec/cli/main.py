@@ -26,7 +26,7 @@ LAZY_COMMANDS = {
                  "Evaluate a trained run (or a spec) on its test data."),
     "export": ("modelspec.exporting.cli:export_command",
                "Export a spec or run as a versioned SavedModel."),
-    "predict": ("modelspec.exporting.predict:predict_command",
+    "predict": ("modelspec.exporting.cli:predict_command",
                 "Predict with an export or run on JSON/CSV/.npy/image input."),
     "data": ("modelspec.data.cli:data_command", "Show what a spec's data pipeline yields."),
     "attack": ("modelspec.techniques.cli:attack_command",
