@@ -11,11 +11,11 @@ Example:
 """
 
 from modelspec import tfenv
-from modelspec.errors import ModelspecError, SpecError, Problem
+from modelspec.errors import ModelspecError, Problem, SpecError
 
 tfenv.prepare()  # before anything imports TensorFlow (see modelspec/tfenv.py)
 
-from modelspec.version import __version__
+from modelspec.version import __version__  # noqa: E402
 
 __all__ = ["load_spec", "validate", "build_model", "train", "export", "register_layer",
            "ModelspecError", "SpecError", "Problem", "__version__"]

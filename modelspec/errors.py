@@ -10,8 +10,10 @@ and exits with code 2. Other failures have their own exit codes (DESIGN §2):
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
+
+from modelspec.source import PathT, SourceMap
 
 EXIT_OK = 0
 EXIT_INTERNAL = 1
@@ -19,10 +21,9 @@ EXIT_INVALID = 2
 EXIT_DIVERGED = 3
 EXIT_CONFLICT = 4
 
-PathT = tuple  # a path inside the document: ("model", "layers", 3, "units")
 
 
-def format_path(path: Sequence) -> str:
+def format_path(path: Sequence[str | int]) -> str:
     """Formats a document path the way a reader writes it.
 
     Args:
@@ -101,7 +102,7 @@ class Problem:
             text += f"\n    {note}"
         return text
 
-    def sort_key(self):
+    def sort_key(self) -> tuple[str, int, int, str, str]:
         return (self.file, self.line, self.col, self.path, self.message)
 
 
@@ -160,7 +161,7 @@ class Collector:
     >>> errs.raise_if_any()
     """
 
-    def __init__(self, source):
+    def __init__(self, source: SourceMap) -> None:
         self.source = source
         self.problems: list[Problem] = []
 

@@ -50,8 +50,8 @@ def spec_problems():
     """
 
     def problems(text: str, build: bool = False, filename: str = "spec.yaml") -> list[str]:
-        from modelspec.lang.checks import load_and_check
         from modelspec.errors import SpecError
+        from modelspec.lang.checks import load_and_check
         text = textwrap.dedent(text).lstrip("\n")
         try:
             checked = load_and_check(text if "\n" in text else text + "\n", filename=filename)

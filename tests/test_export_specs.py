@@ -26,12 +26,11 @@ def test_shipped_spec_exports_with_its_names(spec_path, tmp_path, monkeypatch):
     import tensorflow as tf
 
     import modelspec
-    from modelspec.build.compiler import build_from_spec
+    from modelspec.build.compiler import build_from_spec, model_io
     from modelspec.errors import SpecError
     from modelspec.exporting.api import export_spec_or_run
-    from modelspec.exporting.schema import exported_models
-    from modelspec.build.compiler import model_io
     from modelspec.exporting.io import tensor_specs
+    from modelspec.exporting.schema import exported_models
     from modelspec.exporting.signatures import sample_batch
     try:
         spec = modelspec.load_spec(spec_path)

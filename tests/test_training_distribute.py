@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 from click.testing import CliRunner
-
 from digits_data import digits_data
 
 REPO = Path(__file__).resolve().parents[1]
@@ -78,6 +77,7 @@ train:
 
 def test_two_local_workers_end_with_identical_weights(tmp_path, monkeypatch):
     import h5py
+
     from modelspec.training.cli import train_command
     monkeypatch.setenv("PYTHONPATH", str(REPO))
     monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "3")

@@ -6,7 +6,6 @@ import json
 
 import numpy as np
 from click.testing import CliRunner
-
 from digits_data import digits_data
 
 GAN = """\
@@ -111,6 +110,7 @@ train:
 
 def test_layerwise_pretrains_each_layer_then_finetunes(tmp_path):
     import keras
+
     from modelspec.training.rundir import load_models
     spec = tmp_path / "stacked.yaml"
     spec.write_text(LAYERWISE)

@@ -19,8 +19,9 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 import re
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from modelspec.tfenv import quiet_tensorflow
 
@@ -28,12 +29,11 @@ quiet_tensorflow()
 
 import keras  # noqa: E402
 
+from modelspec.build.components import builtin_layers, objects  # noqa: E402
+from modelspec.errors import Collector, SpecError  # noqa: E402
 from modelspec.lang import registry  # noqa: E402
 from modelspec.lang.checks import load_and_check, weights_file  # noqa: E402
-from modelspec.build.components import objects  # noqa: E402
-from modelspec.build.components import builtin_layers
-from modelspec.errors import Collector, SpecError  # noqa: E402
-from modelspec.lang.expand import FlatGraph, Node, Ref  # noqa: E402
+from modelspec.lang.flatgraph import FlatGraph, Node, Ref  # noqa: E402
 from modelspec.lang.spec import CheckedSpec  # noqa: E402
 
 MAX_LAYER_PARAMS = 2_000_000_000      # 8 GB of float32 weights in one layer
@@ -108,7 +108,7 @@ def build_graph(flat: FlatGraph, name: str, built: dict, errs: Collector,
                                          sparse=bool(decl.get("sparse")),
                                          ragged=bool(decl.get("ragged")))
     tensors = {f"<input:{k}>": v for k, v in inputs.items()}
-    layers = {}
+    layers: dict[str, Any] = {}
     for node in flat.nodes:
         try:
             args = [_tensor(ref, tensors) for ref in node.inputs]
@@ -180,6 +180,7 @@ def _make_layer(node: Node, layers: dict, built: dict, inputs: list):
         if node.trainable is not None:
             model.trainable = node.trainable
         return model
+    assert node.type is not None  # a "layer" node always has one
     _guard_size(node, inputs)
     layer = make_layer(node.type, node.args, name=node.name)
     if node.trainable is not None:
@@ -203,8 +204,9 @@ def make_layer(layer_type: str, args: dict, name: str | None = None):
         kwargs["name"] = name
     if origin == "builtin":
         return builtin_layers.BUILTIN_LAYERS[layer_type](**kwargs)
-    if origin == "python":
-        return registry.python_layer(layer_type).cls(**kwargs)
+    python_layer = registry.python_layer(layer_type) if origin == "python" else None
+    if python_layer is not None:
+        return python_layer.cls(**kwargs)
     return getattr(keras.layers, layer_type)(**kwargs)
 
 
@@ -233,7 +235,7 @@ class _DeferredApplication:
     def __init__(self, app_name: str, kwargs: dict):
         self.app_name, self.kwargs = app_name, kwargs
         self.trainable = True
-        self.model = None
+        self.model: Any = None
 
     def __call__(self, x):
         kwargs = dict(self.kwargs)
@@ -245,7 +247,8 @@ class _DeferredApplication:
 
 
 def _call(layer, node: Node, args: list, call: dict):
-    convention = registry.input_convention(node.type) if node.kind == "layer" else "single"
+    convention = (registry.input_convention(node.type)
+                  if node.kind == "layer" and node.type is not None else "single")
     if node.kind == "model":
         names = list(layer.input) if isinstance(layer.input, dict) else None
         if names and len(names) == len(args):
@@ -330,7 +333,7 @@ class _SizeGuard(Exception):
 
 def _guard_size(node: Node, inputs: list) -> None:
     shape = _shape_of(inputs[0]) if inputs else None
-    count = estimate_parameters(node.type, node.args, shape)
+    count = estimate_parameters(str(node.type), node.args, shape)
     if count > MAX_LAYER_PARAMS:
         raise _SizeGuard(f"layer '{node.name}' ({node.type}) would have about {count:,} "
                          "weights", f"at most {MAX_LAYER_PARAMS:,} per layer (a size guard "
@@ -357,6 +360,7 @@ def model_io(model: keras.Model) -> tuple[dict[str, tuple], dict[str, tuple]]:
     Dtypes are Keras's standard names (`float32`, `int32`, ...).
     """
     def describe(struct, names):
+        items: Iterable[tuple[Any, Any]]
         if isinstance(struct, Mapping):
             items = struct.items()
         else:

@@ -58,7 +58,7 @@ class LazyGroup(click.Group):
                 rows.append((name, LAZY_COMMANDS[name][1]))
             else:
                 cmd = super().get_command(ctx, name)
-                rows.append((name, cmd.get_short_help_str(80)))
+                rows.append((name, cmd.get_short_help_str(80) if cmd else ""))
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 
@@ -104,6 +104,8 @@ def load_plugin(name: str) -> None:
             if not path.is_file():
                 raise UsageError(f"--plugin '{name}': no such file")
             module_spec = importlib.util.spec_from_file_location(path.stem, path)
+            if module_spec is None or module_spec.loader is None:
+                raise UsageError(f"--plugin '{name}': not a Python file")
             module = importlib.util.module_from_spec(module_spec)
             sys.modules[path.stem] = module
             module_spec.loader.exec_module(module)
@@ -168,9 +170,9 @@ def show(spec, params):
       modelspec show specs/vgg16.yaml -p size=32 -p num_classes=10
     """
     quiet_tensorflow()
-    from modelspec.lang.checks import load_and_check
     from modelspec.build.compiler import build_models
     from modelspec.build.show import render_models
+    from modelspec.lang.checks import load_and_check
 
     checked = load_and_check(spec, overrides=parse_param_overrides(params) or None)
     record: dict = {}

@@ -28,11 +28,12 @@ Example:
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
-from modelspec.exporting import publish as export_publish
 from modelspec.errors import UsageError
+from modelspec.exporting import publish as export_publish
 from modelspec.exporting.stage import DEFAULT_TOLERANCE, TFLITE_TOLERANCE, stage_model
 
 
@@ -202,9 +203,9 @@ def _data_preprocessing(spec, built: Mapping, names: Sequence[str], required: bo
             raise UsageError("export.raw_signature: true needs a `model:` spec with a `data:` "
                              "section (or preprocessing given from Python)")
         return None
+    from modelspec.build.compiler import model_io
     from modelspec.data.pipeline import build_datasets
     from modelspec.errors import ModelspecError
-    from modelspec.build.compiler import model_io
     try:
         return build_datasets(spec, *model_io(built["model"])).preprocessing
     except ModelspecError as err:
@@ -249,9 +250,9 @@ def export_spec_or_run(spec_or_run, output=None, *, formats: Sequence[str] | Non
     >>> export_spec_or_run("runs/lenet5", "exported/lenet5", formats=["savedmodel", "tflite"])
     {'model': PosixPath('exported/lenet5/1')}
     """
-    from modelspec.lang.checks import load_and_check
-    from modelspec.exporting.schema import exported_models
     from modelspec.exporting.options import ExportOptionError
+    from modelspec.exporting.schema import exported_models
+    from modelspec.lang.checks import load_and_check
     from modelspec.training.rundir import find_run_dir, load_run
     source = Path(spec_or_run)
     metrics = None

@@ -9,8 +9,8 @@ from pathlib import Path
 import click
 
 from modelspec.cli.util import handle_errors
-from modelspec.tfenv import quiet_tensorflow
 from modelspec.errors import UsageError
+from modelspec.tfenv import quiet_tensorflow
 
 FORMAT_NAMES = ("savedmodel", "keras", "tflite")
 

@@ -15,8 +15,8 @@ with the in-memory model on the same batch.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import keras
 import numpy as np

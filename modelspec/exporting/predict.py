@@ -13,8 +13,8 @@ prints what `POST /v1/models/lenet5:predict` with the same body would return.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Callable, Mapping
 
 import numpy as np
 
@@ -122,8 +122,8 @@ def open_target(target, model: str | None = None, raw: bool = False) -> Predicto
     from modelspec.exporting.publish import latest_version_dir
     path = Path(target)
     if path.is_file():
-        from modelspec.lang.checks import load_and_check
         from modelspec.build.compiler import build_from_spec
+        from modelspec.lang.checks import load_and_check
         spec = load_and_check(path)
         built = build_from_spec(spec)
         return _from_models(built if isinstance(built, dict) else {"model": built}, model,
@@ -145,6 +145,7 @@ def open_target(target, model: str | None = None, raw: bool = False) -> Predicto
             raise UsageError(f"{path}: holds no SavedModel version (no <N>/saved_model.pb), "
                              "no run and no per-model export directories")
         latest = latest_version_dir(path / _pick(per_model, model, str(path)))
+        assert latest is not None  # `per_model` lists directories that have a version
     if not (latest / "saved_model.pb").exists():
         raise UsageError(f"{latest}: the latest version holds no SavedModel "
                          "(export with --format savedmodel to predict from it)")

@@ -13,8 +13,8 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import platform
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 DEFAULT_TOLERANCE = 1e-5
 TFLITE_TOLERANCE = 1e-4
@@ -115,7 +115,7 @@ def stage_model(model, staging: Path, *, metadata: Mapping, preprocessing=None,
     record = dict(metadata)
     record.update({
         "format": "modelspec-export/1",
-        "exported_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "exported_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "versions": _versions(),
         "signatures": described,
         "classifiers": [{"output": c.output, "activation": c.activation,

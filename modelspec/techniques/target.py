@@ -153,8 +153,8 @@ def load_classifier(target, *, params: dict | None = None, weights=None,
         spec, models, _ = load_run(run_dir, which=which)
         trained = True
     elif path.is_file():
-        from modelspec.lang.checks import load_and_check
         from modelspec.build.compiler import build_models
+        from modelspec.lang.checks import load_and_check
         spec = load_and_check(str(path), overrides=params or None)
         models = build_models(spec)
         trained = False
@@ -283,7 +283,21 @@ def _short_list(names: list[str], limit: int = 24) -> str:
     return ", ".join(names[:limit]) + f", ... ({len(names)} layers)"
 
 
-def feature_model(classifier: Classifier, layers: list[str], option: str = "--layer"):
+@dataclass
+class FeatureModel:
+    """Called on a batch of images: the outputs of the layers `names` (Keras names), a list."""
+
+    model: Any  # keras.Model from the classifier's input to those layers' outputs
+    image: str
+    names: list[str]
+
+    def __call__(self, images: Any) -> list[Any]:
+        result = self.model({self.image: images}, training=False)
+        return list(result) if isinstance(result, (list, tuple)) else [result]
+
+
+def feature_model(classifier: Classifier, layers: list[str],
+                  option: str = "--layer") -> FeatureModel:
     """A Keras model from the image input to the outputs of `layers` (spec ids), as a list.
 
     Raises:
@@ -300,13 +314,7 @@ def feature_model(classifier: Classifier, layers: list[str], option: str = "--la
             raise UsageError(f"{option} '{text}': layer '{name}' is used at several places "
                              "of the graph — expected a layer with one output") from None
     inner = keras.Model(inputs=classifier.model.input, outputs=outputs)
-
-    def call(images):
-        result = inner({classifier.image: images}, training=False)
-        return list(result) if isinstance(result, (list, tuple)) else [result]
-
-    call.names = resolved
-    return call
+    return FeatureModel(inner, classifier.image, resolved)
 
 
 def feature_map_layers(classifier: Classifier) -> list[str]:

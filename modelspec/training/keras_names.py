@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from modelspec.lang import catalog
+
 # Short names Keras accepts as strings besides the snake_case of the class names.
 LOSS_ALIASES = ["mse", "mae", "mape", "msle", "kld", "kl_divergence", "logcosh", "huber_loss"]
 METRIC_ALIASES = ["accuracy", "acc", "mse", "mae", "mape", "msle", "crossentropy", "ce"]

@@ -10,13 +10,6 @@ from __future__ import annotations
 from modelspec.build.components.objects import make
 
 
-def make_schedule(value):
-    """Builds a learning rate: a float stays a float, `{type: CosineDecay, ...}` a schedule."""
-    if isinstance(value, (int, float)):
-        return float(value)
-    return make("schedules", value)
-
-
 def make_optimizer(value):
     """Builds a Keras optimizer from `"adam"` or `{type: Adam, learning_rate: ..., ...}`.
 

@@ -166,8 +166,8 @@ def load_run(run_dir, which: str = "final"):
         raise UsageError(f"{run_dir}: not a run directory (no {STATE}); train a spec first "
                          "with `modelspec train SPEC`")
     run.recover()
-    from modelspec.lang.checks import check, load_and_check
     from modelspec.build.compiler import build_from_spec
+    from modelspec.lang.checks import check, load_and_check
     spec = None
     original = state.get("spec_path")
     overrides = state.get("overrides") or None
