@@ -3,7 +3,7 @@
 Every user mistake becomes a `Problem`: where it is (file, line, column, path inside the
 document), what is wrong, what was expected and, when a close name exists, a suggestion.
 A `SpecError` carries all problems of a file at once; the CLI prints them sorted by line
-and exits with code 2. Other failures have their own exit codes (DESIGN §2):
+and exits with code 2. Other failures have their own exit codes (docs/DESIGN.md §2):
 0 ok, 1 internal error, 2 invalid spec or usage, 3 training diverged, 4 state conflict.
 """
 

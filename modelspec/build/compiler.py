@@ -91,7 +91,7 @@ def build_models(spec: CheckedSpec, record: dict | None = None) -> dict:
 
 
 def _resolve_weight_paths(flat: FlatGraph, spec: CheckedSpec) -> None:
-    """Application weight files are paths relative to the spec's folder (DESIGN §3)."""
+    """Application weight files are paths relative to the spec's folder (docs/DESIGN.md §3)."""
     for node in flat.nodes:
         path = weights_file(node, spec.base_dir)
         if path is not None:

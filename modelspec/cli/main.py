@@ -1,7 +1,7 @@
 """The `modelspec` command line (click).
 
 Commands are loaded lazily: `modelspec validate` and `modelspec schema` never import
-TensorFlow, so checking specs stays well under a second. Exit codes (DESIGN §2): 0 ok,
+TensorFlow, so checking specs stays well under a second. Exit codes (docs/DESIGN.md §2): 0 ok,
 1 internal error, 2 invalid spec or usage, 3 training diverged, 4 state conflict.
 """
 

@@ -19,11 +19,9 @@ from modelspec.tfenv import quiet_tensorflow
 
 
 def _bundle(spec):
-    from modelspec.build.compiler import build_from_spec
+    from modelspec.build.compiler import build_models
     from modelspec.data.pipeline import spec_datasets
-    built = build_from_spec(spec)
-    models = built if isinstance(built, dict) else {"model": built}
-    return spec_datasets(spec, spec.section("train") or {})(models)
+    return spec_datasets(spec, spec.section("train") or {})(build_models(spec))
 
 
 def _short(value, limit: int = 8) -> str:

@@ -10,9 +10,8 @@ import click
 
 from modelspec.cli.util import handle_errors
 from modelspec.errors import UsageError
+from modelspec.exporting.options import FORMATS
 from modelspec.tfenv import quiet_tensorflow
-
-FORMAT_NAMES = ("savedmodel", "keras", "tflite")
 
 
 def parse_formats(text: str | None) -> list[str] | None:
@@ -26,10 +25,10 @@ def parse_formats(text: str | None) -> list[str] | None:
     from modelspec.errors import did_you_mean
     formats = [f.strip().lower() for f in text.split(",") if f.strip()]
     for name in formats:
-        if name not in FORMAT_NAMES:
-            hint = did_you_mean(name, FORMAT_NAMES)
+        if name not in FORMATS:
+            hint = did_you_mean(name, FORMATS)
             raise UsageError(f"--format: unknown format '{name}' — expected some of "
-                             f"{', '.join(FORMAT_NAMES)}"
+                             f"{', '.join(FORMATS)}"
                              + (f" (did you mean '{hint}'?)" if hint else ""))
     return list(dict.fromkeys(formats))
 

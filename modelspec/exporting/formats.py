@@ -27,7 +27,6 @@ from modelspec.exporting.signatures import SERVING_DEFAULT, call_model, max_diff
 
 KERAS_FILE = "model.keras"
 TFLITE_FILE = "model.tflite"
-FORMATS = ("savedmodel", "keras", "tflite")
 
 
 class ExportCheckError(ModelspecError):

@@ -20,6 +20,7 @@ import numpy as np
 
 from modelspec.errors import UsageError
 from modelspec.exporting.payload import InputSpec, format_response, read_payload
+from modelspec.targets import Target, open_target
 
 
 class Predictor:
@@ -70,20 +71,22 @@ def _from_savedmodel(version_dir: Path) -> Predictor:
     return Predictor(signatures, str(version_dir))
 
 
-def _from_models(models: Mapping, model: str | None, origin: str, spec,
+def _from_target(target: Target, model: str | None, origin: str,
                  raw: bool = False) -> Predictor:
     import tensorflow as tf
 
-    from modelspec.exporting.api import _data_preprocessing, options_for
+    from modelspec.build.compiler import model_io
+    from modelspec.exporting.api import _data_preprocessing
+    from modelspec.exporting.options import ExportOptions
     from modelspec.exporting.signatures import build_endpoints
+    models, spec = target.models, target.spec
     name = _pick(list(models), model, origin)
-    section = spec.section("export") or {}
-    classify, labels = options_for(models[name], section.get("classify"),
-                                   section.get("labels"))
+    options = ExportOptions.from_section(spec.section("export") or {}).for_outputs(
+        model_io(models[name])[1])
     # serving_raw needs the data pipeline (adapted on the training split): only on request
     prep = _data_preprocessing(spec, models, [name], required=True) if raw else None
-    endpoints = build_endpoints(models[name], classify=classify, labels=labels,
-                                threshold=section.get("threshold", 0.5), preprocessing=prep)
+    endpoints = build_endpoints(models[name], classify=options.classify, labels=options.labels,
+                                threshold=options.threshold, preprocessing=prep)
     signatures = {}
     for sig, function in endpoints.functions.items():
         def call(batch, function=function):
@@ -107,7 +110,8 @@ def _pick(names: list[str], model: str | None, origin: str) -> str:
     return model
 
 
-def open_target(target, model: str | None = None, raw: bool = False) -> Predictor:
+def open_predictor(target: str | Path, model: str | None = None,
+                   raw: bool = False) -> Predictor:
     """Opens what `modelspec predict` runs: an export, a run directory or a spec file.
 
     Args:
@@ -120,23 +124,14 @@ def open_target(target, model: str | None = None, raw: bool = False) -> Predicto
         UsageError: The target is none of these, or `model` is needed / unknown.
     """
     from modelspec.exporting.publish import latest_version_dir
+    from modelspec.training.rundir import find_run_dir
     path = Path(target)
-    if path.is_file():
-        from modelspec.build.compiler import build_from_spec
-        from modelspec.lang.checks import load_and_check
-        spec = load_and_check(path)
-        built = build_from_spec(spec)
-        return _from_models(built if isinstance(built, dict) else {"model": built}, model,
-                            str(path), spec, raw)
-    if not path.is_dir():
+    if not path.exists():
         raise UsageError(f"{path}: no such export, run directory or spec file")
     if (path / "saved_model.pb").exists():
         return _from_savedmodel(path)
-    from modelspec.training.rundir import find_run_dir
-    if find_run_dir(path) is not None:
-        from modelspec.training.rundir import load_run
-        spec, models, _ = load_run(path)
-        return _from_models(models, model, str(path), spec, raw)
+    if path.is_file() or find_run_dir(path) is not None:
+        return _from_target(open_target(path), model, str(path), raw)
     latest = latest_version_dir(path)
     if latest is None:
         per_model = sorted(p.name for p in path.iterdir()
@@ -157,7 +152,7 @@ def predict_files(target, inputs, *, signature: str | None = None, model: str | 
     """Runs a target on input files and returns TF Serving's JSON answer (a dict).
 
     Args:
-        target: See `open_target`.
+        target: See `open_predictor`.
         inputs: Input file paths (JSON/CSV/.npy/.npz, or several images).
         signature: The signature; default: the request's `signature_name`, else
             `serving_default`.
@@ -173,7 +168,7 @@ def predict_files(target, inputs, *, signature: str | None = None, model: str | 
         raise UsageError(f"the request names signature '{requested}' but --signature is "
                          f"'{signature}'")
     chosen = signature or requested or "serving_default"
-    predictor = open_target(target, model, raw=chosen == "serving_raw")
+    predictor = open_predictor(target, model, raw=chosen == "serving_raw")
     payload = read_payload(inputs, predictor.inputs(chosen), rescale)
     return format_response(predictor(chosen, payload.batch), payload.style)
 

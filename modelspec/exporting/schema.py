@@ -19,11 +19,10 @@ export:
 from __future__ import annotations
 
 from modelspec.errors import did_you_mean
+from modelspec.exporting.options import FORMATS, TFLITE_OPTIMIZE
 from modelspec.lang.schema.fragments import BOOL, STR, obj, param_or
 
-FORMATS = ["savedmodel", "keras", "tflite"]
 WEIGHTS = ["final", "best", "latest"]
-TFLITE_OPTIMIZE = ["none", "dynamic", "float16"]
 
 
 def _p(schema: dict) -> dict:
@@ -43,7 +42,7 @@ def export_schema() -> dict:
         "models": _p(_names() | {"description": "the models to export (names under "
                                                 "`models:`); each gets its own directory "
                                                 "when there are several"}),
-        "formats": _p({"type": "array", "items": _p({"type": "string", "enum": FORMATS}),
+        "formats": _p({"type": "array", "items": _p({"type": "string", "enum": list(FORMATS)}),
                        "minItems": 1, "uniqueItems": True,
                        "description": "savedmodel (TF Serving), keras (.keras archive), "
                                       "tflite"}),
@@ -65,7 +64,7 @@ def export_schema() -> dict:
         "tolerance": _p(positive | {"description": "largest abs difference allowed between "
                                                    "the reloaded export and the model"}),
         "tflite": _p(obj({
-            "optimize": _p({"type": "string", "enum": TFLITE_OPTIMIZE}),
+            "optimize": _p({"type": "string", "enum": list(TFLITE_OPTIMIZE)}),
             "tolerance": _p(positive),
         }, description="TFLite conversion options")),
     }, description="SavedModel export for TensorFlow Serving (and other formats)")

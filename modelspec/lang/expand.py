@@ -22,9 +22,9 @@ from modelspec.lang import registry
 from modelspec.lang.expr import REF_NAME, ExpressionError
 from modelspec.lang.flatgraph import FlatGraph, Node, Ref, check_connected  # noqa: F401
 from modelspec.lang.flatgraph import keras_style_name as _snake
+from modelspec.lang.schema.document import COMMON_KEYS
 from modelspec.lang.spec import resolve_value
 
-COMMON_KEYS = ("id", "in", "if", "repeat", "first", "vary", "call", "trainable")
 BLOCK_INPUT = "input"
 DEFAULT_PORT = "out"  # what `in: enc` reads from a layer with several outputs
 

@@ -146,24 +146,10 @@ def load_classifier(target, *, params: dict | None = None, weights=None,
     >>> clf.image, clf.output, clf.image_shape
     ('image', 'digit', (32, 32, 1))
     """
-    from modelspec.training.rundir import find_run_dir, load_run
-    path = Path(target)
-    run_dir = find_run_dir(path)
-    if run_dir is not None:
-        spec, models, _ = load_run(run_dir, which=which)
-        trained = True
-    elif path.is_file():
-        from modelspec.build.compiler import build_models
-        from modelspec.lang.checks import load_and_check
-        spec = load_and_check(str(path), overrides=params or None)
-        models = build_models(spec)
-        trained = False
-    elif path.is_dir():
-        raise UsageError(f"{target}: not a run directory (no state.json) — expected a run "
-                         "directory written by `modelspec train` or a spec file")
-    else:
-        raise UsageError(f"{target}: no such run directory or spec file")
-    model = _single_model(models, target)
+    from modelspec.targets import open_target
+    opened = open_target(target, which=which, params=params)
+    spec, trained, run_dir = opened.spec, opened.trained, opened.run_dir
+    model = _single_model(opened.models, target)
     if weights is not None:
         load_weights_file(model, weights)
         trained = True

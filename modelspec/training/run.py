@@ -288,9 +288,8 @@ def train_spec(spec, *, epochs: int | None = None, output=None, restart: bool = 
                          "(train: {optimizer: adam, loss: ..., epochs: 10})")
 
     def build():
-        from modelspec.build.compiler import build_from_spec
-        built = build_from_spec(spec)
-        return built if isinstance(built, dict) else {"model": built}
+        from modelspec.build.compiler import build_models
+        return build_models(spec)
 
     text = getattr(getattr(spec, "loaded", None), "text", None) or None
     if text is None and spec.path is not None:

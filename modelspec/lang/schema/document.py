@@ -25,7 +25,7 @@ from modelspec.lang.sections import SECTIONS
 SCHEMA_ID = "https://modelspec.dev/schema/v1.json"
 IDENT = r"^[A-Za-z_][A-Za-z0-9_]*$"
 TENSOR_REF = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*$"
-# Keys every layer item may have besides its arguments (DESIGN §1 "Layer graphs").
+# Keys every layer item may have besides its arguments (docs/DESIGN.md §1 "Layer graphs").
 COMMON_KEYS = ("id", "in", "if", "repeat", "first", "vary", "call", "trainable")
 
 
