@@ -139,102 +139,120 @@ def _describe(value: Any) -> str:
 def translate(error: ValidationError, path: PathT, document: Any, errs: Collector,
               owner: str | None = None, notes: Sequence[str] = ()) -> None:
     """Turns one jsonschema error into a positioned problem with an actionable message."""
-    kind, inst, value = error.validator, error.instance, error.validator_value
-    if kind in ("anyOf", "oneOf") and error.context and all(
-            sub.validator == "required" and not sub.relative_path for sub in error.context):
-        keys = [sub.validator_value[0] for sub in error.context]
-        hint = ("'type:' naming a layer (e.g. type: Dense), or 'block:', 'model:' or 'shares:'"
-                if "type" in keys else "one of: " + ", ".join(keys))
-        errs.add(path, f"missing key: one of {', '.join(keys)}", expected=hint, notes=notes)
-        return
+    kind, inst = error.validator, error.instance
     if kind in ("anyOf", "oneOf"):
-        best = _best_branch(error)
-        if best is not None:
-            translate(best, path + tuple(best.relative_path), document, errs, owner, notes)
-            return
-        wanted = _branch_types(error)
-        if is_reference(inst):
-            return
-        if _all_branches_wrong_type(error):
-            what = "the value is empty (null)" if inst is None else \
-                f"{_describe(inst)} is {_type_of(inst)}"
-            errs.add(path, what, expected=wanted + _float_hint(inst, wanted), notes=notes)
-            return
-        errs.add(path, f"invalid value {_describe(inst)}", expected=wanted, notes=notes)
+        _translate_alternatives(error, path, document, errs, owner, notes)
         return
     owner = owner or _owner(inst, path)
     if owner is None and path and path[-1] in ("first", "vary"):
         owner = _owner(_at(document, path[:-1]), path[:-1])  # `first:` holds layer arguments
     if kind == "additionalProperties":
-        allowed = list(error.schema.get("properties", {}))
-        has_args = owner is not None and not owner.startswith("block")
-        # a layer item of a graph or block (not a wrapped layer, an initializer, ...)
-        layer_item = (has_args and bool(path) and isinstance(path[-1], int)
-                      and "layers" in path)
-        for key in [k for k in inst if k not in allowed]:
-            if owner and key in ("in", "id"):
-                continue
-            if has_args:
-                arguments = [k for k in allowed if k not in schema.COMMON_KEYS and k != "type"]
-                expected = f"one of {owner}'s arguments: {', '.join(arguments) or '(none)'}"
-                if layer_item:
-                    expected += f" (or a layer key: {', '.join(schema.COMMON_KEYS)})"
-                what = f"unknown argument '{key}' for {owner}"
-            else:
-                expected, what = _listing(allowed), f"unknown key '{key}'"
-            errs.add(path + (key,), what, expected=expected,
-                     suggestion=did_you_mean(key, allowed), key=True, notes=notes)
+        _unknown_keys(error, path, owner, errs, notes)
     elif kind == "required":
-        for key in [k for k in value if k not in inst]:
+        for key in [k for k in error.validator_value if k not in inst]:
             hint = ("'modelspec: 1' (the language version) as the spec's first key"
                     if key == "modelspec" and not path else f"'{key}: ...' here")
             errs.add(path, f"missing required key '{key}'", expected=hint, notes=notes)
     elif kind == "enum":
-        label = _enum_label(path, value)
-        options = [v for v in value if v is not None]
-        errs.add(path, f"unknown {label} {_describe(inst)}", expected=_listing(options),
+        options = [v for v in error.validator_value if v is not None]
+        errs.add(path, f"unknown {_enum_label(path, error.validator_value)} {_describe(inst)}",
+                 expected=_listing(options),
                  suggestion=did_you_mean(inst, [str(o) for o in options]), notes=notes)
-    elif kind == "const" and path == ("modelspec",):
-        errs.add(path, f"unsupported language version {_describe(inst)}",
-                 expected="'modelspec: 1'", notes=notes)
-    elif kind == "const":
-        errs.add(path, f"unsupported value {_describe(inst)}", expected=_describe(value),
-                 notes=notes)
-    elif kind == "type":
+    else:
+        what, expected = _value_problem(error, path)
+        errs.add(path, what, expected=expected, notes=notes)
+
+
+def _translate_alternatives(error: ValidationError, path: PathT, document: Any,
+                            errs: Collector, owner: str | None, notes: Sequence[str]) -> None:
+    """An anyOf / oneOf error: a missing key, the one plausible branch's own error, or what
+    the value's type should have been."""
+    inst = error.instance
+    if error.context and all(sub.validator == "required" and not sub.relative_path
+                             for sub in error.context):
+        keys = [sub.validator_value[0] for sub in error.context]
+        hint = ("'type:' naming a layer (e.g. type: Dense), or 'block:', 'model:' or 'shares:'"
+                if "type" in keys else "one of: " + ", ".join(keys))
+        errs.add(path, f"missing key: one of {', '.join(keys)}", expected=hint, notes=notes)
+        return
+    best = _best_branch(error)
+    if best is not None:
+        translate(best, path + tuple(best.relative_path), document, errs, owner, notes)
+        return
+    wanted = _branch_types(error)
+    if is_reference(inst):
+        return
+    if _all_branches_wrong_type(error):
+        what = "the value is empty (null)" if inst is None else \
+            f"{_describe(inst)} is {_type_of(inst)}"
+        errs.add(path, what, expected=wanted + _float_hint(inst, wanted), notes=notes)
+        return
+    errs.add(path, f"invalid value {_describe(inst)}", expected=wanted, notes=notes)
+
+
+def _unknown_keys(error: ValidationError, path: PathT, owner: str | None, errs: Collector,
+                  notes: Sequence[str]) -> None:
+    """One problem per key `additionalProperties: false` rejected, worded as an unknown
+    argument of the layer (or component) `owner` when there is one."""
+    inst = error.instance
+    allowed = list(error.schema.get("properties", {}))
+    has_args = owner is not None and not owner.startswith("block")
+    # a layer item of a graph or block (not a wrapped layer, an initializer, ...)
+    layer_item = has_args and bool(path) and isinstance(path[-1], int) and "layers" in path
+    for key in [k for k in inst if k not in allowed]:
+        if owner and key in ("in", "id"):
+            continue
+        if has_args:
+            arguments = [k for k in allowed if k not in schema.COMMON_KEYS and k != "type"]
+            expected = f"one of {owner}'s arguments: {', '.join(arguments) or '(none)'}"
+            if layer_item:
+                expected += f" (or a layer key: {', '.join(schema.COMMON_KEYS)})"
+            what = f"unknown argument '{key}' for {owner}"
+        else:
+            expected, what = _listing(allowed), f"unknown key '{key}'"
+        errs.add(path + (key,), what, expected=expected,
+                 suggestion=did_you_mean(key, allowed), key=True, notes=notes)
+
+
+_BOUND_WORDS = {"minimum": "at least", "maximum": "at most", "exclusiveMinimum": "more than",
+                "exclusiveMaximum": "less than"}
+_SIZE_WORDS = {"minItems": "at least", "maxItems": "at most", "minProperties": "at least"}
+
+
+def _value_problem(error: ValidationError, path: PathT) -> tuple[str, str | None]:
+    """(what is wrong, what was expected) for an error about one value."""
+    kind, inst, value = error.validator, error.instance, error.validator_value
+    if kind == "const" and path == ("modelspec",):
+        return f"unsupported language version {_describe(inst)}", "'modelspec: 1'"
+    if kind == "const":
+        return f"unsupported value {_describe(inst)}", _describe(value)
+    if kind == "type":
         types = value if isinstance(value, list) else [value]
         wanted = " or ".join(_TYPE_WORDS.get(t, str(t)) for t in types)
-        errs.add(path, "the value is empty (null)" if inst is None else
-                 f"{_describe(inst)} is {_type_of(inst)}",
-                 expected=wanted + _float_hint(inst, wanted), notes=notes)
-    elif kind in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
-        word = {"minimum": "at least", "maximum": "at most", "exclusiveMinimum": "more than",
-                "exclusiveMaximum": "less than"}[kind]
+        what = "the value is empty (null)" if inst is None else \
+            f"{_describe(inst)} is {_type_of(inst)}"
+        return what, wanted + _float_hint(inst, wanted)
+    if kind in _BOUND_WORDS:
         extra = " (a size guard: larger layers would exhaust memory)" if kind == "maximum" \
             and value >= 1 << 16 else ""
-        errs.add(path, f"{_describe(inst)} is out of range{extra}", expected=f"{word} {value}",
-                 notes=notes)
-    elif kind in ("minItems", "maxItems", "minProperties"):
-        word = {"minItems": "at least", "maxItems": "at most", "minProperties": "at least"}[kind]
+        return f"{_describe(inst)} is out of range{extra}", f"{_BOUND_WORDS[kind]} {value}"
+    if kind in _SIZE_WORDS:
         unit = "entries" if kind == "minProperties" else "items"
-        errs.add(path, f"has {len(inst)} {unit}", expected=f"{word} {value} {unit}", notes=notes)
-    elif kind == "pattern" and _is_param_pattern(error):
+        return f"has {len(inst)} {unit}", f"{_SIZE_WORDS[kind]} {value} {unit}"
+    if kind == "pattern" and _is_param_pattern(error):
         hint = ""
         if isinstance(inst, str) and inst.startswith("$(") and not inst.endswith(")"):
             hint = (" (is a closing ')' missing? Inside { } or [ ] a comma ends the value: "
                     "quote an expression that has one, e.g. \"$(max(a, b))\")")
-        errs.add(path, f"{_describe(inst)} is not a valid parameter reference",
-                 expected="'$name' or '$(expression)'" + hint, notes=notes)
-    elif kind == "pattern":
-        errs.add(path, f"{_describe(inst)} is not a valid name here",
-                 expected="letters, digits and _ (not starting with a digit)"
-                 + (", optionally .port" if "\\." in value else ""), notes=notes)
-    elif kind == "propertyNames":
-        errs.add(path, f"invalid name {_describe(inst)}", expected="letters, digits and _",
-                 notes=notes)
-    elif kind == "anyOf":
-        pass
-    else:
-        errs.add(path, error.message, notes=notes)
+        return (f"{_describe(inst)} is not a valid parameter reference",
+                "'$name' or '$(expression)'" + hint)
+    if kind == "pattern":
+        return (f"{_describe(inst)} is not a valid name here",
+                "letters, digits and _ (not starting with a digit)"
+                + (", optionally .port" if "\\." in value else ""))
+    if kind == "propertyNames":
+        return f"invalid name {_describe(inst)}", "letters, digits and _"
+    return error.message, None
 
 
 def _branches(error: ValidationError) -> dict[Any, list[ValidationError]]:
