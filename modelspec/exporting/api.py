@@ -37,9 +37,10 @@ from modelspec.errors import UsageError
 from modelspec.exporting import publish as export_publish
 from modelspec.exporting.options import ExportOptionError, ExportOptions
 from modelspec.exporting.stage import stage_model
+from modelspec.lang.spec import CheckedSpec
 
 
-def _split_preprocessing(preprocessing, models: Mapping) -> dict[str, Any]:
+def _split_preprocessing(preprocessing: Any, models: Mapping[str, Any]) -> dict[str, Any]:
     """Returns model name → its preprocessing (given directly, or as a dict by model name)."""
     from modelspec.exporting.preprocessing import RawFeature
     if isinstance(preprocessing, Mapping) and preprocessing and \
@@ -150,12 +151,12 @@ def _remove_created(published: list[Path], stagings: list[Path], created: list[P
             pass
 
 
-def export_model(model, output_dir, **kwargs) -> Path:
+def export_model(model: Any, output_dir: str | Path, **kwargs: Any) -> Path:
     """Exports one model to `output_dir/<N>/`; see `export_models` for the arguments."""
     return export_models({"model": model}, output_dir, **kwargs)["model"]
 
 
-def _resolved_yaml(spec) -> str:
+def _resolved_yaml(spec: CheckedSpec) -> str:
     import io
 
     from ruamel.yaml import YAML
@@ -166,7 +167,7 @@ def _resolved_yaml(spec) -> str:
     return f"# {spec.name}: the spec with every $param substituted\n" + buffer.getvalue()
 
 
-def _spec_facts(spec) -> tuple[dict, dict[str, str]]:
+def _spec_facts(spec: CheckedSpec) -> tuple[dict[str, Any], dict[str, str]]:
     """Metadata and asset files describing `spec` (name, fingerprint, text, resolved text)."""
     facts = {"spec": {"name": spec.name, "fingerprint": spec.fingerprint,
                       "file": str(spec.path) if spec.path is not None else None}}
@@ -176,7 +177,8 @@ def _spec_facts(spec) -> tuple[dict, dict[str, str]]:
     return facts, assets
 
 
-def _data_preprocessing(spec, built: Mapping, names: Sequence[str], required: bool):
+def data_preprocessing(spec: CheckedSpec, built: Mapping[str, Any], names: Sequence[str],
+                       required: bool) -> Any:
     """The data pipeline's serving-time preprocessing for a `model:` spec, or None.
 
     When `required` (the spec says `raw_signature: true`) a failure to build the data
@@ -254,7 +256,7 @@ def export_spec_or_run(spec_or_run: str | Path, output: str | Path | None = None
     raw_signature = section.get("raw_signature")
     if isinstance(preprocessing, str) and preprocessing == "auto":
         preprocessing = None if raw_signature is False else \
-            _data_preprocessing(spec, target.models, names, required=bool(raw_signature))
+            data_preprocessing(spec, target.models, names, required=bool(raw_signature))
     facts, assets = _spec_facts(spec)
     facts["source"] = {"kind": "run" if target.trained else "spec", "path": str(source)}
     if target.trained:
@@ -278,7 +280,7 @@ def _run_export_weights(source: Path) -> str | None:
 
 
 @contextlib.contextmanager
-def _export_errors_at(spec: Any, section: Mapping[str, Any]) -> Iterator[None]:
+def _export_errors_at(spec: CheckedSpec, section: Mapping[str, Any]) -> Iterator[None]:
     """Reports an `ExportOptionError` at the spec's `export:` option it comes from (a
     `SpecError`), or as a usage error when the option was given from Python."""
     try:

@@ -212,14 +212,14 @@ def read_images(paths: Sequence[Path], inputs: Mapping[str, InputSpec],
     return Payload({name: np.stack(images).astype(np.dtype(spec.dtype))})
 
 
-def read_payload(paths: Sequence[Path], inputs: Mapping[str, InputSpec],
+def read_payload(files: Sequence[str | Path], inputs: Mapping[str, InputSpec],
                  rescale: float = 1.0) -> Payload:
     """Reads prediction input files of any supported kind (see the module docstring).
 
     Raises:
         UsageError: An unsupported or unreadable file, or values that do not fit the inputs.
     """
-    paths = [Path(p) for p in paths]
+    paths = [Path(p) for p in files]
     suffixes = {p.suffix.lower() for p in paths}
     if not paths:
         raise UsageError("no input file given (--input FILE)")

@@ -13,8 +13,9 @@ prints what `POST /v1/models/lenet5:predict` with the same body would return.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -76,7 +77,7 @@ def _from_target(target: Target, model: str | None, origin: str,
     import tensorflow as tf
 
     from modelspec.build.compiler import model_io
-    from modelspec.exporting.api import _data_preprocessing
+    from modelspec.exporting.api import data_preprocessing
     from modelspec.exporting.options import ExportOptions
     from modelspec.exporting.signatures import build_endpoints
     models, spec = target.models, target.spec
@@ -84,7 +85,7 @@ def _from_target(target: Target, model: str | None, origin: str,
     options = ExportOptions.from_section(spec.section("export") or {}).for_outputs(
         model_io(models[name])[1])
     # serving_raw needs the data pipeline (adapted on the training split): only on request
-    prep = _data_preprocessing(spec, models, [name], required=True) if raw else None
+    prep = data_preprocessing(spec, models, [name], required=True) if raw else None
     endpoints = build_endpoints(models[name], classify=options.classify, labels=options.labels,
                                 threshold=options.threshold, preprocessing=prep)
     signatures = {}
@@ -147,8 +148,9 @@ def open_predictor(target: str | Path, model: str | None = None,
     return _from_savedmodel(latest)
 
 
-def predict_files(target, inputs, *, signature: str | None = None, model: str | None = None,
-                  rescale: float = 1.0) -> dict:
+def predict_files(target: str | Path, inputs: Sequence[str | Path], *,
+                  signature: str | None = None, model: str | None = None,
+                  rescale: float = 1.0) -> dict[str, Any]:
     """Runs a target on input files and returns TF Serving's JSON answer (a dict).
 
     Args:
@@ -173,7 +175,7 @@ def predict_files(target, inputs, *, signature: str | None = None, model: str | 
     return format_response(predictor(chosen, payload.batch), payload.style)
 
 
-def _requested_signature(inputs) -> str | None:
+def _requested_signature(inputs: Sequence[str | Path]) -> str | None:
     """The `signature_name` of a JSON request, if any (read before parsing the values)."""
     if len(inputs) != 1 or Path(inputs[0]).suffix.lower() != ".json":
         return None
