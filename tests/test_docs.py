@@ -19,7 +19,7 @@ HOST = """\
 modelspec: 1
 name: host
 model:
-  inputs: {image: {shape: [8, 8]}}
+  inputs: {image: {shape: [8, 8, 1]}}
   layers:
     - {type: Flatten}
     - {id: hidden, type: Dense, units: 16, activation: relu}
