@@ -121,7 +121,7 @@ class SpecError(ModelspecError):
 
     exit_code = EXIT_INVALID
 
-    def __init__(self, problems: Iterable[Problem]):
+    def __init__(self, problems: Iterable[Problem]) -> None:
         unique = {p: None for p in problems}
         self.problems = sorted(unique, key=Problem.sort_key)
         super().__init__(self.format())

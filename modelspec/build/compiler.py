@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 from modelspec.tfenv import quiet_tensorflow
@@ -40,7 +41,8 @@ MAX_LAYER_PARAMS = 2_000_000_000      # 8 GB of float32 weights in one layer
 MAX_ACTIVATION_ELEMENTS = 1 << 31     # per example, for one layer's output
 
 
-def build_from_spec(spec, overrides: dict | None = None):
+def build_from_spec(spec: str | Path | CheckedSpec,
+                    overrides: dict[str, Any] | None = None) -> Any:
     """Builds the Keras model(s) of a spec.
 
     Args:
@@ -98,8 +100,8 @@ def _resolve_weight_paths(flat: FlatGraph, spec: CheckedSpec) -> None:
             node.args["weights"] = str(path.resolve())
 
 
-def build_graph(flat: FlatGraph, name: str, built: dict, errs: Collector,
-                record: list | None = None):
+def build_graph(flat: FlatGraph, name: str, built: dict[str, Any], errs: Collector,
+                record: list[Any] | None = None) -> Any:
     """Builds one flat graph into a functional `keras.Model` (None after errors)."""
     inputs = {}
     for input_name, decl in flat.inputs.items():
@@ -190,7 +192,7 @@ def _make_layer(node: Node, layers: dict, built: dict, inputs: list):
     return layer
 
 
-def make_layer(layer_type: str, args: dict, name: str | None = None):
+def make_layer(layer_type: str, args: dict[str, Any], name: str | None = None) -> Any:
     """Creates one Keras layer from its type and resolved spec arguments."""
     kwargs = objects.layer_arguments(args)
     for key in ("layer", "backward_layer"):
@@ -232,12 +234,12 @@ def _application(kwargs: dict, layer_name: str | None = None):
 class _DeferredApplication:
     """Builds `keras.applications.<name>` once the input shape is known, then calls it."""
 
-    def __init__(self, app_name: str, kwargs: dict):
+    def __init__(self, app_name: str, kwargs: dict[str, Any]) -> None:
         self.app_name, self.kwargs = app_name, kwargs
         self.trainable = True
         self.model: Any = None
 
-    def __call__(self, x):
+    def __call__(self, x: Any) -> Any:
         kwargs = dict(self.kwargs)
         kwargs.setdefault("include_top", False)
         self.model = getattr(keras.applications, self.app_name)(
@@ -304,7 +306,8 @@ def _keras_message(err: Exception) -> str:
     return text[:400] + ("..." if len(text) > 400 else "")
 
 
-def estimate_parameters(layer_type: str, args: dict, input_shape) -> int:
+def estimate_parameters(layer_type: str, args: dict[str, Any],
+                        input_shape: tuple[Any, ...] | None) -> int:
     """A cheap upper estimate of a layer's weights before Keras allocates them (0: unknown)."""
     if input_shape is None:
         return 0
@@ -326,7 +329,7 @@ def estimate_parameters(layer_type: str, args: dict, input_shape) -> int:
 
 
 class _SizeGuard(Exception):
-    def __init__(self, message: str, expected: str):
+    def __init__(self, message: str, expected: str) -> None:
         super().__init__(message)
         self.message, self.expected = message, expected
 

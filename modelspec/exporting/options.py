@@ -29,7 +29,7 @@ class ExportOptionError(ValueError):
         message: What is wrong.
     """
 
-    def __init__(self, option: str, message: str):
+    def __init__(self, option: str, message: str) -> None:
         super().__init__(message)
         self.option = option
 

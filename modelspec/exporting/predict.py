@@ -32,7 +32,8 @@ class Predictor:
         origin: What was loaded, for messages.
     """
 
-    def __init__(self, signatures: Mapping[str, tuple[dict, Callable]], origin: str):
+    def __init__(self, signatures: Mapping[str, tuple[dict[str, InputSpec], Callable[..., Any]]],
+                 origin: str) -> None:
         self.signatures = dict(signatures)
         self.origin = origin
 

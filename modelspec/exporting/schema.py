@@ -18,9 +18,10 @@ export:
 
 from __future__ import annotations
 
-from modelspec.errors import did_you_mean
+from modelspec.errors import Collector, did_you_mean
 from modelspec.exporting.options import FORMATS, TFLITE_OPTIMIZE
 from modelspec.lang.schema.fragments import BOOL, STR, obj, param_or
+from modelspec.lang.spec import CheckedSpec
 
 WEIGHTS = ["final", "best", "latest"]
 
@@ -75,7 +76,7 @@ def _graph_outputs(spec, model_name: str) -> list[str]:
     return list(graph.outputs) if graph is not None else []
 
 
-def default_models(spec) -> list[str]:
+def default_models(spec: CheckedSpec) -> list[str]:
     """The models exported when `export.models` is absent: a GAN's generator, else all."""
     train = spec.section("train") or {}
     names = list(spec.model_names)
@@ -86,13 +87,13 @@ def default_models(spec) -> list[str]:
     return names
 
 
-def exported_models(spec) -> list[str]:
+def exported_models(spec: CheckedSpec) -> list[str]:
     """The names of the models a spec exports (`export.models`, or `default_models`)."""
     section = spec.section("export") or {}
     return list(section.get("models") or default_models(spec))
 
 
-def check_export(spec, errs) -> None:
+def check_export(spec: CheckedSpec, errs: Collector) -> None:
     """Checks the `export:` section against the spec's models and outputs.
 
     Args:

@@ -119,7 +119,8 @@ def _batches(data, count):
         yield (element[0] if isinstance(element, tuple) else element,)
 
 
-def load_classifier(target, *, params: dict | None = None, weights=None,
+def load_classifier(target: str | Path, *, params: dict[str, Any] | None = None,
+                    weights: str | Path | None = None,
                     output: str | None = None, which: str = "final",
                     need_output: bool = True) -> Classifier:
     """Loads a run directory or builds a spec, and checks that it is an image classifier.
@@ -163,7 +164,7 @@ def load_classifier(target, *, params: dict | None = None, weights=None,
     return Classifier(model, image, out, spec, str(target), trained, run_dir=run_dir)
 
 
-def load_weights_file(model, weights) -> None:
+def load_weights_file(model: Any, weights: str | Path) -> None:
     """Loads a local Keras weights file into `model`; UsageError when it does not fit."""
     wpath = Path(weights)
     if not wpath.is_file():

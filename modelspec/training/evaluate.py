@@ -9,7 +9,7 @@ from modelspec.targets import open_target
 from modelspec.training.rundir import find_run_dir
 
 
-def locate_run(spec_or_run, run_dir=None) -> Path:
+def locate_run(spec_or_run: str | Path, run_dir: str | Path | None = None) -> Path:
     """Returns the run directory for a run directory or a spec path.
 
     Raises:
@@ -32,7 +32,8 @@ def locate_run(spec_or_run, run_dir=None) -> Path:
     return candidate
 
 
-def evaluate_run(run_dir, split: str | None = None, which: str = "final") -> dict:
+def evaluate_run(run_dir: str | Path, split: str | None = None,
+                 which: str = "final") -> dict[str, float]:
     """Evaluates the model of a run with its spec's losses and metrics.
 
     Args:
