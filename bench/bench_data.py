@@ -44,8 +44,8 @@ data:
 
 def make_bundle(folder: Path, shape, data: str):
     import modelspec
-    from modelspec.data.pipeline import build_datasets
     from modelspec.build.compiler import model_io
+    from modelspec.data.pipeline import build_datasets
     path = folder / "bench.yaml"
     path.write_text(MODEL.format(shape=shape, data=data))
     spec = modelspec.load_spec(path)
@@ -75,6 +75,7 @@ def step_time(bundle, model, rounds: int) -> dict:
     """
     import keras
     import numpy as np
+
     from bench.common import alternate, median
     xs, ys = [], []
     for x, y in bundle.train:

@@ -14,7 +14,7 @@ import statistics
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -64,7 +64,7 @@ def alternate(sides: dict, rounds: int) -> dict:
 def machine() -> dict:
     """The machine and software versions the figures were measured with."""
     info = {
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "host": platform.node(),
         "platform": platform.platform(),
         "cpu": _cpu_model(),

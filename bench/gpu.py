@@ -81,6 +81,7 @@ def cifar10_time_to_94(data_dir: str, spec: str, max_epochs: int = 60,
     """
     import keras
     import tensorflow as tf
+
     from modelspec.build.compiler import build_from_spec
     start = time.perf_counter()
     keras.mixed_precision.set_global_policy("mixed_bfloat16")

@@ -21,12 +21,12 @@ from pathlib import Path
 
 from bench import sections
 from bench.common import BENCH_DIR, REPO, machine, quiet_env
+from bench.sections import Section
 
 # Section 1 compiles both sides with the steps per execution `modelspec train` uses by default
 # (`modelspec.training.runtime.DEFAULT_STEPS_PER_EXECUTION`, not imported here: it imports
 # TensorFlow; tests/test_bench.py checks the two agree).
 OVERHEAD_SPE = 8
-from bench.sections import Section
 
 ALL = ("overhead", "runtime", "startup", "data", "tta", "gpu")
 

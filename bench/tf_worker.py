@@ -92,6 +92,7 @@ def overhead_one(tf, kind, steps, rounds, loss_steps, spe=1):
     """
     import keras
     import numpy as np
+
     from bench.models import BATCH, KERAS, SPEC_FILES, arrays, copy_weights
     from modelspec.build.compiler import build_from_spec
     batch = BATCH[kind]
@@ -168,6 +169,7 @@ def runtime(job):
     """
     tf = _setup(job.get("threads"))
     import keras
+
     from bench.models import BATCH, KERAS, arrays
     out = {"threads": job.get("threads"),
            "pools": [tf.config.threading.get_intra_op_parallelism_threads(),
@@ -215,11 +217,13 @@ def build(job):
     """
     _setup(job.get("threads"))
     import keras
+
     from modelspec.build.compiler import build_from_spec
     out = []
     for name, spec in job["specs"].items():
         ctor = getattr(keras.applications, APPLICATIONS[name])
-        sides = {"spec": lambda: build_from_spec(spec), "keras": lambda: ctor(weights=None)}
+        sides = {"spec": lambda spec=spec: build_from_spec(spec),
+                 "keras": lambda ctor=ctor: ctor(weights=None)}
         times = {k: [] for k in sides}
         params = {}
         for r in range(job["rounds"] + 1):  # round 0 warms imports and caches, not counted

@@ -36,7 +36,7 @@ def train_steps(job):
         loss_fn = torch.nn.CrossEntropyLoss()
         model.train()
 
-        def run(n):
+        def run(n, model=model, xs=xs, ys=ys, opt=opt, loss_fn=loss_fn):
             start = time.perf_counter()
             for i in range(n):
                 j = i % len(xs)

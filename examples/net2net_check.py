@@ -18,7 +18,8 @@ import numpy as np
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("spec", help="a student spec with train.init_from: {run: ..., grow: net2net}")
+    parser.add_argument("spec",
+                        help="a student spec with train.init_from: {run: ..., grow: net2net}")
     args = parser.parse_args()
 
     from modelspec import load_spec

@@ -18,7 +18,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run", help="run directory written by `modelspec train`")
     parser.add_argument("--scale", type=float, default=100.0,
-                        help="multiply values by this to get sunspot numbers (the spec scales by 1/100)")
+                        help="multiply values by this to get sunspot numbers "
+                             "(the spec scales by 1/100)")
     args = parser.parse_args()
 
     from modelspec.build.compiler import model_io
@@ -43,7 +44,8 @@ def main() -> None:
         err = forecast - truth
         return {"mae": float(np.mean(np.abs(err))), "rmse": float(np.sqrt(np.mean(err ** 2)))}
 
-    report = {"test_windows": int(truth.size), "model": scores(predicted), "naive_last_value": scores(naive)}
+    report = {"test_windows": int(truth.size), "model": scores(predicted),
+              "naive_last_value": scores(naive)}
     print(json.dumps(report, indent=2))
 
 

@@ -10,18 +10,26 @@ Example:
 >>> model = modelspec.build_model(spec)
 """
 
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
 from modelspec import tfenv
-from modelspec.errors import ModelspecError, SpecError, Problem
+from modelspec.errors import ModelspecError, Problem, SpecError
 
 tfenv.prepare()  # before anything imports TensorFlow (see modelspec/tfenv.py)
 
-from modelspec.version import __version__
+from modelspec.version import __version__  # noqa: E402
+
+if TYPE_CHECKING:
+    from modelspec.lang.spec import CheckedSpec
 
 __all__ = ["load_spec", "validate", "build_model", "train", "export", "register_layer",
            "ModelspecError", "SpecError", "Problem", "__version__"]
 
 
-def load_spec(path_or_text, *, filename=None):
+def load_spec(path_or_text: str | Path, *, filename: str | None = None) -> CheckedSpec:
     """Loads and fully checks a spec (schema and semantics; no TensorFlow needed).
 
     Args:
@@ -29,7 +37,7 @@ def load_spec(path_or_text, *, filename=None):
         filename: The name to use in error messages when text is given.
 
     Returns:
-        A `modelspec.validate.CheckedSpec`.
+        A `modelspec.lang.spec.CheckedSpec`.
 
     Raises:
         SpecError: With every problem of the document, sorted by line.
@@ -38,7 +46,7 @@ def load_spec(path_or_text, *, filename=None):
     return load_and_check(path_or_text, filename=filename)
 
 
-def validate(path_or_text, *, filename=None):
+def validate(path_or_text: str | Path, *, filename: str | None = None) -> list[Problem]:
     """Checks a spec and returns its problems (an empty list when it is valid).
 
     Unlike `load_spec`, it never raises for a bad spec; it does not build the model.
@@ -50,7 +58,7 @@ def validate(path_or_text, *, filename=None):
     return []
 
 
-def build_model(spec, **overrides):
+def build_model(spec: str | Path | CheckedSpec, **overrides: Any) -> Any:
     """Compiles a spec into a `keras.Model` (or a dict name → model for `models:` specs).
 
     Args:
@@ -61,19 +69,21 @@ def build_model(spec, **overrides):
     return build_from_spec(spec, overrides)
 
 
-def train(spec, **kwargs):
+def train(spec: str | Path | CheckedSpec, **kwargs: Any) -> Any:
     """Trains a spec; see `modelspec.training.run.train_spec` for the arguments."""
     from modelspec.training.run import train_spec
     return train_spec(spec, **kwargs)
 
 
-def export(spec_or_run, output, **kwargs):
+def export(spec_or_run: str | Path, output: str | Path | None,
+           **kwargs: Any) -> dict[str, Path]:
     """Exports a spec or a run directory as a versioned SavedModel under `output`."""
     from modelspec.exporting.api import export_spec_or_run
     return export_spec_or_run(spec_or_run, output, **kwargs)
 
 
-def register_layer(name, cls, *, inputs="single", ports=None):
+def register_layer(name: str, cls: type, *, inputs: str = "single",
+                   ports: list[str] | None = None) -> None:
     """Adds a Python layer class to the closed layer registry (the extension point).
 
     Args:

@@ -3,15 +3,17 @@
 Every user mistake becomes a `Problem`: where it is (file, line, column, path inside the
 document), what is wrong, what was expected and, when a close name exists, a suggestion.
 A `SpecError` carries all problems of a file at once; the CLI prints them sorted by line
-and exits with code 2. Other failures have their own exit codes (DESIGN §2):
+and exits with code 2. Other failures have their own exit codes (docs/DESIGN.md §2):
 0 ok, 1 internal error, 2 invalid spec or usage, 3 training diverged, 4 state conflict.
 """
 
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
+
+from modelspec.source import PathT, SourceMap
 
 EXIT_OK = 0
 EXIT_INTERNAL = 1
@@ -19,10 +21,9 @@ EXIT_INVALID = 2
 EXIT_DIVERGED = 3
 EXIT_CONFLICT = 4
 
-PathT = tuple  # a path inside the document: ("model", "layers", 3, "units")
 
 
-def format_path(path: Sequence) -> str:
+def format_path(path: Sequence[str | int]) -> str:
     """Formats a document path the way a reader writes it.
 
     Args:
@@ -101,7 +102,7 @@ class Problem:
             text += f"\n    {note}"
         return text
 
-    def sort_key(self):
+    def sort_key(self) -> tuple[str, int, int, str, str]:
         return (self.file, self.line, self.col, self.path, self.message)
 
 
@@ -120,7 +121,7 @@ class SpecError(ModelspecError):
 
     exit_code = EXIT_INVALID
 
-    def __init__(self, problems: Iterable[Problem]):
+    def __init__(self, problems: Iterable[Problem]) -> None:
         unique = {p: None for p in problems}
         self.problems = sorted(unique, key=Problem.sort_key)
         super().__init__(self.format())
@@ -160,7 +161,7 @@ class Collector:
     >>> errs.raise_if_any()
     """
 
-    def __init__(self, source):
+    def __init__(self, source: SourceMap) -> None:
         self.source = source
         self.problems: list[Problem] = []
 

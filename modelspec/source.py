@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+PathT = tuple[str | int, ...]  # a path inside the document: ("model", "layers", 3, "units")
+
 
 @dataclass
 class SourceMap:
@@ -23,10 +25,10 @@ class SourceMap:
     """
 
     filename: str = "<string>"
-    values: dict[tuple, tuple[int, int]] = field(default_factory=dict)
-    keys: dict[tuple, tuple[int, int]] = field(default_factory=dict)
+    values: dict[PathT, tuple[int, int]] = field(default_factory=dict)
+    keys: dict[PathT, tuple[int, int]] = field(default_factory=dict)
 
-    def position(self, path: tuple, key: bool = False) -> tuple[int, int]:
+    def position(self, path: PathT, key: bool = False) -> tuple[int, int]:
         """Returns (line, col) of `path`, or of its nearest ancestor that has one.
 
         Args:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping, MutableMapping
 
 # PW: point-wise ops, RED: reductions, PWRED: ops XLA turns into both, BN: FusedBatchNorm*,
 # MISC: shape and data-movement ops (Concat, Pad, Slice, ...). Without MISC the clusters
@@ -30,7 +31,8 @@ FLAGS = ("--tf_xla_cpu_global_jit", f"--tf_xla_ops_to_cluster={OPS_TO_CLUSTER}")
 _active = False
 
 
-def prepare(environ=None, modules=None) -> bool:
+def prepare(environ: MutableMapping[str, str] | None = None,
+            modules: Mapping[str, object] | None = None) -> bool:
     """Adds `FLAGS` to `TF_XLA_FLAGS` unless TensorFlow is imported or the user set them.
 
     Args:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import textwrap
 from pathlib import Path
 
@@ -50,8 +51,8 @@ def spec_problems():
     """
 
     def problems(text: str, build: bool = False, filename: str = "spec.yaml") -> list[str]:
-        from modelspec.lang.checks import load_and_check
         from modelspec.errors import SpecError
+        from modelspec.lang.checks import load_and_check
         text = textwrap.dedent(text).lstrip("\n")
         try:
             checked = load_and_check(text if "\n" in text else text + "\n", filename=filename)
@@ -63,3 +64,24 @@ def spec_problems():
         return []
 
     return problems
+
+
+@pytest.fixture(scope="session")
+def tiny_digits_run(tmp_path_factory) -> tuple[Path, Path]:
+    """A finished run of the tiny digits spec (`tiny_digits_spec` with `tiny_train()`),
+    trained once per session: (spec file, run directory). Read it; to change it, use
+    `tiny_digits_run_copy`."""
+    from digits_data import TINY_SPLITS, tiny_digits_spec, tiny_train
+
+    from modelspec.training.run import train_spec
+    root = tmp_path_factory.mktemp("tiny_digits")
+    spec = root / "spec.yaml"
+    spec.write_text(tiny_digits_spec("tiny_digits", TINY_SPLITS, tiny_train()))
+    train_spec(spec, output=root / "run", verbose=0)
+    return spec, root / "run"
+
+
+@pytest.fixture
+def tiny_digits_run_copy(tiny_digits_run, tmp_path) -> Path:
+    """A copy of the session's tiny digits run, at `tmp_path / "run"`, free to change."""
+    return Path(shutil.copytree(tiny_digits_run[1], tmp_path / "run"))

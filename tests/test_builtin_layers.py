@@ -15,10 +15,15 @@ import tensorflow as tf
 
 import modelspec
 from modelspec.build.compiler import build_from_spec, model_io
-from modelspec.lang import builtin_args
 from modelspec.build.components.builtin_layers import (
-    BUILTIN_ACTIVATIONS, BUILTIN_LAYERS, GradientReversal, LocalResponseNormalization, Step,
-    step)
+    BUILTIN_ACTIVATIONS,
+    BUILTIN_LAYERS,
+    GradientReversal,
+    LocalResponseNormalization,
+    Step,
+    step,
+)
+from modelspec.lang import builtin_args
 
 # The lecture's credit example: three yes/no conditions, credit when at least two hold.
 CREDIT_X = np.array(list(itertools.product([0.0, 1.0], repeat=3)), dtype="float32")
@@ -75,7 +80,7 @@ def test_argument_tables_match_constructors(name):
     own = {k: p for k, p in params.items() if k not in ("self", "kwargs")}
     table = builtin_args.BUILTIN_LAYER_ARGS[name]
     assert set(table) == set(own) | {"dtype"}  # dtype: the base layer argument
-    for arg, schema in table.items():
+    for schema in table.values():
         jsonschema.Draft202012Validator.check_schema(schema)
         jsonschema.validate(schema["default"], schema)
         assert schema["description"]

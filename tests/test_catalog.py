@@ -10,6 +10,8 @@ import sys
 import pytest
 
 from modelspec.lang import catalog
+
+
 def _gen_catalog(repo_root):
     spec = importlib.util.spec_from_file_location("gen_catalog",
                                                   repo_root / "tools" / "gen_catalog.py")

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 import modelspec
-from modelspec.lang.checks import load_and_check
 from modelspec.errors import SpecError
+from modelspec.lang.checks import load_and_check
 from modelspec.lang.spec import CheckedSpec
 
 SPEC = """

@@ -1,10 +1,9 @@
 """`modelspec data SPEC`: the report, the image grid and errors with exit codes."""
 
 from click.testing import CliRunner
+from digits_data import digits_data
 
 from modelspec.data.cli import data_command
-
-from digits_data import digits_data
 
 SPEC = """modelspec: 1
 name: digits_cli

@@ -30,9 +30,9 @@ model:
 
 
 def _graph(text: str, collapse: bool = False):
-    from modelspec.lang.checks import load_and_check
     from modelspec.build.compiler import build_models
     from modelspec.build.diagram import model_graph
+    from modelspec.lang.checks import load_and_check
 
     spec = load_and_check(text, filename="spec.yaml")
     record: dict = {}
@@ -92,9 +92,9 @@ def test_every_shipped_spec_draws(repo_root):
     per layer; `dot` itself lays out the full-size ones in examples/figures and the catalogue."""
     import keras
 
-    from modelspec.lang.checks import load_and_check
     from modelspec.build.compiler import build_models
     from modelspec.build.diagram import model_graph
+    from modelspec.lang.checks import load_and_check
 
     for path in sorted((repo_root / "specs").glob("*.yaml")):
         spec = load_and_check(path)

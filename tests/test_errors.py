@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from modelspec.lang.checks import load_and_check
 from modelspec.errors import SpecError
+from modelspec.lang.checks import load_and_check
 
 BAD = Path(__file__).resolve().parent / "fixtures" / "bad"
 FILES = sorted(BAD.glob("*.yaml"))

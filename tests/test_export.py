@@ -17,8 +17,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from modelspec.exporting import publish as export_publish  # noqa: E402
 from modelspec.errors import SpecError, UsageError  # noqa: E402
+from modelspec.exporting import publish as export_publish  # noqa: E402
 from modelspec.exporting.api import export_model, export_models, export_spec_or_run  # noqa: E402
 from modelspec.exporting.formats import ExportCheckError  # noqa: E402
 from modelspec.exporting.preprocessing import RawFeature  # noqa: E402

@@ -20,9 +20,12 @@ from click.testing import CliRunner  # noqa: E402
 
 from modelspec.errors import UsageError  # noqa: E402
 from modelspec.exporting.api import export_model, export_models, export_spec_or_run  # noqa: E402
-from modelspec.exporting.cli import export_command  # noqa: E402
+from modelspec.exporting.cli import (
+    export_command,  # noqa: E402
+    predict_command,  # noqa: E402
+)
 from modelspec.exporting.payload import InputSpec, format_response, parse_rest  # noqa: E402
-from modelspec.exporting.predict import predict_command, predict_files  # noqa: E402
+from modelspec.exporting.predict import predict_files  # noqa: E402
 from modelspec.exporting.preprocessing import RawFeature  # noqa: E402
 
 SAVED_MODEL_CLI = Path(sys.executable).with_name("saved_model_cli")

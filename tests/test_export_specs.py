@@ -26,12 +26,11 @@ def test_shipped_spec_exports_with_its_names(spec_path, tmp_path, monkeypatch):
     import tensorflow as tf
 
     import modelspec
-    from modelspec.build.compiler import build_from_spec
+    from modelspec.build.compiler import build_models, model_io
     from modelspec.errors import SpecError
     from modelspec.exporting.api import export_spec_or_run
-    from modelspec.exporting.schema import exported_models
-    from modelspec.build.compiler import model_io
     from modelspec.exporting.io import tensor_specs
+    from modelspec.exporting.schema import exported_models
     from modelspec.exporting.signatures import sample_batch
     try:
         spec = modelspec.load_spec(spec_path)
@@ -39,13 +38,12 @@ def test_shipped_spec_exports_with_its_names(spec_path, tmp_path, monkeypatch):
         if all(p.path.startswith("data") for p in err.problems):
             pytest.skip(f"its data section does not check on this machine: {err.problems[0]}")
         raise
-    built = build_from_spec(spec)
-    built = built if isinstance(built, dict) else {"model": built}
+    built = build_models(spec)
     names = exported_models(spec)
     if sum(built[n].count_params() for n in names) > MAX_PARAMS:
         pytest.skip("too large for a unit test")
     # export these very models (fresh builds differ by their random initial weights)
-    monkeypatch.setattr("modelspec.build.compiler.build_from_spec", lambda *a, **k: built)
+    monkeypatch.setattr("modelspec.build.compiler.build_models", lambda *a, **k: built)
     result = export_spec_or_run(spec_path, tmp_path / "out", formats=["savedmodel"],
                                 preprocessing=None)
     assert sorted(result) == sorted(names)

@@ -8,8 +8,8 @@ import textwrap
 
 import pytest
 
-from modelspec.lang.checks import load_and_check
 from modelspec.errors import SpecError
+from modelspec.lang.checks import load_and_check
 from modelspec.lang.expand import Ref
 
 

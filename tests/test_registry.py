@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from modelspec.lang import catalog
-
-from modelspec.lang import registry
 from modelspec.errors import SpecError
+from modelspec.lang import catalog, registry
 
 LECTURE_LAYERS = """
 Dense Conv1D Conv2D Conv3D Conv1DTranspose Conv2DTranspose Conv3DTranspose SeparableConv1D
@@ -84,8 +82,8 @@ LENET_LIKE = "modelspec: 1\nmodel:\n  inputs: {x: {shape: [2]}}\n  layers:\n" \
 def test_register_python_layer_extends_the_closed_registry():
     keras = pytest.importorskip("keras")
     from modelspec import register_layer
-    from modelspec.lang.schema import document as schema
     from modelspec.build.compiler import build_from_spec
+    from modelspec.lang.schema import document as schema
 
     class Scale(keras.layers.Layer):
         def __init__(self, factor=2.0, **kwargs):

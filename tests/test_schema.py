@@ -9,10 +9,9 @@ import sys
 import pytest
 from jsonschema import Draft202012Validator
 
-from modelspec.lang import registry
-
-from modelspec.lang.schema import document as schema
 from modelspec.errors import SpecError
+from modelspec.lang import registry
+from modelspec.lang.schema import document as schema
 
 
 @pytest.fixture(scope="module")
@@ -130,6 +129,7 @@ def test_unknown_top_level_key_has_a_suggestion():
 
 def test_schema_command_prints_the_schema(tmp_path):
     from click.testing import CliRunner
+
     from modelspec.cli.main import main
     result = CliRunner().invoke(main, ["schema"])
     assert result.exit_code == 0

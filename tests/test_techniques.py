@@ -10,7 +10,6 @@ import json
 import numpy as np
 import pytest
 from click.testing import CliRunner
-
 from digits_data import digits_data
 
 SPEC = """\
@@ -203,8 +202,7 @@ def test_cli_errors_exit_2_without_traceback(run_dir, tmp_path):
 
 
 def test_layer_ids_of_blocks_and_repeats(repo_root):
-    from modelspec.techniques.target import default_style_layers, load_classifier, \
-        resolve_layer
+    from modelspec.techniques.target import default_style_layers, load_classifier, resolve_layer
     clf = load_classifier(repo_root / "specs" / "vgg16.yaml", params={"small": True})
     assert clf.trained is False and clf.image_shape == (32, 32, 3)
     assert resolve_layer(clf, "stage4.conv") == "stage4_conv_2"    # last copy

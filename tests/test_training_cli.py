@@ -5,35 +5,17 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pytest
 from click.testing import CliRunner
-
-from digits_data import digits_data
-
-SPEC = """\
-modelspec: 1
-name: tiny_digits
-model:
-  inputs: {image: {shape: [8, 8, 1]}}
-  layers:
-    - {type: Flatten}
-    - {id: h1, type: Dense, units: 16, activation: relu}
-    - {id: out, type: Dense, units: 10, activation: softmax}
-  outputs: {digit: out}
-""" + digits_data('{train: "all[:70%]", validation: "all[70%:85%]", test: "all[85%:]"}') + """\
-train:
-  epochs: 2
-  seed: 1
-  optimizer: OPTIMIZER
-  loss: sparse_categorical_crossentropy
-  metrics: [accuracy]
-  callbacks: {tensorboard: false, early_stopping: {patience: 2, restore_best_weights: true}}
-"""
+from digits_data import TINY_OPTIMIZER, TINY_SPLITS, tiny_digits_spec, tiny_train
 
 
-def _write(tmp_path, optimizer="{type: Adam, learning_rate: 0.01}", name="spec.yaml"):
+def _text(optimizer: str = TINY_OPTIMIZER) -> str:
+    return tiny_digits_spec("tiny_digits", TINY_SPLITS, tiny_train(optimizer))
+
+
+def _write(tmp_path, optimizer=TINY_OPTIMIZER, name="spec.yaml"):
     path = tmp_path / name
-    path.write_text(SPEC.replace("OPTIMIZER", optimizer))
+    path.write_text(_text(optimizer))
     return path
 
 
@@ -65,9 +47,8 @@ def test_train_evaluate_and_load_run(tmp_path):
     assert len(json.loads((run / "history.json").read_text())["loss"]) == 3
 
 
-def test_changed_spec_exits_4_and_restart_trains(tmp_path):
-    run = tmp_path / "run"
-    assert _train(_write(tmp_path), "-o", run, "-q", "--epochs", 1).exit_code == 0
+def test_changed_spec_exits_4_and_restart_trains(tmp_path, tiny_digits_run_copy):
+    run = tiny_digits_run_copy  # a finished run of _write(tmp_path)'s spec
     changed = _write(tmp_path, "{type: Adam, learning_rate: 0.02}")
     result = _train(changed, "-o", run, "-q", "--epochs", 1)
     assert result.exit_code == 4
@@ -75,9 +56,9 @@ def test_changed_spec_exits_4_and_restart_trains(tmp_path):
     assert _train(changed, "-o", run, "-q", "--epochs", 1, "--restart").exit_code == 0
 
 
-def test_spec_failing_the_keras_build_writes_and_clears_nothing(tmp_path):
-    run = tmp_path / "run"
-    assert _train(_write(tmp_path), "-o", run, "-q", "--epochs", 1).exit_code == 0
+def test_spec_failing_the_keras_build_writes_and_clears_nothing(tmp_path,
+                                                                tiny_digits_run_copy):
+    run = tiny_digits_run_copy
     before = sorted(p.relative_to(run) for p in run.rglob("*"))
     broken = tmp_path / "broken.yaml"   # passes the checks, fails Keras's build (8 + 16 units)
     broken.write_text(_write(tmp_path).read_text().replace(
@@ -108,7 +89,7 @@ def test_bad_train_section_is_positioned(tmp_path):
     problems = [p.format() for p in modelspec.validate(spec)]
     assert any(f"{spec}:21:27" in p and "train.optimizer.learning_rte" in p
                and "did you mean 'learning_rate'" in p for p in problems), problems
-    bad = SPEC.replace("OPTIMIZER", "adam").replace("loss: sparse_categorical_crossentropy",
+    bad = _text("adam").replace("loss: sparse_categorical_crossentropy",
                                                     "loss: {dgit: mse}")
     problems = [p.format() for p in modelspec.validate(bad, filename="x.yaml")]
     assert any("x.yaml:22:" in p and "'dgit' is not an output of the model" in p

@@ -11,8 +11,7 @@ from pathlib import Path
 
 import numpy as np
 from click.testing import CliRunner
-
-from digits_data import digits_data
+from digits_data import tiny_digits_spec
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -56,28 +55,18 @@ def test_mirrored_over_two_logical_cpus(tmp_path):
     assert last < first
 
 
-SPEC = """\
-modelspec: 1
-name: mw_digits
-model:
-  inputs: {image: {shape: [8, 8, 1]}}
-  layers:
-    - {type: Flatten}
-    - {id: h1, type: Dense, units: 16, activation: relu}
-    - {id: out, type: Dense, units: 10, activation: softmax}
-  outputs: {digit: out}
-""" + digits_data('{train: "all[:40%]"}') + """\
-train:
+SPEC = tiny_digits_spec("mw_digits", '{train: "all[:40%]"}', """\
   epochs: 2
   seed: 1
   optimizer: {type: Adam, learning_rate: 0.01}
   loss: sparse_categorical_crossentropy
   callbacks: {tensorboard: false}
-"""
+""")
 
 
 def test_two_local_workers_end_with_identical_weights(tmp_path, monkeypatch):
     import h5py
+
     from modelspec.training.cli import train_command
     monkeypatch.setenv("PYTHONPATH", str(REPO))
     monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "3")

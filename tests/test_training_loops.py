@@ -6,7 +6,6 @@ import json
 
 import numpy as np
 from click.testing import CliRunner
-
 from digits_data import digits_data
 
 GAN = """\
@@ -111,6 +110,7 @@ train:
 
 def test_layerwise_pretrains_each_layer_then_finetunes(tmp_path):
     import keras
+
     from modelspec.training.rundir import load_models
     spec = tmp_path / "stacked.yaml"
     spec.write_text(LAYERWISE)
@@ -284,3 +284,10 @@ def test_pretraining_leaves_every_layer_trainable_for_fine_tuning(tmp_path):
     model.compile("adam", "mse")
     model.fit(data, epochs=1, verbose=0)
     assert not np.allclose(before, model.get_layer("h1").get_weights()[0])  # fine-tuned
+
+
+def test_every_loop_type_of_the_schema_has_a_loop():
+    """`train.type`'s schema enum and the loops `modelspec train` runs name the same kinds."""
+    from modelspec.training.run import LOOPS
+    from modelspec.training.schema import LOOP_TYPES
+    assert sorted(LOOPS) == sorted(LOOP_TYPES)

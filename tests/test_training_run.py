@@ -156,8 +156,8 @@ def _tiny(seed=3, nan_epoch=None):
 ])
 def test_nan_loss_raises_diverged_and_keeps_checkpoint(tmp_path, steps_per_execution, where):
     from modelspec.errors import DivergedError
-    from modelspec.training.rundir import RunDir, load_models
     from modelspec.training.run import as_bundle, run_training
+    from modelspec.training.rundir import RunDir, load_models
     train, build, ds = _tiny(nan_epoch=3)
     if steps_per_execution:
         train["steps_per_execution"] = steps_per_execution
@@ -217,6 +217,7 @@ def test_seeded_runs_are_bit_identical(tmp_path):
 def test_multi_output_losses_weights_and_metrics(tmp_path):
     import keras
     import tensorflow as tf
+
     from modelspec.training.run import as_bundle, run_training
 
     def build():
@@ -272,8 +273,8 @@ def test_early_stopping_records_the_epochs_trained_and_a_rerun_does_not_train(tm
 def test_best_checkpoint_cut_mid_swap_is_restored_before_resuming(tmp_path):
     import os
 
-    from modelspec.training.rundir import RunDir
     from modelspec.training.run import as_bundle, run_training
+    from modelspec.training.rundir import RunDir
     train, build, ds = _tiny()
     train["epochs"] = 2
     ds = ds.repeat()

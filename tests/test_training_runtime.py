@@ -9,22 +9,12 @@ import sys
 import textwrap
 from pathlib import Path
 
-from digits_data import digits_data
+from digits_data import digits_data, tiny_digits_spec
 
 REPO = Path(__file__).resolve().parents[1]
 
-SPEC = """\
-modelspec: 1
-name: runtime_digits
-model:
-  inputs: {image: {shape: [8, 8, 1]}}
-  layers:
-    - {type: Flatten}
-    - {id: h1, type: Dense, units: 16, activation: relu}
-    - {id: out, type: Dense, units: 10, activation: softmax, dtype: float32}
-  outputs: {digit: out}
-""" + digits_data('{train: "all[:40%]", test: "all[40%:60%]"}') + """\
-train:
+SPEC = tiny_digits_spec("runtime_digits", '{train: "all[:40%]", test: "all[40%:60%]"}',
+                        """\
   epochs: 2
   seed: 1
   deterministic: false
@@ -36,7 +26,7 @@ train:
   loss: sparse_categorical_crossentropy
   metrics: [accuracy]
   callbacks: {tensorboard: false}
-"""
+""", out_args=", dtype: float32")
 
 SCRIPT = textwrap.dedent('''
     import sys, warnings

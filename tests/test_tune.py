@@ -102,8 +102,8 @@ def test_tune_section_is_in_the_document_schema():
 
 
 def test_search_writes_leaderboard_and_best_spec_and_resumes(tmp_path):
-    from modelspec.lang.checks import load_and_check
     from modelspec.build.compiler import build_from_spec
+    from modelspec.lang.checks import load_and_check
     from modelspec.tune.cli import tune_command
 
     spec = tmp_path / "tiny.yaml"

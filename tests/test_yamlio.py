@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from modelspec.lang import yamlio
 from modelspec.errors import SpecError, UsageError
+from modelspec.lang import yamlio
 from modelspec.source import LoadedSpec
 
 ROOT = Path(__file__).resolve().parents[1]

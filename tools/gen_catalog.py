@@ -102,7 +102,8 @@ def build() -> dict:
         and n not in {"get", "serialize", "deserialize"} and callable(getattr(keras.metrics, n)))
     catalog["activations"] = sorted(
         n for n in dir(keras.activations) if not n.startswith("_")
-        and n not in {"get", "serialize", "deserialize"} and callable(getattr(keras.activations, n)))
+        and n not in {"get", "serialize", "deserialize"}
+        and callable(getattr(keras.activations, n)))
     catalog["initializer_names"] = sorted(
         n for n in dir(keras.initializers) if n[0].islower() and not n.startswith("_")
         and n not in {"get", "serialize", "deserialize"})

@@ -23,9 +23,9 @@ def draw(path: Path, out_dir: Path) -> Path:
     """Builds one spec and writes its collapsed diagram as SVG."""
     import keras
 
-    from modelspec.lang.checks import load_and_check
     from modelspec.build.compiler import build_models
     from modelspec.build.diagram import model_graph, write_diagram
+    from modelspec.lang.checks import load_and_check
 
     spec = load_and_check(path)
     record: dict = {}

@@ -19,8 +19,10 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
 
 from modelspec.tfenv import quiet_tensorflow
 
@@ -28,19 +30,19 @@ quiet_tensorflow()
 
 import keras  # noqa: E402
 
+from modelspec.build.components import builtin_layers, objects  # noqa: E402
+from modelspec.errors import Collector, SpecError  # noqa: E402
 from modelspec.lang import registry  # noqa: E402
 from modelspec.lang.checks import load_and_check, weights_file  # noqa: E402
-from modelspec.build.components import objects  # noqa: E402
-from modelspec.build.components import builtin_layers
-from modelspec.errors import Collector, SpecError  # noqa: E402
-from modelspec.lang.expand import FlatGraph, Node, Ref  # noqa: E402
+from modelspec.lang.flatgraph import FlatGraph, Node, Ref  # noqa: E402
 from modelspec.lang.spec import CheckedSpec  # noqa: E402
 
 MAX_LAYER_PARAMS = 2_000_000_000      # 8 GB of float32 weights in one layer
 MAX_ACTIVATION_ELEMENTS = 1 << 31     # per example, for one layer's output
 
 
-def build_from_spec(spec, overrides: dict | None = None):
+def build_from_spec(spec: str | Path | CheckedSpec,
+                    overrides: dict[str, Any] | None = None) -> Any:
     """Builds the Keras model(s) of a spec.
 
     Args:
@@ -91,15 +93,15 @@ def build_models(spec: CheckedSpec, record: dict | None = None) -> dict:
 
 
 def _resolve_weight_paths(flat: FlatGraph, spec: CheckedSpec) -> None:
-    """Application weight files are paths relative to the spec's folder (DESIGN §3)."""
+    """Application weight files are paths relative to the spec's folder (docs/DESIGN.md §3)."""
     for node in flat.nodes:
         path = weights_file(node, spec.base_dir)
         if path is not None:
             node.args["weights"] = str(path.resolve())
 
 
-def build_graph(flat: FlatGraph, name: str, built: dict, errs: Collector,
-                record: list | None = None):
+def build_graph(flat: FlatGraph, name: str, built: dict[str, Any], errs: Collector,
+                record: list[Any] | None = None) -> Any:
     """Builds one flat graph into a functional `keras.Model` (None after errors)."""
     inputs = {}
     for input_name, decl in flat.inputs.items():
@@ -108,7 +110,7 @@ def build_graph(flat: FlatGraph, name: str, built: dict, errs: Collector,
                                          sparse=bool(decl.get("sparse")),
                                          ragged=bool(decl.get("ragged")))
     tensors = {f"<input:{k}>": v for k, v in inputs.items()}
-    layers = {}
+    layers: dict[str, Any] = {}
     for node in flat.nodes:
         try:
             args = [_tensor(ref, tensors) for ref in node.inputs]
@@ -180,6 +182,7 @@ def _make_layer(node: Node, layers: dict, built: dict, inputs: list):
         if node.trainable is not None:
             model.trainable = node.trainable
         return model
+    assert node.type is not None  # a "layer" node always has one
     _guard_size(node, inputs)
     layer = make_layer(node.type, node.args, name=node.name)
     if node.trainable is not None:
@@ -189,7 +192,7 @@ def _make_layer(node: Node, layers: dict, built: dict, inputs: list):
     return layer
 
 
-def make_layer(layer_type: str, args: dict, name: str | None = None):
+def make_layer(layer_type: str, args: dict[str, Any], name: str | None = None) -> Any:
     """Creates one Keras layer from its type and resolved spec arguments."""
     kwargs = objects.layer_arguments(args)
     for key in ("layer", "backward_layer"):
@@ -203,8 +206,9 @@ def make_layer(layer_type: str, args: dict, name: str | None = None):
         kwargs["name"] = name
     if origin == "builtin":
         return builtin_layers.BUILTIN_LAYERS[layer_type](**kwargs)
-    if origin == "python":
-        return registry.python_layer(layer_type).cls(**kwargs)
+    python_layer = registry.python_layer(layer_type) if origin == "python" else None
+    if python_layer is not None:
+        return python_layer.cls(**kwargs)
     return getattr(keras.layers, layer_type)(**kwargs)
 
 
@@ -230,12 +234,12 @@ def _application(kwargs: dict, layer_name: str | None = None):
 class _DeferredApplication:
     """Builds `keras.applications.<name>` once the input shape is known, then calls it."""
 
-    def __init__(self, app_name: str, kwargs: dict):
+    def __init__(self, app_name: str, kwargs: dict[str, Any]) -> None:
         self.app_name, self.kwargs = app_name, kwargs
         self.trainable = True
-        self.model = None
+        self.model: Any = None
 
-    def __call__(self, x):
+    def __call__(self, x: Any) -> Any:
         kwargs = dict(self.kwargs)
         kwargs.setdefault("include_top", False)
         self.model = getattr(keras.applications, self.app_name)(
@@ -245,7 +249,8 @@ class _DeferredApplication:
 
 
 def _call(layer, node: Node, args: list, call: dict):
-    convention = registry.input_convention(node.type) if node.kind == "layer" else "single"
+    convention = (registry.input_convention(node.type)
+                  if node.kind == "layer" and node.type is not None else "single")
     if node.kind == "model":
         names = list(layer.input) if isinstance(layer.input, dict) else None
         if names and len(names) == len(args):
@@ -301,7 +306,8 @@ def _keras_message(err: Exception) -> str:
     return text[:400] + ("..." if len(text) > 400 else "")
 
 
-def estimate_parameters(layer_type: str, args: dict, input_shape) -> int:
+def estimate_parameters(layer_type: str, args: dict[str, Any],
+                        input_shape: tuple[Any, ...] | None) -> int:
     """A cheap upper estimate of a layer's weights before Keras allocates them (0: unknown)."""
     if input_shape is None:
         return 0
@@ -323,14 +329,14 @@ def estimate_parameters(layer_type: str, args: dict, input_shape) -> int:
 
 
 class _SizeGuard(Exception):
-    def __init__(self, message: str, expected: str):
+    def __init__(self, message: str, expected: str) -> None:
         super().__init__(message)
         self.message, self.expected = message, expected
 
 
 def _guard_size(node: Node, inputs: list) -> None:
     shape = _shape_of(inputs[0]) if inputs else None
-    count = estimate_parameters(node.type, node.args, shape)
+    count = estimate_parameters(str(node.type), node.args, shape)
     if count > MAX_LAYER_PARAMS:
         raise _SizeGuard(f"layer '{node.name}' ({node.type}) would have about {count:,} "
                          "weights", f"at most {MAX_LAYER_PARAMS:,} per layer (a size guard "
@@ -357,6 +363,7 @@ def model_io(model: keras.Model) -> tuple[dict[str, tuple], dict[str, tuple]]:
     Dtypes are Keras's standard names (`float32`, `int32`, ...).
     """
     def describe(struct, names):
+        items: Iterable[tuple[Any, Any]]
         if isinstance(struct, Mapping):
             items = struct.items()
         else:

@@ -50,9 +50,9 @@ def render_model(spec, name: str, model, record: list) -> str:
             lines.append("  ".join("-" * w for w in widths))
     trainable = _count(model.trainable_weights)
     non_trainable = _count(model.non_trainable_weights)
-    lines.append(f"inputs: " + ", ".join(f"{k} {_shape(v)} {v.dtype}"
+    lines.append("inputs: " + ", ".join(f"{k} {_shape(v)} {v.dtype}"
                                          for k, v in _named(model.input).items()))
-    lines.append(f"outputs: " + ", ".join(f"{k} {_shape(v)}"
+    lines.append("outputs: " + ", ".join(f"{k} {_shape(v)}"
                                           for k, v in _named(model.output).items()))
     lines.append(f"total parameters: {trainable + non_trainable:,} "
                  f"(trainable {trainable:,}, non-trainable {non_trainable:,})")

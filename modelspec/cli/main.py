@@ -1,7 +1,7 @@
 """The `modelspec` command line (click).
 
 Commands are loaded lazily: `modelspec validate` and `modelspec schema` never import
-TensorFlow, so checking specs stays well under a second. Exit codes (DESIGN §2): 0 ok,
+TensorFlow, so checking specs stays well under a second. Exit codes (docs/DESIGN.md §2): 0 ok,
 1 internal error, 2 invalid spec or usage, 3 training diverged, 4 state conflict.
 """
 
@@ -26,7 +26,7 @@ LAZY_COMMANDS = {
                  "Evaluate a trained run (or a spec) on its test data."),
     "export": ("modelspec.exporting.cli:export_command",
                "Export a spec or run as a versioned SavedModel."),
-    "predict": ("modelspec.exporting.predict:predict_command",
+    "predict": ("modelspec.exporting.cli:predict_command",
                 "Predict with an export or run on JSON/CSV/.npy/image input."),
     "data": ("modelspec.data.cli:data_command", "Show what a spec's data pipeline yields."),
     "attack": ("modelspec.techniques.cli:attack_command",
@@ -62,7 +62,7 @@ class LazyGroup(click.Group):
                 rows.append((name, LAZY_COMMANDS[name][1]))
             else:
                 cmd = super().get_command(ctx, name)
-                rows.append((name, cmd.get_short_help_str(80)))
+                rows.append((name, cmd.get_short_help_str(80) if cmd else ""))
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 
@@ -108,6 +108,8 @@ def load_plugin(name: str) -> None:
             if not path.is_file():
                 raise UsageError(f"--plugin '{name}': no such file")
             module_spec = importlib.util.spec_from_file_location(path.stem, path)
+            if module_spec is None or module_spec.loader is None:
+                raise UsageError(f"--plugin '{name}': not a Python file")
             module = importlib.util.module_from_spec(module_spec)
             sys.modules[path.stem] = module
             module_spec.loader.exec_module(module)
@@ -176,9 +178,9 @@ def show(spec, params, diagram, collapse):
       modelspec show specs/resnet34.yaml --diagram resnet34.svg --collapse
     """
     quiet_tensorflow()
-    from modelspec.lang.checks import load_and_check
     from modelspec.build.compiler import build_models
     from modelspec.build.show import render_models
+    from modelspec.lang.checks import load_and_check
 
     checked = load_and_check(spec, overrides=parse_param_overrides(params) or None)
     record: dict = {}

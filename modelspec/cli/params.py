@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from modelspec.errors import UsageError
 
 
-def parse_param_overrides(items) -> dict:
+def parse_param_overrides(items: Iterable[str]) -> dict[str, Any]:
     """Parses `NAME=VALUE` overrides; values are read as YAML 1.2 scalars (10, 0.5, true)."""
     out = {}
     for item in items:
@@ -16,7 +19,7 @@ def parse_param_overrides(items) -> dict:
     return out
 
 
-def parse_scalar(text: str):
+def parse_scalar(text: str) -> Any:
     """Reads one YAML 1.2 core-schema scalar (int, float, bool, null or string)."""
     from modelspec.lang.yamlio import load_text
 

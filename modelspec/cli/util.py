@@ -12,17 +12,22 @@ import functools
 import os
 import sys
 import traceback
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
 
 import click
 
 from modelspec.errors import EXIT_INTERNAL, ModelspecError
 
+P = ParamSpec("P")
+R = TypeVar("R")
 
-def handle_errors(func):
+
+def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
     """Decorator for click command callbacks: maps modelspec errors to exit codes."""
 
     @functools.wraps(func)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return func(*args, **kwargs)
         except ModelspecError as err:

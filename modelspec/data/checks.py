@@ -12,8 +12,13 @@ import csv
 import zipfile
 from pathlib import Path
 
-from modelspec.data.registry import (FILTERING, GENERATED, RESTRUCTURING,
-                                     SKLEARN_NAMES, TRANSFORM_FIELDS)
+from modelspec.data.registry import (
+    FILTERING,
+    GENERATED,
+    RESTRUCTURING,
+    SKLEARN_NAMES,
+    TRANSFORM_FIELDS,
+)
 from modelspec.data.splits import default_splits, parse_split
 from modelspec.errors import did_you_mean
 
@@ -41,7 +46,7 @@ def _csv_header(path: Path, delimiter: str) -> list[str]:
 
 def _check_paths(src: dict, key: str, base_dir, errs, want_dir: bool = False) -> dict:
     """Checks the file(s) of `src[key]` exist; returns {split: Path} of those that do."""
-    found = {}
+    found: dict[str, Path] = {}
     if key not in src:
         return found
     multi = isinstance(src[key], dict)
@@ -63,10 +68,11 @@ def source_info(src: dict, base_dir, errs):
     kind = src.get("type")
     if kind == "sklearn":
         name = src.get("name")
-        fields = {"data", "label", "images"} if name == "digits" else {"data", "label"}
+        fields: set[str] | None = ({"data", "label", "images"} if name == "digits"
+                                   else {"data", "label"})
         return (fields if name in SKLEARN_NAMES else None), ["all"]
     if kind == "generated":
-        entry = GENERATED.get(src.get("name"))
+        entry = GENERATED.get(str(src.get("name")))
         return (set(entry[1]) if entry else None), ["all"]
     if kind == "tfds":
         if "data_dir" in src and not resolve(base_dir, src["data_dir"]).is_dir():
@@ -75,7 +81,7 @@ def source_info(src: dict, base_dir, errs):
         return None, None
     if kind == "idx":
         images = _check_paths(src, "images", base_dir, errs)
-        labels = _check_paths(src, "labels", base_dir, errs)
+        _check_paths(src, "labels", base_dir, errs)
         if "labels" in src and set(path_map(src["images"])) != set(path_map(src["labels"])):
             errs.add(SRC + ("labels",), "labels name other splits than images",
                      expected=f"the same split names as images: {sorted(path_map(src['images']))}")

@@ -14,16 +14,14 @@ import click
 import numpy as np
 
 from modelspec.cli.util import handle_errors
-from modelspec.tfenv import quiet_tensorflow
 from modelspec.errors import UsageError
+from modelspec.tfenv import quiet_tensorflow
 
 
 def _bundle(spec):
-    from modelspec.build.compiler import build_from_spec
+    from modelspec.build.compiler import build_models
     from modelspec.data.pipeline import spec_datasets
-    built = build_from_spec(spec)
-    models = built if isinstance(built, dict) else {"model": built}
-    return spec_datasets(spec, spec.section("train") or {})(models)
+    return spec_datasets(spec, spec.section("train") or {})(build_models(spec))
 
 
 def _short(value, limit: int = 8) -> str:
@@ -94,21 +92,21 @@ def image_grid(bundle, split: str, count: int = 36) -> bytes:
             ys.append(np.asarray(y[labels[0]]))
         if sum(len(a) for a in xs) >= count:
             break
-    xs = np.concatenate(xs)[:count].astype(np.float32)
-    ys = np.concatenate(ys)[:count] if ys else None
-    side = int(np.ceil(np.sqrt(len(xs))))
+    pixels = np.concatenate(xs)[:count].astype(np.float32)
+    label_values = np.concatenate(ys)[:count] if ys else None
+    side = int(np.ceil(np.sqrt(len(pixels))))
     fig, axes = plt.subplots(side, side, figsize=(side * 1.2, side * 1.2))
     classes = bundle.meta.get("class_names")
     for i, ax in enumerate(np.asarray(axes).reshape(-1)):
         ax.axis("off")
-        if i >= len(xs):
+        if i >= len(pixels):
             continue
-        img = xs[i]
+        img = pixels[i]
         lo, hi = float(img.min()), float(img.max())
         img = (img - lo) / (hi - lo) if hi > lo else img * 0
         ax.imshow(img[..., 0] if img.shape[-1] == 1 else img, cmap="gray")
-        if ys is not None:
-            label = int(ys[i])
+        if label_values is not None:
+            label = int(label_values[i])
             ax.set_title(classes[label] if classes and label < len(classes) else str(label),
                          fontsize=6)
     fig.tight_layout()
@@ -134,8 +132,8 @@ def data_command(spec_path, split, take, out):
       modelspec data specs/lenet5.yaml --take 5 --out grid.png
     """
     quiet_tensorflow()
-    from modelspec.lang.checks import load_and_check as load_spec
     from modelspec.fileio import atomic_write_bytes
+    from modelspec.lang.checks import load_and_check as load_spec
     spec = load_spec(spec_path)
     bundle = _bundle(spec)
     click.echo(describe(bundle, split, take))

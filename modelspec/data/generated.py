@@ -6,6 +6,8 @@ deterministic for a given `seed` (the source's own `seed`, else `data.seed`, els
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from modelspec.data.registry import GENERATED_VOCAB
@@ -72,7 +74,7 @@ def _shapes(n: int, size: int, max_shapes: int, rng) -> dict:
     mask = np.zeros((n, size, size), np.uint8)
     labels = np.zeros((n, 3), np.float32)
     count = rng.integers(1, max_shapes + 1, n)
-    first = None
+    first: Any = None
     for slot in range(max_shapes):
         shape, kinds = _shape_masks(n, size, rng)
         present = (slot < count)[:, None, None] & shape
@@ -182,7 +184,7 @@ def _digit_domains(rng) -> dict:
 def _chunked(make, n: int, cells: int) -> dict:
     """Calls `make(rows)` on chunks of rows (about 4M pixels each) into preallocated arrays."""
     step = max(1, 4_000_000 // max(1, cells))
-    out = None
+    out: Any = None
     for start in range(0, n, step):
         part = make(min(step, n - start))
         if out is None:

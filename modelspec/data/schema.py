@@ -21,7 +21,7 @@ data:
 
 from __future__ import annotations
 
-from modelspec.data.registry import (AUGMENTS, GENERATED, SOURCES, SPLIT_NAMES, TRANSFORMS)
+from modelspec.data.registry import AUGMENTS, GENERATED, SOURCES, SPLIT_NAMES, TRANSFORMS
 from modelspec.lang.schema.fragments import BOOL, INT, POS_INT, STR, obj, param_or
 
 

@@ -7,8 +7,9 @@
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any
 
 import numpy as np
 
@@ -91,7 +92,7 @@ class ArraySource:
 class TfdsSource:
     """A prepared TensorFlow Datasets builder; split expressions go to TFDS unchanged."""
 
-    builder: object
+    builder: Any  # a tfds.core.DatasetBuilder
     meta: dict = field(default_factory=dict)
 
     @property
@@ -124,6 +125,7 @@ def load_sklearn(src, base_dir, errs) -> ArraySource:
 def load_tfds(src, base_dir, errs) -> TfdsSource:
     """A TFDS data set by name; fails at once when it is not prepared and download is off."""
     import tensorflow_datasets as tfds
+
     from modelspec.data.checks import SRC, resolve
     from modelspec.errors import did_you_mean
     name = src["name"]

@@ -73,7 +73,7 @@ def slice_indices(part: SplitPart, n: int) -> tuple[int, int]:
 
 def default_splits(available: list[str]) -> dict[str, str]:
     """The splits used when the spec gives none: train/validation/test as the source has them."""
-    out = {}
+    out: dict[str, str] = {}
     for name in ("train", "validation", "test"):
         if name in available:
             out[name] = name

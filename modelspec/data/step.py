@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import tensorflow as tf
 
 
@@ -26,7 +28,7 @@ class Step:
         self.config = dict(cfg)
         self.inputs = list(cfg.get("fields") or [cfg["field"]])
         self.output = cfg.get("output") or self.inputs[0]
-        self.layer = None
+        self.layer: Any = None
 
     def adapt(self, dataset) -> None:
         """Learns statistics from the training split (a dataset of dict examples)."""

@@ -11,8 +11,8 @@ Restructuring transforms (sequences, skipgrams, cbow) turn a token stream into n
 
 from __future__ import annotations
 
-import tensorflow as tf
 import keras
+import tensorflow as tf
 
 from modelspec.data.registry import TRANSFORM_FIELDS
 from modelspec.data.step import Step

@@ -8,6 +8,8 @@ classes 0 and 1, a digit to its parity, or a domain id to a sample weight.
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 import tensorflow as tf
 
@@ -85,7 +87,8 @@ class MapValues(Step):
         ints = all(isinstance(v, int) and not isinstance(v, bool) for v in values)
         self.out_dtype = tf.int64 if ints else tf.float32
         self.missing = -1  # at serving time only: the pipeline rejects unknown values
-        self.table = self.keys = None
+        self.table: Any = None
+        self.keys: Any = None
 
     def problem(self, spec):
         f = self.inputs[0]

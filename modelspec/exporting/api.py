@@ -27,16 +27,20 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
-from modelspec.exporting import publish as export_publish
 from modelspec.errors import UsageError
-from modelspec.exporting.stage import DEFAULT_TOLERANCE, TFLITE_TOLERANCE, stage_model
+from modelspec.exporting import publish as export_publish
+from modelspec.exporting.options import ExportOptionError, ExportOptions
+from modelspec.exporting.stage import stage_model
+from modelspec.lang.spec import CheckedSpec
 
 
-def _split_preprocessing(preprocessing, models: Mapping) -> dict[str, Any]:
+def _split_preprocessing(preprocessing: Any, models: Mapping[str, Any]) -> dict[str, Any]:
     """Returns model name → its preprocessing (given directly, or as a dict by model name)."""
     from modelspec.exporting.preprocessing import RawFeature
     if isinstance(preprocessing, Mapping) and preprocessing and \
@@ -49,36 +53,12 @@ def _split_preprocessing(preprocessing, models: Mapping) -> dict[str, Any]:
     return {name: preprocessing for name in models}
 
 
-def options_for(model, classify, labels) -> tuple[Any, Any]:
-    """Keeps the parts of `classify` (outputs list) / `labels` (dict) naming `model`'s outputs."""
-    from modelspec.build.compiler import model_io
-    outputs = model_io(model)[1]
-    if isinstance(classify, (list, tuple)):
-        classify = [k for k in classify if k in outputs] or False
-    if isinstance(labels, Mapping):
-        labels = {k: v for k, v in labels.items() if k in outputs} or None
-    return classify, labels
-
-
-def _check_option_names(models: Mapping, classify, labels) -> None:
-    from modelspec.build.compiler import model_io
-    from modelspec.exporting.options import ExportOptionError
-    known = {o for m in models.values() for o in model_io(m)[1]}
-    for option, names in (("classify", classify if isinstance(classify, (list, tuple)) else ()),
-                          ("labels", labels if isinstance(labels, Mapping) else ())):
-        unknown = [n for n in names if n not in known]
-        if unknown:
-            raise ExportOptionError(option, f"unknown output(s) {unknown}; the exported "
-                                    f"outputs are {sorted(known)}")
-
-
-def export_models(models: Mapping[str, Any], output_dir, *, metadata: Mapping | None = None,
-                  preprocessing=None, formats: Sequence[str] = ("savedmodel",), classify=None,
-                  labels=None, threshold: float = 0.5, raw_signature: bool = True,
-                  samples: Mapping | None = None, tolerance: float = DEFAULT_TOLERANCE,
-                  tflite_tolerance: float = TFLITE_TOLERANCE, tflite_optimize: str = "none",
-                  assets: Mapping[str, str] | None = None,
-                  per_model: bool | None = None) -> dict[str, Path]:
+def export_models(models: Mapping[str, Any], output_dir: str | Path, *,
+                  metadata: Mapping[str, Any] | None = None, preprocessing: Any = None,
+                  formats: Sequence[str] = ("savedmodel",),
+                  samples: Mapping[str, Any] | None = None,
+                  assets: Mapping[str, str] | None = None, per_model: bool | None = None,
+                  **options: Any) -> dict[str, Path]:
     """Exports Keras models as new, checked versions under `output_dir`, atomically.
 
     Args:
@@ -90,16 +70,12 @@ def export_models(models: Mapping[str, Any], output_dir, *, metadata: Mapping | 
         preprocessing: Recorded raw-input preprocessing (a `keras.Model` raw dict → input
             dict, or `{input: RawFeature}`); with several models, a dict model name → that.
         formats: Any of `savedmodel`, `keras`, `tflite`.
-        classify: None (automatic), True/False, or a list of output names.
-        labels: Class names: a list, or a dict output name → list.
-        threshold: Decision threshold of sigmoid classifier outputs.
-        raw_signature: Add a `serving_raw` signature when preprocessing is given.
         samples: Model name → dict of named input arrays to check with (random otherwise).
-        tolerance: Largest allowed abs difference of the reloaded SavedModel / `.keras`.
-        tflite_tolerance: The same for TFLite.
-        tflite_optimize: `none`, `dynamic` or `float16` TFLite weight quantisation.
         assets: Extra text files (name → text) stored beside the metadata.
         per_model: Use `output_dir/<name>/<N>/` even for one model (None: when several).
+        **options: The other `ExportOptions` fields: `classify` (None: automatic, True/False,
+            or output names), `labels` (a list, or output name → list), `threshold`,
+            `raw_signature`, `tolerance`, `tflite_tolerance`, `tflite_optimize`.
 
     Returns:
         Model name → the published version directory.
@@ -113,20 +89,28 @@ def export_models(models: Mapping[str, Any], output_dir, *, metadata: Mapping | 
     ...               metadata={"metrics": {"loss": 0.02}}, formats=["savedmodel", "keras"])
     {'encoder': PosixPath('exported/ae/encoder/1'), 'decoder': PosixPath('exported/ae/decoder/1')}
     """
-    from modelspec.exporting.formats import FORMATS
+    return publish_models(models, output_dir, ExportOptions(formats=tuple(formats), **options),
+                          metadata=metadata, preprocessing=preprocessing, samples=samples,
+                          assets=assets, per_model=per_model)
+
+
+def publish_models(models: Mapping[str, Any], output_dir: str | Path, options: ExportOptions, *,
+                   metadata: Mapping[str, Any] | None = None, preprocessing: Any = None,
+                   samples: Mapping[str, Any] | None = None,
+                   assets: Mapping[str, str] | None = None,
+                   per_model: bool | None = None) -> dict[str, Path]:
+    """`export_models` with its options built: stages and checks every model, then
+    publishes them all; on any failure nothing new remains."""
     if not models:
         raise UsageError("nothing to export: no model was given")
-    unknown = [f for f in formats if f not in FORMATS]
-    if unknown or not formats:
-        raise UsageError(f"unknown export format(s) {unknown}; expected some of "
-                         f"{', '.join(FORMATS)}")
+    from modelspec.build.compiler import model_io
     output = Path(output_dir)
     several = len(models) > 1 if per_model is None else per_model
     preps = _split_preprocessing(preprocessing, models)
     created = [p for p in [output] + ([output / n for n in models] if several else [])
                if not p.exists()]
-    _check_option_names(models, classify, labels)
-    options = {name: options_for(m, classify, labels) for name, m in models.items()}
+    outputs = {name: model_io(m)[1] for name, m in models.items()}
+    options.check_output_names({o for names in outputs.values() for o in names})
     stagings: list[Path] = []
     published: list[Path] = []
     try:
@@ -138,39 +122,41 @@ def export_models(models: Mapping[str, Any], output_dir, *, metadata: Mapping | 
             record = dict(metadata or {})
             record.update({"model": name, "exported_models": list(models)})
             ready[name] = (base, stage_model(
-                model, staging, metadata=record, preprocessing=preps[name], formats=formats,
-                classify=options[name][0], labels=options[name][1],
-                threshold=threshold, raw_signature=raw_signature,
-                sample=(samples or {}).get(name), tolerance=tolerance,
-                tflite_tolerance=tflite_tolerance, tflite_optimize=tflite_optimize,
-                assets=assets))
+                model, staging, options.for_outputs(outputs[name]), metadata=record,
+                preprocessing=preps[name], sample=(samples or {}).get(name), assets=assets))
         results = {}
         for name, (base, version_dir) in ready.items():
             results[name] = export_publish.publish(version_dir, base)
             published.append(results[name])
         return results
     except BaseException:
-        for path in published:
-            export_publish.remove_tree(path)
-        for staging in stagings:
-            export_publish.remove_tree(staging)
-        for path in reversed(created):  # base directories this call created, if left empty
-            try:
-                path.rmdir()
-            except OSError:
-                pass
+        _remove_created(published, stagings, created)
         raise
     finally:
         for staging in stagings:
             export_publish.remove_tree(staging)
 
 
-def export_model(model, output_dir, **kwargs) -> Path:
+def _remove_created(published: list[Path], stagings: list[Path], created: list[Path]) -> None:
+    """Undoes a failed export: its published versions, its staging directories and the base
+    directories it created (if left empty)."""
+    for path in published:
+        export_publish.remove_tree(path)
+    for staging in stagings:
+        export_publish.remove_tree(staging)
+    for path in reversed(created):
+        try:
+            path.rmdir()
+        except OSError:
+            pass
+
+
+def export_model(model: Any, output_dir: str | Path, **kwargs: Any) -> Path:
     """Exports one model to `output_dir/<N>/`; see `export_models` for the arguments."""
     return export_models({"model": model}, output_dir, **kwargs)["model"]
 
 
-def _resolved_yaml(spec) -> str:
+def _resolved_yaml(spec: CheckedSpec) -> str:
     import io
 
     from ruamel.yaml import YAML
@@ -181,7 +167,7 @@ def _resolved_yaml(spec) -> str:
     return f"# {spec.name}: the spec with every $param substituted\n" + buffer.getvalue()
 
 
-def _spec_facts(spec) -> tuple[dict, dict[str, str]]:
+def _spec_facts(spec: CheckedSpec) -> tuple[dict[str, Any], dict[str, str]]:
     """Metadata and asset files describing `spec` (name, fingerprint, text, resolved text)."""
     facts = {"spec": {"name": spec.name, "fingerprint": spec.fingerprint,
                       "file": str(spec.path) if spec.path is not None else None}}
@@ -191,7 +177,8 @@ def _spec_facts(spec) -> tuple[dict, dict[str, str]]:
     return facts, assets
 
 
-def _data_preprocessing(spec, built: Mapping, names: Sequence[str], required: bool):
+def data_preprocessing(spec: CheckedSpec, built: Mapping[str, Any], names: Sequence[str],
+                       required: bool) -> Any:
     """The data pipeline's serving-time preprocessing for a `model:` spec, or None.
 
     When `required` (the spec says `raw_signature: true`) a failure to build the data
@@ -202,9 +189,9 @@ def _data_preprocessing(spec, built: Mapping, names: Sequence[str], required: bo
             raise UsageError("export.raw_signature: true needs a `model:` spec with a `data:` "
                              "section (or preprocessing given from Python)")
         return None
+    from modelspec.build.compiler import model_io
     from modelspec.data.pipeline import build_datasets
     from modelspec.errors import ModelspecError
-    from modelspec.build.compiler import model_io
     try:
         return build_datasets(spec, *model_io(built["model"])).preprocessing
     except ModelspecError as err:
@@ -216,9 +203,10 @@ def _data_preprocessing(spec, built: Mapping, names: Sequence[str], required: bo
         return None
 
 
-def export_spec_or_run(spec_or_run, output=None, *, formats: Sequence[str] | None = None,
+def export_spec_or_run(spec_or_run: str | Path, output: str | Path | None = None, *,
+                       formats: Sequence[str] | None = None,
                        models: Sequence[str] | None = None, weights: str | None = None,
-                       preprocessing="auto", **kwargs) -> dict[str, Path]:
+                       preprocessing: Any = "auto", **kwargs: Any) -> dict[str, Path]:
     """Exports a spec (its initial weights) or a training run (its trained weights).
 
     Options come from the spec's `export:` section; arguments given here override them.
@@ -236,7 +224,7 @@ def export_spec_or_run(spec_or_run, output=None, *, formats: Sequence[str] | Non
             `"auto"` rebuilds the one the data pipeline records (`modelspec.data`, adapted on
             the training split as in training) for a `model:` spec with a `data:` section;
             None for no `serving_raw`.
-        **kwargs: Further `export_models` arguments (`samples`, `tolerance`, ...).
+        **kwargs: `samples` and the other `ExportOptions` fields (`tolerance`, ...).
 
     Returns:
         Model name → published version directory.
@@ -249,35 +237,17 @@ def export_spec_or_run(spec_or_run, output=None, *, formats: Sequence[str] | Non
     >>> export_spec_or_run("runs/lenet5", "exported/lenet5", formats=["savedmodel", "tflite"])
     {'model': PosixPath('exported/lenet5/1')}
     """
-    from modelspec.lang.checks import load_and_check
     from modelspec.exporting.schema import exported_models
-    from modelspec.exporting.options import ExportOptionError
-    from modelspec.training.rundir import find_run_dir, load_run
+    from modelspec.targets import open_target
     source = Path(spec_or_run)
-    metrics = None
-    if source.is_dir():
-        if find_run_dir(source) is None:
-            raise UsageError(f"{source}: a directory but not a run directory (no state.json); "
-                             "give a spec file or a run written by `modelspec train`")
-        if weights is None:  # the run's resolved spec says which weights to export
-            resolved = source / "resolved.json"
-            document = json.loads(resolved.read_text(encoding="utf-8")) \
-                if resolved.exists() else {}
-            weights = (document.get("export") or {}).get("weights")
-        spec, built, metrics = load_run(source, weights or "final")
-    elif source.is_file():
-        from modelspec.build.compiler import build_from_spec
-        spec = load_and_check(source)
-        built = build_from_spec(spec)
-        built = built if isinstance(built, dict) else {"model": built}
-    else:
-        raise UsageError(f"{source}: no such spec file or run directory")
+    target = open_target(source, which=weights or _run_export_weights(source) or "final")
+    spec = target.spec
     section = spec.section("export") or {}
     default_names = exported_models(spec)
     names = list(models or default_names)
-    unknown = [n for n in names if n not in built]
+    unknown = [n for n in names if n not in target.models]
     if unknown:
-        raise UsageError(f"unknown model(s) {unknown}; the spec has {sorted(built)}")
+        raise UsageError(f"unknown model(s) {unknown}; the spec has {sorted(target.models)}")
     if output is None:
         if not section.get("directory"):
             raise UsageError("no output directory: give --output DIR or set export.directory "
@@ -286,24 +256,35 @@ def export_spec_or_run(spec_or_run, output=None, *, formats: Sequence[str] | Non
     raw_signature = section.get("raw_signature")
     if isinstance(preprocessing, str) and preprocessing == "auto":
         preprocessing = None if raw_signature is False else \
-            _data_preprocessing(spec, built, names, required=bool(raw_signature))
+            data_preprocessing(spec, target.models, names, required=bool(raw_signature))
     facts, assets = _spec_facts(spec)
-    facts["source"] = {"kind": "run" if source.is_dir() else "spec", "path": str(source)}
-    if metrics is not None:
-        facts["metrics"] = metrics
-    tflite = section.get("tflite") or {}
-    options = {"classify": section.get("classify"), "labels": section.get("labels"),
-               "threshold": section.get("threshold", 0.5),
-               "raw_signature": raw_signature is not False,
-               "tolerance": section.get("tolerance", DEFAULT_TOLERANCE),
-               "tflite_tolerance": tflite.get("tolerance", TFLITE_TOLERANCE),
-               "tflite_optimize": tflite.get("optimize", "none")}
-    options.update(kwargs)
+    facts["source"] = {"kind": "run" if target.trained else "spec", "path": str(source)}
+    if target.trained:
+        facts["metrics"] = target.metrics
+    samples = kwargs.pop("samples", None)
+    with _export_errors_at(spec, section):
+        options = ExportOptions.from_section(section, formats=formats, **kwargs)
+        return publish_models({n: target.models[n] for n in names}, output, options,
+                              metadata=facts, preprocessing=preprocessing, samples=samples,
+                              assets=assets, per_model=len(default_names) > 1)
+
+
+def _run_export_weights(source: Path) -> str | None:
+    """A run's `export.weights` (from its resolved spec), None for anything else."""
+    resolved = source / "resolved.json"
+    if not resolved.is_file():
+        return None
+    document = json.loads(resolved.read_text(encoding="utf-8"))
+    weights = (document.get("export") or {}).get("weights")
+    return str(weights) if weights else None
+
+
+@contextlib.contextmanager
+def _export_errors_at(spec: CheckedSpec, section: Mapping[str, Any]) -> Iterator[None]:
+    """Reports an `ExportOptionError` at the spec's `export:` option it comes from (a
+    `SpecError`), or as a usage error when the option was given from Python."""
     try:
-        return export_models({n: built[n] for n in names}, output, metadata=facts,
-                             preprocessing=preprocessing,
-                             formats=list(formats or section.get("formats") or ["savedmodel"]),
-                             assets=assets, per_model=len(default_names) > 1, **options)
+        yield
     except ExportOptionError as err:
         if err.option in section:
             errs = spec.errors()

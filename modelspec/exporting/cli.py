@@ -1,4 +1,5 @@
-"""`modelspec export`: publish a spec or a training run as a new SavedModel version."""
+"""`modelspec export` (publish a spec or a run as a new SavedModel version) and `modelspec
+predict` (run an export, a run or a spec on request files; `modelspec.exporting.predict`)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,9 @@ from pathlib import Path
 import click
 
 from modelspec.cli.util import handle_errors
-from modelspec.tfenv import quiet_tensorflow
 from modelspec.errors import UsageError
-
-FORMAT_NAMES = ("savedmodel", "keras", "tflite")
+from modelspec.exporting.options import FORMATS
+from modelspec.tfenv import quiet_tensorflow
 
 
 def parse_formats(text: str | None) -> list[str] | None:
@@ -25,10 +25,10 @@ def parse_formats(text: str | None) -> list[str] | None:
     from modelspec.errors import did_you_mean
     formats = [f.strip().lower() for f in text.split(",") if f.strip()]
     for name in formats:
-        if name not in FORMAT_NAMES:
-            hint = did_you_mean(name, FORMAT_NAMES)
+        if name not in FORMATS:
+            hint = did_you_mean(name, FORMATS)
             raise UsageError(f"--format: unknown format '{name}' — expected some of "
-                             f"{', '.join(FORMAT_NAMES)}"
+                             f"{', '.join(FORMATS)}"
                              + (f" (did you mean '{hint}'?)" if hint else ""))
     return list(dict.fromkeys(formats))
 
@@ -98,3 +98,43 @@ def export_command(source, output, formats, models, weights, as_json):
         details = describe_export(path)
         if details:
             click.echo(details)
+
+
+@click.command("predict")
+@click.argument("target", type=click.Path(exists=True, path_type=Path))
+@click.option("--input", "-i", "inputs", multiple=True, required=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Request file: .json (TF Serving 'instances' or 'inputs'), .csv, .npy, "
+                   ".npz, or images (repeat --input for a batch).")
+@click.option("--signature", "-s", help="Signature to call (default: the request's "
+                                        "signature_name, else serving_default).")
+@click.option("--model", "-m", help="The model, when the target holds several.")
+@click.option("--rescale", type=float, default=1.0, show_default=True,
+              help="Multiply decoded image pixels by this (e.g. 0.00392156862745098 = 1/255).")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the JSON answer to this file instead of standard output.")
+@click.option("--pretty", is_flag=True, help="Indent the JSON answer.")
+@handle_errors
+def predict_command(target, inputs, signature, model, rescale, output, pretty):
+    """Predict with an export, a run or a spec on JSON/CSV/.npy/image input.
+
+    \b
+    Requests and answers use TensorFlow Serving's REST formats:
+      {"instances": [{"image": [...]}, ...]}  ->  {"predictions": [...]}
+      {"inputs": {"image": [[...]]}}          ->  {"outputs": ...}
+
+    \b
+    Examples:
+      modelspec predict exported/lenet5 --input request.json
+      modelspec predict exported/lenet5 -s classify -i a.png -i b.png --rescale 0.0039215686
+      modelspec predict runs/lenet5 --input rows.csv
+    """
+    quiet_tensorflow()
+    from modelspec.exporting.predict import predict_files
+    answer = predict_files(target, inputs, signature=signature, model=model, rescale=rescale)
+    text = json.dumps(answer, indent=2 if pretty else None)
+    if output:
+        from modelspec.training.rundir import atomic_write_text
+        atomic_write_text(Path(output), text + "\n")
+    else:
+        click.echo(text)

@@ -15,8 +15,8 @@ with the in-memory model on the same batch.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import keras
 import numpy as np
@@ -27,7 +27,6 @@ from modelspec.exporting.signatures import SERVING_DEFAULT, call_model, max_diff
 
 KERAS_FILE = "model.keras"
 TFLITE_FILE = "model.tflite"
-FORMATS = ("savedmodel", "keras", "tflite")
 
 
 class ExportCheckError(ModelspecError):

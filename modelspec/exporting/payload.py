@@ -21,9 +21,10 @@ from __future__ import annotations
 import base64
 import csv
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -112,7 +113,7 @@ def parse_rest(document: Any, inputs: Mapping[str, InputSpec]) -> Payload:
         if not isinstance(rows, list) or not rows:
             raise UsageError("'instances' must be a non-empty list of examples")
         if all(isinstance(r, Mapping) and not set(r) == {"b64"} for r in rows):
-            columns = {}
+            columns: dict[str, list[Any]] = {}
             for i, row in enumerate(rows):
                 unknown = set(row) - set(inputs)
                 if unknown:
@@ -174,9 +175,9 @@ def parse_csv(path: Path, inputs: Mapping[str, InputSpec]) -> Payload:
                          f"should name {', '.join(inputs)} (or name_0, name_1, ...)")
     batch = {}
     for name, index in columns.items():
-        values = [[row[i] for i in index] for row in body]
-        if inputs[name].dtype != "string":
-            values = [[float(v) if v.strip() else np.nan for v in r] for r in values]
+        cells = [[row[i] for i in index] for row in body]
+        values: list[list[Any]] = cells if inputs[name].dtype == "string" else [
+            [float(v) if v.strip() else np.nan for v in r] for r in cells]
         batch[name] = _array(values, name, inputs[name], len(body))
     return Payload(batch)
 
@@ -211,14 +212,14 @@ def read_images(paths: Sequence[Path], inputs: Mapping[str, InputSpec],
     return Payload({name: np.stack(images).astype(np.dtype(spec.dtype))})
 
 
-def read_payload(paths: Sequence[Path], inputs: Mapping[str, InputSpec],
+def read_payload(files: Sequence[str | Path], inputs: Mapping[str, InputSpec],
                  rescale: float = 1.0) -> Payload:
     """Reads prediction input files of any supported kind (see the module docstring).
 
     Raises:
         UsageError: An unsupported or unreadable file, or values that do not fit the inputs.
     """
-    paths = [Path(p) for p in paths]
+    paths = [Path(p) for p in files]
     suffixes = {p.suffix.lower() for p in paths}
     if not paths:
         raise UsageError("no input file given (--input FILE)")

@@ -1,4 +1,4 @@
-"""`modelspec predict`: run an export (or a run, or a spec) on input files, print JSON.
+"""Predicting with an export, a run or a spec on input files (what `modelspec predict` runs).
 
 The target may be a version directory (`exported/lenet5/3`), a base directory (its highest
 version is used), a base with one directory per model (`--model` picks one), a training run
@@ -13,16 +13,15 @@ prints what `POST /v1/models/lenet5:predict` with the same body would return.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Any
 
-import click
 import numpy as np
 
-from modelspec.cli.util import handle_errors
-from modelspec.tfenv import quiet_tensorflow
 from modelspec.errors import UsageError
 from modelspec.exporting.payload import InputSpec, format_response, read_payload
+from modelspec.targets import Target, open_target
 
 
 class Predictor:
@@ -33,7 +32,8 @@ class Predictor:
         origin: What was loaded, for messages.
     """
 
-    def __init__(self, signatures: Mapping[str, tuple[dict, Callable]], origin: str):
+    def __init__(self, signatures: Mapping[str, tuple[dict[str, InputSpec], Callable[..., Any]]],
+                 origin: str) -> None:
         self.signatures = dict(signatures)
         self.origin = origin
 
@@ -73,20 +73,22 @@ def _from_savedmodel(version_dir: Path) -> Predictor:
     return Predictor(signatures, str(version_dir))
 
 
-def _from_models(models: Mapping, model: str | None, origin: str, spec,
+def _from_target(target: Target, model: str | None, origin: str,
                  raw: bool = False) -> Predictor:
     import tensorflow as tf
 
-    from modelspec.exporting.api import _data_preprocessing, options_for
+    from modelspec.build.compiler import model_io
+    from modelspec.exporting.api import data_preprocessing
+    from modelspec.exporting.options import ExportOptions
     from modelspec.exporting.signatures import build_endpoints
+    models, spec = target.models, target.spec
     name = _pick(list(models), model, origin)
-    section = spec.section("export") or {}
-    classify, labels = options_for(models[name], section.get("classify"),
-                                   section.get("labels"))
+    options = ExportOptions.from_section(spec.section("export") or {}).for_outputs(
+        model_io(models[name])[1])
     # serving_raw needs the data pipeline (adapted on the training split): only on request
-    prep = _data_preprocessing(spec, models, [name], required=True) if raw else None
-    endpoints = build_endpoints(models[name], classify=classify, labels=labels,
-                                threshold=section.get("threshold", 0.5), preprocessing=prep)
+    prep = data_preprocessing(spec, models, [name], required=True) if raw else None
+    endpoints = build_endpoints(models[name], classify=options.classify, labels=options.labels,
+                                threshold=options.threshold, preprocessing=prep)
     signatures = {}
     for sig, function in endpoints.functions.items():
         def call(batch, function=function):
@@ -110,7 +112,8 @@ def _pick(names: list[str], model: str | None, origin: str) -> str:
     return model
 
 
-def open_target(target, model: str | None = None, raw: bool = False) -> Predictor:
+def open_predictor(target: str | Path, model: str | None = None,
+                   raw: bool = False) -> Predictor:
     """Opens what `modelspec predict` runs: an export, a run directory or a spec file.
 
     Args:
@@ -123,23 +126,14 @@ def open_target(target, model: str | None = None, raw: bool = False) -> Predicto
         UsageError: The target is none of these, or `model` is needed / unknown.
     """
     from modelspec.exporting.publish import latest_version_dir
+    from modelspec.training.rundir import find_run_dir
     path = Path(target)
-    if path.is_file():
-        from modelspec.lang.checks import load_and_check
-        from modelspec.build.compiler import build_from_spec
-        spec = load_and_check(path)
-        built = build_from_spec(spec)
-        return _from_models(built if isinstance(built, dict) else {"model": built}, model,
-                            str(path), spec, raw)
-    if not path.is_dir():
+    if not path.exists():
         raise UsageError(f"{path}: no such export, run directory or spec file")
     if (path / "saved_model.pb").exists():
         return _from_savedmodel(path)
-    from modelspec.training.rundir import find_run_dir
-    if find_run_dir(path) is not None:
-        from modelspec.training.rundir import load_run
-        spec, models, _ = load_run(path)
-        return _from_models(models, model, str(path), spec, raw)
+    if path.is_file() or find_run_dir(path) is not None:
+        return _from_target(open_target(path), model, str(path), raw)
     latest = latest_version_dir(path)
     if latest is None:
         per_model = sorted(p.name for p in path.iterdir()
@@ -148,18 +142,20 @@ def open_target(target, model: str | None = None, raw: bool = False) -> Predicto
             raise UsageError(f"{path}: holds no SavedModel version (no <N>/saved_model.pb), "
                              "no run and no per-model export directories")
         latest = latest_version_dir(path / _pick(per_model, model, str(path)))
+        assert latest is not None  # `per_model` lists directories that have a version
     if not (latest / "saved_model.pb").exists():
         raise UsageError(f"{latest}: the latest version holds no SavedModel "
                          "(export with --format savedmodel to predict from it)")
     return _from_savedmodel(latest)
 
 
-def predict_files(target, inputs, *, signature: str | None = None, model: str | None = None,
-                  rescale: float = 1.0) -> dict:
+def predict_files(target: str | Path, inputs: Sequence[str | Path], *,
+                  signature: str | None = None, model: str | None = None,
+                  rescale: float = 1.0) -> dict[str, Any]:
     """Runs a target on input files and returns TF Serving's JSON answer (a dict).
 
     Args:
-        target: See `open_target`.
+        target: See `open_predictor`.
         inputs: Input file paths (JSON/CSV/.npy/.npz, or several images).
         signature: The signature; default: the request's `signature_name`, else
             `serving_default`.
@@ -175,12 +171,12 @@ def predict_files(target, inputs, *, signature: str | None = None, model: str | 
         raise UsageError(f"the request names signature '{requested}' but --signature is "
                          f"'{signature}'")
     chosen = signature or requested or "serving_default"
-    predictor = open_target(target, model, raw=chosen == "serving_raw")
+    predictor = open_predictor(target, model, raw=chosen == "serving_raw")
     payload = read_payload(inputs, predictor.inputs(chosen), rescale)
     return format_response(predictor(chosen, payload.batch), payload.style)
 
 
-def _requested_signature(inputs) -> str | None:
+def _requested_signature(inputs: Sequence[str | Path]) -> str | None:
     """The `signature_name` of a JSON request, if any (read before parsing the values)."""
     if len(inputs) != 1 or Path(inputs[0]).suffix.lower() != ".json":
         return None
@@ -189,42 +185,3 @@ def _requested_signature(inputs) -> str | None:
     except (json.JSONDecodeError, UnicodeDecodeError):
         return None  # read_payload reports it with its position
     return document.get("signature_name") if isinstance(document, dict) else None
-
-
-@click.command("predict")
-@click.argument("target", type=click.Path(exists=True, path_type=Path))
-@click.option("--input", "-i", "inputs", multiple=True, required=True,
-              type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Request file: .json (TF Serving 'instances' or 'inputs'), .csv, .npy, "
-                   ".npz, or images (repeat --input for a batch).")
-@click.option("--signature", "-s", help="Signature to call (default: the request's "
-                                        "signature_name, else serving_default).")
-@click.option("--model", "-m", help="The model, when the target holds several.")
-@click.option("--rescale", type=float, default=1.0, show_default=True,
-              help="Multiply decoded image pixels by this (e.g. 0.00392156862745098 = 1/255).")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the JSON answer to this file instead of standard output.")
-@click.option("--pretty", is_flag=True, help="Indent the JSON answer.")
-@handle_errors
-def predict_command(target, inputs, signature, model, rescale, output, pretty):
-    """Predict with an export, a run or a spec on JSON/CSV/.npy/image input.
-
-    \b
-    Requests and answers use TensorFlow Serving's REST formats:
-      {"instances": [{"image": [...]}, ...]}  ->  {"predictions": [...]}
-      {"inputs": {"image": [[...]]}}          ->  {"outputs": ...}
-
-    \b
-    Examples:
-      modelspec predict exported/lenet5 --input request.json
-      modelspec predict exported/lenet5 -s classify -i a.png -i b.png --rescale 0.0039215686
-      modelspec predict runs/lenet5 --input rows.csv
-    """
-    quiet_tensorflow()
-    answer = predict_files(target, inputs, signature=signature, model=model, rescale=rescale)
-    text = json.dumps(answer, indent=2 if pretty else None)
-    if output:
-        from modelspec.training.rundir import atomic_write_text
-        atomic_write_text(Path(output), text + "\n")
-    else:
-        click.echo(text)

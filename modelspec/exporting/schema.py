@@ -18,12 +18,12 @@ export:
 
 from __future__ import annotations
 
-from modelspec.errors import did_you_mean
+from modelspec.errors import Collector, did_you_mean
+from modelspec.exporting.options import FORMATS, TFLITE_OPTIMIZE
 from modelspec.lang.schema.fragments import BOOL, STR, obj, param_or
+from modelspec.lang.spec import CheckedSpec
 
-FORMATS = ["savedmodel", "keras", "tflite"]
 WEIGHTS = ["final", "best", "latest"]
-TFLITE_OPTIMIZE = ["none", "dynamic", "float16"]
 
 
 def _p(schema: dict) -> dict:
@@ -43,7 +43,7 @@ def export_schema() -> dict:
         "models": _p(_names() | {"description": "the models to export (names under "
                                                 "`models:`); each gets its own directory "
                                                 "when there are several"}),
-        "formats": _p({"type": "array", "items": _p({"type": "string", "enum": FORMATS}),
+        "formats": _p({"type": "array", "items": _p({"type": "string", "enum": list(FORMATS)}),
                        "minItems": 1, "uniqueItems": True,
                        "description": "savedmodel (TF Serving), keras (.keras archive), "
                                       "tflite"}),
@@ -65,7 +65,7 @@ def export_schema() -> dict:
         "tolerance": _p(positive | {"description": "largest abs difference allowed between "
                                                    "the reloaded export and the model"}),
         "tflite": _p(obj({
-            "optimize": _p({"type": "string", "enum": TFLITE_OPTIMIZE}),
+            "optimize": _p({"type": "string", "enum": list(TFLITE_OPTIMIZE)}),
             "tolerance": _p(positive),
         }, description="TFLite conversion options")),
     }, description="SavedModel export for TensorFlow Serving (and other formats)")
@@ -76,7 +76,7 @@ def _graph_outputs(spec, model_name: str) -> list[str]:
     return list(graph.outputs) if graph is not None else []
 
 
-def default_models(spec) -> list[str]:
+def default_models(spec: CheckedSpec) -> list[str]:
     """The models exported when `export.models` is absent: a GAN's generator, else all."""
     train = spec.section("train") or {}
     names = list(spec.model_names)
@@ -87,13 +87,13 @@ def default_models(spec) -> list[str]:
     return names
 
 
-def exported_models(spec) -> list[str]:
+def exported_models(spec: CheckedSpec) -> list[str]:
     """The names of the models a spec exports (`export.models`, or `default_models`)."""
     section = spec.section("export") or {}
     return list(section.get("models") or default_models(spec))
 
 
-def check_export(spec, errs) -> None:
+def check_export(spec: CheckedSpec, errs: Collector) -> None:
     """Checks the `export:` section against the spec's models and outputs.
 
     Args:

@@ -22,8 +22,9 @@ hand), and it needs no private API.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, cast
 
 import keras
 import numpy as np
@@ -83,7 +84,7 @@ def _last_activation(tensor) -> str | None:
     """
     for _ in range(8):
         history = getattr(tensor, "_keras_history", None)
-        layer = getattr(history, "operation", None)
+        layer: Any = getattr(history, "operation", None)
         if isinstance(layer, keras.layers.Softmax):
             return "softmax"
         name = getattr(getattr(layer, "activation", None), "__name__", None)
@@ -136,7 +137,8 @@ def find_classifiers(model: keras.Model, classify=None, labels=None,
         apply = None
         if activation is None:
             apply = "sigmoid" if units == 1 else "softmax"
-        found.append(ClassifierOutput(name, activation or apply, apply, None, threshold))
+        found.append(ClassifierOutput(name, cast(str, activation or apply), apply, None,
+                                      threshold))
     if labels:
         _attach_labels(found, labels, outputs)
     return found
@@ -185,7 +187,7 @@ def classification_outputs(outputs: Mapping[str, Any],
             classes = tf.argmax(probs, axis=-1, output_type=tf.int64)
         else:
             classes = tf.cast(probs > entry.threshold, tf.int64)
-        key = (lambda k: f"{entry.output}_{k}") if prefix else (lambda k: k)
+        key = (lambda k, out=entry.output: f"{out}_{k}") if prefix else (lambda k: k)
         result[key("probabilities")] = probs
         result[key("classes")] = classes
         if entry.labels:

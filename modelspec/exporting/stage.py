@@ -13,11 +13,12 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import platform
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Any
 
-DEFAULT_TOLERANCE = 1e-5
-TFLITE_TOLERANCE = 1e-4
+from modelspec.exporting.options import ExportOptions
+
 METADATA_FILE = "modelspec.json"
 
 
@@ -68,14 +69,17 @@ def _check_savedmodel(path: Path, endpoints, batches, tolerance) -> tuple[dict, 
     return diffs, described, references
 
 
-def stage_model(model, staging: Path, *, metadata: Mapping, preprocessing=None,
-                formats: Sequence[str] = ("savedmodel",), classify=None, labels=None,
-                threshold: float = 0.5, raw_signature: bool = True, sample=None,
-                tolerance: float = DEFAULT_TOLERANCE, tflite_tolerance: float = TFLITE_TOLERANCE,
-                tflite_optimize: str = "none", assets: Mapping[str, str] | None = None) -> Path:
+def stage_model(model: Any, staging: Path, options: ExportOptions, *,
+                metadata: Mapping[str, Any], preprocessing: Any = None,
+                sample: Mapping[str, Any] | None = None,
+                assets: Mapping[str, str] | None = None) -> Path:
     """Writes and checks one model's export in `staging/version` (not yet published).
 
-    Args: see `export_models`.
+    Args:
+        model: The `keras.Model`.
+        staging: A fresh staging directory.
+        options: The export options for this model (`ExportOptions.for_outputs`).
+        metadata, preprocessing, assets: See `export_models`; `sample`: its `samples` entry.
 
     Returns:
         The complete, checked version directory inside `staging`.
@@ -85,6 +89,10 @@ def stage_model(model, staging: Path, *, metadata: Mapping, preprocessing=None,
     """
     from modelspec.exporting import formats as export_formats
     from modelspec.exporting import signatures as sigs
+    formats, tolerance = options.formats, options.tolerance
+    classify, labels, threshold = options.classify, options.labels, options.threshold
+    raw_signature = options.raw_signature
+    tflite_tolerance, tflite_optimize = options.tflite_tolerance, options.tflite_optimize
     version_dir = staging / "version"
     version_dir.mkdir()
     endpoints = sigs.build_endpoints(model, preprocessing=preprocessing, classify=classify,
@@ -115,7 +123,7 @@ def stage_model(model, staging: Path, *, metadata: Mapping, preprocessing=None,
     record = dict(metadata)
     record.update({
         "format": "modelspec-export/1",
-        "exported_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "exported_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "versions": _versions(),
         "signatures": described,
         "classifiers": [{"output": c.output, "activation": c.activation,

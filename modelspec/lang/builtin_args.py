@@ -6,11 +6,11 @@ to check a spec's layer arguments before anything is built.
 
 Each entry of `BUILTIN_LAYER_ARGS` maps a constructor argument name to a JSON Schema
 (Draft 2020-12) for its value, including its `default` and a `description`. The schemas are
-*plain*: wrap them with `modelspec.lang.schema.fragments.param_or` where `$name` / `$(expr)` references
-are allowed. Like the Keras layers of the catalogue, every built-in layer also accepts the base
-layer argument `dtype` (a dtype or dtype policy name, e.g. `mixed_float16`, to override the
-global policy for one layer); `name` and `trainable` are handled by the layer-graph schema. No
-argument is required: every one has a default.
+*plain*: wrap them with `modelspec.lang.schema.fragments.param_or` where `$name` / `$(expr)`
+references are allowed. Like the Keras layers of the catalogue, every built-in layer also
+accepts the base layer argument `dtype` (a dtype or dtype policy name, e.g. `mixed_float16`,
+to override the global policy for one layer); `name` and `trainable` are handled by the
+layer-graph schema. No argument is required: every one has a default.
 
 Example:
 >>> from modelspec.lang.builtin_args import BUILTIN_LAYER_ARGS
@@ -22,6 +22,8 @@ Example:
 
 from __future__ import annotations
 
+from typing import Any
+
 # The base `keras.layers.Layer` argument every layer (Keras's and ours) accepts.
 DTYPE_ARG = {
     "enum": ["float16", "bfloat16", "float32", "float64", "mixed_float16", "mixed_bfloat16",
@@ -29,7 +31,7 @@ DTYPE_ARG = {
     "default": None,
     "description": "dtype policy of this layer (null: the global policy)"}
 
-BUILTIN_LAYER_ARGS: dict[str, dict[str, dict]] = {
+BUILTIN_LAYER_ARGS: dict[str, dict[str, dict[str, Any]]] = {
     "LocalResponseNormalization": {
         "depth_radius": {
             "type": "integer", "minimum": 0, "default": 2,
@@ -79,7 +81,7 @@ BUILTIN_ACTIVATION_DOCS: dict[str, str] = {
 BUILTIN_ACTIVATION_NAMES: tuple[str, ...] = tuple(BUILTIN_ACTIVATION_DOCS)
 
 
-def layer_arguments(name: str) -> dict[str, dict]:
+def layer_arguments(name: str) -> dict[str, dict[str, Any]]:
     """Returns the argument schemas of a built-in layer.
 
     Args:
@@ -95,7 +97,7 @@ def layer_arguments(name: str) -> dict[str, dict]:
             for arg, schema in BUILTIN_LAYER_ARGS[name].items()}
 
 
-def layer_defaults(name: str) -> dict:
+def layer_defaults(name: str) -> dict[str, Any]:
     """Returns the default value of every argument of a built-in layer.
 
     Example:

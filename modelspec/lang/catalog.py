@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import json
 from pathlib import Path
+from typing import Any
 
 REQUIRED = "__required__"
 CATALOG_PATH = Path(__file__).resolve().parent / "keras_catalog.json"
@@ -21,9 +22,10 @@ KINDS = ("layers", "optimizers", "losses", "metrics", "initializers", "regulariz
 
 
 @functools.lru_cache(maxsize=1)
-def catalog() -> dict:
+def catalog() -> dict[str, Any]:
     """Returns the parsed catalogue (cached)."""
-    return json.loads(CATALOG_PATH.read_text())
+    parsed: dict[str, Any] = json.loads(CATALOG_PATH.read_text())
+    return parsed
 
 
 def names(kind: str) -> list[str]:
@@ -31,15 +33,16 @@ def names(kind: str) -> list[str]:
     return sorted(catalog()[kind])
 
 
-def arguments(kind: str, name: str) -> dict:
+def arguments(kind: str, name: str) -> dict[str, Any]:
     """Constructor arguments of a component: name → default (`REQUIRED` if none)."""
-    entry = catalog()[kind][name]
+    entry: dict[str, Any] = catalog()[kind][name]
     return entry["args"] if kind == "layers" else entry
 
 
-def call_arguments(layer: str) -> dict:
+def call_arguments(layer: str) -> dict[str, Any]:
     """Arguments of a Keras layer's `call`: name → default (`REQUIRED` if none)."""
-    return catalog()["layers"][layer]["call"]
+    call: dict[str, Any] = catalog()["layers"][layer]["call"]
+    return call
 
 
 def string_names(kind: str) -> list[str]:

@@ -1,9 +1,9 @@
 """Checks a spec: schema pass, then semantic pass; returns a `CheckedSpec`.
 
 1. Load (`modelspec.lang.yamlio`): safe YAML 1.2 with positions.
-2. Schema (`modelspec.lang.schema.document`): JSON Schema Draft 2020-12; jsonschema's errors are rewritten
-   (`modelspec.lang.schema.messages`) into positioned, actionable messages (`unknown argument 'unit' for Dense ... (did you
-   mean 'units'?)`).
+2. Schema (`modelspec.lang.schema.document`): JSON Schema Draft 2020-12; jsonschema's errors
+   are rewritten (`modelspec.lang.schema.messages`) into positioned, actionable messages
+   (`unknown argument 'unit' for Dense ... (did you mean 'units'?)`).
 3. Semantics: parameters, blocks and graphs expand (`modelspec.lang.expand`) and each expanded
    layer's arguments are checked again with parameters substituted; then the `data`,
    `train` and `export` sections check themselves.
@@ -13,26 +13,33 @@ No TensorFlow is imported here: `modelspec validate` stays fast.
 from __future__ import annotations
 
 import json
-
 import re
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-from modelspec.lang import catalog
-
-from modelspec.lang import registry
-
-from modelspec.lang.schema import document as schema
-from modelspec.errors import Collector, SpecError, did_you_mean
-from modelspec.lang.expr import ExpressionError, is_reference
+from modelspec.errors import Collector, did_you_mean
+from modelspec.lang import catalog, registry, yamlio
 from modelspec.lang.expand import expand_graph
+from modelspec.lang.expr import ExpressionError, is_reference
+from modelspec.lang.flatgraph import FlatGraph, Node
+from modelspec.lang.schema import document as schema
 from modelspec.lang.schema.messages import (  # noqa: F401 — re-exported for callers of checks
-    Validator, document_validator, fast_schema, layer_validator, schema_problems, translate)
-from modelspec.source import LoadedSpec
-from modelspec.lang.spec import CheckedSpec, resolve_value
-from modelspec.lang import yamlio
+    Validator,
+    document_validator,
+    fast_schema,
+    layer_validator,
+    schema_problems,
+    translate,
+)
 from modelspec.lang.sections import SECTIONS
-def load_and_check(path_or_text, *, filename: str | None = None,
-                   overrides: dict | None = None) -> CheckedSpec:
+from modelspec.lang.spec import CheckedSpec, resolve_value
+from modelspec.source import LoadedSpec, PathT
+
+
+def load_and_check(path_or_text: str | Path | LoadedSpec | CheckedSpec, *,
+                   filename: str | None = None,
+                   overrides: dict[str, Any] | None = None) -> CheckedSpec:
     """Loads a spec from a path or text and runs every check that needs no TensorFlow.
 
     Args:
@@ -57,7 +64,7 @@ def load_and_check(path_or_text, *, filename: str | None = None,
     return check(loaded, overrides)
 
 
-def check(loaded: LoadedSpec, overrides: dict | None = None) -> CheckedSpec:
+def check(loaded: LoadedSpec, overrides: dict[str, Any] | None = None) -> CheckedSpec:
     """Runs the schema and semantic passes on a loaded document."""
     errs = Collector(loaded.source)
     schema_problems(loaded.data, errs)
@@ -75,7 +82,8 @@ def check(loaded: LoadedSpec, overrides: dict | None = None) -> CheckedSpec:
 _LAYER_ITEM = re.compile(r"^(.*layers\[\d+\])")
 
 
-def _graph_problems_despite_schema_errors(loaded: LoadedSpec, overrides, errs: Collector):
+def _graph_problems_despite_schema_errors(loaded: LoadedSpec, overrides: dict[str, Any] | None,
+                                          errs: Collector) -> None:
     """Adds the graph's own problems (references, ids, blocks) to the schema's, so that a
     student sees all mistakes of a file at once. A graph problem is left out where it would
     only repeat a schema problem: at or under the schema problem's path, or about a layer as a
@@ -105,7 +113,8 @@ def _graph_problems_despite_schema_errors(loaded: LoadedSpec, overrides, errs: C
         errs.problems.append(problem)
 
 
-def resolve_params(declared: dict, overrides: dict, errs: Collector) -> dict:
+def resolve_params(declared: dict[str, Any], overrides: dict[str, Any],
+                   errs: Collector) -> dict[str, Any]:
     """Resolves `params:` in order; a parameter may use the ones before it."""
     values = {}
     for key in overrides:
@@ -163,7 +172,7 @@ def semantic_problems(spec: CheckedSpec, errs: Collector, sections: bool = True)
                 errs.add((section.key,), str(err), expected=err.expected)
 
 
-def check_references(value, path: tuple, params: dict, errs: Collector) -> None:
+def check_references(value: Any, path: PathT, params: dict[str, Any], errs: Collector) -> None:
     """Reports every `$name` / `$(expression)` in `value` that does not evaluate."""
     if isinstance(value, dict):
         for key, item in value.items():
@@ -179,13 +188,14 @@ def check_references(value, path: tuple, params: dict, errs: Collector) -> None:
                      suggestion=did_you_mean(err.name, params) if err.name else None)
 
 
-def _model_order(models: dict, errs: Collector) -> list[str]:
+def _model_order(models: dict[str, Any], errs: Collector) -> list[str]:
     """Models in dependency order (a model used as a layer is built first); cycles are errors."""
     uses = {name: {item["model"] for item in _items(graph) if "model" in item}
             for name, graph in models.items()}
-    order, state = [], {}
+    order: list[str] = []
+    state: dict[str, str] = {}
 
-    def visit(name, trail):
+    def visit(name: str, trail: list[str]) -> None:
         if state.get(name) == "done" or name not in uses:
             return
         if state.get(name) == "active":
@@ -203,17 +213,17 @@ def _model_order(models: dict, errs: Collector) -> list[str]:
     return order
 
 
-def _items(graph: dict):
+def _items(graph: dict[str, Any]) -> Iterator[dict[str, Any]]:
     for item in graph.get("layers") or []:
         if isinstance(item, dict):
             yield item
 
 
-_VALID_ARGUMENTS: set = set()
+_VALID_ARGUMENTS: set[tuple[str, str]] = set()
 registry.on_change(_VALID_ARGUMENTS.clear)  # a registered layer changes what is valid
 
 
-def _valid_arguments(layer_type: str, args: dict) -> bool:
+def _valid_arguments(layer_type: str, args: dict[str, Any]) -> bool:
     """True when these resolved arguments passed before (memoised; ResNet-1001 repeats)."""
     try:
         key = (layer_type, json.dumps(args, sort_keys=True))
@@ -227,7 +237,7 @@ def _valid_arguments(layer_type: str, args: dict) -> bool:
     return False
 
 
-def weights_file(node, base_dir) -> Path | None:
+def weights_file(node: Node, base_dir: str | Path) -> Path | None:
     """The local weights file of an Application node (its `weights:` relative to the spec's
     folder), or None when it has none (null, or "imagenet", which Keras downloads)."""
     weights = node.args.get("weights") if node.type == registry.APPLICATION else None
@@ -236,7 +246,7 @@ def weights_file(node, base_dir) -> Path | None:
     return Path(weights) if Path(weights).is_absolute() else Path(base_dir) / weights
 
 
-def check_weight_files(flat, base_dir, errs: Collector) -> None:
+def check_weight_files(flat: FlatGraph, base_dir: str | Path, errs: Collector) -> None:
     """Reports an Application's `weights:` file that does not exist (relative to the spec)."""
     for node in flat.nodes:
         path = weights_file(node, base_dir)
@@ -248,7 +258,7 @@ def check_weight_files(flat, base_dir, errs: Collector) -> None:
                      "or null for random weights", notes=node.expansion)
 
 
-def check_layer_arguments(flat, errs: Collector) -> None:
+def check_layer_arguments(flat: FlatGraph, errs: Collector) -> None:
     """Checks each expanded layer's resolved arguments against its type's schema."""
     for node in flat.nodes:
         if node.kind != "layer":
@@ -267,20 +277,11 @@ def check_layer_arguments(flat, errs: Collector) -> None:
         if _valid_arguments(node.type, node.args):
             continue  # the common case: repeated layers share their arguments
         for error in layer_validator(node.type).iter_errors(node.args):
-            arg = error.absolute_path[0] if error.absolute_path else None
-            path = node.arg_paths.get(arg, node.path)
+            key = error.absolute_path[0] if error.absolute_path else None
+            path = node.arg_paths.get(key, node.path)
             rest = tuple(error.absolute_path)[1:]
             if isinstance(error.instance, dict) and error.validator == "additionalProperties" \
                     and not error.absolute_path:
                 continue  # unknown arguments were reported by the schema pass
             translate(error, path + rest, node.args, errs, owner=node.type,
                        notes=node.expansion)
-
-
-def validate_file(path) -> list:
-    """Checks one file and returns its problems (empty when valid)."""
-    try:
-        load_and_check(Path(path))
-    except SpecError as err:
-        return list(err.problems)
-    return []

@@ -15,15 +15,16 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from modelspec.lang import registry
 from modelspec.errors import Collector, did_you_mean
-from modelspec.lang.flatgraph import (FlatGraph, Node, Ref, check_connected,  # noqa: F401
-                                 keras_style_name as _snake)
+from modelspec.lang import registry
 from modelspec.lang.expr import REF_NAME, ExpressionError
+from modelspec.lang.flatgraph import FlatGraph, Node, Ref, check_connected  # noqa: F401
+from modelspec.lang.flatgraph import keras_style_name as _snake
+from modelspec.lang.schema.document import COMMON_KEYS
 from modelspec.lang.spec import resolve_value
 
-COMMON_KEYS = ("id", "in", "if", "repeat", "first", "vary", "call", "trainable")
 BLOCK_INPUT = "input"
 DEFAULT_PORT = "out"  # what `in: enc` reads from a layer with several outputs
 
@@ -111,7 +112,7 @@ class _Expander:
     # -- layer lists -------------------------------------------------------------------
     def expand_list(self, items, path, scope, names, prefix, first_input, expansion):
         """Expands a list of layer items; returns (scope, last output Ref or None)."""
-        later = {}
+        later: dict[str, Any] = {}
         for i, item in enumerate(items):
             if isinstance(item, dict) and isinstance(item.get("id"), str):
                 line = self.errs.source.position(path + (i, "id"))[0]
@@ -424,7 +425,8 @@ def expand_graph(graph: dict, path: tuple, blocks: dict, params: dict, errs: Col
                                  path + ("inputs", name, "dtype"))
         if ok and ok2:
             inputs[name] = {"shape": shape, "dtype": dtype, "path": path + ("inputs", name),
-                            "sparse": decl.get("sparse", False), "ragged": decl.get("ragged", False)}
+                            "sparse": decl.get("sparse", False),
+                            "ragged": decl.get("ragged", False)}
         exp.names.add(name)
         scope[name] = Ref(f"<input:{name}>")
     first = next(iter(scope.values())) if len(scope) == 1 else None

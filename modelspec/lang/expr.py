@@ -1,8 +1,8 @@
 """Safe arithmetic for `$(expression)` values and `if:` conditions.
 
 Expressions are parsed with Python's `ast` module (parsing only — nothing is ever compiled
-or executed) and evaluated by walking a closed set of node types: numbers, quoted strings (to compare and
-choose, e.g. `$('same' if small else 'valid')`; no string arithmetic), `true`/`false`,
+or executed) and evaluated by walking a closed set of node types: numbers, quoted strings (to
+compare and choose, e.g. `$('same' if small else 'valid')`; no string arithmetic), `true`/`false`,
 parameter names, + - * / // % **, unary minus/plus, parentheses, comparisons, `and`/`or`/
 `not`, `x if c else y`, and the functions `min`, `max`, `abs`, `int`, `round`. Anything else
 (attributes, subscripts, lambdas, other calls) is rejected with the offending piece named.
@@ -19,6 +19,8 @@ import ast
 import math
 import operator
 import re
+from collections.abc import Callable
+from typing import Any
 
 _BINARY = {
     ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
@@ -29,7 +31,8 @@ _COMPARE = {
     ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt,
     ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge,
 }
-_FUNCTIONS = {"min": min, "max": max, "abs": abs, "int": int, "round": round}
+_FUNCTIONS: dict[str, Callable[..., Any]] = {"min": min, "max": max, "abs": abs, "int": int,
+                                             "round": round}
 _CONSTANTS = {"true": True, "false": False}
 _MAX_MAGNITUDE = 1e15
 _MAX_LENGTH = 500

@@ -1,4 +1,4 @@
-"""The flat layer graph: what `modelspec.lang.expand` produces and `modelspec.build.compiler` builds.
+"""The flat layer graph: what `modelspec.lang.expand` produces, `modelspec.build.compiler` builds.
 
 A `FlatGraph` is a model's layers after parameters, blocks, `repeat` and `if:` have been
 expanded: `Node`s in creation order, each reading earlier nodes through `Ref`s.

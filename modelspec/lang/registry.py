@@ -15,9 +15,10 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
-from modelspec.lang import catalog
-from modelspec.lang import builtin_args
+from modelspec.lang import builtin_args, catalog
+
 # How `in: [a, b, ...]` reaches the layer's call, following Keras's own call signatures:
 # merge layers and Attention take one list; MultiHeadAttention takes (query, value, key).
 LIST_INPUT_LAYERS = {"Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum",
@@ -35,8 +36,8 @@ class PythonLayer:
     cls: type
     inputs: str = "single"
     ports: list[str] | None = None
-    args: dict = field(default_factory=dict)
-    call: dict = field(default_factory=dict)
+    args: dict[str, Any] = field(default_factory=dict)
+    call: dict[str, Any] = field(default_factory=dict)
 
 
 _PYTHON_LAYERS: dict[str, PythonLayer] = {}
@@ -55,7 +56,7 @@ def register_python_layer(name: str, cls: type, *, inputs: str = "single",
     if inputs not in ("single", "list", "positional"):
         raise ValueError("inputs must be 'single', 'list' or 'positional'")
     args = {}
-    for pname, param in inspect.signature(cls.__init__).parameters.items():
+    for pname, param in inspect.signature(cls.__init__).parameters.items():  # type: ignore[misc]
         if pname in ("self", "name") or param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
             continue
         default = param.default
@@ -104,7 +105,7 @@ def layer_origin(name: str) -> str:
     return "keras"
 
 
-def layer_arguments(name: str) -> dict:
+def layer_arguments(name: str) -> dict[str, Any]:
     """Constructor arguments of a layer type: name → default (`catalog.REQUIRED` if none)."""
     origin = layer_origin(name)
     if origin == "builtin":
@@ -118,7 +119,7 @@ def layer_arguments(name: str) -> dict:
     return catalog.arguments("layers", name)
 
 
-def layer_call_arguments(name: str) -> dict:
+def layer_call_arguments(name: str) -> dict[str, Any]:
     """Arguments of the layer's call (besides its input tensors): name → default."""
     if layer_origin(name) == "keras":
         call = dict(catalog.call_arguments(name))
@@ -140,7 +141,8 @@ def input_convention(name: str) -> str:
     return "single"
 
 
-def output_ports(name: str, args: dict, call: dict | None = None) -> list[str] | None:
+def output_ports(name: str, args: dict[str, Any],
+                 call: dict[str, Any] | None = None) -> list[str] | None:
     """Names of a layer's outputs when it returns several, else None.
 
     Args:
@@ -157,9 +159,10 @@ def output_ports(name: str, args: dict, call: dict | None = None) -> list[str] |
         return _PYTHON_LAYERS[name].ports
     if name in RECURRENT_STATES and args.get("return_state"):
         return ["out"] + RECURRENT_STATES[name]
-    inner = args.get("layer") if isinstance(args.get("layer"), dict) else {}
+    layer = args.get("layer")
+    inner: dict[str, Any] = layer if isinstance(layer, dict) else {}
     if name == "Bidirectional" and inner.get("return_state"):
-        states = RECURRENT_STATES.get(inner.get("type"), ["h"])
+        states = RECURRENT_STATES.get(str(inner.get("type")), ["h"])
         return (["out"] + [f"forward_{s}" for s in states]
                 + [f"backward_{s}" for s in states])
     if name in ("MultiHeadAttention", "Attention", "GroupQueryAttention") \

@@ -15,10 +15,10 @@ from typing import Any
 
 from modelspec.errors import Collector
 from modelspec.lang.expr import evaluate_reference, is_reference
-from modelspec.source import LoadedSpec
+from modelspec.source import LoadedSpec, SourceMap
 
 
-def resolve_value(value: Any, names: dict) -> Any:
+def resolve_value(value: Any, names: dict[str, Any]) -> Any:
     """Substitutes parameter references in `value`, recursively (lists and dicts).
 
     Raises:
@@ -45,16 +45,17 @@ class CheckedSpec:
     """
 
     loaded: LoadedSpec
-    params: dict = field(default_factory=dict)
-    graphs: dict = field(default_factory=dict)
-    overrides: dict = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+    graphs: dict[str, Any] = field(default_factory=dict)
+    overrides: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def raw(self) -> dict:
-        return self.loaded.data
+    def raw(self) -> dict[str, Any]:
+        data: dict[str, Any] = self.loaded.data
+        return data
 
     @property
-    def source(self):
+    def source(self) -> SourceMap:
         return self.loaded.source
 
     @property
@@ -97,7 +98,7 @@ class CheckedSpec:
         """A fresh collector for problems in this spec."""
         return Collector(self.source)
 
-    def resolved_document(self) -> dict:
+    def resolved_document(self) -> dict[str, Any]:
         """The whole document with parameters substituted (blocks stay as written)."""
         doc = {k: v for k, v in self.raw.items() if k not in ("params", "blocks")}
         out = {"params": dict(self.params)}

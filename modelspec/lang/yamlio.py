@@ -15,6 +15,7 @@ import math
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 from modelspec.errors import Problem, SpecError, UsageError, format_path
 from modelspec.source import LoadedSpec, SourceMap
@@ -141,7 +142,7 @@ def _scalar(node):
     """Resolves a scalar per the YAML 1.2 core schema → (value, (message, expected)|None)."""
     text, tag = node.value, node.tag
     if tag is None and node.plain:
-        kinds = ("null", "bool", "int", "float")
+        kinds: tuple[str, ...] = ("null", "bool", "int", "float")
     elif tag in (None, "!"):
         return text, None
     elif tag.startswith(_STD) and tag[len(_STD):] in _SCALAR_TAGS:
@@ -154,8 +155,8 @@ def _scalar(node):
         if kind == "bool" and text in _BOOL:
             return _BOOL[text], None
         if kind in ("int", "float") and _INT.fullmatch(text):
-            value = int(text, 0) if text[:2] in ("0o", "0x") else int(text)
-            return (float(value) if kind == "float" else value), None
+            number = int(text, 0) if text[:2] in ("0o", "0x") else int(text)
+            return (float(number) if kind == "float" else number), None
         if kind == "float" and (_NONFINITE.fullmatch(text) or _FLOAT.fullmatch(text)):
             value = float(text.replace(".", "", 1) if _NONFINITE.fullmatch(text) else text)
             if not math.isfinite(value):
@@ -174,7 +175,9 @@ class _Loader:
 
     def __init__(self, text: str, filename: str):
         self.text, self.filename, self.source = text, filename, SourceMap(filename=filename)
-        self.problems, self.count, self.reported = [], 0, set()
+        self.problems: list[Problem] = []
+        self.count = 0
+        self.reported: set[tuple[int, str]] = set()
 
     def abort(self, line, col, path, msg, expected=None, stop=True):
         """Records a problem; stops loading unless `stop` is False."""
@@ -193,7 +196,9 @@ class _Loader:
         from ruamel.yaml import YAML
         from ruamel.yaml.error import MarkedYAMLError, YAMLError
         from ruamel.yaml.reader import ReaderError
-        stack, roots, anchors, open_anchors = [], [], {}, set()
+        stack: list[Any] = []
+        roots: list[Any] = []
+        anchors, open_anchors = {}, set()
         documents = composed = 0
         try:
             for event in _parse_events(self.text, YAML):
@@ -265,7 +270,8 @@ class _Loader:
             value, error = _scalar(node)
             return self.report(node, path, *error) if error else value
         if depth >= MAX_DEPTH:
-            self.abort(*(via or (node.line, node.col)), path,
+            line, col = via or (node.line, node.col)
+            self.abort(line, col, path,
                        f"the document is nested too deeply after expanding aliases (limit "
                        f"{MAX_DEPTH} levels)", "a flatter document")
         if node.tag not in (None, "!", _STD + node.kind):
@@ -281,7 +287,8 @@ class _Loader:
 
     def entries(self, node, path, depth):
         """Returns the (key, key node, value node) of a mapping, with merge keys applied."""
-        explicit, keyed = {}, []
+        explicit: dict[Any, Any] = {}
+        keyed = []
         for knode, vnode in zip(node.children[0::2], node.children[1::2]):
             target = knode.target or knode
             if target.kind == "scalar" and target.plain and target.value == "<<" and \

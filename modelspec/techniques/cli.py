@@ -12,8 +12,8 @@ import json
 import click
 
 from modelspec.cli.util import handle_errors
-from modelspec.tfenv import quiet_tensorflow
 from modelspec.errors import SpecError, UsageError
+from modelspec.tfenv import quiet_tensorflow
 
 
 def _common(func):

@@ -11,6 +11,7 @@ reuses it. The lecture's example: a panda classified at 57.7 % becomes a "gibbon
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -144,7 +145,8 @@ def attack(classifier, epsilons, split: str = "test", limit: int | None = None,
                          f"one of {', '.join(present)}")
     low_high = classifier.ensure_range(value_range)
     totals = {e: 0 for e in epsilons}
-    clean_correct, seen, from_logits, shown = 0, 0, None, {}
+    clean_correct, seen, from_logits = 0, 0, None
+    shown: dict[str, Any] = {}
     for element in data:
         if not isinstance(element, tuple) or classifier.output not in element[1]:
             raise UsageError(f"{classifier.origin}: the data has no labels for output "

@@ -97,7 +97,7 @@ def style_transfer(classifier, content_features, style_features, content, style,
         start = np.random.default_rng(seed).uniform(low, high, content.shape).astype(np.float32)
     image = tf.Variable(start[None])
     optimizer = keras.optimizers.Adam(learning_rate=learning_rate * span)
-    history = {"loss": [], "content_loss": [], "style_loss": []}
+    history: dict[str, list[float]] = {"loss": [], "content_loss": [], "style_loss": []}
     for _ in range(int(steps)):
         with tf.GradientTape() as tape:
             c_loss = tf.add_n([_relative(f - t, t) for f, t in

@@ -5,8 +5,9 @@ fixed:
 
 - **Class synthesis** (the lecture's "given label, synthesize image"; Simonyan et al. 2014):
   maximise the class score (the logit: a final softmax is bypassed while optimising, since
-  a saturated probability has no gradient left) minus an L2 penalty and a total-variation penalty — the lecture's prior that
-  neighbouring pixels correlate — with small random shifts (jitter) between steps.
+  a saturated probability has no gradient left) minus an L2 penalty and a total-variation
+  penalty — the lecture's prior that neighbouring pixels correlate — with small random shifts
+  (jitter) between steps.
 - **DeepDream** (Mordvintsev et al. 2015, the lecture's "daydream": amplify what a layer
   sees): maximise the mean squared activation of one or more layers, starting from an image,
   optionally over octaves: the change is first made at a coarse resolution (upsampled to the
@@ -19,6 +20,7 @@ fractions of that range.
 from __future__ import annotations
 
 import contextlib
+from typing import Any
 
 import numpy as np
 
@@ -47,7 +49,7 @@ def logits_view(classifier):
     """
     import keras
     tensor = classifier.model.output[classifier.output]
-    layer = getattr(tensor, "_keras_history", (None,))[0]
+    layer: Any = getattr(tensor, "_keras_history", (None,))[0]
     activation = getattr(layer, "activation", None)
     if getattr(activation, "__name__", "") != "softmax":
         yield False

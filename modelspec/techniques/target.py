@@ -119,7 +119,8 @@ def _batches(data, count):
         yield (element[0] if isinstance(element, tuple) else element,)
 
 
-def load_classifier(target, *, params: dict | None = None, weights=None,
+def load_classifier(target: str | Path, *, params: dict[str, Any] | None = None,
+                    weights: str | Path | None = None,
                     output: str | None = None, which: str = "final",
                     need_output: bool = True) -> Classifier:
     """Loads a run directory or builds a spec, and checks that it is an image classifier.
@@ -146,24 +147,10 @@ def load_classifier(target, *, params: dict | None = None, weights=None,
     >>> clf.image, clf.output, clf.image_shape
     ('image', 'digit', (32, 32, 1))
     """
-    from modelspec.training.rundir import find_run_dir, load_run
-    path = Path(target)
-    run_dir = find_run_dir(path)
-    if run_dir is not None:
-        spec, models, _ = load_run(run_dir, which=which)
-        trained = True
-    elif path.is_file():
-        from modelspec.lang.checks import load_and_check
-        from modelspec.build.compiler import build_models
-        spec = load_and_check(str(path), overrides=params or None)
-        models = build_models(spec)
-        trained = False
-    elif path.is_dir():
-        raise UsageError(f"{target}: not a run directory (no state.json) — expected a run "
-                         "directory written by `modelspec train` or a spec file")
-    else:
-        raise UsageError(f"{target}: no such run directory or spec file")
-    model = _single_model(models, target)
+    from modelspec.targets import open_target
+    opened = open_target(target, which=which, params=params)
+    spec, trained, run_dir = opened.spec, opened.trained, opened.run_dir
+    model = _single_model(opened.models, target)
     if weights is not None:
         load_weights_file(model, weights)
         trained = True
@@ -177,7 +164,7 @@ def load_classifier(target, *, params: dict | None = None, weights=None,
     return Classifier(model, image, out, spec, str(target), trained, run_dir=run_dir)
 
 
-def load_weights_file(model, weights) -> None:
+def load_weights_file(model: Any, weights: str | Path) -> None:
     """Loads a local Keras weights file into `model`; UsageError when it does not fit."""
     wpath = Path(weights)
     if not wpath.is_file():
@@ -283,7 +270,21 @@ def _short_list(names: list[str], limit: int = 24) -> str:
     return ", ".join(names[:limit]) + f", ... ({len(names)} layers)"
 
 
-def feature_model(classifier: Classifier, layers: list[str], option: str = "--layer"):
+@dataclass
+class FeatureModel:
+    """Called on a batch of images: the outputs of the layers `names` (Keras names), a list."""
+
+    model: Any  # keras.Model from the classifier's input to those layers' outputs
+    image: str
+    names: list[str]
+
+    def __call__(self, images: Any) -> list[Any]:
+        result = self.model({self.image: images}, training=False)
+        return list(result) if isinstance(result, (list, tuple)) else [result]
+
+
+def feature_model(classifier: Classifier, layers: list[str],
+                  option: str = "--layer") -> FeatureModel:
     """A Keras model from the image input to the outputs of `layers` (spec ids), as a list.
 
     Raises:
@@ -300,13 +301,7 @@ def feature_model(classifier: Classifier, layers: list[str], option: str = "--la
             raise UsageError(f"{option} '{text}': layer '{name}' is used at several places "
                              "of the graph — expected a layer with one output") from None
     inner = keras.Model(inputs=classifier.model.input, outputs=outputs)
-
-    def call(images):
-        result = inner({classifier.image: images}, training=False)
-        return list(result) if isinstance(result, (list, tuple)) else [result]
-
-    call.names = resolved
-    return call
+    return FeatureModel(inner, classifier.image, resolved)
 
 
 def feature_map_layers(classifier: Classifier) -> list[str]:

@@ -176,7 +176,7 @@ class EpochCheckpoint(keras.callbacks.Callback):
         save_models(tmp, self.models, self.optimizers)
         self.run.commit_checkpoint(tmp, name)
         value = (logs or {}).get(self.monitor)
-        if logs is not None and self._improved(value):
+        if logs is not None and value is not None and self._improved(value):
             self.best = float(value)
             tmp = self.run.new_checkpoint_dir("best")
             save_models(tmp, self.models)

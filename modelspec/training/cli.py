@@ -103,8 +103,8 @@ def launch_local_workers(spec: str, workers: int, output: Path, epochs, restart,
 @handle_errors
 def train_command(spec, epochs, output, restart, workers, strategy, quiet, params):
     quiet_tensorflow()
-    from modelspec.lang.checks import load_and_check
     from modelspec.cli.params import parse_param_overrides
+    from modelspec.lang.checks import load_and_check
     overrides = parse_param_overrides(params)
     checked = load_and_check(spec, overrides=overrides or None)
     from modelspec.training.run import default_run_dir, train_spec

@@ -31,20 +31,6 @@ def tf_config() -> dict | None:
         raise UsageError(f"TF_CONFIG is not valid JSON: {err}") from None
 
 
-def worker_index() -> int:
-    """This process's worker index in `TF_CONFIG` (0 without a cluster)."""
-    conf = tf_config() or {}
-    return int((conf.get("task") or {}).get("index", 0))
-
-
-def is_chief() -> bool:
-    """Whether this process writes the run directory (worker 0, or no cluster)."""
-    conf = tf_config() or {}
-    task = conf.get("task") or {}
-    return task.get("type", "worker") in ("chief",) or (
-        "chief" not in (conf.get("cluster") or {}) and int(task.get("index", 0)) == 0)
-
-
 def make_strategy(config: dict | None):
     """Creates the strategy a `train.distribute` mapping asks for.
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from modelspec.errors import UsageError
-from modelspec.training.rundir import find_run_dir, load_run
+from modelspec.targets import open_target
+from modelspec.training.rundir import find_run_dir
 
 
-def locate_run(spec_or_run, run_dir=None) -> Path:
+def locate_run(spec_or_run: str | Path, run_dir: str | Path | None = None) -> Path:
     """Returns the run directory for a run directory or a spec path.
 
     Raises:
@@ -31,7 +32,8 @@ def locate_run(spec_or_run, run_dir=None) -> Path:
     return candidate
 
 
-def evaluate_run(run_dir, split: str | None = None, which: str = "final") -> dict:
+def evaluate_run(run_dir: str | Path, split: str | None = None,
+                 which: str = "final") -> dict[str, float]:
     """Evaluates the model of a run with its spec's losses and metrics.
 
     Args:
@@ -45,7 +47,8 @@ def evaluate_run(run_dir, split: str | None = None, which: str = "final") -> dic
     Raises:
         UsageError: For runs of loops without a single supervised model, or a missing split.
     """
-    spec, models, _ = load_run(run_dir, which=which)
+    opened = open_target(run_dir, which=which, allow_spec=False)
+    spec, models = opened.spec, opened.models
     train = spec.section("train") or {}
     if train.get("type", "supervised") == "adversarial" or len(models) != 1:
         raise UsageError(f"{run_dir}: evaluate needs a single supervised model; this run "

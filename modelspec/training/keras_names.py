@@ -7,20 +7,15 @@ of the class names and Keras's short aliases.
 
 from __future__ import annotations
 
-import re
-
 from modelspec.lang import catalog
+from modelspec.lang.flatgraph import keras_style_name
+
+# The snake_case of a class name follows Keras's own rule (`keras_style_name`, the one the
+# layer graph names layers with): MeanSquaredError → mean_squared_error.
+
 # Short names Keras accepts as strings besides the snake_case of the class names.
 LOSS_ALIASES = ["mse", "mae", "mape", "msle", "kld", "kl_divergence", "logcosh", "huber_loss"]
 METRIC_ALIASES = ["accuracy", "acc", "mse", "mae", "mape", "msle", "crossentropy", "ce"]
-
-
-def snake(name: str) -> str:
-    """Converts a Keras class name to its function-style name (`MeanSquaredError` →
-    `mean_squared_error`)."""
-    out = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name)
-    out = re.sub(r"(?<=[A-Z])([A-Z][a-z])", r"_\1", out)
-    return out.lower()
 
 
 def optimizer_names() -> list[str]:
@@ -50,12 +45,12 @@ def schedule_args(name: str) -> list[str]:
 def loss_names() -> list[str]:
     """Names a `loss:` may use: class names, their snake_case and Keras's short aliases."""
     base = catalog.names("losses")
-    return sorted(set(base) | {snake(n) for n in base} | set(LOSS_ALIASES)
+    return sorted(set(base) | {keras_style_name(n) for n in base} | set(LOSS_ALIASES)
                   | set(catalog.string_names("losses")))
 
 
 def metric_names() -> list[str]:
     """Names a `metrics:` entry may use: class names, snake_case and Keras's aliases."""
     base = catalog.names("metrics")
-    return sorted(set(base) | {snake(n) for n in base} | set(METRIC_ALIASES)
+    return sorted(set(base) | {keras_style_name(n) for n in base} | set(METRIC_ALIASES)
                   | set(catalog.string_names("metrics")))

@@ -7,17 +7,13 @@ shapes (one loss for all outputs, a loss per output, metrics per output) onto `c
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from modelspec.build.components.objects import make
 
 
-def make_schedule(value):
-    """Builds a learning rate: a float stays a float, `{type: CosineDecay, ...}` a schedule."""
-    if isinstance(value, (int, float)):
-        return float(value)
-    return make("schedules", value)
-
-
-def make_optimizer(value):
+def make_optimizer(value: str | dict[str, Any] | None) -> Any:
     """Builds a Keras optimizer from `"adam"` or `{type: Adam, learning_rate: ..., ...}`.
 
     Example:
@@ -26,19 +22,19 @@ def make_optimizer(value):
     return make("optimizers", "Adam" if value is None else value)
 
 
-def make_loss(value):
+def make_loss(value: str | dict[str, Any]) -> Any:
     """Builds a loss: strings are Keras names (`mse`), dicts `{type: Huber, delta: 2}`."""
     return make("losses", value)
 
 
-def make_metric(value):
+def make_metric(value: str | dict[str, Any]) -> Any:
     """Builds a metric; plain Keras strings such as `accuracy` are passed through."""
     if isinstance(value, str):
         return value
     return make("metrics", value)
 
 
-def losses_for(loss, outputs):
+def losses_for(loss: Any, outputs: Iterable[str]) -> dict[str, Any]:
     """Turns the spec's `loss` into what `compile` takes for a dict-output model.
 
     Args:
@@ -50,7 +46,7 @@ def losses_for(loss, outputs):
     return {name: make_loss(loss) for name in outputs}
 
 
-def metrics_for(metrics, outputs):
+def metrics_for(metrics: Any, outputs: Iterable[str]) -> dict[str, list[Any]] | None:
     """Turns the spec's `metrics` (a list for every output, or per output) for `compile`."""
     if not metrics:
         return None

@@ -11,17 +11,17 @@ from __future__ import annotations
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Callable
+from typing import Any
 
+from modelspec.data.pipeline import spec_datasets
 from modelspec.errors import StateConflictError, UsageError
 from modelspec.fileio import replace_dir
-from modelspec.data.pipeline import spec_datasets
 from modelspec.training.loops import adversarial, layerwise, supervised
-from modelspec.training.rundir import (RunDir, atomic_write_json, atomic_write_text,
-                                       save_models)
+from modelspec.training.rundir import RunDir, atomic_write_json, atomic_write_text, save_models
 
 # train.type -> its loop; the names are `training.schema.LOOP_TYPES` (a test keeps them equal)
 LOOPS: dict[str, Callable] = {
@@ -157,7 +157,8 @@ def run_training(train: dict, run_dir, build: Callable[[], dict], datasets, *,
                          and total <= int(state.get("epochs", 0)))
     if stopped_early:
         # early stopping ended this run: it is finished, not short of epochs
-        print(f"{name} stopped early at epoch {initial} of {state['epochs']} ({run.root}); "
+        print(f"{name} stopped early at epoch {initial} of "
+              f"{state['epochs']} ({run.root}); "  # type: ignore[index]  # set when stopped_early
               "pass a larger --epochs to train longer", file=sys.stderr)
         total = initial
     checkpoint = run.checkpoints / state["checkpoint"] if state and state.get("checkpoint") \
@@ -167,7 +168,7 @@ def run_training(train: dict, run_dir, build: Callable[[], dict], datasets, *,
     runtime.apply_runtime(train)
     try:
         strategy = distribute.make_strategy(train.get("distribute"))
-        built = {}
+        built: dict[str, Any] = {}
 
         def build_once():
             if not built:
@@ -304,9 +305,8 @@ def train_spec(spec, *, epochs: int | None = None, output=None, restart: bool = 
                          "(train: {optimizer: adam, loss: ..., epochs: 10})")
 
     def build():
-        from modelspec.build.compiler import build_from_spec
-        built = build_from_spec(spec)
-        return built if isinstance(built, dict) else {"model": built}
+        from modelspec.build.compiler import build_models
+        return build_models(spec)
 
     text = getattr(getattr(spec, "loaded", None), "text", None) or None
     if text is None and spec.path is not None:

@@ -166,8 +166,8 @@ def load_run(run_dir, which: str = "final"):
         raise UsageError(f"{run_dir}: not a run directory (no {STATE}); train a spec first "
                          "with `modelspec train SPEC`")
     run.recover()
+    from modelspec.build.compiler import build_models
     from modelspec.lang.checks import check, load_and_check
-    from modelspec.build.compiler import build_from_spec
     spec = None
     original = state.get("spec_path")
     overrides = state.get("overrides") or None
@@ -184,8 +184,7 @@ def load_run(run_dir, which: str = "final"):
         base = Path(original) if original else copy
         spec = check(yamlio.load_text(copy.read_text(), filename=str(copy), path=base),
                      overrides)
-    built = build_from_spec(spec)
-    models = built if isinstance(built, dict) else {"model": built}
+    models = build_models(spec)
     candidates = {"final": ["final", state.get("checkpoint"), "best"],
                   "best": ["best", "final", state.get("checkpoint")],
                   "latest": [state.get("checkpoint"), "final"]}[which]

@@ -14,6 +14,8 @@ import keras
 import tensorflow as tf
 
 from modelspec import tfenv
+
+
 def apply_threads(threads: dict | None, explicit: bool = True) -> None:
     """Sets TensorFlow's CPU thread pools from `{intra_op: N, inter_op: M}` (0 = default).
 

@@ -21,8 +21,11 @@ train:
 
 from __future__ import annotations
 
-from modelspec.errors import did_you_mean
+from typing import Any
+
+from modelspec.errors import Collector, did_you_mean
 from modelspec.lang.schema.fragments import BOOL, INT, NUM, POS_INT, STR, obj, param_or
+from modelspec.lang.spec import CheckedSpec
 from modelspec.training import keras_names as kn
 
 LOOP_TYPES = ["supervised", "adversarial", "layerwise"]
@@ -366,7 +369,7 @@ def _used(train, key) -> list[tuple]:
     return [("train", key)]
 
 
-def check_unused_keys(train, kind, errs):
+def check_unused_keys(train: dict[str, Any], kind: str, errs: Collector) -> None:
     """Reports `train:` keys the chosen loop would not use, rather than ignoring them."""
     for key in _UNUSED_BY_LOOP.get(kind, ()):
         for path in _used(train, key):
@@ -385,7 +388,7 @@ def check_unused_keys(train, kind, errs):
                          "mirrored on one machine", key=True)
 
 
-def check_train(spec, errs) -> None:
+def check_train(spec: CheckedSpec, errs: Collector) -> None:
     """Checks the `train:` section of a spec beyond the schema (no TensorFlow).
 
     Args:

@@ -26,12 +26,6 @@ def _dense_chain(model) -> list:
     return [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
 
 
-def _next_dense(model, layer):
-    chain = _dense_chain(model)
-    index = chain.index(layer)
-    return chain[index + 1] if index + 1 < len(chain) else None
-
-
 def widen(student, teacher, rng) -> list[str]:
     """Copies `teacher`'s weights into `student`, widening Dense layers function-preservingly.
 
@@ -124,7 +118,7 @@ def warm_start(models: dict, config: dict, base_dir: Path, seed: int | None = No
     source = Path(config["run"])
     source = source if source.is_absolute() else Path(base_dir) / source
     _, teachers, _ = load_run(source, which=config.get("weights", "final"))
-    report = {"copied": [], "widened": [], "deepened": []}
+    report: dict[str, list[str]] = {"copied": [], "widened": [], "deepened": []}
     for name, student in models.items():
         if name not in teachers:
             continue

@@ -15,8 +15,8 @@ from pathlib import Path
 import click
 
 from modelspec.cli.util import handle_errors
-from modelspec.tfenv import quiet_tensorflow
 from modelspec.errors import UsageError
+from modelspec.tfenv import quiet_tensorflow
 
 TUNE_HELP = """Searches the spec's params with KerasTuner and writes the best spec.
 

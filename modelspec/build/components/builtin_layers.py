@@ -128,7 +128,7 @@ class LocalResponseNormalization(keras.layers.Layer):
         self.alpha = float(alpha)
         self.beta = float(beta)
         self.supports_masking = True
-        self._channels = None
+        self._channels: int = 0  # set by build()
 
     def build(self, input_shape):
         if len(input_shape) < 2 or input_shape[-1] is None:

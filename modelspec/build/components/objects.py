@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import keras
 
-from modelspec.lang import catalog
 from modelspec.build.components import builtin_layers
+from modelspec.lang import catalog
+
 _MODULES = {
     "initializers": keras.initializers, "regularizers": keras.regularizers,
     "constraints": keras.constraints, "optimizers": keras.optimizers,

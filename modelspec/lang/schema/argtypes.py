@@ -9,6 +9,8 @@ type of its default value. Size-like arguments have a maximum: a spec asking for
 
 from __future__ import annotations
 
+from typing import Any
+
 from modelspec.lang import catalog
 from modelspec.lang.schema.fragments import param_or
 
@@ -28,23 +30,23 @@ _DTYPES = ["float16", "bfloat16", "float32", "float64", "int8", "int16", "int32"
            "uint8", "bool", "string", "mixed_float16", "mixed_bfloat16"]
 
 
-def ref(kind: str) -> dict:
+def ref(kind: str) -> dict[str, Any]:
     return {"$ref": f"#/$defs/{kind}"}
 
 
-def int_or_tuple(maximum: int = MAX_DIM, minimum: int = 1) -> dict:
+def int_or_tuple(maximum: int = MAX_DIM, minimum: int = 1) -> dict[str, Any]:
     item = {"type": "integer", "minimum": minimum, "maximum": maximum}
     return {"anyOf": [item, {"type": "array", "items": item, "minItems": 1, "maxItems": 3}]}
 
 
-def _nested_ints() -> dict:
+def _nested_ints() -> dict[str, Any]:
     item = {"type": "integer", "minimum": 0, "maximum": MAX_DIM}
     pair = {"type": "array", "items": item, "minItems": 1, "maxItems": 2}
     return {"anyOf": [item, {"type": "array", "items": {"anyOf": [item, pair]},
                              "minItems": 1, "maxItems": 3}]}
 
 
-def argument_schema(kind: str, owner: str, name: str, default) -> dict:
+def argument_schema(kind: str, owner: str, name: str, default: Any) -> dict[str, Any]:
     """The schema of one constructor argument.
 
     Args:
@@ -94,7 +96,7 @@ def argument_schema(kind: str, owner: str, name: str, default) -> dict:
     return _from_default(default)
 
 
-def _from_default(default) -> dict:
+def _from_default(default: Any) -> dict[str, Any]:
     if default is None or default == catalog.REQUIRED:
         return {}
     if isinstance(default, bool):
@@ -112,7 +114,7 @@ def _from_default(default) -> dict:
     return {}
 
 
-def component_schema(kind: str, string_names: list[str]) -> dict:
+def component_schema(kind: str, string_names: list[str]) -> dict[str, Any]:
     """`"he_normal"` or `{type: HeNormal, seed: 1}`: a Keras name, or a class with its arguments.
 
     One `if/then` rule per class closes the object over that class's own arguments, so a

@@ -15,19 +15,17 @@ Example:
 from __future__ import annotations
 
 import functools
+from typing import Any
 
+from modelspec.lang import catalog, registry
 from modelspec.lang.schema import argtypes
-
-from modelspec.lang import catalog
-
-from modelspec.lang import registry
-from modelspec.lang.sections import SECTIONS
 from modelspec.lang.schema.fragments import PARAM_REF, param_or
+from modelspec.lang.sections import SECTIONS
 
 SCHEMA_ID = "https://modelspec.dev/schema/v1.json"
 IDENT = r"^[A-Za-z_][A-Za-z0-9_]*$"
 TENSOR_REF = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*$"
-# Keys every layer item may have besides its arguments (DESIGN §1 "Layer graphs").
+# Keys every layer item may have besides its arguments (docs/DESIGN.md §1 "Layer graphs").
 COMMON_KEYS = ("id", "in", "if", "repeat", "first", "vary", "call", "trainable")
 
 
@@ -41,7 +39,7 @@ registry.on_change(clear_cache)
 
 
 @functools.lru_cache(maxsize=1)
-def layer_argument_schemas() -> dict:
+def layer_argument_schemas() -> dict[str, Any]:
     """Layer type → {argument: schema} for every registered layer type."""
     from modelspec.lang import builtin_args
     out = {}
@@ -62,7 +60,7 @@ def layer_argument_schemas() -> dict:
     return out
 
 
-def _layer_rule(name: str, args: dict) -> dict:
+def _layer_rule(name: str, args: dict[str, Any]) -> dict[str, Any]:
     props = {"type": {"const": name}}
     props.update(_common_props(args, registry.layer_call_arguments(name)))
     props.update({arg: param_or(schema) for arg, schema in args.items()})
@@ -70,7 +68,7 @@ def _layer_rule(name: str, args: dict) -> dict:
             "then": {"properties": props, "additionalProperties": False}}
 
 
-def _common_props(args: dict, call_args: dict | None) -> dict:
+def _common_props(args: dict[str, Any] | None, call_args: dict[str, Any] | None) -> dict[str, Any]:
     strings = {"type": "array", "items": {"type": "string", "pattern": TENSOR_REF}, "minItems": 1}
     first = {"type": "object", "properties": {a: param_or(s) for a, s in args.items()},
              "additionalProperties": False} if args is not None else {"type": "object"}
@@ -92,7 +90,7 @@ def _common_props(args: dict, call_args: dict | None) -> dict:
     }
 
 
-def _graph_schema() -> dict:
+def _graph_schema() -> dict[str, Any]:
     shape_item = {"anyOf": [{"type": "integer", "minimum": 1, "maximum": argtypes.MAX_UNITS},
                             {"type": "null"}, {"$ref": "#/$defs/param_ref"}]}
     input_schema = {"type": "object", "additionalProperties": False, "required": ["shape"],
@@ -107,7 +105,8 @@ def _graph_schema() -> dict:
     return {"type": "object", "additionalProperties": False, "required": ["inputs", "layers"],
             "properties": {
                 "description": {"type": "string"},
-                "inputs": {"type": "object", "minProperties": 1, "propertyNames": {"pattern": IDENT},
+                "inputs": {"type": "object", "minProperties": 1,
+                           "propertyNames": {"pattern": IDENT},
                            "additionalProperties": input_schema},
                 "layers": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/layer_item"}},
                 "outputs": {"anyOf": [
@@ -117,7 +116,7 @@ def _graph_schema() -> dict:
             }}
 
 
-def _layer_item_schema() -> dict:
+def _layer_item_schema() -> dict[str, Any]:
     common_free = _common_props(None, None)
     block_call = {"type": "object", "required": ["block"],
                   "properties": {"block": {"type": "string", "pattern": IDENT}, **common_free},
@@ -144,7 +143,7 @@ def _layer_item_schema() -> dict:
 
 
 @functools.lru_cache(maxsize=1)
-def document_schema() -> dict:
+def document_schema() -> dict[str, Any]:
     """The whole-document schema; passes `Draft202012Validator.check_schema`."""
     arg_schemas = layer_argument_schemas()
     names = registry.layer_names()
@@ -176,8 +175,10 @@ def document_schema() -> dict:
             {"enum": sorted(set(catalog.string_names("activations"))
                             | set(_builtin_activations())) + [None]},
             {"$ref": "#/$defs/param_ref"}]},
-        "initializer": argtypes.component_schema("initializers", catalog.string_names("initializers")),
-        "regularizer": argtypes.component_schema("regularizers", catalog.string_names("regularizers")),
+        "initializer": argtypes.component_schema("initializers",
+                                                 catalog.string_names("initializers")),
+        "regularizer": argtypes.component_schema("regularizers",
+                                                 catalog.string_names("regularizers")),
         "constraint": argtypes.component_schema("constraints", catalog.string_names("constraints")),
         "schedule": argtypes.component_schema("schedules", []),
     }

@@ -7,17 +7,20 @@ substituted. After substitution, values are checked again against the plain sche
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 PARAM_REF = {"type": "string", "pattern": r"^\$(\(.*\)|[A-Za-z_][A-Za-z0-9_]*)$",
              "description": "a parameter reference: $name or $(expression)"}
 
 
-def param_or(schema: dict) -> dict:
+def param_or(schema: dict[str, Any]) -> dict[str, Any]:
     """Returns a schema accepting `schema` or a `$name` / `$(expr)` parameter reference."""
     return {"anyOf": [schema, {"$ref": "#/$defs/param_ref"}]}
 
 
-def obj(properties: dict, required: list[str] | tuple = (), description: str | None = None,
-        **extra) -> dict:
+def obj(properties: dict[str, Any], required: Sequence[str] = (),
+        description: str | None = None, **extra: Any) -> dict[str, Any]:
     """A closed object schema (`additionalProperties: false`)."""
     out = {"type": "object", "properties": properties, "additionalProperties": False}
     if required:

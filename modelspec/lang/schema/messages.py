@@ -1,27 +1,32 @@
 """Schema validation of a spec, and jsonschema's errors rewritten for students.
 
-The document schema (`modelspec.lang.schema.document`) is checked with a Draft 2020-12 validator whose
-`integer` excludes floats (`units: 1e12` is a float) and which looks each layer type's
-`if type == X then ...` rule up directly (the same rules, much faster). Every jsonschema error
-becomes one positioned `Problem` with what was expected and a did-you-mean, e.g.
+The document schema (`modelspec.lang.schema.document`) is checked with a Draft 2020-12
+validator whose `integer` excludes floats (`units: 1e12` is a float) and which looks each layer
+type's `if type == X then ...` rule up directly (the same rules, much faster). Every jsonschema
+error becomes one positioned `Problem` with what was expected and a did-you-mean, e.g.
 `unknown argument 'unit' for Dense — expected one of Dense's arguments: ... (did you mean
 'units'?)`. No TensorFlow is imported here.
 """
 
 from __future__ import annotations
 
-from jsonschema import Draft202012Validator, validators
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 
-from modelspec.lang.schema import document as schema
+from jsonschema import Draft202012Validator, validators
+from jsonschema.exceptions import ValidationError
+
 from modelspec.errors import Collector, did_you_mean
 from modelspec.lang.expr import is_reference
+from modelspec.lang.schema import document as schema
+from modelspec.source import PathT
 
 _TYPE_WORDS = {"integer": "an integer", "number": "a number", "string": "a string",
                "boolean": "true or false", "array": "a list", "object": "a mapping",
                "null": "null"}
 
 
-def _is_integer(checker, instance) -> bool:
+def _is_integer(checker: Any, instance: Any) -> bool:
     return isinstance(instance, int) and not isinstance(instance, bool)
 
 
@@ -32,7 +37,8 @@ Validator = validators.extend(
     type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer))
 
 
-def _dispatch(validator, table, instance, schema):
+def _dispatch(validator: Any, table: dict[str, Any], instance: Any,
+              schema: Any) -> Iterator[ValidationError]:
     """`{"x-dispatch-type": {X: S}}`: validates an object against S of its own `type`."""
     if isinstance(instance, dict) and isinstance(instance.get("type"), str) \
             and instance["type"] in table:
@@ -42,7 +48,7 @@ def _dispatch(validator, table, instance, schema):
 Validator = validators.extend(Validator, validators={"x-dispatch-type": _dispatch})
 
 
-def _is_type_rule(rule) -> bool:
+def _is_type_rule(rule: Any) -> bool:
     cond = rule.get("if") if isinstance(rule, dict) else None
     return (isinstance(cond, dict) and set(rule) == {"if", "then"}
             and set(cond) == {"properties", "required"} and cond["required"] == ["type"]
@@ -50,7 +56,7 @@ def _is_type_rule(rule) -> bool:
             and set(cond["properties"]["type"]) == {"const"})
 
 
-def fast_schema(node):
+def fast_schema(node: Any) -> Any:
     """The document schema with each `allOf` of `if type == X then S` rules (one per layer
     type: the published form) replaced by a direct look-up of S — the same checks, but
     without evaluating ~150 `if`s per layer, so `modelspec validate` stays fast."""
@@ -69,17 +75,18 @@ def fast_schema(node):
 
 
 # Validators are rebuilt when the schema is (after `modelspec.register_layer`).
-_VALIDATORS: dict = {}
+_VALIDATORS: dict[str, Any] = {}
 
 
 def document_validator() -> Draft202012Validator:
     """The validator of the whole document (cached for the current schema)."""
     doc = schema.document_schema()
-    cached = _VALIDATORS.get(None)
+    cached = _VALIDATORS.get("")
     if cached is None or cached[0] is not doc:
         _VALIDATORS.clear()
-        _VALIDATORS[None] = (doc, Validator(fast_schema(doc)))
-    return _VALIDATORS[None][1]
+        _VALIDATORS[""] = (doc, Validator(fast_schema(doc)))
+    validator: Draft202012Validator = _VALIDATORS[""][1]
+    return validator
 
 
 def layer_validator(layer_type: str) -> Draft202012Validator:
@@ -90,10 +97,11 @@ def layer_validator(layer_type: str) -> Draft202012Validator:
         doc = {"$defs": document_validator().schema["$defs"], "type": "object",
                "properties": fast_schema(args), "additionalProperties": False}
         _VALIDATORS[layer_type] = (None, Validator(doc))
-    return _VALIDATORS[layer_type][1]
+    validator: Draft202012Validator = _VALIDATORS[layer_type][1]
+    return validator
 
 
-def schema_problems(document, errs: Collector) -> None:
+def schema_problems(document: Any, errs: Collector) -> None:
     """Runs the document schema and adds one readable problem per jsonschema error."""
     if not isinstance(document, dict):
         errs.add((), "the document must be a mapping", expected="'modelspec: 1' and a model")
@@ -102,16 +110,16 @@ def schema_problems(document, errs: Collector) -> None:
         translate(error, tuple(error.absolute_path), document, errs)
 
 
-def _owner(instance, path) -> str | None:
+def _owner(instance: Any, path: PathT) -> str | None:
     if isinstance(instance, dict):
         if isinstance(instance.get("type"), str):
-            return instance["type"]
+            return str(instance["type"])
         if "block" in instance:
             return f"block '{instance['block']}'"
     return None
 
 
-def _at(document, path):
+def _at(document: Any, path: PathT) -> Any:
     """The node at `path` inside `document`, or None."""
     for part in path:
         try:
@@ -121,124 +129,142 @@ def _at(document, path):
     return document
 
 
-def _describe(value) -> str:
+def _describe(value: Any) -> str:
     if isinstance(value, bool) or value is None:
         return {True: "true", False: "false", None: "null"}[value]
     text = repr(value) if not isinstance(value, str) else f"'{value}'"
     return text if len(text) < 60 else text[:57] + "..."
 
 
-def translate(error, path: tuple, document, errs: Collector, owner: str | None = None,
-               notes=()) -> None:
+def translate(error: ValidationError, path: PathT, document: Any, errs: Collector,
+              owner: str | None = None, notes: Sequence[str] = ()) -> None:
     """Turns one jsonschema error into a positioned problem with an actionable message."""
-    kind, inst, value = error.validator, error.instance, error.validator_value
-    if kind in ("anyOf", "oneOf") and error.context and all(
-            sub.validator == "required" and not sub.relative_path for sub in error.context):
-        keys = [sub.validator_value[0] for sub in error.context]
-        hint = ("'type:' naming a layer (e.g. type: Dense), or 'block:', 'model:' or 'shares:'"
-                if "type" in keys else "one of: " + ", ".join(keys))
-        errs.add(path, f"missing key: one of {', '.join(keys)}", expected=hint, notes=notes)
-        return
+    kind, inst = error.validator, error.instance
     if kind in ("anyOf", "oneOf"):
-        best = _best_branch(error)
-        if best is not None:
-            translate(best, path + tuple(best.relative_path), document, errs, owner, notes)
-            return
-        wanted = _branch_types(error)
-        if is_reference(inst):
-            return
-        if _all_branches_wrong_type(error):
-            what = "the value is empty (null)" if inst is None else \
-                f"{_describe(inst)} is {_type_of(inst)}"
-            errs.add(path, what, expected=wanted + _float_hint(inst, wanted), notes=notes)
-            return
-        errs.add(path, f"invalid value {_describe(inst)}", expected=wanted, notes=notes)
+        _translate_alternatives(error, path, document, errs, owner, notes)
         return
     owner = owner or _owner(inst, path)
     if owner is None and path and path[-1] in ("first", "vary"):
         owner = _owner(_at(document, path[:-1]), path[:-1])  # `first:` holds layer arguments
     if kind == "additionalProperties":
-        allowed = list(error.schema.get("properties", {}))
-        has_args = bool(owner) and not owner.startswith("block")
-        # a layer item of a graph or block (not a wrapped layer, an initializer, ...)
-        layer_item = (has_args and bool(path) and isinstance(path[-1], int)
-                      and "layers" in path)
-        for key in [k for k in inst if k not in allowed]:
-            if owner and key in ("in", "id"):
-                continue
-            if has_args:
-                arguments = [k for k in allowed if k not in schema.COMMON_KEYS and k != "type"]
-                expected = f"one of {owner}'s arguments: {', '.join(arguments) or '(none)'}"
-                if layer_item:
-                    expected += f" (or a layer key: {', '.join(schema.COMMON_KEYS)})"
-                what = f"unknown argument '{key}' for {owner}"
-            else:
-                expected, what = _listing(allowed), f"unknown key '{key}'"
-            errs.add(path + (key,), what, expected=expected,
-                     suggestion=did_you_mean(key, allowed), key=True, notes=notes)
+        _unknown_keys(error, path, owner, errs, notes)
     elif kind == "required":
-        for key in [k for k in value if k not in inst]:
+        for key in [k for k in error.validator_value if k not in inst]:
             hint = ("'modelspec: 1' (the language version) as the spec's first key"
                     if key == "modelspec" and not path else f"'{key}: ...' here")
             errs.add(path, f"missing required key '{key}'", expected=hint, notes=notes)
     elif kind == "enum":
-        label = _enum_label(path, value)
-        options = [v for v in value if v is not None]
-        errs.add(path, f"unknown {label} {_describe(inst)}", expected=_listing(options),
+        options = [v for v in error.validator_value if v is not None]
+        errs.add(path, f"unknown {_enum_label(path, error.validator_value)} {_describe(inst)}",
+                 expected=_listing(options),
                  suggestion=did_you_mean(inst, [str(o) for o in options]), notes=notes)
-    elif kind == "const" and path == ("modelspec",):
-        errs.add(path, f"unsupported language version {_describe(inst)}",
-                 expected="'modelspec: 1'", notes=notes)
-    elif kind == "const":
-        errs.add(path, f"unsupported value {_describe(inst)}", expected=_describe(value),
-                 notes=notes)
-    elif kind == "type":
+    else:
+        what, expected = _value_problem(error, path)
+        errs.add(path, what, expected=expected, notes=notes)
+
+
+def _translate_alternatives(error: ValidationError, path: PathT, document: Any,
+                            errs: Collector, owner: str | None, notes: Sequence[str]) -> None:
+    """An anyOf / oneOf error: a missing key, the one plausible branch's own error, or what
+    the value's type should have been."""
+    inst = error.instance
+    if error.context and all(sub.validator == "required" and not sub.relative_path
+                             for sub in error.context):
+        keys = [sub.validator_value[0] for sub in error.context]
+        hint = ("'type:' naming a layer (e.g. type: Dense), or 'block:', 'model:' or 'shares:'"
+                if "type" in keys else "one of: " + ", ".join(keys))
+        errs.add(path, f"missing key: one of {', '.join(keys)}", expected=hint, notes=notes)
+        return
+    best = _best_branch(error)
+    if best is not None:
+        translate(best, path + tuple(best.relative_path), document, errs, owner, notes)
+        return
+    wanted = _branch_types(error)
+    if is_reference(inst):
+        return
+    if _all_branches_wrong_type(error):
+        what = "the value is empty (null)" if inst is None else \
+            f"{_describe(inst)} is {_type_of(inst)}"
+        errs.add(path, what, expected=wanted + _float_hint(inst, wanted), notes=notes)
+        return
+    errs.add(path, f"invalid value {_describe(inst)}", expected=wanted, notes=notes)
+
+
+def _unknown_keys(error: ValidationError, path: PathT, owner: str | None, errs: Collector,
+                  notes: Sequence[str]) -> None:
+    """One problem per key `additionalProperties: false` rejected, worded as an unknown
+    argument of the layer (or component) `owner` when there is one."""
+    inst = error.instance
+    allowed = list(error.schema.get("properties", {}))
+    has_args = owner is not None and not owner.startswith("block")
+    # a layer item of a graph or block (not a wrapped layer, an initializer, ...)
+    layer_item = has_args and bool(path) and isinstance(path[-1], int) and "layers" in path
+    for key in [k for k in inst if k not in allowed]:
+        if owner and key in ("in", "id"):
+            continue
+        if has_args:
+            arguments = [k for k in allowed if k not in schema.COMMON_KEYS and k != "type"]
+            expected = f"one of {owner}'s arguments: {', '.join(arguments) or '(none)'}"
+            if layer_item:
+                expected += f" (or a layer key: {', '.join(schema.COMMON_KEYS)})"
+            what = f"unknown argument '{key}' for {owner}"
+        else:
+            expected, what = _listing(allowed), f"unknown key '{key}'"
+        errs.add(path + (key,), what, expected=expected,
+                 suggestion=did_you_mean(key, allowed), key=True, notes=notes)
+
+
+_BOUND_WORDS = {"minimum": "at least", "maximum": "at most", "exclusiveMinimum": "more than",
+                "exclusiveMaximum": "less than"}
+_SIZE_WORDS = {"minItems": "at least", "maxItems": "at most", "minProperties": "at least"}
+
+
+def _value_problem(error: ValidationError, path: PathT) -> tuple[str, str | None]:
+    """(what is wrong, what was expected) for an error about one value."""
+    kind, inst, value = error.validator, error.instance, error.validator_value
+    if kind == "const" and path == ("modelspec",):
+        return f"unsupported language version {_describe(inst)}", "'modelspec: 1'"
+    if kind == "const":
+        return f"unsupported value {_describe(inst)}", _describe(value)
+    if kind == "type":
         types = value if isinstance(value, list) else [value]
-        wanted = " or ".join(_TYPE_WORDS.get(t, t) for t in types)
-        errs.add(path, "the value is empty (null)" if inst is None else
-                 f"{_describe(inst)} is {_type_of(inst)}",
-                 expected=wanted + _float_hint(inst, wanted), notes=notes)
-    elif kind in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
-        word = {"minimum": "at least", "maximum": "at most", "exclusiveMinimum": "more than",
-                "exclusiveMaximum": "less than"}[kind]
+        wanted = " or ".join(_TYPE_WORDS.get(t, str(t)) for t in types)
+        what = "the value is empty (null)" if inst is None else \
+            f"{_describe(inst)} is {_type_of(inst)}"
+        return what, wanted + _float_hint(inst, wanted)
+    if kind in _BOUND_WORDS:
         extra = " (a size guard: larger layers would exhaust memory)" if kind == "maximum" \
             and value >= 1 << 16 else ""
-        errs.add(path, f"{_describe(inst)} is out of range{extra}", expected=f"{word} {value}",
-                 notes=notes)
-    elif kind in ("minItems", "maxItems", "minProperties"):
-        word = {"minItems": "at least", "maxItems": "at most", "minProperties": "at least"}[kind]
+        return f"{_describe(inst)} is out of range{extra}", f"{_BOUND_WORDS[kind]} {value}"
+    if kind in _SIZE_WORDS:
         unit = "entries" if kind == "minProperties" else "items"
-        errs.add(path, f"has {len(inst)} {unit}", expected=f"{word} {value} {unit}", notes=notes)
-    elif kind == "pattern" and _is_param_pattern(error):
+        return f"has {len(inst)} {unit}", f"{_SIZE_WORDS[kind]} {value} {unit}"
+    if kind == "pattern" and _is_param_pattern(error):
         hint = ""
         if isinstance(inst, str) and inst.startswith("$(") and not inst.endswith(")"):
             hint = (" (is a closing ')' missing? Inside { } or [ ] a comma ends the value: "
                     "quote an expression that has one, e.g. \"$(max(a, b))\")")
-        errs.add(path, f"{_describe(inst)} is not a valid parameter reference",
-                 expected="'$name' or '$(expression)'" + hint, notes=notes)
-    elif kind == "pattern":
-        errs.add(path, f"{_describe(inst)} is not a valid name here",
-                 expected="letters, digits and _ (not starting with a digit)"
-                 + (", optionally .port" if "\\." in value else ""), notes=notes)
-    elif kind == "propertyNames":
-        errs.add(path, f"invalid name {_describe(inst)}", expected="letters, digits and _",
-                 notes=notes)
-    elif kind == "anyOf":
-        pass
-    else:
-        errs.add(path, error.message, notes=notes)
+        return (f"{_describe(inst)} is not a valid parameter reference",
+                "'$name' or '$(expression)'" + hint)
+    if kind == "pattern":
+        return (f"{_describe(inst)} is not a valid name here",
+                "letters, digits and _ (not starting with a digit)"
+                + (", optionally .port" if "\\." in value else ""))
+    if kind == "propertyNames":
+        return f"invalid name {_describe(inst)}", "letters, digits and _"
+    return error.message, None
 
 
-def _branches(error) -> dict:
+def _branches(error: ValidationError) -> dict[Any, list[ValidationError]]:
     """The sub-errors of an anyOf/oneOf error, grouped by the branch that raised them."""
-    branches = {}
+    branches: dict[Any, list[ValidationError]] = {}
     for sub in error.context or []:
         branch = sub.relative_schema_path[0] if sub.relative_schema_path else None
         branches.setdefault(branch, []).append(sub)
     return branches
 
 
-def _best_branch(error):
+def _best_branch(error: ValidationError) -> ValidationError | None:
     """Of an anyOf's failed branches, the one the user most likely meant."""
     inst = error.instance
     plausible = []
@@ -255,7 +281,7 @@ def _best_branch(error):
     return None
 
 
-def _fails_on_type(sub) -> bool:
+def _fails_on_type(sub: ValidationError) -> bool:
     """True when `sub` rejects the value's type itself: a `type` error at the value, or a
     nested anyOf/oneOf all of whose branches do (a list where one metric name was expected)."""
     if sub.relative_path:
@@ -268,12 +294,12 @@ def _fails_on_type(sub) -> bool:
     return False
 
 
-def _all_branches_wrong_type(error) -> bool:
+def _all_branches_wrong_type(error: ValidationError) -> bool:
     """True when every branch of an anyOf failed on the value's type itself."""
     branches = _branches(error)
     inst = error.instance
 
-    def wrong_type(sub) -> bool:
+    def wrong_type(sub: ValidationError) -> bool:
         if sub.relative_path:
             return False
         if sub.validator == "type":
@@ -285,31 +311,31 @@ def _all_branches_wrong_type(error) -> bool:
                                   for subs in branches.values())
 
 
-def _is_param_pattern(sub) -> bool:
+def _is_param_pattern(sub: ValidationError) -> bool:
     """True for a failure of the `$name` / `$(expr)` parameter-reference pattern."""
     return sub.validator == "pattern" and str(sub.validator_value).startswith("^\\$")
 
 
-def _float_hint(value, wanted: str) -> str:
+def _float_hint(value: Any, wanted: str) -> str:
     if isinstance(value, float) and "integer" in wanted:
         return " (write it without a decimal point or exponent; in $(...) divide with //)"
     return ""
 
 
-def _branch_types(error) -> str:
-    words = []
+def _branch_types(error: ValidationError) -> str:
+    words: list[str] = []
     for sub in error.context or []:
         if sub.validator == "type":
             types = sub.validator_value if isinstance(sub.validator_value, list) else [
                 sub.validator_value]
-            words += [_TYPE_WORDS.get(t, t) for t in types]
+            words += [_TYPE_WORDS.get(t, str(t)) for t in types]
         elif sub.validator == "enum":
             words.append(_listing([v for v in sub.validator_value if v is not None]))
     words = [w for w in dict.fromkeys(words) if w != "a string" or len(words) == 1]
     return " or ".join(words) if words else "a valid value"
 
 
-def _type_of(value) -> str:
+def _type_of(value: Any) -> str:
     for pytype, word in ((bool, "a boolean"), (int, "an integer"), (float, "a float"),
                          (str, "a string"), (list, "a list"), (dict, "a mapping")):
         if isinstance(value, pytype):
@@ -317,7 +343,7 @@ def _type_of(value) -> str:
     return "null"
 
 
-def _enum_label(path: tuple, options) -> str:
+def _enum_label(path: PathT, options: Any) -> str:
     last = path[-1] if path else ""
     if last == "type" and len(path) >= 2:
         parent = path[-2] if isinstance(path[-2], str) else ""
@@ -330,11 +356,11 @@ def _enum_label(path: tuple, options) -> str:
     return "value"
 
 
-def _listing(options, limit: int = 12) -> str:
-    options = [str(o) for o in options]
-    if not options:
+def _listing(options: Iterable[Any], limit: int = 12) -> str:
+    names = [str(o) for o in options]
+    if not names:
         return "nothing here"
-    shown = ", ".join(options[:limit])
-    if len(options) > limit:
-        shown += f", ... ({len(options)} in all; `modelspec schema` lists them)"
+    shown = ", ".join(names[:limit])
+    if len(names) > limit:
+        shown += f", ... ({len(names)} in all; `modelspec schema` lists them)"
     return "one of: " + shown
