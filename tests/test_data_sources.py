@@ -357,7 +357,7 @@ def test_tfds_missing_fails_at_once(tmp_path):
     (tmp_path / "tfds").mkdir()
     path = tmp_path / "spec.yaml"
     path.write_text(classifier("{image: {shape: [8, 8, 1]}}", 3, data="""
-  source: {type: tfds, name: mnist, data_dir: tfds}
+  source: {type: tfds, name: mnist, data_dir: tfds, download: false}
 """))
     spec = modelspec.load_spec(path)
     start = time.monotonic()

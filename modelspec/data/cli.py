@@ -13,7 +13,7 @@ import io
 import click
 import numpy as np
 
-from modelspec.cli_util import handle_errors, quiet_tensorflow
+from modelspec.cli_util import data_dir_option, handle_errors, quiet_tensorflow
 from modelspec.errors import UsageError
 
 
@@ -124,6 +124,7 @@ def image_grid(bundle, split: str, count: int = 36) -> bytes:
 @click.option("--take", default=3, show_default=True, type=click.IntRange(0),
               help="Number of examples to print.")
 @click.option("--out", type=click.Path(dir_okay=False), help="Write an image grid (PNG).")
+@data_dir_option
 @handle_errors
 def data_command(spec_path, split, take, out):
     """Show what a spec's data pipeline yields: names, shapes, dtypes, counts, examples.
