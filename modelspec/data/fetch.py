@@ -20,7 +20,7 @@ The source's paths are then relative to the data set's folder, found in this ord
    environment variable `MODELSPEC_DATA_DIR`. It holds the files as the source reads them
    (archives extracted) and is used as given, never downloaded into: it is the user's own
    copy (e.g. carried from a machine with internet, or repackaged). A file whose origin
-   publishes a sha256 is compared with it and a `LocalCopyWarning` says when they differ.
+   publishes a sha256 is compared with it and a note on stderr says when they differ.
 2. **The Keras cache**: `$KERAS_HOME/datasets/<name>/` (default `~/.keras/datasets/<name>/`),
    filled by `keras.utils.get_file`, which downloads, checks the sha256 and extracts
    archives. modelspec only stages each download in a temporary folder of the cache and
@@ -39,8 +39,8 @@ import hashlib
 import os
 import shutil
 import socket
+import sys
 import tempfile
-import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,10 +55,6 @@ FETCH_TIMEOUT = 15.0
 DOWNLOAD = ("data", "source", "download")
 
 _data_dir_override: Path | None = None
-
-
-class LocalCopyWarning(UserWarning):
-    """A local copy's file differs from the checksum its origin publishes."""
 
 
 @dataclass(frozen=True)
@@ -161,14 +157,14 @@ def prepare(download: Download, errs: Collector) -> Prepared:
 
 
 def _check_local_copy(download: Download, folder: Path) -> None:
-    for remote in download.files:
-        path = folder / remote.fname
-        if remote.sha256 and not remote.extract and path.is_file():
-            found = file_sha256(path)
-            if found != remote.sha256:
-                warnings.warn(f"local copy '{path}' is not the file its origin publishes "
-                              f"(sha256 {found[:12]}..., origin {remote.sha256[:12]}...); "
-                              "used as given", LocalCopyWarning, stacklevel=3)
+    """Says (on stderr, one line) when local files differ from the origin's published sha256."""
+    differ = [remote.fname for remote in download.files
+              if remote.sha256 and not remote.extract and (folder / remote.fname).is_file()
+              and file_sha256(folder / remote.fname) != remote.sha256]
+    if differ:
+        print(f"note: local copy of data set '{download.name}' in '{folder}': "
+              f"{', '.join(differ)} differ from the sha256 the origin publishes "
+              "(a repackaged or modified copy); used as given", file=sys.stderr)
 
 
 def _extracted_marker(remote: RemoteFile, folder: Path) -> Path:
