@@ -124,19 +124,23 @@ def image_grid(bundle, split: str, count: int = 36) -> bytes:
 @click.option("--take", default=3, show_default=True, type=click.IntRange(0),
               help="Number of examples to print.")
 @click.option("--out", type=click.Path(dir_okay=False), help="Write an image grid (PNG).")
+@click.option("--param", "-p", "params", multiple=True, metavar="NAME=VALUE",
+              help="Override a spec parameter (repeatable), e.g. -p small=true.")
 @data_dir_option
 @handle_errors
-def data_command(spec_path, split, take, out):
+def data_command(spec_path, split, take, out, params):
     """Show what a spec's data pipeline yields: names, shapes, dtypes, counts, examples.
 
     \b
     Example:
       modelspec data specs/lenet5.yaml --take 5 --out grid.png
+      modelspec data specs/vgg16.yaml -p small=true --data-dir ~/data
     """
     quiet_tensorflow()
-    from modelspec import load_spec
+    from modelspec.checks import load_and_check
+    from modelspec.cli import parse_param_overrides
     from modelspec.fileio import atomic_write_bytes
-    spec = load_spec(spec_path)
+    spec = load_and_check(spec_path, overrides=parse_param_overrides(params) or None)
     bundle = _bundle(spec)
     click.echo(describe(bundle, split, take))
     if out:
