@@ -80,9 +80,9 @@ def data_dir_option(func):
 
     @functools.wraps(func)
     def wrapper(*args, data_dir=None, **kwargs):
-        from modelspec.data.fetch import use_data_dir
-        use_data_dir(data_dir)
-        return func(*args, **kwargs)
+        from modelspec.data.fetch import using_data_dir
+        with using_data_dir(data_dir):
+            return func(*args, **kwargs)
 
     return click.option(
         "--data-dir", type=click.Path(file_okay=False), envvar="MODELSPEC_DATA_DIR",

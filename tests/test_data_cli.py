@@ -4,10 +4,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from digits_data import digits_data
 
 from modelspec.data.cli import data_command
-
-from digits_data import digits_data
 
 SPEC = """modelspec: 1
 name: digits_cli

@@ -192,7 +192,7 @@ def test_no_network_fails_fast_naming_the_data_set_url_and_local_copy(tmp_path, 
     assert time.monotonic() - start < 20
     text = str(err.value)
     assert f"data.source.download: cannot download data set 'toy' from '{url}'" in text
-    assert f"a local copy: the files table.csv in '{local}'/toy/" in text
+    assert f"a local copy: the files table.csv in '{local / 'toy'}/'" in text
     assert "Keras cache" in text
 
 
@@ -218,7 +218,7 @@ def test_local_copy_missing_a_file_is_a_positioned_error(tmp_path, dirs):
             f"set 'toy' ('{local / 'toy'}')") in str(err.value)
 
 
-def test_data_dir_option_overrides_the_environment(tmp_path, dirs, monkeypatch):
+def test_data_dir_option_overrides_the_environment(tmp_path, dirs):
     from click.testing import CliRunner
 
     from modelspec.cli import main
@@ -228,12 +228,11 @@ def test_data_dir_option_overrides_the_environment(tmp_path, dirs, monkeypatch):
     (other / "toy" / "table.csv").write_text(CSV)
     spec = tmp_path / "spec.yaml"
     spec.write_text(spec_text(f"http://127.0.0.1:{closed_port()}/table.csv", "unpublished"))
-    monkeypatch.setattr(fetch, "_data_dir_override", None)
     result = CliRunner().invoke(main, ["data", str(spec), "--take", "1",
                                        "--data-dir", str(other)])
     assert result.exit_code == 0, result.output
     assert "splits: train 30 examples, test 10 examples" in result.output
-    fetch.use_data_dir(None)
+    assert fetch.data_dir() == dirs[1]  # the option held for that command only
 
 
 def test_validate_needs_no_download_but_checks_file_names(spec_problems):
@@ -245,3 +244,40 @@ def test_validate_needs_no_download_but_checks_file_names(spec_problems):
                         "['table.csv'] (did you mean 'table.csv'?)"]
     bad = spec_problems(text.replace("sha256: 'unpublished'", "sha256: abc"))
     assert len(bad) == 1 and "data.source.download.files[0].sha256" in bad[0]
+
+
+def test_train_without_network_stops_with_exit_2_and_writes_nothing(tmp_path, dirs):
+    """specs/lenet5.yaml copied elsewhere, its origin unreachable (a closed local port stands
+    in for a machine without network): exit 2 naming MNIST, the URL and the local copy."""
+    from click.testing import CliRunner
+
+    from modelspec.cli import main
+    shipped = (Path(__file__).resolve().parents[1] / "specs" / "lenet5.yaml").read_text()
+    origin = "https://storage.googleapis.com/cvdf-datasets/mnist/"
+    assert origin in shipped
+    dead = f"http://127.0.0.1:{closed_port()}/"
+    (tmp_path / "lenet5.yaml").write_text(shipped.replace(origin, dead))
+    start = time.monotonic()
+    result = CliRunner().invoke(main, ["train", str(tmp_path / "lenet5.yaml"), "--output",
+                                       str(tmp_path / "run"), "-q"])
+    assert time.monotonic() - start < 20
+    assert result.exit_code == 2, result.output
+    assert (f"data.source.download: cannot download data set 'mnist' from "
+            f"'{dead}train-images-idx3-ubyte.gz'") in result.output
+    assert "a local copy: the files train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, " \
+           "t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz in" in result.output
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_shipped_spec_copied_anywhere_reads_its_local_copy(tmp_path, local_data):
+    from click.testing import CliRunner
+
+    from modelspec.cli import main
+    copy = tmp_path / "elsewhere" / "lenet5.yaml"
+    copy.parent.mkdir()
+    copy.write_text((Path(__file__).resolve().parents[1] / "specs" / "lenet5.yaml").read_text())
+    result = CliRunner().invoke(main, ["data", str(copy), "--take", "1",
+                                       "--data-dir", str(local_data)])
+    assert result.exit_code == 0, result.output
+    assert "splits: train 7,200 examples, validation 800 examples, test 2,000 examples" \
+        in result.output  # the stand-in: MNIST's test set split 8,000 / 2,000

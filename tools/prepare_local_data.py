@@ -4,13 +4,15 @@ The shipped specs name their data sets by public origin (`download:`); on a mach
 internet, `MODELSPEC_DATA_DIR/<name>/` holds the files as the specs read them. Our machines
 have `../shared/data`, a repackaged subset, from which this writes:
 
-| folder | files | from `../shared/data` |
-|---|---|---|
-| `mnist/` | train/t10k IDX files (gzip) | **stand-in**: MNIST's *test* set only, its first 8,000 images written as the training files and its last 2,000 as the test files |
-| `cifar10/cifar-10-batches-bin/` | `data_batch_1.bin`, `test_batch.bin`, `batches.meta.txt` | **stand-in**: CIFAR-10's *test* set only (JPEGs, decoded), 8,000 images (shuffled, seed 0) as training data, 2,000 as test data |
-| `tiny_shakespeare/` | `input.txt` | the origin's file (same sha256 as TFDS records) |
-| `republic/`, `sunspots/`, `banknote_authentication/` | one file each | copies under the origin's file name |
-| `adult/` | `adult.data`, `adult.test` | copies; `adult.test` gets back the origin's first line, which the copy lacks |
+- `mnist/`: the four IDX files (gzip). **Stand-in**: MNIST's *test* set only; its first
+  8,000 images are written as the training files and its last 2,000 as the test files.
+- `cifar10/cifar-10-batches-bin/`: `data_batch_1.bin`, `test_batch.bin`, `batches.meta.txt`.
+  **Stand-in**: CIFAR-10's *test* set only (JPEGs, decoded), shuffled (seed 0): 8,000 images
+  as training data, 2,000 as test data.
+- `tiny_shakespeare/input.txt`: the origin's file (the sha256 TFDS records).
+- `republic/`, `sunspots/`, `banknote_authentication/`: copies under the origins' file names.
+- `adult/adult.data`, `adult/adult.test`: copies; `adult.test` gets back the origin's first
+  line, which the copy lacks.
 
 Every figure measured on a stand-in must say so. Used by `tests/conftest.py` (a session
 fixture) and `examples/run_all.sh`:
@@ -77,7 +79,8 @@ def write_cifar10(shared: Path, out: Path) -> None:
         for path in sorted((shared / "cifar10" / "test" / name).glob("*.jpg")):
             with Image.open(path) as im:
                 pixels = np.asarray(im.convert("RGB"), np.uint8)
-            records.append(np.concatenate([[label], pixels.transpose(2, 0, 1).reshape(-1)]))
+            planes = pixels.transpose(2, 0, 1).reshape(-1)  # red, green, blue planes
+            records.append(np.concatenate([[label], planes]))
     table = np.stack(records).astype(np.uint8)
     table = table[np.random.default_rng(0).permutation(len(table))]
     table[:CIFAR_TRAIN].tofile(folder / "data_batch_1.bin")

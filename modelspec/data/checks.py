@@ -13,8 +13,13 @@ import zipfile
 from pathlib import Path
 
 from modelspec.data.fetch import url_name
-from modelspec.data.registry import (FILTERING, GENERATED, RESTRUCTURING,
-                                     SKLEARN_NAMES, TRANSFORM_FIELDS)
+from modelspec.data.registry import (
+    FILTERING,
+    GENERATED,
+    RESTRUCTURING,
+    SKLEARN_NAMES,
+    TRANSFORM_FIELDS,
+)
 from modelspec.data.splits import default_splits, parse_split
 from modelspec.errors import did_you_mean
 

@@ -41,10 +41,10 @@ import shutil
 import socket
 import sys
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 from urllib.parse import urlsplit
 
 from modelspec.errors import Collector
@@ -102,6 +102,18 @@ def use_data_dir(path: str | os.PathLike | None) -> None:
     """Sets the folder of local copies for this process (`--data-dir`); None: the env var."""
     global _data_dir_override
     _data_dir_override = Path(path).expanduser() if path else None
+
+
+@contextmanager
+def using_data_dir(path: str | os.PathLike | None) -> Iterator[None]:
+    """`use_data_dir(path)` for the duration of a command, then the previous setting."""
+    global _data_dir_override
+    saved = _data_dir_override
+    use_data_dir(path)
+    try:
+        yield
+    finally:
+        _data_dir_override = saved
 
 
 def data_dir() -> Path | None:
@@ -233,6 +245,7 @@ def where_to_put(download: Download) -> str:
     """How a user without internet supplies the data set (for error messages)."""
     names = ", ".join(f.fname + (" (extracted)" if f.extract else "") for f in download.files)
     local = data_dir()
-    base = f"'{local}'" if local is not None else f"the folder named by --data-dir or {DATA_DIR_ENV}"
-    return (f"network access, or a local copy: the files {names} in {base}/{download.name}/, "
-            f"or the origin's files in the Keras cache '{keras_datasets_dir() / download.name}'")
+    where = (f"'{local / download.name}/'" if local is not None else
+             f"DIR/{download.name}/, DIR named by --data-dir or {DATA_DIR_ENV}")
+    return (f"network access, or a local copy: the files {names} in {where}; or the "
+            f"origin's files in the Keras cache '{keras_datasets_dir() / download.name}/'")

@@ -124,6 +124,7 @@ def load_sklearn(src, base_dir, errs) -> ArraySource:
 def load_tfds(src, base_dir, errs) -> TfdsSource:
     """A TFDS data set by name; fails at once when it is not prepared and download is off."""
     import tensorflow_datasets as tfds
+
     from modelspec.data.checks import SRC, resolve
     from modelspec.errors import did_you_mean
     name = src["name"]
@@ -186,7 +187,8 @@ def load_source(src: dict, base_dir, errs):
     Returns:
         An `ArraySource` or `TfdsSource`.
     """
-    from modelspec.data import generated, sources_files as files
+    from modelspec.data import generated
+    from modelspec.data import sources_files as files
     loaders = {"sklearn": load_sklearn, "tfds": load_tfds, "csv": files.load_csv,
                "npz": files.load_npz, "idx": files.load_idx,
                "image_folder": files.load_image_folder, "text": files.load_text,
