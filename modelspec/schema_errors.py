@@ -216,6 +216,9 @@ def translate(error, path: tuple, document, errs: Collector, owner: str | None =
                     "quote an expression that has one, e.g. \"$(max(a, b))\")")
         errs.add(path, f"{_describe(inst)} is not a valid parameter reference",
                  expected="'$name' or '$(expression)'" + hint, notes=notes)
+    elif kind == "pattern" and isinstance(error.schema, dict) and error.schema.get("description"):
+        errs.add(path, f"{_describe(inst)} is not valid here",  # the schema says what fits
+                 expected=error.schema["description"], notes=notes)
     elif kind == "pattern":
         errs.add(path, f"{_describe(inst)} is not a valid name here",
                  expected="letters, digits and _ (not starting with a digit)"

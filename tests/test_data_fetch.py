@@ -243,7 +243,9 @@ def test_validate_needs_no_download_but_checks_file_names(spec_problems):
                         "set 'toy' — expected one of the files of download.files: "
                         "['table.csv'] (did you mean 'table.csv'?)"]
     bad = spec_problems(text.replace("sha256: 'unpublished'", "sha256: abc"))
-    assert len(bad) == 1 and "data.source.download.files[0].sha256" in bad[0]
+    assert len(bad) == 1 and bad[0].endswith(
+        "data.source.download.files[0].sha256: 'abc' is not valid here — expected the sha256 "
+        "the origin publishes (64 hex digits), or 'unpublished' when it publishes none")
 
 
 def test_train_without_network_stops_with_exit_2_and_writes_nothing(tmp_path, dirs):

@@ -69,7 +69,7 @@ def _check_paths(src: dict, key: str, base_dir, errs, want_dir: bool = False) ->
     multi = isinstance(src[key], dict)
     for split, rel in path_map(src[key]).items():
         where = SRC + ((key, split) if multi else (key,))
-        if "download" in src:
+        if isinstance(src.get("download"), dict):
             _check_download_path(src, rel, where, errs)
             continue
         path = resolve(base_dir, rel)

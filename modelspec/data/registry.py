@@ -24,15 +24,18 @@ SKLEARN_NAMES = ("digits", "iris", "wine", "breast_cancer")
 
 # A data set by its public origin (modelspec.data.fetch): the source's paths are then files of
 # the data set's folder (a local copy in $MODELSPEC_DATA_DIR/<name>, else the Keras cache).
-SHA256 = {"anyOf": [{"type": "string", "pattern": "^[0-9a-fA-F]{64}$"},
-                    {"const": "unpublished"}],
-          "description": "the sha256 the origin publishes, or 'unpublished' when it publishes none"}
-REMOTE_FILE = obj({"url": {"type": "string", "pattern": "^(https?|ftp)://[^\\s]+$"},
+SHA256 = {"type": "string", "pattern": "^([0-9a-fA-F]{64}|unpublished)$",
+          "description": "the sha256 the origin publishes (64 hex digits), or 'unpublished' "
+                         "when it publishes none"}
+REMOTE_FILE = obj({"url": {"type": "string", "pattern": "^(https?|ftp)://[^\\s]+$",
+                           "description": "an http(s) or ftp URL"},
                    "sha256": SHA256,
-                   "fname": {"type": "string", "pattern": "^[^/\\\\]+$"},
+                   "fname": {"type": "string", "pattern": "^[^/\\\\]+$",
+                             "description": "a file name without folders"},
                    "extract": BOOL}, required=("url", "sha256"),
                   description="a file at its public origin (keras.utils.get_file)")
-DOWNLOAD = obj({"name": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},
+DOWNLOAD = obj({"name": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+                         "description": "the data set's folder name: letters, digits, _ . -"},
                 "files": {"type": "array", "items": REMOTE_FILE, "minItems": 1}},
                required=("name", "files"),
                description="the data set's name (its folder of local copies) and its files, "

@@ -194,7 +194,7 @@ def load_source(src: dict, base_dir, errs):
                "image_folder": files.load_image_folder, "text": files.load_text,
                "timeseries": files.load_timeseries, "cifar": files.load_cifar,
                "generated": generated.load_generated}
-    if "download" in src:
+    if isinstance(src.get("download"), dict):  # a file source's data set by origin
         base_dir = downloaded_folder(src, errs)
     return loaders[src["type"]](src, base_dir, errs)
 
