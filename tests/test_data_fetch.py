@@ -160,6 +160,17 @@ def test_interrupted_download_leaves_no_cached_file(tmp_path, dirs, server):
         == {"train": 30, "test": 10}
 
 
+def test_a_killed_download_is_cleaned_up_by_the_next_one(tmp_path, dirs, server):
+    """A process killed mid-download leaves its staging folder; the next fetch removes it."""
+    cache, _ = dirs
+    dead = cache / "toy" / ".fetch-999999999-x"  # no such process
+    (dead / "files").mkdir(parents=True)
+    (dead / "files" / "table.csv").write_text(CSV[:10])
+    srv = server({"table.csv": CSV.encode()})
+    bundle_of(tmp_path, spec_text(f"{srv.url}/table.csv", sha(CSV.encode())))
+    assert leftovers(cache / "toy") == ["table.csv"]
+
+
 def test_archive_is_extracted_once_and_read_offline(tmp_path, dirs, server):
     cache, _ = dirs
     buf = io.BytesIO()

@@ -212,7 +212,8 @@ def _fetch(remote: RemoteFile, origin: str, folder: Path, download: Download,
     """
     from keras.utils import get_file
     folder.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".fetch-", dir=folder))
+    _remove_dead_staging(folder)
+    staging = Path(tempfile.mkdtemp(prefix=f".fetch-{os.getpid()}-", dir=folder))
     try:
         with _socket_timeout(FETCH_TIMEOUT):
             got = get_file(fname=remote.fname, origin=origin, file_hash=remote.sha256,
@@ -233,6 +234,24 @@ def _fetch(remote: RemoteFile, origin: str, folder: Path, download: Download,
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     errs.raise_if_any()
+
+
+def _remove_dead_staging(folder: Path) -> None:
+    """Removes the staging folders of fetches whose process died (killed mid-download)."""
+    for staging in folder.glob(".fetch-*-*"):
+        pid = staging.name.split("-")[1]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def _replace(source: Path, target: Path) -> None:
