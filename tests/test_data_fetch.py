@@ -202,7 +202,8 @@ def test_no_network_fails_fast_naming_the_data_set_url_and_local_copy(tmp_path, 
         bundle_of(tmp_path, spec_text(url, "unpublished"))
     assert time.monotonic() - start < 20
     text = str(err.value)
-    assert f"data.source.download: cannot download data set 'toy' from '{url}'" in text
+    assert f"data.source.download: cannot download data set 'toy' from '{url}': [Errno 111] " \
+        "Connection refused — expected network access, or a local copy" in text
     assert f"a local copy: the files table.csv in '{local / 'toy'}/'" in text
     assert "Keras cache" in text
 

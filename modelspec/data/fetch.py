@@ -230,10 +230,17 @@ def _fetch(remote: RemoteFile, origin: str, folder: Path, download: Download,
                  expected="the origin's file (the download was corrupted or the file changed)")
     except Exception as err:  # noqa: BLE001 get_file re-raises every network failure as Exception
         errs.add(DOWNLOAD, f"cannot download data set '{download.name}' from '{remote.url}': "
-                 f"{err}", expected=where_to_put(download))
+                 f"{_reason(err, origin)}", expected=where_to_put(download))
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     errs.raise_if_any()
+
+
+def _reason(err: Exception, origin: str) -> str:
+    """get_file's 'URL fetch failure on URL: errno -- reason' without the repeated URL."""
+    text = str(err) or type(err).__name__
+    prefix = f"URL fetch failure on {origin}: "
+    return text[len(prefix):].split(" -- ", 1)[-1] if text.startswith(prefix) else text
 
 
 def _remove_dead_staging(folder: Path) -> None:
