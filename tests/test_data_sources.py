@@ -408,3 +408,32 @@ def test_csv_skiprows_skips_lines_before_the_data(tmp_path):
   targets: {y: y}
 """))
     assert bundle.counts == {"train": 4}
+
+
+
+def test_tfds_download_failure_is_fast_and_names_the_data_set(tmp_path, monkeypatch):
+    """Offline, TFDS would retry each URL 10 times with back-off (minutes): modelspec lowers
+    its retries to 1 for the call and reports the failure at the source's name."""
+    tfds = pytest.importorskip("tensorflow_datasets")
+    from tensorflow_datasets.core.download import downloader
+    seen = []
+
+    def offline(self, *args, **kwargs):
+        seen.append(downloader.MAX_RETRIES)
+        raise ConnectionError("Failed to resolve 'storage.googleapis.com'")
+
+    monkeypatch.setattr(tfds.core.DatasetBuilder, "download_and_prepare", offline)
+    (tmp_path / "tfds").mkdir()
+    path = tmp_path / "spec.yaml"
+    path.write_text(classifier("{image: {shape: [8, 8, 1]}}", 3, data="""
+  source: {type: tfds, name: mnist, data_dir: tfds}
+"""))
+    with pytest.raises(SpecError) as err:
+        build_datasets(modelspec.load_spec(path), {"image": ((8, 8, 1), "float32")},
+                       {"y": ((3,), "float32")})
+    assert seen == [1] and downloader.MAX_RETRIES == 10
+    assert "spec.yaml:11:30: data.source.name: cannot download and prepare TFDS data set " \
+           "'mnist' into" in str(err.value)
+    assert "Failed to resolve 'storage.googleapis.com' — expected network access, or the data " \
+           "set prepared elsewhere (`tfds build mnist`) and copied into TFDS_DATA_DIR" \
+        in str(err.value)
