@@ -243,7 +243,8 @@ def test_data_dir_option_overrides_the_environment(tmp_path, dirs):
     result = CliRunner().invoke(main, ["data", str(spec), "--take", "1",
                                        "--data-dir", str(other)])
     assert result.exit_code == 0, result.output
-    assert "splits: train 30 examples, test 10 examples" in result.output
+    assert f"data set: toy (local copy '{other / 'toy'}')\nsplits: train 30 examples, test 10 " \
+        "examples" in result.output
     assert fetch.data_dir() == dirs[1]  # the option held for that command only
 
 

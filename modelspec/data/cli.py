@@ -41,6 +41,8 @@ def describe(bundle, split: str, take: int) -> str:
     """A text report of a `DataBundle`: counts, inputs/outputs, preprocessing, examples."""
     lines = ["splits: " + ", ".join(f"{k} {v:,} examples" for k, v in bundle.counts.items()),
              f"batch size: {bundle.batch_size}"]
+    if bundle.meta.get("data_set"):
+        lines.insert(0, f"data set: {bundle.meta['data_set']}")
     if bundle.meta.get("class_names"):
         lines.append("classes: " + ", ".join(bundle.meta["class_names"][:20]))
     for title, mapping in (("inputs", bundle.features), ("targets", bundle.targets)):

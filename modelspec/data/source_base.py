@@ -194,16 +194,19 @@ def load_source(src: dict, base_dir, errs):
                "image_folder": files.load_image_folder, "text": files.load_text,
                "timeseries": files.load_timeseries, "cifar": files.load_cifar,
                "generated": generated.load_generated}
-    if isinstance(src.get("download"), dict):  # a file source's data set by origin
-        base_dir = downloaded_folder(src, errs)
-    return loaders[src["type"]](src, base_dir, errs)
+    if not isinstance(src.get("download"), dict):
+        return loaders[src["type"]](src, base_dir, errs)
+    prepared = downloaded_folder(src, errs)  # a file source's data set by origin
+    source = loaders[src["type"]](src, prepared.folder, errs)
+    source.meta["data_set"] = f"{src['download']['name']} ({prepared.kind} '{prepared.folder}')"
+    return source
 
 
 PATH_KEYS = ("path", "images", "labels")
 
 
 def downloaded_folder(src: dict, errs):
-    """The folder of a `download:` data set (local copy or Keras cache), its paths checked."""
+    """Where a `download:` data set is (local copy or Keras cache), its paths checked."""
     from modelspec.data.checks import SRC, path_map
     from modelspec.data.fetch import Download, prepare, where_to_put
     download = Download.from_spec(src["download"])
@@ -217,4 +220,4 @@ def downloaded_folder(src: dict, errs):
                          f"'{download.name}' ('{prepared.folder}')",
                          expected=where_to_put(download))
     errs.raise_if_any()
-    return prepared.folder
+    return prepared
