@@ -100,7 +100,7 @@ def source_info(src: dict, base_dir, errs):
         return None, None
     if kind == "idx":
         images = _check_paths(src, "images", base_dir, errs)
-        labels = _check_paths(src, "labels", base_dir, errs)
+        _check_paths(src, "labels", base_dir, errs)
         if "labels" in src and set(path_map(src["images"])) != set(path_map(src["labels"])):
             errs.add(SRC + ("labels",), "labels name other splits than images",
                      expected=f"the same split names as images: {sorted(path_map(src['images']))}")
