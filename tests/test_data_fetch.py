@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import http.server
 import io
+import shutil
 import socket
 import tarfile
 import threading
@@ -186,6 +187,11 @@ def test_archive_is_extracted_once_and_read_offline(tmp_path, dirs, server):
     srv.stop()
     assert bundle_of(tmp_path, text).counts == {"train": 30, "test": 10}
     assert (cache / "toy" / "toy-data" / "table.csv").is_file()
+    # the origin's archive put into the cache by hand (no network): verified and extracted
+    shutil.rmtree(cache / "toy" / "toy-data")
+    (cache / "toy" / ".toy.tar.gz.extracted").unlink()
+    assert bundle_of(tmp_path, text).counts == {"train": 30, "test": 10}
+    assert (cache / "toy" / "toy-data" / "table.csv").read_text() == CSV
 
 
 def closed_port() -> int:
