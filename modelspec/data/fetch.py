@@ -233,6 +233,8 @@ def _fetch(remote: RemoteFile, origin: str, folder: Path, download: Download,
                  f"{_reason(err, origin)}", expected=where_to_put(download))
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        if not any(folder.iterdir()):  # a first fetch that failed leaves no empty folder
+            folder.rmdir()
     errs.raise_if_any()
 
 
