@@ -12,6 +12,13 @@ cd "$(dirname "$0")"
 MS=${MODELSPEC:-/work/venv/bin/modelspec}
 PY=${PYTHON:-/work/venv/bin/python}
 mkdir -p runs exported logs figures
+# The specs name their data sets by public origin; here they are read from local copies made
+# from ../shared/data (stand-ins for MNIST and CIFAR-10: their test sets split 8,000 / 2,000,
+# see tools/prepare_local_data.py) unless MODELSPEC_DATA_DIR names another folder.
+if [ -z "${MODELSPEC_DATA_DIR:-}" ]; then
+  export MODELSPEC_DATA_DIR=$PWD/local_data
+  [ -d local_data/mnist ] || "$PY" ../tools/prepare_local_data.py ../../shared/data local_data
+fi
 
 # step NAME KIND CMD...: runs CMD, appends its wall time to logs/NAME.KIND.log
 step() {

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import sys
 import textwrap
 from pathlib import Path
 
@@ -12,6 +14,40 @@ import modelspec  # noqa: F401  before TensorFlow, as the CLI does (modelspec/tf
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+SHARED_DATA = Path(os.environ.get("MODELSPEC_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
+
+
+def _has_shared_data() -> bool:
+    return (SHARED_DATA / "mnist").is_dir()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _local_data_dir(tmp_path_factory):
+    """Every test reads the specs' data sets from local copies, never from the network:
+    MODELSPEC_DATA_DIR is a folder prepared from ../shared/data once per session (stand-ins
+    for MNIST and CIFAR-10, see tools/prepare_local_data.py), or an empty one without it."""
+    saved = os.environ.get("MODELSPEC_DATA_DIR")
+    if _has_shared_data():
+        sys.path.insert(0, str(REPO_ROOT / "tools"))
+        from prepare_local_data import prepare
+        folder = prepare(SHARED_DATA, tmp_path_factory.mktemp("modelspec-data"))
+    else:
+        folder = tmp_path_factory.mktemp("no-local-data")
+    os.environ["MODELSPEC_DATA_DIR"] = str(folder)
+    yield folder
+    if saved is None:
+        os.environ.pop("MODELSPEC_DATA_DIR", None)
+    else:
+        os.environ["MODELSPEC_DATA_DIR"] = saved
+
+
+@pytest.fixture(scope="session")
+def local_data(_local_data_dir) -> Path:
+    """The prepared MODELSPEC_DATA_DIR; skips the test when ../shared/data is absent."""
+    if not _has_shared_data():
+        pytest.skip(f"../shared/data is absent ({SHARED_DATA}): no local copies of the specs' "
+                    "data sets (set MODELSPEC_SHARED_DATA)")
+    return _local_data_dir
 
 
 @pytest.fixture

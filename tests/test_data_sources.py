@@ -354,7 +354,7 @@ def test_tfds_missing_fails_at_once(tmp_path):
     (tmp_path / "tfds").mkdir()
     path = tmp_path / "spec.yaml"
     path.write_text(classifier("{image: {shape: [8, 8, 1]}}", 3, data="""
-  source: {type: tfds, name: mnist, data_dir: tfds}
+  source: {type: tfds, name: mnist, data_dir: tfds, download: false}
 """))
     spec = modelspec.load_spec(path)
     start = time.monotonic()
@@ -364,3 +364,73 @@ def test_tfds_missing_fails_at_once(tmp_path):
     assert "spec.yaml:11:30: data.source.name:" in str(err.value)
     assert "TFDS data set 'mnist' is not prepared" in str(err.value)
     assert "download is false" in str(err.value)
+
+
+def test_cifar_binary_version_train_and_test_with_class_names(tmp_path):
+    folder = tmp_path / "cifar-10-batches-bin"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 255, (5, 32, 32, 3), dtype=np.uint8)
+    labels = np.array([3, 1, 4, 1, 5], np.uint8)
+    records = np.concatenate([labels[:, None], images.transpose(0, 3, 1, 2).reshape(5, -1)],
+                             axis=1).astype(np.uint8)
+    records[:2].tofile(folder / "data_batch_1.bin")
+    records[2:4].tofile(folder / "data_batch_2.bin")
+    records[4:].tofile(folder / "test_batch.bin")
+    (folder / "batches.meta.txt").write_text("\n".join(f"c{i}" for i in range(10)) + "\n\n")
+    from modelspec.data.sources_files import load_cifar
+    from modelspec.errors import Collector
+    from modelspec.source import SourceMap
+    source = load_cifar({"path": "cifar-10-batches-bin"}, tmp_path,
+                        Collector(SourceMap("spec.yaml", {})))
+    train = source.arrays("train", 0, shuffle=False)
+    np.testing.assert_array_equal(train["image"], images[:4])
+    np.testing.assert_array_equal(train["label"], [3, 1, 4, 1])
+    assert source.arrays("test", 0, shuffle=False)["label"].tolist() == [5]
+    assert source.meta["class_names"] == [f"c{i}" for i in range(10)]
+    (folder / "test_batch.bin").write_bytes(b"\0" * 100)
+    with pytest.raises(SpecError, match="100 bytes is not a whole number of 3073-byte"):
+        load_cifar({"path": "cifar-10-batches-bin"}, tmp_path,
+                   Collector(SourceMap("spec.yaml", {})))
+
+
+def test_csv_skiprows_skips_lines_before_the_data(tmp_path):
+    (tmp_path / "t.csv").write_text("|1x3 Cross validator\n1, a\n2, b\n3, a\n4, b\n")
+    bundle, _ = run(tmp_path, classifier("{x: {shape: [1]}}", 2, flatten=False, data="""
+  source: {type: csv, path: t.csv, header: false, column_names: [x, y], skiprows: 1}
+  transforms:
+    - {type: reshape, field: x, shape: [1]}
+    - {type: lookup, field: y, vocabulary: [a, b], num_oov_indices: 0}
+  features: {x: x}
+  targets: {y: y}
+"""))
+    assert bundle.counts == {"train": 4}
+
+
+
+def test_tfds_download_failure_is_fast_and_names_the_data_set(tmp_path, monkeypatch):
+    """Offline, TFDS would retry each URL 10 times with back-off (minutes): modelspec lowers
+    its retries to 1 for the call and reports the failure at the source's name."""
+    tfds = pytest.importorskip("tensorflow_datasets")
+    from tensorflow_datasets.core.download import downloader
+    seen = []
+
+    def offline(self, *args, **kwargs):
+        seen.append(downloader.MAX_RETRIES)
+        raise ConnectionError("Failed to resolve 'storage.googleapis.com'")
+
+    monkeypatch.setattr(tfds.core.DatasetBuilder, "download_and_prepare", offline)
+    (tmp_path / "tfds").mkdir()
+    path = tmp_path / "spec.yaml"
+    path.write_text(classifier("{image: {shape: [8, 8, 1]}}", 3, data="""
+  source: {type: tfds, name: mnist, data_dir: tfds}
+"""))
+    with pytest.raises(SpecError) as err:
+        build_datasets(modelspec.load_spec(path), {"image": ((8, 8, 1), "float32")},
+                       {"y": ((3,), "float32")})
+    assert seen == [1] and downloader.MAX_RETRIES == 10
+    assert "spec.yaml:11:30: data.source.name: cannot download and prepare TFDS data set " \
+           "'mnist' into" in str(err.value)
+    assert "Failed to resolve 'storage.googleapis.com' — expected network access, or the data " \
+           "set prepared elsewhere (`tfds build mnist`) and copied into TFDS_DATA_DIR" \
+        in str(err.value)

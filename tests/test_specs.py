@@ -48,12 +48,13 @@ APPROX = [
 
 
 def _uses_shared(path: Path) -> bool:
-    return "shared/data" in path.read_text(encoding="utf-8")
+    return "download:" in path.read_text(encoding="utf-8")  # read from the local copies
 
 
 def _need_data(path: Path) -> None:
     if _uses_shared(path) and not SHARED.is_dir():
-        pytest.skip(f"{path.name} reads ../shared/data, which is absent ({SHARED})")
+        pytest.skip(f"{path.name} downloads its data set; its local copy comes from "
+                    f"../shared/data, which is absent ({SHARED})")
 
 
 def _load(path: Path, **overrides):

@@ -47,3 +47,22 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
             sys.exit(EXIT_INTERNAL)
 
     return wrapper
+
+
+def data_dir_option(func):
+    """Adds `--data-dir DIR` (default: env MODELSPEC_DATA_DIR) to a command that reads data.
+
+    The folder holds local copies of downloaded data sets, one sub-folder per data set
+    (`DIR/mnist/...`); see `modelspec.data.fetch`. The option must sit below `@click.command`.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args, data_dir=None, **kwargs):
+        from modelspec.data.fetch import using_data_dir
+        with using_data_dir(data_dir):
+            return func(*args, **kwargs)
+
+    return click.option(
+        "--data-dir", type=click.Path(file_okay=False), envvar="MODELSPEC_DATA_DIR",
+        help="Folder of local copies of data sets (DIR/<name>/...), used instead of "
+             "downloading; default: $MODELSPEC_DATA_DIR.")(wrapper)

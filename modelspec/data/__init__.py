@@ -9,6 +9,8 @@ Modules (TensorFlow is imported only by the pipeline modules, never by `schema`,
 - `splits`: `train[:80%]`-style split expressions.
 - `sources`: the table of sources (type → loader); `source_base`, `sources_files`,
   `generated`: the loaders.
+- `fetch`: data sets by public origin (`download:`): local copies in `MODELSPEC_DATA_DIR`,
+  else fetched once into the Keras cache by `keras.utils.get_file` (no TensorFlow at import).
 - `step`: the base of every transform (configuration, spec-time problems, serving layers).
 - `transforms`, `transforms_select`, `augment`: field-wise transforms, the example-selecting
   ones (`filter`, `map_values`), and training-time augmentation.

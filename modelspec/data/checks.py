@@ -12,6 +12,7 @@ import csv
 import zipfile
 from pathlib import Path
 
+from modelspec.data.fetch import url_name
 from modelspec.data.registry import (
     FILTERING,
     GENERATED,
@@ -38,20 +39,39 @@ def resolve(base_dir, path: str) -> Path:
     return p if p.is_absolute() else Path(base_dir) / p
 
 
-def _csv_header(path: Path, delimiter: str) -> list[str]:
+def _csv_header(path: Path, delimiter: str, skiprows: int = 0) -> list[str]:
     with open(path, newline="", encoding="utf-8", errors="replace") as f:
+        for _ in range(skiprows):
+            f.readline()
         row = next(csv.reader(f, delimiter=delimiter, skipinitialspace=True), [])
     return [c.strip() for c in row]
 
 
+def _check_download_path(src: dict, rel: str, where: tuple, errs) -> None:
+    """A path of a downloaded data set names one of its files (or an archive's member)."""
+    files = src["download"].get("files") or []
+    names = [f.get("fname") or url_name(f.get("url", "")) for f in files]
+    if any(f.get("extract") for f in files) or rel in names:
+        return
+    errs.add(where, f"'{rel}' is not a file of data set '{src['download'].get('name')}'",
+             expected=f"one of the files of download.files: {names}",
+             suggestion=did_you_mean(rel, names))
+
+
 def _check_paths(src: dict, key: str, base_dir, errs, want_dir: bool = False) -> dict:
-    """Checks the file(s) of `src[key]` exist; returns {split: Path} of those that do."""
+    """Checks the file(s) of `src[key]` exist; returns {split: Path} of those that do.
+
+    Files of a `download:` are fetched when the data is read: only their names are checked.
+    """
     found: dict[str, Path] = {}
     if key not in src:
         return found
     multi = isinstance(src[key], dict)
     for split, rel in path_map(src[key]).items():
         where = SRC + ((key, split) if multi else (key,))
+        if isinstance(src.get("download"), dict):
+            _check_download_path(src, rel, where, errs)
+            continue
         path = resolve(base_dir, rel)
         ok = path.is_dir() if want_dir else path.is_file()
         if not ok:
@@ -87,6 +107,9 @@ def source_info(src: dict, base_dir, errs):
                      expected=f"the same split names as images: {sorted(path_map(src['images']))}")
         fields = {"image", "label"} if "labels" in src else {"image"}
         return fields, list(path_map(src.get("images", {})) or images) or None
+    if kind == "cifar":
+        _check_paths(src, "path", base_dir, errs, want_dir=True)
+        return {"image", "label"}, ["train", "test"]
     if kind == "image_folder":
         _check_paths(src, "path", base_dir, errs, want_dir=True)
         return {"image", "label"}, list(path_map(src["path"]))
@@ -99,7 +122,7 @@ def source_info(src: dict, base_dir, errs):
         delim = src.get("delimiter", ",")
         columns = src.get("column_names")
         if columns is None and src.get("header", True) and found:
-            columns = _csv_header(next(iter(found.values())), delim)
+            columns = _csv_header(next(iter(found.values())), delim, src.get("skiprows", 0))
         if kind == "timeseries":
             for key in ("columns", "target"):
                 names = src.get(key, [])

@@ -13,7 +13,7 @@ import io
 import click
 import numpy as np
 
-from modelspec.cli.util import handle_errors
+from modelspec.cli.util import data_dir_option, handle_errors
 from modelspec.errors import UsageError
 from modelspec.tfenv import quiet_tensorflow
 
@@ -40,6 +40,8 @@ def describe(bundle, split: str, take: int) -> str:
     """A text report of a `DataBundle`: counts, inputs/outputs, preprocessing, examples."""
     lines = ["splits: " + ", ".join(f"{k} {v:,} examples" for k, v in bundle.counts.items()),
              f"batch size: {bundle.batch_size}"]
+    if bundle.meta.get("data_set"):
+        lines.insert(0, f"data set: {bundle.meta['data_set']}")
     if bundle.meta.get("class_names"):
         lines.append("classes: " + ", ".join(bundle.meta["class_names"][:20]))
     for title, mapping in (("inputs", bundle.features), ("targets", bundle.targets)):
@@ -123,18 +125,23 @@ def image_grid(bundle, split: str, count: int = 36) -> bytes:
 @click.option("--take", default=3, show_default=True, type=click.IntRange(0),
               help="Number of examples to print.")
 @click.option("--out", type=click.Path(dir_okay=False), help="Write an image grid (PNG).")
+@click.option("--param", "-p", "params", multiple=True, metavar="NAME=VALUE",
+              help="Override a spec parameter (repeatable), e.g. -p small=true.")
+@data_dir_option
 @handle_errors
-def data_command(spec_path, split, take, out):
+def data_command(spec_path, split, take, out, params):
     """Show what a spec's data pipeline yields: names, shapes, dtypes, counts, examples.
 
     \b
     Example:
       modelspec data specs/lenet5.yaml --take 5 --out grid.png
+      modelspec data specs/vgg16.yaml -p small=true --data-dir ~/data
     """
     quiet_tensorflow()
+    from modelspec.cli.params import parse_param_overrides
     from modelspec.fileio import atomic_write_bytes
-    from modelspec.lang.checks import load_and_check as load_spec
-    spec = load_spec(spec_path)
+    from modelspec.lang.checks import load_and_check
+    spec = load_and_check(spec_path, overrides=parse_param_overrides(params) or None)
     bundle = _bundle(spec)
     click.echo(describe(bundle, split, take))
     if out:

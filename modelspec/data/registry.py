@@ -8,7 +8,7 @@ layer does the work (`RandomFlip.mode`, `TextVectorization.max_tokens`, `Resizin
 
 from __future__ import annotations
 
-from modelspec.lang.schema.fragments import BOOL, INT, NUM, POS_INT, STR, param_or
+from modelspec.lang.schema.fragments import BOOL, INT, NUM, POS_INT, STR, obj, param_or
 
 STR_LIST = {"type": "array", "items": STR}
 STR_OR_LIST = {"anyOf": [STR, STR_LIST]}
@@ -22,6 +22,27 @@ DTYPE = {"enum": ["float16", "bfloat16", "float32", "float64", "int8", "int16", 
 
 SKLEARN_NAMES = ("digits", "iris", "wine", "breast_cancer")
 
+# A data set by its public origin (modelspec.data.fetch): the source's paths are then files of
+# the data set's folder (a local copy in $MODELSPEC_DATA_DIR/<name>, else the Keras cache).
+SHA256 = {"type": "string", "pattern": "^([0-9a-fA-F]{64}|unpublished)$",
+          "description": "the sha256 the origin publishes (64 hex digits), or 'unpublished' "
+                         "when it publishes none"}
+REMOTE_FILE = obj({"url": {"type": "string", "pattern": "^(https?|ftp)://[^\\s]+$",
+                           "description": "an http(s) or ftp URL"},
+                   "sha256": SHA256,
+                   "fname": {"type": "string", "pattern": "^[^/\\\\]+$",
+                             "description": "a file name without folders"},
+                   "extract": BOOL}, required=("url", "sha256"),
+                  description="a file at its public origin (keras.utils.get_file)")
+DOWNLOAD = obj({"name": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+                         "description": "the data set's folder name: letters, digits, _ . -"},
+                "files": {"type": "array", "items": REMOTE_FILE, "minItems": 1}},
+               required=("name", "files"),
+               description="the data set's name (its folder of local copies) and its files, "
+                           "fetched once into the Keras cache")
+# sources whose paths may name the files of a `download:`
+FILE_SOURCES = ("csv", "npz", "idx", "image_folder", "text", "timeseries", "cifar")
+
 # type -> (argument schemas, required arguments, one-line description)
 SOURCES: dict[str, tuple[dict, tuple, str]] = {
     "sklearn": ({"name": {"enum": list(SKLEARN_NAMES)}, "n_class": POS_INT}, ("name",),
@@ -29,7 +50,8 @@ SOURCES: dict[str, tuple[dict, tuple, str]] = {
     "tfds": ({"name": STR, "data_dir": STR, "download": BOOL}, ("name",),
              "a TensorFlow Datasets data set by name (fields: its features)"),
     "csv": ({"path": PATHS, "header": BOOL, "column_names": STR_LIST, "columns": STR_LIST,
-             "delimiter": STR, "na_values": STR_LIST, "fill_value": NUM}, ("path",),
+             "delimiter": STR, "na_values": STR_LIST, "fill_value": NUM, "skiprows": INT},
+            ("path",),
             "a CSV file (fields: its columns; numeric columns as float32, others as strings)"),
     "npz": ({"path": PATHS, "field": STR}, ("path",),
             "NumPy .npz (fields: its arrays) or .npy (field: `field`, default 'data')"),
@@ -38,6 +60,9 @@ SOURCES: dict[str, tuple[dict, tuple, str]] = {
     "image_folder": ({"path": PATHS, "image_size": SIZE2, "channels": {"enum": [1, 3, 4]},
                       "class_names": STR_LIST}, ("path",),
                      "one sub-folder of images per class (fields: image, label)"),
+    "cifar": ({"path": STR}, ("path",),
+              "CIFAR-10's binary version: a folder of data_batch_N.bin (train) and "
+              "test_batch.bin (test), class names from batches.meta.txt (fields: image, label)"),
     "text": ({"path": PATHS, "unit": {"enum": ["line", "file"]}, "encoding": STR}, ("path",),
              "plain text, one example per line or per file (field: text)"),
     "timeseries": ({"path": PATHS, "columns": STR_OR_LIST, "target": STR_OR_LIST,
@@ -50,6 +75,9 @@ SOURCES: dict[str, tuple[dict, tuple, str]] = {
                    "max_shapes": POS_INT, "low": NUM, "high": NUM}, ("name",),
                   "synthetic data for the lecture examples"),
 }
+
+for _kind in FILE_SOURCES:
+    SOURCES[_kind][0]["download"] = DOWNLOAD
 
 # generated name -> (allowed extra args, fields it yields, description)
 GENERATED: dict[str, tuple[tuple, tuple, str]] = {

@@ -35,7 +35,9 @@ def _typed_union(table: dict, description: str, args_of, required_of) -> dict:
     branches = []
     for name in table:
         args = _wrap(args_of(name))
-        union.update(args)
+        for key, schema in args.items():  # a key of several types (`download`): its type's
+            known = union.get(key)       # branch below checks it (one error, not two)
+            union[key] = schema if known in (None, schema) else {}
         then = obj({"type": {"const": name}, **args}, required=("type", *required_of(name)))
         branches.append({"if": {"properties": {"type": {"const": name}}, "required": ["type"]},
                          "then": then})

@@ -139,14 +139,60 @@ def load_tfds(src, base_dir, errs) -> TfdsSource:
                  suggestion=did_you_mean(name, tfds.list_builders()))
         errs.raise_if_any()
     if not builder.is_prepared():
-        if not src.get("download", False):
+        if not src.get("download", True):
             errs.add(SRC + ("name",), f"TFDS data set '{name}' is not prepared in "
                      f"'{builder.data_dir}' and download is false",
                      expected="prepared data (tfds build) or download: true")
             errs.raise_if_any()
-        builder.download_and_prepare()
+        tfds_download(builder, name, errs)
     features = builder.info.features
     meta = {}
     if "label" in features and hasattr(features["label"], "names"):
         meta["class_names"] = list(features["label"].names)
     return TfdsSource(builder, meta)
+
+
+def tfds_download(builder, name: str, errs) -> None:
+    """`download_and_prepare` with TFDS's HTTP retries cut from 10 to 1.
+
+    TFDS retries each URL 10 times with exponential back-off (minutes without a network,
+    `tensorflow_datasets/core/download/downloader.py: MAX_RETRIES`); one retry keeps a
+    transient failure recoverable and an offline machine's answer within seconds.
+    """
+    from tensorflow_datasets.core.download import downloader
+
+    from modelspec.data.checks import SRC
+    saved = downloader.MAX_RETRIES
+    downloader.MAX_RETRIES = 1
+    try:
+        builder.download_and_prepare()
+    except Exception as err:  # noqa: BLE001 TFDS raises many kinds of network errors
+        reason = str(err).strip().splitlines()[0][:300] if str(err).strip() else type(err).__name__
+        errs.add(SRC + ("name",), f"cannot download and prepare TFDS data set '{name}' into "
+                 f"'{builder.data_dir}': {reason}",
+                 expected="network access, or the data set prepared elsewhere (`tfds build "
+                          f"{name}`) and copied into TFDS_DATA_DIR or the source's data_dir")
+        errs.raise_if_any()
+    finally:
+        downloader.MAX_RETRIES = saved
+
+
+PATH_KEYS = ("path", "images", "labels")
+
+
+def downloaded_folder(src: dict, errs):
+    """Where a `download:` data set is (local copy or Keras cache), its paths checked."""
+    from modelspec.data.checks import SRC, path_map
+    from modelspec.data.fetch import Download, prepare, where_to_put
+    download = Download.from_spec(src["download"])
+    prepared = prepare(download, errs)
+    for key in PATH_KEYS:
+        multi = isinstance(src.get(key), dict)
+        for split, rel in (path_map(src[key]).items() if key in src else ()):
+            if not (prepared.folder / rel).exists():
+                errs.add(SRC + ((key, split) if multi else (key,)),
+                         f"'{rel}' is not in the {prepared.kind} of data set "
+                         f"'{download.name}' ('{prepared.folder}')",
+                         expected=where_to_put(download))
+    errs.raise_if_any()
+    return prepared

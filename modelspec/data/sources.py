@@ -12,7 +12,13 @@ from typing import Any
 
 from modelspec.data import generated
 from modelspec.data import sources_files as files
-from modelspec.data.source_base import ArraySource, TfdsSource, load_sklearn, load_tfds
+from modelspec.data.source_base import (
+    ArraySource,
+    TfdsSource,
+    downloaded_folder,
+    load_sklearn,
+    load_tfds,
+)
 from modelspec.errors import Collector
 
 Loader = Callable[[dict, Path, Collector], Any]
@@ -20,7 +26,8 @@ Loader = Callable[[dict, Path, Collector], Any]
 LOADERS: dict[str, Loader] = {
     "sklearn": load_sklearn, "tfds": load_tfds, "csv": files.load_csv, "npz": files.load_npz,
     "idx": files.load_idx, "image_folder": files.load_image_folder, "text": files.load_text,
-    "timeseries": files.load_timeseries, "generated": generated.load_generated,
+    "timeseries": files.load_timeseries, "cifar": files.load_cifar,
+    "generated": generated.load_generated,
 }
 
 
@@ -35,5 +42,11 @@ def load_source(src: dict, base_dir: Path, errs: Collector) -> ArraySource | Tfd
     Returns:
         An `ArraySource` or `TfdsSource`.
     """
-    result: ArraySource | TfdsSource = LOADERS[src["type"]](src, base_dir, errs)
-    return result
+    loader = LOADERS[src["type"]]
+    if not isinstance(src.get("download"), dict):
+        result: ArraySource | TfdsSource = loader(src, base_dir, errs)
+        return result
+    prepared = downloaded_folder(src, errs)  # a file source's data set by origin
+    source = loader(src, prepared.folder, errs)
+    source.meta["data_set"] = f"{src['download']['name']} ({prepared.kind} '{prepared.folder}')"
+    return source

@@ -39,6 +39,8 @@ def read_csv_columns(path: Path, src: dict, errs) -> dict[str, np.ndarray]:
     delim = src.get("delimiter", ",")
     na = set(src.get("na_values", ["", "?", "NA", "nan"]))
     with open(path, newline="", encoding="utf-8", errors="replace") as f:
+        for _ in range(src.get("skiprows", 0)):  # lines before the data (e.g. adult.test's first)
+            f.readline()
         rows = [[c.strip() for c in row] for row in csv.reader(f, delimiter=delim)
                 if row and any(c.strip() for c in row)]
     names = src.get("column_names")
@@ -237,3 +239,41 @@ def load_timeseries(src, base_dir, errs) -> ArraySource:
         splits[split] = {"window": x[win_idx].astype(np.float32),
                          "target": y[tgt_idx].reshape(n, -1).astype(np.float32)}
     return ArraySource(splits, sequential=True)
+
+
+CIFAR_RECORD = 1 + 32 * 32 * 3  # label byte, then the red, green and blue 32×32 planes
+
+
+def read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Reads one file of CIFAR-10's binary version: images (N, 32, 32, 3) uint8, labels."""
+    raw = np.fromfile(path, dtype=np.uint8)
+    if raw.size == 0 or raw.size % CIFAR_RECORD:
+        raise ValueError(f"{raw.size} bytes is not a whole number of {CIFAR_RECORD}-byte records")
+    records = raw.reshape(-1, CIFAR_RECORD)
+    images = records[:, 1:].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+    return np.ascontiguousarray(images), records[:, 0].astype(np.int64)
+
+
+def load_cifar(src, base_dir, errs) -> ArraySource:
+    """CIFAR-10's binary version (the files TFDS reads): `train` from data_batch_*.bin,
+    `test` from test_batch.bin; fields image (32, 32, 3) uint8 and label."""
+    root = _paths(src, "path", base_dir, errs, want_dir=True)["all"]
+    files = {"train": sorted(root.glob("data_batch_*.bin")), "test": [root / "test_batch.bin"]}
+    splits = {}
+    for split, paths in files.items():
+        try:
+            parts = [read_cifar_batch(p) for p in paths]
+        except (ValueError, OSError) as err:
+            errs.add(SRC + ("path",), f"cannot read CIFAR-10 split '{split}' in '{root}': {err}",
+                     expected="CIFAR-10's binary version (data_batch_1..5.bin, test_batch.bin)")
+            errs.raise_if_any()
+        if not parts:
+            errs.add(SRC + ("path",), f"no data_batch_*.bin files in '{root}'",
+                     expected="CIFAR-10's binary version (data_batch_1..5.bin, test_batch.bin)")
+            errs.raise_if_any()
+        splits[split] = {"image": np.concatenate([p[0] for p in parts]),
+                         "label": np.concatenate([p[1] for p in parts])}
+    meta = root / "batches.meta.txt"
+    names = ([n.strip() for n in meta.read_text().splitlines() if n.strip()]
+             if meta.is_file() else [str(i) for i in range(10)])
+    return ArraySource(splits, meta={"class_names": names})

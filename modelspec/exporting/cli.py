@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from modelspec.cli.util import handle_errors
+from modelspec.cli.util import data_dir_option, handle_errors
 from modelspec.errors import UsageError
 from modelspec.exporting.options import FORMATS
 from modelspec.tfenv import quiet_tensorflow
@@ -69,6 +69,7 @@ def describe_export(version_dir: Path) -> str:
               help="For a run directory: which weights (default: export.weights, else final).")
 @click.option("--json", "as_json", is_flag=True,
               help="Print {model: version directory} as JSON.")
+@data_dir_option
 @handle_errors
 def export_command(source, output, formats, models, weights, as_json):
     """Export a spec or a training run as a versioned SavedModel for TensorFlow Serving.

@@ -11,7 +11,7 @@ import json
 
 import click
 
-from modelspec.cli.util import handle_errors
+from modelspec.cli.util import data_dir_option, handle_errors
 from modelspec.errors import SpecError, UsageError
 from modelspec.tfenv import quiet_tensorflow
 
@@ -88,6 +88,7 @@ def _epsilons(values) -> list[float]:
               help="Write a grid image (.png/.jpg): examples × (clean, sign(∇ₓJ), each ε).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @_common
+@data_dir_option
 @handle_errors
 def attack_command(target, epsilons, split, limit, out, as_json, value_range, weights_file,
                    params, output_name):
@@ -156,6 +157,7 @@ def attack_command(target, epsilons, split, limit, out, as_json, value_range, we
               help="Class synthesis: random shift in pixels before each step.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @_common
+@data_dir_option
 @handle_errors
 def dream_command(target, class_index, layers, image, out, steps, step_size, octaves,
                   octave_scale, tv, l2, jitter, seed, value_range, weights_file, params,
@@ -243,6 +245,7 @@ def _ids(values) -> list[str]:
               show_default=True, help="Start from the content image or from white noise.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @_common
+@data_dir_option
 @handle_errors
 def style_command(target, content, style_image, content_layers, style_layers, out, steps,
                   content_weight, style_weight, tv_weight, learning_rate, init, seed,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from modelspec.cli.util import handle_errors
+from modelspec.cli.util import data_dir_option, handle_errors
 from modelspec.tfenv import quiet_tensorflow
 
 TRAIN_HELP = """Trains SPEC and writes a run directory (default runs/<spec name>/).
@@ -100,6 +100,7 @@ def launch_local_workers(spec: str, workers: int, output: Path, epochs, restart,
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no final table.")
 @click.option("--param", "-p", "params", multiple=True, metavar="NAME=VALUE",
               help="Override a spec parameter (repeatable), e.g. -p small=true.")
+@data_dir_option
 @handle_errors
 def train_command(spec, epochs, output, restart, workers, strategy, quiet, params):
     quiet_tensorflow()
@@ -145,6 +146,7 @@ Examples:
               help="Which split (default: test, else validation).")
 @click.option("--weights", type=click.Choice(["final", "best", "latest"]), default="final")
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
+@data_dir_option
 @handle_errors
 def evaluate_command(spec_or_run, run_dir, split, weights, as_json):
     quiet_tensorflow()

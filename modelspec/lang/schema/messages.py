@@ -246,6 +246,8 @@ def _value_problem(error: ValidationError, path: PathT) -> tuple[str, str | None
                     "quote an expression that has one, e.g. \"$(max(a, b))\")")
         return (f"{_describe(inst)} is not a valid parameter reference",
                 "'$name' or '$(expression)'" + hint)
+    if kind == "pattern" and isinstance(error.schema, dict) and error.schema.get("description"):
+        return f"{_describe(inst)} is not valid here", error.schema["description"]
     if kind == "pattern":
         return (f"{_describe(inst)} is not a valid name here",
                 "letters, digits and _ (not starting with a digit)"
