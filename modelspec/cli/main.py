@@ -14,6 +14,7 @@ import sys
 import click
 
 from modelspec.cli.params import parse_param_overrides
+from modelspec.cli.preflight import preflight
 from modelspec.cli.util import handle_errors
 from modelspec.errors import SpecError, UsageError
 from modelspec.tfenv import quiet_tensorflow
@@ -47,8 +48,7 @@ class LazyGroup(click.Group):
     def get_command(self, ctx, name):
         if name in LAZY_COMMANDS:
             module, attr = LAZY_COMMANDS[name][0].split(":")
-            quiet_tensorflow()
-            return getattr(importlib.import_module(module), attr)
+            return preflight(getattr(importlib.import_module(module), attr))
         return super().get_command(ctx, name)
 
     def format_commands(self, ctx, formatter):

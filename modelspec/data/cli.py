@@ -125,8 +125,10 @@ def image_grid(bundle, split: str, count: int = 36) -> bytes:
 @click.option("--take", default=3, show_default=True, type=click.IntRange(0),
               help="Number of examples to print.")
 @click.option("--out", type=click.Path(dir_okay=False), help="Write an image grid (PNG).")
+@click.option("--param", "-p", "params", multiple=True, metavar="NAME=VALUE",
+              help="Override a spec parameter (repeatable), e.g. -p small=true.")
 @handle_errors
-def data_command(spec_path, split, take, out):
+def data_command(spec_path, split, take, out, params):
     """Show what a spec's data pipeline yields: names, shapes, dtypes, counts, examples.
 
     \b
@@ -136,7 +138,8 @@ def data_command(spec_path, split, take, out):
     quiet_tensorflow()
     from modelspec.lang.checks import load_and_check as load_spec
     from modelspec.fileio import atomic_write_bytes
-    spec = load_spec(spec_path)
+    from modelspec.cli.params import parse_param_overrides
+    spec = load_spec(spec_path, overrides=parse_param_overrides(params) or None)
     bundle = _bundle(spec)
     click.echo(describe(bundle, split, take))
     if out:

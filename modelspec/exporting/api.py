@@ -28,6 +28,7 @@ Example:
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -75,7 +76,8 @@ def _check_option_names(models: Mapping, classify, labels) -> None:
 def export_models(models: Mapping[str, Any], output_dir, *, metadata: Mapping | None = None,
                   preprocessing=None, formats: Sequence[str] = ("savedmodel",), classify=None,
                   labels=None, threshold: float = 0.5, raw_signature: bool = True,
-                  samples: Mapping | None = None, tolerance: float = DEFAULT_TOLERANCE,
+                  samples: Mapping | None = None, raw_samples: Mapping | None = None,
+                  tolerance: float = DEFAULT_TOLERANCE,
                   tflite_tolerance: float = TFLITE_TOLERANCE, tflite_optimize: str = "none",
                   assets: Mapping[str, str] | None = None,
                   per_model: bool | None = None) -> dict[str, Path]:
@@ -95,6 +97,7 @@ def export_models(models: Mapping[str, Any], output_dir, *, metadata: Mapping | 
         threshold: Decision threshold of sigmoid classifier outputs.
         raw_signature: Add a `serving_raw` signature when preprocessing is given.
         samples: Model name → dict of named input arrays to check with (random otherwise).
+        raw_samples: Model name → dict of raw feature arrays to check `serving_raw` with.
         tolerance: Largest allowed abs difference of the reloaded SavedModel / `.keras`.
         tflite_tolerance: The same for TFLite.
         tflite_optimize: `none`, `dynamic` or `float16` TFLite weight quantisation.
@@ -141,7 +144,8 @@ def export_models(models: Mapping[str, Any], output_dir, *, metadata: Mapping | 
                 model, staging, metadata=record, preprocessing=preps[name], formats=formats,
                 classify=options[name][0], labels=options[name][1],
                 threshold=threshold, raw_signature=raw_signature,
-                sample=(samples or {}).get(name), tolerance=tolerance,
+                sample=(samples or {}).get(name), raw_sample=(raw_samples or {}).get(name),
+                tolerance=tolerance,
                 tflite_tolerance=tflite_tolerance, tflite_optimize=tflite_optimize,
                 assets=assets))
         results = {}
@@ -191,8 +195,31 @@ def _spec_facts(spec) -> tuple[dict, dict[str, str]]:
     return facts, assets
 
 
-def _data_preprocessing(spec, built: Mapping, names: Sequence[str], required: bool):
-    """The data pipeline's serving-time preprocessing for a `model:` spec, or None.
+@dataclass
+class DataSamples:
+    """What the data pipeline gives an export: preprocessing and real examples to check on."""
+
+    preprocessing: Any = None
+    inputs: dict | None = None  # a few examples of the model's inputs
+    raw: dict | None = None  # the same number of raw examples (serving_raw's inputs)
+
+
+SAMPLE_SIZE = 4
+
+
+def _first_examples(dataset, count: int) -> dict | None:
+    import numpy as np
+    if dataset is None:
+        return None
+    element = next(iter(dataset.take(1)), None)
+    if element is None:
+        return None
+    features = element[0] if isinstance(element, tuple) else element
+    return {k: np.asarray(v)[:count] for k, v in features.items()}
+
+
+def _data_samples(spec, built: Mapping, names: Sequence[str], required: bool) -> DataSamples:
+    """The data pipeline's serving-time preprocessing and examples for a `model:` spec.
 
     When `required` (the spec says `raw_signature: true`) a failure to build the data
     pipeline is raised; otherwise the export goes on without `serving_raw`, with a warning.
@@ -201,24 +228,30 @@ def _data_preprocessing(spec, built: Mapping, names: Sequence[str], required: bo
         if required:
             raise UsageError("export.raw_signature: true needs a `model:` spec with a `data:` "
                              "section (or preprocessing given from Python)")
-        return None
+        return DataSamples()
+    from modelspec.build.compiler import model_io
     from modelspec.data.pipeline import build_datasets
     from modelspec.errors import ModelspecError
-    from modelspec.build.compiler import model_io
     try:
-        return build_datasets(spec, *model_io(built["model"])).preprocessing
+        bundle = build_datasets(spec, *model_io(built["model"]))
     except ModelspecError as err:
         if required:
             raise
         import warnings
         warnings.warn(f"no serving_raw signature: the data pipeline could not be built "
                       f"({str(err).splitlines()[0]})", stacklevel=2)
-        return None
+        return DataSamples()
+    split = bundle.test or bundle.validation or bundle.train
+    raw = None
+    if bundle.raw_train is not None:
+        raw = _first_examples(bundle.raw_train.batch(SAMPLE_SIZE), SAMPLE_SIZE)
+    return DataSamples(bundle.preprocessing, _first_examples(split, SAMPLE_SIZE), raw)
 
 
 def export_spec_or_run(spec_or_run, output=None, *, formats: Sequence[str] | None = None,
                        models: Sequence[str] | None = None, weights: str | None = None,
-                       preprocessing="auto", **kwargs) -> dict[str, Path]:
+                       preprocessing="auto", overrides: Mapping | None = None,
+                       **kwargs) -> dict[str, Path]:
     """Exports a spec (its initial weights) or a training run (its trained weights).
 
     Options come from the spec's `export:` section; arguments given here override them.
@@ -236,6 +269,7 @@ def export_spec_or_run(spec_or_run, output=None, *, formats: Sequence[str] | Non
             `"auto"` rebuilds the one the data pipeline records (`modelspec.data`, adapted on
             the training split as in training) for a `model:` spec with a `data:` section;
             None for no `serving_raw`.
+        overrides: Values for the spec's `params` (a spec file only; a run keeps its own).
         **kwargs: Further `export_models` arguments (`samples`, `tolerance`, ...).
 
     Returns:
@@ -256,6 +290,9 @@ def export_spec_or_run(spec_or_run, output=None, *, formats: Sequence[str] | Non
     source = Path(spec_or_run)
     metrics = None
     if source.is_dir():
+        if overrides:
+            raise UsageError(f"{source}: parameters apply to a spec file; a run keeps the "
+                             "parameters it was trained with")
         if find_run_dir(source) is None:
             raise UsageError(f"{source}: a directory but not a run directory (no state.json); "
                              "give a spec file or a run written by `modelspec train`")
@@ -267,7 +304,7 @@ def export_spec_or_run(spec_or_run, output=None, *, formats: Sequence[str] | Non
         spec, built, metrics = load_run(source, weights or "final")
     elif source.is_file():
         from modelspec.build.compiler import build_from_spec
-        spec = load_and_check(source)
+        spec = load_and_check(source, overrides=dict(overrides) if overrides else None)
         built = build_from_spec(spec)
         built = built if isinstance(built, dict) else {"model": built}
     else:
@@ -284,9 +321,15 @@ def export_spec_or_run(spec_or_run, output=None, *, formats: Sequence[str] | Non
                              "in the spec")
         output = spec.base_dir / section["directory"]
     raw_signature = section.get("raw_signature")
+    data = DataSamples()
     if isinstance(preprocessing, str) and preprocessing == "auto":
-        preprocessing = None if raw_signature is False else \
-            _data_preprocessing(spec, built, names, required=bool(raw_signature))
+        data = DataSamples() if raw_signature is False else \
+            _data_samples(spec, built, names, required=bool(raw_signature))
+        preprocessing = data.preprocessing
+        if data.inputs is not None:
+            kwargs.setdefault("samples", {names[0]: data.inputs})
+        if data.raw is not None:
+            kwargs.setdefault("raw_samples", {names[0]: data.raw})
     facts, assets = _spec_facts(spec)
     facts["source"] = {"kind": "run" if source.is_dir() else "spec", "path": str(source)}
     if metrics is not None:

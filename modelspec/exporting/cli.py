@@ -69,8 +69,10 @@ def describe_export(version_dir: Path) -> str:
               help="For a run directory: which weights (default: export.weights, else final).")
 @click.option("--json", "as_json", is_flag=True,
               help="Print {model: version directory} as JSON.")
+@click.option("--param", "-p", "params", multiple=True, metavar="NAME=VALUE",
+              help="Override a spec parameter (specs only), e.g. -p small=true.")
 @handle_errors
-def export_command(source, output, formats, models, weights, as_json):
+def export_command(source, output, formats, models, weights, as_json, params):
     """Export a spec or a training run as a versioned SavedModel for TensorFlow Serving.
 
     \b
@@ -87,9 +89,11 @@ def export_command(source, output, formats, models, weights, as_json):
       saved_model_cli show --dir exported/lenet5/1 --all
     """
     quiet_tensorflow()
+    from modelspec.cli.params import parse_param_overrides
     from modelspec.exporting.api import export_spec_or_run
     result = export_spec_or_run(source, output, formats=parse_formats(formats),
-                                models=list(models) or None, weights=weights)
+                                models=list(models) or None, weights=weights,
+                                overrides=parse_param_overrides(params) or None)
     if as_json:
         click.echo(json.dumps({name: str(path) for name, path in result.items()}, indent=2))
         return

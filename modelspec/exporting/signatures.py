@@ -301,3 +301,19 @@ def max_difference(expected: Mapping[str, Any], actual: Mapping[str, Any]) -> fl
                 return float("inf")
             worst = max(worst, float(diff.max()))
     return worst
+
+
+def relative_tolerance(reference: Mapping[str, Any], tolerance: float) -> float:
+    """`tolerance` scaled by the outputs' magnitude: `tolerance × max(1, largest |output|)`.
+
+    float32 keeps about 7 significant digits, so a model whose outputs reach 4e6 differs
+    after a reload by rounding alone by ~0.5; an absolute bound would call that a failure.
+    """
+    scale = 1.0
+    for value in reference.values():
+        array = np.asarray(value)
+        if array.size and array.dtype.kind == "f":
+            finite = np.abs(array[np.isfinite(array)])
+            if finite.size:
+                scale = max(scale, float(finite.max()))
+    return tolerance * scale

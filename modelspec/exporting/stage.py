@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 DEFAULT_TOLERANCE = 1e-5
+UNKNOWN_SIZES = (8, 32, 64, 128, 256, 512)
 TFLITE_TOLERANCE = 1e-4
 METADATA_FILE = "modelspec.json"
 
@@ -44,7 +45,7 @@ def _check_savedmodel(path: Path, endpoints, batches, tolerance) -> tuple[dict, 
     import tensorflow as tf
 
     from modelspec.exporting.formats import ExportCheckError, to_numpy
-    from modelspec.exporting.signatures import max_difference
+    from modelspec.exporting.signatures import max_difference, relative_tolerance
     loaded = tf.saved_model.load(str(path))
     diffs, described, references = {}, {}, {}
     for name, function in endpoints.functions.items():
@@ -60,17 +61,61 @@ def _check_savedmodel(path: Path, endpoints, batches, tolerance) -> tuple[dict, 
         references[name] = to_numpy(function({k: tf.constant(v) for k, v in batch.items()}))
         actual = to_numpy(signature(**{k: tf.constant(v) for k, v in batch.items()}))
         diffs[name] = max_difference(references[name], actual)
-        if not diffs[name] <= tolerance:
+        allowed = relative_tolerance(references[name], tolerance)
+        if not diffs[name] <= allowed:
             raise ExportCheckError(f"the reloaded SavedModel's '{name}' differs from the "
                                    f"in-memory model by {diffs[name]:g} (tolerance "
-                                   f"{tolerance:g})")
+                                   f"{tolerance:g} × the largest output, {allowed:g})")
         described[name] = _describe(signature)
     return diffs, described, references
+
+
+def _runs(function, batch: Mapping) -> Exception | None:
+    """Calls `function` on `batch`; returns the error it raised, or None."""
+    import tensorflow as tf
+    try:
+        function({k: tf.constant(v) for k, v in batch.items()})
+    except Exception as err:  # any failure means: this batch does not fit the model
+        return err
+    return None
+
+
+def accepted_batch(name: str, function, signature: Mapping, given: Mapping | None = None):
+    """A batch for checking signature `name` that `function` accepts.
+
+    `given` (real examples from the data pipeline) is used when it holds every input;
+    otherwise random inputs with every unknown dimension set to 8, 32, 64, ... 512 in turn
+    until the model accepts them (strided convolutions and poolings need a minimum size).
+
+    Raises:
+        ExportCheckError: No batch was accepted (its error is quoted).
+    """
+    from modelspec.exporting.formats import ExportCheckError
+    from modelspec.exporting.signatures import sample_batch
+    if given is not None and set(signature) <= set(given):
+        batch = {k: given[k] for k in signature}
+        error = _runs(function, batch)
+        if error is None:
+            return batch
+    else:
+        error = None
+    open_dims = any(None in s.shape.as_list()[1:] for s in signature.values())
+    for size in UNKNOWN_SIZES if open_dims else UNKNOWN_SIZES[:1]:
+        batch = sample_batch(signature, unknown_dim=size)
+        error = _runs(function, batch)
+        if error is None:
+            return batch
+    first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    raise ExportCheckError(
+        f"cannot check the '{name}' signature: the model rejects every sample batch tried "
+        f"(random inputs{', unknown sizes ' + ', '.join(map(str, UNKNOWN_SIZES)) if open_dims else ''}"
+        f"{'; examples from the data' if given is not None else ''}): {first}")
 
 
 def stage_model(model, staging: Path, *, metadata: Mapping, preprocessing=None,
                 formats: Sequence[str] = ("savedmodel",), classify=None, labels=None,
                 threshold: float = 0.5, raw_signature: bool = True, sample=None,
+                raw_sample: Mapping | None = None,
                 tolerance: float = DEFAULT_TOLERANCE, tflite_tolerance: float = TFLITE_TOLERANCE,
                 tflite_optimize: str = "none", assets: Mapping[str, str] | None = None) -> Path:
     """Writes and checks one model's export in `staging/version` (not yet published).
@@ -90,12 +135,13 @@ def stage_model(model, staging: Path, *, metadata: Mapping, preprocessing=None,
     endpoints = sigs.build_endpoints(model, preprocessing=preprocessing, classify=classify,
                                      labels=labels, threshold=threshold,
                                      raw_signature=raw_signature)
-    batches = {name: sigs.sample_batch(spec) for name, spec in endpoints.signatures.items()}
-    if sample is not None:
-        batches[sigs.SERVING_DEFAULT] = {k: sample[k] for k in endpoints.signatures[
-            sigs.SERVING_DEFAULT]}
-        if sigs.CLASSIFY in batches:
-            batches[sigs.CLASSIFY] = batches[sigs.SERVING_DEFAULT]
+    batches = {}
+    for name, signature in endpoints.signatures.items():
+        given = raw_sample if name == sigs.SERVING_RAW else sample
+        if name == sigs.CLASSIFY:  # the same inputs as serving_default
+            batches[name] = batches[sigs.SERVING_DEFAULT]
+            continue
+        batches[name] = accepted_batch(name, endpoints.functions[name], signature, given)
     savedmodel_dir = version_dir if "savedmodel" in formats else staging / "savedmodel"
     savedmodel_dir.mkdir(exist_ok=True)
     sigs.write_savedmodel(endpoints, savedmodel_dir)
