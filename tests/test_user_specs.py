@@ -1,0 +1,165 @@
+"""Specs a Keras user writes, run the way a user runs them (issue 16): no internal errors.
+
+Each test is a spec and a command; failures must be clean, positioned exit-2 errors.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from modelspec.cli.main import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def write(tmp_path: Path, text: str, name: str = "spec.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text).lstrip("\n"))
+    return path
+
+
+def metadata(version: Path) -> dict:
+    return json.loads((version / "assets" / "modelspec.json").read_text())
+
+
+CONV1D = """
+    modelspec: 1
+    name: conv1d_var
+    model:
+      inputs: {x: {shape: [null, 1]}}
+      layers:
+        - {type: Conv1D, filters: 4, kernel_size: 8, strides: 2}
+        - {type: Conv1D, filters: 4, kernel_size: 8, strides: 2}
+        - {type: GlobalAveragePooling1D}
+        - {id: out, type: Dense, units: 3, activation: softmax}
+      outputs: {y: out}
+    """
+
+
+def test_export_of_a_variable_length_strided_model_feeds_a_length_it_accepts(tmp_path):
+    result = run("export", write(tmp_path, CONV1D), "--output", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert "serving_default: (x[None, 1]:float32) -> (y[3]:float32)" in result.output
+    assert metadata(tmp_path / "out" / "1")["check"]["max_abs_diff"]["serving_default"] <= 1e-5
+
+
+def test_a_model_no_batch_fits_is_an_export_check_error_not_a_crash(tmp_path):
+    from modelspec.exporting.formats import ExportCheckError
+    from modelspec.exporting.stage import accepted_batch
+    import tensorflow as tf
+
+    def never(features):
+        raise ValueError("Computed output size would be negative")
+
+    with pytest.raises(ExportCheckError, match="rejects every sample batch tried.*negative"):
+        accepted_batch("serving_default", never,
+                       {"x": tf.TensorSpec((None, None, 1), tf.float32)})
+
+
+def test_tolerance_is_relative_to_the_outputs_magnitude():
+    from modelspec.exporting.signatures import relative_tolerance
+    assert relative_tolerance({"y": np.array([[4e6, -1.0]], np.float32)}, 1e-5) == \
+        pytest.approx(40.0)
+    assert relative_tolerance({"y": np.array([0.1, 0.2])}, 1e-5) == 1e-5
+    assert relative_tolerance({"c": np.array([7], np.int64)}, 1e-5) == 1e-5
+
+
+@pytest.fixture
+def tabular(tmp_path):
+    rng = random.Random(0)
+    rows = ["age,colour,label"] + [
+        f"{rng.randint(18, 80)},{rng.choice(['red', 'green', 'blue'])},{rng.randint(0, 1)}"
+        for _ in range(1500)]
+    (tmp_path / "t.csv").write_text("\n".join(rows) + "\n")
+    return write(tmp_path, """
+        modelspec: 1
+        name: tab
+        model:
+          inputs: {age: {shape: []}, colour: {shape: [], dtype: int64}}
+          layers:
+            - {id: emb, in: colour, type: Embedding, input_dim: 3, output_dim: 2}
+            - {id: a2, in: age, type: Reshape, target_shape: [1]}
+            - {id: cat, type: Concatenate, in: [a2, emb]}
+            - {id: out, type: Dense, units: 1, activation: sigmoid}
+          outputs: {y: out}
+        data:
+          source: {type: csv, path: t.csv}
+          transforms:
+            - {type: normalize, field: age}
+            - {type: lookup, field: colour, num_oov_indices: 0}
+          features: {age: age, colour: colour}
+          targets: {y: label}
+          batch_size: 1024
+        train:
+          epochs: 1
+          optimizer: Adam
+          loss: binary_crossentropy
+        """)
+
+
+def test_normalize_of_one_csv_column_batches(tabular):
+    result = run("data", tabular, "--take", "2")
+    assert result.exit_code == 0, result.output
+    assert "age" in result.output
+
+
+def test_serving_raw_is_checked_on_the_datas_own_values(tabular, tmp_path):
+    result = run("export", tabular, "--output", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert "serving_raw: (age[]:float32, colour[]:string)" in result.output
+
+
+def _cli_in_fresh_python(args: list[str]) -> tuple[subprocess.CompletedProcess, float]:
+    code = ("import sys, time\n"
+            "from modelspec.cli.main import main\n"
+            "try:\n"
+            f"    main({args!r})\n"
+            "except SystemExit as e:\n"
+            "    print('tensorflow' in sys.modules, e.code)\n")
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=ROOT, timeout=120)
+    return done, time.perf_counter() - start
+
+
+@pytest.mark.parametrize("args, message", [
+    (["train", "missing.yaml"], "missing.yaml: no such file or directory"),
+    (["export", "specs/lenet5.yaml", "-p", "oops"], "--param 'oops': expected NAME=VALUE"),
+    (["data", "specs/lenet5.yaml", "-p", "nope=1"], "no parameter 'nope' to override"),
+    (["train", "specs/lenet5.yaml", "--bogus"], "No such option '--bogus'"),
+    (["dream", "specs/lenet5.yaml", "--out", "d.png", "-p", "x"],
+     "--param 'x': expected NAME=VALUE"),
+])
+def test_usage_mistakes_are_answered_before_tensorflow_is_imported(args, message):
+    done, _ = _cli_in_fresh_python(args)
+    assert message in done.stderr
+    assert done.stdout.split() == ["False", "2"]
+
+
+def test_export_and_data_take_params(tmp_path):
+    spec = write(tmp_path, """
+        modelspec: 1
+        name: p
+        params: {units: 3}
+        model:
+          inputs: {x: {shape: [4]}}
+          layers: [{id: out, type: Dense, units: $units}]
+          outputs: {y: out}
+        """)
+    result = run("export", spec, "-p", "units=5", "--output", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert "(y[5]:float32)" in result.output
