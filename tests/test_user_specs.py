@@ -163,3 +163,87 @@ def test_export_and_data_take_params(tmp_path):
     result = run("export", spec, "-p", "units=5", "--output", tmp_path / "out")
     assert result.exit_code == 0, result.output
     assert "(y[5]:float32)" in result.output
+
+
+AE = """
+    modelspec: 1
+    name: ae
+    models:
+      encoder:
+        inputs: {x: {shape: [64]}}
+        layers:
+          - {id: h, type: Dense, units: 16, activation: relu}
+          - {id: mean, in: h, type: Dense, units: 4}
+          - {id: logvar, in: h, type: Dense, units: 4}
+        outputs: {z_mean: mean, z_log_var: logvar}
+      decoder:
+        inputs: {z: {shape: [4]}}
+        layers:
+          - {id: out, type: Dense, units: 64, activation: sigmoid}
+        outputs: {recon: out}
+      ae:
+        inputs: {x: {shape: [64]}}
+        layers:
+          - {id: enc, model: encoder}
+          - {id: dec, model: decoder, in: ENC}
+        outputs: {recon: dec}
+    data:
+      source: {type: sklearn, name: digits}
+      transforms:
+        - {type: rescale, field: images, scale: 0.0625}
+        - {type: reshape, field: images, shape: [64]}
+      features: {x: images}
+      targets: {recon: images}
+      splits: {train: "all[:200]", test: "all[200:300]"}
+    train:
+      model: ae
+      epochs: 1
+      optimizer: Adam
+      loss: mse
+    """
+
+
+def test_a_model_call_exposes_the_called_models_outputs_as_ports(spec_problems):
+    assert spec_problems(AE.replace("ENC", "enc.z_mean")) == []
+    problems = spec_problems(AE.replace("ENC", "enc"))
+    assert problems == ["spec.yaml:20:39: models.ae.layers[1].in: 'enc' calls model "
+                        "'encoder', which has several outputs — expected one of them: "
+                        "enc.z_mean, enc.z_log_var"]
+    problems = spec_problems(AE.replace("ENC", "enc.z"))
+    assert "'enc' has no output port 'z' — expected one of its ports: z_mean, z_log_var" \
+        in problems[0]
+
+
+def test_train_model_names_the_model_a_models_spec_trains(spec_problems):
+    spec = AE.replace("ENC", "enc.z_mean")
+    problems = spec_problems(spec.replace("model: ae", "model: decoders"))
+    assert problems == ["spec.yaml:31:10: train.model: unknown model 'decoders' — expected "
+                        "one of encoder, decoder, ae (did you mean 'decoder'?)"]
+    problems = spec_problems(spec.replace("      model: ae\n", ""))
+    assert "train: the supervised loop trains one model; this spec has 3: encoder, decoder, " \
+        "ae — expected train.model" in problems[0]
+
+
+def test_a_models_spec_trains_its_chosen_model_and_exports_every_model(tmp_path):
+    spec = write(tmp_path, AE.replace("ENC", "enc.z_mean"))
+    result = run("train", spec, "--output", tmp_path / "run", "-q")
+    assert result.exit_code == 0, result.output
+    result = run("export", tmp_path / "run", "--output", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert "exported encoder" in result.output and "exported ae" in result.output
+    # a decoder's sigmoid pixels (fed by no data feature) are no class probabilities
+    assert " classify:" not in result.output
+
+
+def test_classify_is_for_class_probabilities_only(tmp_path):
+    result = run("export", ROOT / "specs" / "conv_autoencoder.yaml", "--output", tmp_path)
+    assert result.exit_code == 0, result.output
+    assert "serving_default" in result.output and " classify:" not in result.output
+    import keras
+    from modelspec.exporting.signatures import find_classifiers
+    x = keras.Input((8,), name="x")
+    model = keras.Model({"x": x}, {
+        "recon": keras.layers.Dense(8, activation="sigmoid")(x),
+        "tags": keras.layers.Dense(3, activation="sigmoid")(x),
+        "digit": keras.layers.Dense(10, activation="softmax")(x)})
+    assert [c.output for c in find_classifiers(model)] == ["tags", "digit"]

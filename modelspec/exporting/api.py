@@ -92,7 +92,8 @@ def export_models(models: Mapping[str, Any], output_dir, *, metadata: Mapping | 
         preprocessing: Recorded raw-input preprocessing (a `keras.Model` raw dict → input
             dict, or `{input: RawFeature}`); with several models, a dict model name → that.
         formats: Any of `savedmodel`, `keras`, `tflite`.
-        classify: None (automatic), True/False, or a list of output names.
+        classify: None (automatic), True/False, or a list of output names; or a dict model
+            name → one of those.
         labels: Class names: a list, or a dict output name → list.
         threshold: Decision threshold of sigmoid classifier outputs.
         raw_signature: Add a `serving_raw` signature when preprocessing is given.
@@ -128,8 +129,10 @@ def export_models(models: Mapping[str, Any], output_dir, *, metadata: Mapping | 
     preps = _split_preprocessing(preprocessing, models)
     created = [p for p in [output] + ([output / n for n in models] if several else [])
                if not p.exists()]
-    _check_option_names(models, classify, labels)
-    options = {name: options_for(m, classify, labels) for name, m in models.items()}
+    per_model = classify if isinstance(classify, Mapping) else {n: classify for n in models}
+    for value in per_model.values():
+        _check_option_names(models, value, labels)
+    options = {name: options_for(m, per_model.get(name), labels) for name, m in models.items()}
     stagings: list[Path] = []
     published: list[Path] = []
     try:
@@ -341,6 +344,8 @@ def export_spec_or_run(spec_or_run, output=None, *, formats: Sequence[str] | Non
                "tolerance": section.get("tolerance", DEFAULT_TOLERANCE),
                "tflite_tolerance": tflite.get("tolerance", TFLITE_TOLERANCE),
                "tflite_optimize": tflite.get("optimize", "none")}
+    if options["classify"] is None:
+        options["classify"] = _automatic_classify(spec, names)
     options.update(kwargs)
     try:
         return export_models({n: built[n] for n in names}, output, metadata=facts,
@@ -354,6 +359,21 @@ def export_spec_or_run(spec_or_run, output=None, *, formats: Sequence[str] | Non
                      expected=_EXPECTED.get(err.option))
             errs.raise_if_any()
         raise UsageError(f"{err.option}: {err}") from err
+
+
+def _automatic_classify(spec, names: Sequence[str]) -> dict[str, Any]:
+    """`classify` per model when the spec leaves it out: automatic, except for the models of
+    a `models:` spec that no data feature feeds (a decoder, a generator: their sigmoid outputs
+    are pictures, not class probabilities)."""
+    data = spec.section("data") or {}
+    features = set(data.get("features") or {})
+    result: dict[str, Any] = {}
+    for name in names:
+        graph = spec.graphs.get(name)
+        fed = graph is None or not spec.is_multi_model or "features" not in data or \
+            bool(features & set(graph.inputs))
+        result[name] = None if fed else False
+    return result
 
 
 _EXPECTED = {"classify": "output names of the exported models",

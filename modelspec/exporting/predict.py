@@ -77,14 +77,14 @@ def _from_models(models: Mapping, model: str | None, origin: str, spec,
                  raw: bool = False) -> Predictor:
     import tensorflow as tf
 
-    from modelspec.exporting.api import _data_preprocessing, options_for
+    from modelspec.exporting.api import _data_samples, options_for
     from modelspec.exporting.signatures import build_endpoints
     name = _pick(list(models), model, origin)
     section = spec.section("export") or {}
     classify, labels = options_for(models[name], section.get("classify"),
                                    section.get("labels"))
     # serving_raw needs the data pipeline (adapted on the training split): only on request
-    prep = _data_preprocessing(spec, models, [name], required=True) if raw else None
+    prep = _data_samples(spec, models, [name], required=True).preprocessing if raw else None
     endpoints = build_endpoints(models[name], classify=classify, labels=labels,
                                 threshold=section.get("threshold", 0.5), preprocessing=prep)
     signatures = {}

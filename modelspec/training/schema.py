@@ -134,7 +134,10 @@ def train_schema() -> dict:
     >>> train_schema()["properties"]["type"]
     """
     props = {
-        "type": _enum(LOOP_TYPES), "epochs": _p(POS_INT), "steps_per_epoch": _p(POS_INT),
+        "type": _enum(LOOP_TYPES),
+        "model": {**_p(STR), "description": "in a 'models:' spec, the model the supervised "
+                  "loop trains (its layers are shared with the models it calls)"},
+        "epochs": _p(POS_INT), "steps_per_epoch": _p(POS_INT),
         "validation_steps": _p(POS_INT), "validation_freq": _p(POS_INT),
         "optimizer": optimizer_schema(), "loss": _loss_schema(),
         "loss_weights": {"anyOf": [{"type": "object", "additionalProperties": _p(NUM)},
@@ -385,6 +388,24 @@ def check_unused_keys(train, kind, errs):
                          "mirrored on one machine", key=True)
 
 
+def _trained_model_outputs(spec, train, errs) -> list[str]:
+    """Checks `train.model` of a `models:` spec; returns that model's output names."""
+    models = list(spec.section("models") or {})
+    name = train.get("model")
+    if name is None:
+        if len(models) > 1:
+            errs.add(("train",), f"the supervised loop trains one model; this spec has "
+                     f"{len(models)}: {', '.join(models)}",
+                     expected="train.model: the one to train (e.g. the model calling the "
+                     "others), or train.type: adversarial")
+        return _output_names(spec, models[0]) if len(models) == 1 else []
+    if name not in models:
+        errs.add(("train", "model"), f"unknown model '{name}'",
+                 expected="one of " + ", ".join(models), suggestion=did_you_mean(name, models))
+        return []
+    return _output_names(spec, name)
+
+
 def check_train(spec, errs) -> None:
     """Checks the `train:` section of a spec beyond the schema (no TensorFlow).
 
@@ -406,7 +427,8 @@ def check_train(spec, errs) -> None:
             errs.add(("train", "distribute", "strategy"), "the adversarial loop runs on one "
                      "device", expected="strategy: default or one_device")
         return
-    outputs = _output_names(spec) if spec.section("model") is not None else []
+    outputs = _output_names(spec) if spec.section("model") is not None else \
+        _trained_model_outputs(spec, train, errs)
     _check_supervised(spec, train, errs, outputs)
     if kind == "layerwise":
         _check_layerwise(spec, train, errs)
