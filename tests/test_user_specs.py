@@ -58,9 +58,10 @@ def test_export_of_a_variable_length_strided_model_feeds_a_length_it_accepts(tmp
 
 
 def test_a_model_no_batch_fits_is_an_export_check_error_not_a_crash(tmp_path):
+    import tensorflow as tf
+
     from modelspec.exporting.formats import ExportCheckError
     from modelspec.exporting.stage import accepted_batch
-    import tensorflow as tf
 
     def never(features):
         raise ValueError("Computed output size would be negative")
@@ -240,6 +241,7 @@ def test_classify_is_for_class_probabilities_only(tmp_path):
     assert result.exit_code == 0, result.output
     assert "serving_default" in result.output and " classify:" not in result.output
     import keras
+
     from modelspec.exporting.signatures import find_classifiers
     x = keras.Input((8,), name="x")
     model = keras.Model({"x": x}, {
