@@ -205,6 +205,9 @@ def make_layer(layer_type: str, args: dict, name: str | None = None):
         return builtin_layers.BUILTIN_LAYERS[layer_type](**kwargs)
     if origin == "python":
         return registry.python_layer(layer_type).cls(**kwargs)
+    if origin == "keras_hub":  # imported only by specs that use it (it takes seconds)
+        import keras_hub
+        return getattr(keras_hub.layers, layer_type[len(registry.KERAS_HUB_PREFIX):])(**kwargs)
     return getattr(keras.layers, layer_type)(**kwargs)
 
 

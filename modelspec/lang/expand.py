@@ -362,7 +362,7 @@ class _Expander:
                               notes=expansion)
                 return None
             target = node.name
-        default = prefix + _snake(layer_type or target or "layer")
+        default = prefix + _snake((layer_type or target or "layer").split(".")[-1])
         name = self.unique(copy_name if copy_name else default)
         ports = None
         if kind == "layer":

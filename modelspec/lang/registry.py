@@ -22,7 +22,9 @@ from modelspec.lang import builtin_args
 # merge layers and Attention take one list; MultiHeadAttention takes (query, value, key).
 LIST_INPUT_LAYERS = {"Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum",
                      "Concatenate", "Dot", "Attention", "AdditiveAttention", "HashedCrossing"}
-POSITIONAL_INPUT_LAYERS = {"MultiHeadAttention", "GroupQueryAttention"}
+POSITIONAL_INPUT_LAYERS = {"MultiHeadAttention", "GroupQueryAttention",
+                           "keras_hub.TransformerDecoder"}
+KERAS_HUB_PREFIX = "keras_hub."  # keras_hub's layers, by name: `type: keras_hub.TransformerEncoder`
 RECURRENT_STATES = {"LSTM": ["h", "c"], "GRU": ["h"], "SimpleRNN": ["h"],
                     "ConvLSTM1D": ["h", "c"], "ConvLSTM2D": ["h", "c"], "ConvLSTM3D": ["h", "c"]}
 APPLICATION = "Application"
@@ -94,14 +96,15 @@ def layer_names() -> list[str]:
 
 
 def layer_origin(name: str) -> str:
-    """Where a layer type comes from: "keras", "builtin", "python" or "application"."""
+    """Where a layer type comes from: "keras", "keras_hub", "builtin", "python" or
+    "application"."""
     if name == APPLICATION:
         return "application"
     if name in builtin_args.BUILTIN_LAYER_ARGS:
         return "builtin"
     if name in _PYTHON_LAYERS:
         return "python"
-    return "keras"
+    return "keras_hub" if name.startswith(KERAS_HUB_PREFIX) else "keras"
 
 
 def layer_arguments(name: str) -> dict:
@@ -120,11 +123,12 @@ def layer_arguments(name: str) -> dict:
 
 def layer_call_arguments(name: str) -> dict:
     """Arguments of the layer's call (besides its input tensors): name → default."""
-    if layer_origin(name) == "keras":
+    if layer_origin(name) in ("keras", "keras_hub"):
         call = dict(catalog.call_arguments(name))
     else:
         call = {"training": None}
-    for tensor_arg in ("inputs", "sequences", "query", "value", "x"):
+    for tensor_arg in ("inputs", "sequences", "query", "value", "x", "decoder_sequence",
+                       "encoder_sequence"):
         call.pop(tensor_arg, None)
     return call
 

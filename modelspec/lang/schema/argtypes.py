@@ -32,9 +32,22 @@ def ref(kind: str) -> dict:
     return {"$ref": f"#/$defs/{kind}"}
 
 
-def int_or_tuple(maximum: int = MAX_DIM, minimum: int = 1) -> dict:
+def int_or_tuple(maximum: int = MAX_DIM, minimum: int = 1, length: int | None = None,
+                 nullable: bool = False) -> dict:
+    """An int, or a list of `length` ints (1 to 3 when the layer's rank is unknown)."""
     item = {"type": "integer", "minimum": minimum, "maximum": maximum}
-    return {"anyOf": [item, {"type": "array", "items": item, "minItems": 1, "maxItems": 3}]}
+    array = {"type": "array", "items": item, "minItems": length or 1, "maxItems": length or 3}
+    return {"anyOf": [item, array] + ([{"type": "null"}] if nullable else []),
+            "description": f"an integer or a list of {length or '1 to 3'} integers"
+                           + (" (e.g. 3 or [3, 3])" if length == 2 else "")}
+
+
+def _spatial_rank(owner: str) -> int | None:
+    """1, 2 or 3 for a layer named ...1D / ...2D / ...3D (Conv2D, MaxPooling1D), else None."""
+    for rank in (1, 2, 3):
+        if owner.endswith(f"{rank}D"):
+            return rank
+    return None
 
 
 def _nested_ints() -> dict:
@@ -70,8 +83,9 @@ def argument_schema(kind: str, owner: str, name: str, default) -> dict:
         return {"enum": _DTYPES}
     if name in _POSITIVE_SIZE:
         return {"type": "integer", "minimum": 1, "maximum": MAX_UNITS}
-    if name in _SIZE_TUPLE and not isinstance(default, str):
-        return {"anyOf": [int_or_tuple(), {"type": "null"}]} if default is None else int_or_tuple()
+    if name in _SIZE_TUPLE and (not isinstance(default, str) or default == catalog.REQUIRED):
+        return int_or_tuple(length=_spatial_rank(owner) if kind == "layers" else None,
+                            nullable=default is None)
     if name == "padding":
         if isinstance(default, str):
             return {"enum": _PADDING_ENUM}

@@ -145,6 +145,9 @@ def translate(error, path: tuple, document, errs: Collector, owner: str | None =
             translate(best, path + tuple(best.relative_path), document, errs, owner, notes)
             return
         wanted = _branch_types(error)
+        described = _described_schema(error.schema)
+        if described and wanted == "a valid value":
+            wanted = described
         if is_reference(inst):
             return
         if _all_branches_wrong_type(error):
@@ -184,7 +187,10 @@ def translate(error, path: tuple, document, errs: Collector, owner: str | None =
     elif kind == "enum":
         label = _enum_label(path, value)
         options = [v for v in value if v is not None]
-        errs.add(path, f"unknown {label} {_describe(inst)}", expected=_listing(options),
+        expected = _listing(options)
+        if label == "layer type":
+            expected = _layer_type_hint(inst, expected)
+        errs.add(path, f"unknown {label} {_describe(inst)}", expected=expected,
                  suggestion=did_you_mean(inst, [str(o) for o in options]), notes=notes)
     elif kind == "const" and path == ("modelspec",):
         errs.add(path, f"unsupported language version {_describe(inst)}",
@@ -285,6 +291,19 @@ def _all_branches_wrong_type(error) -> bool:
                                   for subs in branches.values())
 
 
+def _described_schema(schema) -> str | None:
+    """The `description` of an anyOf schema or of one of its branches (a parameter reference
+    wraps the argument's own schema as a branch)."""
+    if not isinstance(schema, dict):
+        return None
+    if isinstance(schema.get("description"), str):
+        return schema["description"]
+    for branch in schema.get("anyOf") or []:
+        if isinstance(branch, dict) and isinstance(branch.get("description"), str):
+            return branch["description"]
+    return None
+
+
 def _is_param_pattern(sub) -> bool:
     """True for a failure of the `$name` / `$(expr)` parameter-reference pattern."""
     return sub.validator == "pattern" and str(sub.validator_value).startswith("^\\$")
@@ -315,6 +334,20 @@ def _type_of(value) -> str:
         if isinstance(value, pytype):
             return word
     return "null"
+
+
+PLUGIN_HINT = ("a layer of your own is a Python class registered with "
+               "modelspec.register_layer('Name', cls) in a file given as "
+               "`modelspec --plugin FILE.py COMMAND ...` (the same --plugin for train, export, "
+               "predict)")
+
+
+def _layer_type_hint(inst, listing: str) -> str:
+    """What to do about an unknown layer type: Lambda and own layers come through plugins."""
+    if inst == "Lambda":
+        return ("a registered layer: a spec holds no code, so Lambda's Python function "
+                "cannot be written in one; " + PLUGIN_HINT)
+    return f"{listing}; or {PLUGIN_HINT}"
 
 
 def _enum_label(path: tuple, options) -> str:
