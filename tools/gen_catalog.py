@@ -120,6 +120,12 @@ def build() -> dict:
         and n not in {"get", "serialize", "deserialize"})
     catalog["regularizer_names"] = ["l1", "l1_l2", "l2", "orthogonal_regularizer"]
     catalog["constraint_names"] = ["max_norm", "min_max_norm", "non_neg", "unit_norm"]
+    # the callbacks `train.callbacks` builds (their arguments, less what modelspec sets:
+    # the log directory, the CSV file)
+    catalog["callbacks"] = {n: {k: v for k, v in _args(getattr(keras.callbacks, n).__init__)
+                                .items() if k not in ("log_dir", "filename", "append")}
+                            for n in ("CSVLogger", "EarlyStopping", "ReduceLROnPlateau",
+                                      "TensorBoard")}
     catalog["applications"] = {
         n: _args(getattr(keras.applications, n)) for n in sorted(dir(keras.applications))
         if n[0].isupper() and callable(getattr(keras.applications, n))}

@@ -75,22 +75,30 @@ def _monitor_props() -> dict:
     return {"monitor": _p(STR), "mode": _enum(MONITOR_MODES), "min_delta": _p(NUM)}
 
 
+def _keras_callback_props(name: str, **overrides: dict) -> dict:
+    """The arguments of `keras.callbacks.<name>`, from Keras's signature (the catalogue)."""
+    from modelspec.lang import catalog
+    from modelspec.lang.schema.argtypes import argument_schema
+    props = {arg: _p(argument_schema("callbacks", name, arg, default))
+             for arg, default in catalog.arguments("callbacks", name).items()}
+    props.update(overrides)
+    return props
+
+
 def _callbacks_schema() -> dict:
-    early = obj({**_monitor_props(), "patience": _p(INT), "restore_best_weights": _p(BOOL),
-                 "start_from_epoch": _p(INT), "baseline": _p(NUM)},
+    early = obj(_keras_callback_props("EarlyStopping", **_monitor_props(),
+                                      baseline=_p({"type": ["number", "null"]})),
                 description="keras.callbacks.EarlyStopping")
-    plateau = obj({**_monitor_props(), "factor": _p(NUM), "patience": _p(INT),
-                   "cooldown": _p(INT), "min_lr": _p(NUM)},
+    plateau = obj(_keras_callback_props("ReduceLROnPlateau", **_monitor_props()),
                   description="keras.callbacks.ReduceLROnPlateau")
     checkpoint = obj({"monitor": _p(STR), "mode": _enum(MONITOR_MODES),
                       "keep": _p(POS_INT)},
                      description="best and latest checkpoints in the run directory")
     update_freq = {"anyOf": [_p(INT), _enum(["epoch", "batch"])]}
-    tensorboard = {"anyOf": [_p(BOOL), obj({"histogram_freq": _p(INT),
-                                            "update_freq": update_freq,
-                                            "write_graph": _p(BOOL),
-                                            "profile_batch": _p(INT)},
-                                           description="keras.callbacks.TensorBoard")]}
+    tensorboard = {"anyOf": [_p(BOOL), obj(_keras_callback_props(
+        "TensorBoard", update_freq=update_freq, profile_batch=_p(INT),
+        embeddings_metadata=_p({"type": ["object", "string", "null"]})),
+        description="keras.callbacks.TensorBoard")]}
     return obj({"early_stopping": early, "reduce_lr_on_plateau": plateau,
                 "checkpoint": checkpoint, "tensorboard": tensorboard, "csv_log": _p(BOOL),
                 "terminate_on_nan": _p(BOOL)},
