@@ -249,3 +249,110 @@ def test_classify_is_for_class_probabilities_only(tmp_path):
         "tags": keras.layers.Dense(3, activation="sigmoid")(x),
         "digit": keras.layers.Dense(10, activation="softmax")(x)})
     assert [c.output for c in find_classifiers(model)] == ["tags", "digit"]
+
+
+def test_keras_hub_layers_by_name(build_spec, spec_problems):
+    spec = """
+        modelspec: 1
+        name: tx
+        model:
+          inputs: {src: {shape: [10], dtype: int32}, tgt: {shape: [12], dtype: int32}}
+          layers:
+            - {id: es, in: src, type: keras_hub.TokenAndPositionEmbedding, vocabulary_size: 100, sequence_length: 10, embedding_dim: 16}
+            - {id: enc, type: keras_hub.TransformerEncoder, intermediate_dim: 32, num_heads: 2}
+            - {id: ts, in: tgt, type: keras_hub.TokenAndPositionEmbedding, vocabulary_size: 100, sequence_length: 12, embedding_dim: 16}
+            - {id: dec, in: [ts, enc], type: keras_hub.TransformerDecoder, intermediate_dim: 32, num_heads: HEADS}
+            - {id: out, type: Dense, units: 100, activation: softmax}
+          outputs: {next: out}
+        """  # noqa: E501
+    model = build_spec(spec.replace("HEADS", "2"))
+    assert model.count_params() == 10_820
+    assert [type(layer).__name__ for layer in model.layers[2:6]] == [
+        "TokenAndPositionEmbedding", "TokenAndPositionEmbedding", "TransformerEncoder",
+        "TransformerDecoder"]
+    problems = spec_problems(spec.replace("num_heads: HEADS", "heads: 2"))
+    assert problems[0].startswith("spec.yaml:9:90: model.layers[3].heads: unknown argument "
+                                  "'heads' for keras_hub.TransformerDecoder — expected one of "
+                                  "keras_hub.TransformerDecoder's arguments: activation,")
+
+
+def test_lambda_and_unknown_layers_say_how_plugins_work(spec_problems):
+    problems = spec_problems("""
+        modelspec: 1
+        model:
+          inputs: {x: {shape: [4]}}
+          layers:
+            - {type: Lambda, function: "lambda x: x * 2"}
+            - {id: out, type: MyDense, units: 2}
+          outputs: {y: out}
+        """)
+    assert problems[0] == (
+        "spec.yaml:5:14: model.layers[0].type: unknown layer type 'Lambda' — expected a "
+        "registered layer: a spec holds no code, so Lambda's Python function cannot be "
+        "written in one; a layer of your own is a Python class registered with "
+        "modelspec.register_layer('Name', cls) in a file given as `modelspec --plugin "
+        "FILE.py COMMAND ...` (the same --plugin for train, export, predict)")
+    assert problems[1].endswith("or a layer registered from Python (`modelspec --plugin "
+                                "FILE.py ...`) (did you mean 'Dense'?)")
+
+
+def test_size_tuples_are_refused_at_validate_with_their_expected_form(spec_problems):
+    problems = spec_problems("""
+        modelspec: 1
+        model:
+          inputs: {x: {shape: [28, 28, 1]}}
+          layers:
+            - {type: Conv2D, filters: 4, kernel_size: 5x5, strides: [1, 1, 1]}
+            - {type: MaxPooling2D, pool_size: 2x2}
+            - {type: Conv1D, filters: 4, kernel_size: [3, 3]}
+            - {id: out, type: Dense, units: 2}
+          outputs: {y: out}
+        """)
+    assert problems == [
+        "spec.yaml:5:47: model.layers[0].kernel_size: invalid value '5x5' — expected an "
+        "integer or a list of 2 integers (e.g. 3 or [3, 3])",
+        "spec.yaml:5:61: model.layers[0].strides: has 3 items — expected at most 2 items",
+        "spec.yaml:6:39: model.layers[1].pool_size: invalid value '2x2' — expected an "
+        "integer or a list of 2 integers (e.g. 3 or [3, 3])",
+        "spec.yaml:7:47: model.layers[2].kernel_size: has 2 items — expected at most 1 items"]
+
+
+def test_a_parameter_is_accepted_inside_every_list(spec_problems):
+    assert spec_problems("""
+        modelspec: 1
+        params: {size: 32, k: 3}
+        model:
+          inputs: {image: {shape: [$size, $size, 3]}}
+          layers:
+            - {type: Conv2D, filters: 2, kernel_size: [$k, $k]}
+            - {type: Flatten}
+            - {id: out, type: Dense, units: 2, activation: softmax}
+          outputs: {label: out}
+        data:
+          source: {type: sklearn, name: digits}
+          transforms:
+            - {type: resize, field: images, height: $size, width: $size}
+          augment:
+            - {type: random_zoom, height_factor: [$(-0.1), 0.1]}
+        """, build=True) == []
+
+
+def test_callback_arguments_come_from_keras_signatures(spec_problems):
+    problems = spec_problems("""
+        modelspec: 1
+        model:
+          inputs: {x: {shape: [4]}}
+          layers: [{id: out, type: Dense, units: 2}]
+          outputs: {y: out}
+        train:
+          optimizer: adam
+          loss: mse
+          callbacks:
+            early_stopping: {verbose: 1, patience: 2, patiense: 3}
+            reduce_lr_on_plateau: {verbose: 1, factor: 0.5}
+            tensorboard: {write_images: true}
+        """)
+    assert problems == [
+        "spec.yaml:10:47: train.callbacks.early_stopping.patiense: unknown key 'patiense' — "
+        "expected one of: baseline, min_delta, mode, monitor, patience, restore_best_weights, "
+        "start_from_epoch, verbose (did you mean 'patience'?)"]

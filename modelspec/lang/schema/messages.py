@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from jsonschema import Draft202012Validator, validators
 
-from modelspec.lang.schema import document as schema
 from modelspec.errors import Collector, did_you_mean
 from modelspec.lang.expr import is_reference
+from modelspec.lang.schema import document as schema
 
 _TYPE_WORDS = {"integer": "an integer", "number": "a number", "string": "a string",
                "boolean": "true or false", "array": "a list", "object": "a mapping",
@@ -347,7 +347,7 @@ def _layer_type_hint(inst, listing: str) -> str:
     if inst == "Lambda":
         return ("a registered layer: a spec holds no code, so Lambda's Python function "
                 "cannot be written in one; " + PLUGIN_HINT)
-    return f"{listing}; or {PLUGIN_HINT}"
+    return f"{listing}; or a layer registered from Python (`modelspec --plugin FILE.py ...`)"
 
 
 def _enum_label(path: tuple, options) -> str:
