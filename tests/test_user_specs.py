@@ -356,3 +356,101 @@ def test_callback_arguments_come_from_keras_signatures(spec_problems):
         "spec.yaml:10:47: train.callbacks.early_stopping.patiense: unknown key 'patiense' — "
         "expected one of: baseline, min_delta, mode, monitor, patience, restore_best_weights, "
         "start_from_epoch, verbose (did you mean 'patience'?)"]
+
+
+PLUGIN = '''
+import keras
+from keras import ops
+import modelspec
+
+def contrastive(y_true, y_pred, margin=1.0):
+    d = y_pred[:, 0]
+    y = ops.cast(ops.reshape(y_true, [-1]), d.dtype)
+    return ops.mean(y * ops.square(d) + (1 - y) * ops.square(ops.maximum(margin - d, 0.0)))
+
+class Printer(keras.callbacks.Callback):
+    def __init__(self, every: int = 1):
+        super().__init__()
+        self.every = every
+    def on_epoch_end(self, epoch, logs=None):
+        print(f"PRINTER epoch {epoch + 1} every {self.every}")
+
+class MeanPred(keras.metrics.Mean):
+    def __init__(self, name="mean_pred", **kwargs):
+        super().__init__(name=name, **kwargs)
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        return super().update_state(y_pred)
+
+modelspec.register_loss("contrastive", contrastive)
+modelspec.register_metric("mean_pred", MeanPred)
+modelspec.register_callback("printer", Printer)
+'''
+
+SIAMESE = """
+    modelspec: 1
+    name: siam
+    model:
+      inputs: {x: {shape: [64]}}
+      layers:
+        - {id: d, type: Dense, units: 1, activation: softplus}
+      outputs: {distance: d}
+    data:
+      source: {type: sklearn, name: digits}
+      transforms:
+        - {type: reshape, field: images, shape: [64]}
+        - {type: rescale, field: images, scale: 0.0625}
+      features: {x: images}
+      targets: {distance: label}
+      splits: {train: "all[:300]", test: "all[300:400]"}
+    train:
+      epochs: 1
+      optimizer: adam
+      loss: contrastive
+      metrics: [mean_pred]
+      callbacks: {printer: {every: 3}}
+    """
+
+
+@pytest.fixture
+def plugin_file(tmp_path):
+    from modelspec.lang import registry
+    path = tmp_path / "my_losses.py"
+    path.write_text(PLUGIN)
+    yield path
+    for kind, name in (("losses", "contrastive"), ("metrics", "mean_pred"),
+                       ("callbacks", "printer")):
+        registry.unregister_python_component(kind, name)
+
+
+def test_losses_metrics_and_callbacks_come_from_plugins(tmp_path, plugin_file):
+    spec = write(tmp_path, SIAMESE)
+    result = run("validate", spec)
+    assert result.exit_code == 2
+    assert "train.loss: unknown value 'contrastive'" in result.output
+    assert "or a loss registered from Python (modelspec.register_loss in a `modelspec " \
+        "--plugin FILE.py ...` file)" in result.output
+    result = run("--plugin", plugin_file, "train", spec, "--output", tmp_path / "run")
+    assert result.exit_code == 0, result.output
+    assert "PRINTER epoch 1 every 3" in result.output
+    assert "test_mean_pred" in result.output
+
+
+def test_sampling_adds_the_vae_kl_term_as_a_loss(build_spec):
+    import numpy as np
+    model = build_spec("""
+        modelspec: 1
+        model:
+          inputs: {x: {shape: [6]}}
+          layers:
+            - {id: mean, type: Dense, units: 2, kernel_initializer: ones}
+            - {id: log_var, in: x, type: Dense, units: 2, kernel_initializer: zeros}
+            - {id: z, in: [mean, log_var], type: Sampling, kl_weight: 0.5}
+            - {id: term, in: [z, mean], type: AddLoss, weight: 2.0}
+          outputs: {z: term}
+        """)
+    x = np.ones((3, 6), np.float32)
+    z = model({"x": x}, training=False)["z"]
+    np.testing.assert_allclose(np.asarray(z), np.full((3, 2), 6.0))  # z_mean at inference
+    # KL of N(6, 1) to N(0, 1) per dimension: 0.5 * 36 = 18, summed over 2 dims: 36
+    losses = [float(v) for v in model.losses]
+    assert losses == pytest.approx([0.5 * 36.0, 2.0 * 6.0])

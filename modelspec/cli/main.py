@@ -66,8 +66,9 @@ class LazyGroup(click.Group):
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="modelspec")
 @click.option("--plugin", "plugins", multiple=True, metavar="MODULE_OR_FILE",
-              help="Import a Python module (name or .py file) that registers layers with "
-                   "modelspec.register_layer before the command runs. Repeatable.")
+              help="Import a Python module (name or .py file) that registers layers, losses, "
+                   "metrics or callbacks (modelspec.register_layer, register_loss, "
+                   "register_metric, register_callback) before the command runs. Repeatable.")
 @handle_errors
 def main(plugins):
     """modelspec: declarative model specs for Keras 3 on TensorFlow.

@@ -15,6 +15,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from modelspec.lang import catalog
 from modelspec.lang import builtin_args
@@ -42,7 +43,57 @@ class PythonLayer:
     call: dict = field(default_factory=dict)
 
 
+@dataclass
+class PythonComponent:
+    """A loss, metric or callback registered from Python (`modelspec.register_loss`, ...)."""
+
+    obj: Any  # a class (built with the spec's arguments) or a function (losses, metrics)
+    args: dict = field(default_factory=dict)  # a class's constructor arguments → default
+
+
+COMPONENT_KINDS = ("losses", "metrics", "callbacks")
 _PYTHON_LAYERS: dict[str, PythonLayer] = {}
+_PYTHON_COMPONENTS: dict[str, dict[str, PythonComponent]] = {k: {} for k in COMPONENT_KINDS}
+
+
+def _constructor_args(cls: type) -> dict:
+    args = {}
+    for pname, param in inspect.signature(cls.__init__).parameters.items():
+        if pname in ("self", "name") or param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            continue
+        default = param.default
+        args[pname] = catalog.REQUIRED if default is inspect.Parameter.empty else (
+            default if isinstance(default, (bool, int, float, str, type(None))) else None)
+    return args
+
+
+def register_python_component(kind: str, name: str, obj: Any) -> None:
+    """Registers a Python loss, metric or callback under `name` (see `modelspec.register_loss`).
+
+    Raises:
+        ValueError: An unknown kind, a name Keras already uses, or a callback that is not a
+            class.
+    """
+    if kind not in COMPONENT_KINDS:
+        raise ValueError(f"kind must be one of {COMPONENT_KINDS}")
+    if kind != "callbacks" and name in catalog.catalog()[kind]:
+        raise ValueError(f"'{name}' is already a Keras {kind[:-1]}")
+    if kind == "callbacks" and not inspect.isclass(obj):
+        raise ValueError("a callback is registered as a keras.callbacks.Callback subclass")
+    args = _constructor_args(obj) if inspect.isclass(obj) else {}
+    _PYTHON_COMPONENTS[kind][name] = PythonComponent(obj, args)
+    changed()
+
+
+def unregister_python_component(kind: str, name: str) -> None:
+    """Removes a loss, metric or callback registered from Python."""
+    if _PYTHON_COMPONENTS[kind].pop(name, None) is not None:
+        changed()
+
+
+def python_components(kind: str) -> dict[str, PythonComponent]:
+    """The losses / metrics / callbacks registered from Python: name → component."""
+    return dict(_PYTHON_COMPONENTS.get(kind, {}))
 _LISTENERS: list[Callable[[], None]] = []
 
 
@@ -57,14 +108,7 @@ def register_python_layer(name: str, cls: type, *, inputs: str = "single",
         raise ValueError(f"layer type '{name}' is already registered")
     if inputs not in ("single", "list", "positional"):
         raise ValueError("inputs must be 'single', 'list' or 'positional'")
-    args = {}
-    for pname, param in inspect.signature(cls.__init__).parameters.items():
-        if pname in ("self", "name") or param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
-            continue
-        default = param.default
-        args[pname] = catalog.REQUIRED if default is inspect.Parameter.empty else (
-            default if isinstance(default, (bool, int, float, str, type(None))) else None)
-    _PYTHON_LAYERS[name] = PythonLayer(cls, inputs, ports, args)
+    _PYTHON_LAYERS[name] = PythonLayer(cls, inputs, ports, _constructor_args(cls))
     changed()
 
 

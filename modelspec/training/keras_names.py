@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from modelspec.lang import catalog
+from modelspec.lang import catalog, registry
 # Short names Keras accepts as strings besides the snake_case of the class names.
 LOSS_ALIASES = ["mse", "mae", "mape", "msle", "kld", "kl_divergence", "logcosh", "huber_loss"]
 METRIC_ALIASES = ["accuracy", "acc", "mse", "mae", "mape", "msle", "crossentropy", "ce"]
@@ -51,11 +51,12 @@ def loss_names() -> list[str]:
     """Names a `loss:` may use: class names, their snake_case and Keras's short aliases."""
     base = catalog.names("losses")
     return sorted(set(base) | {snake(n) for n in base} | set(LOSS_ALIASES)
-                  | set(catalog.string_names("losses")))
+                  | set(catalog.string_names("losses")) | set(registry.python_components("losses")))
 
 
 def metric_names() -> list[str]:
     """Names a `metrics:` entry may use: class names, snake_case and Keras's aliases."""
     base = catalog.names("metrics")
     return sorted(set(base) | {snake(n) for n in base} | set(METRIC_ALIASES)
-                  | set(catalog.string_names("metrics")))
+                  | set(catalog.string_names("metrics"))
+                  | set(registry.python_components("metrics")))

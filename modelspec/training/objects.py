@@ -33,7 +33,8 @@ def make_loss(value):
 
 def make_metric(value):
     """Builds a metric; plain Keras strings such as `accuracy` are passed through."""
-    if isinstance(value, str):
+    from modelspec.lang import registry
+    if isinstance(value, str) and value not in registry.python_components("metrics"):
         return value
     return make("metrics", value)
 

@@ -99,10 +99,18 @@ def _callbacks_schema() -> dict:
         "TensorBoard", update_freq=update_freq, profile_batch=_p(INT),
         embeddings_metadata=_p({"type": ["object", "string", "null"]})),
         description="keras.callbacks.TensorBoard")]}
-    return obj({"early_stopping": early, "reduce_lr_on_plateau": plateau,
-                "checkpoint": checkpoint, "tensorboard": tensorboard, "csv_log": _p(BOOL),
-                "terminate_on_nan": _p(BOOL)},
-               description="callbacks built from the spec")
+    props = {"early_stopping": early, "reduce_lr_on_plateau": plateau,
+             "checkpoint": checkpoint, "tensorboard": tensorboard, "csv_log": _p(BOOL),
+             "terminate_on_nan": _p(BOOL)}
+    from modelspec.lang import registry
+    from modelspec.lang.schema.argtypes import argument_schema
+    for name, component in registry.python_components("callbacks").items():
+        args = {a: _p(argument_schema("callbacks", name, a, d))
+                for a, d in component.args.items()}
+        props.setdefault(name, {"anyOf": [_p(BOOL), obj(args, description=f"{name} "
+                                                         "(registered from Python)")]})
+    return obj(props, description="callbacks built from the spec (and those registered "
+               "from Python with modelspec.register_callback)")
 
 
 def _adversarial_props() -> dict:

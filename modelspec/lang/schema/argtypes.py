@@ -133,11 +133,16 @@ def component_schema(kind: str, string_names: list[str]) -> dict:
     misspelt argument is reported against the class (with a suggestion). Any value may also
     be a parameter reference.
     """
-    classes = catalog.names(kind)
+    from modelspec.lang import registry
+    own = registry.python_components(kind) if kind in registry.COMPONENT_KINDS else {}
+    arguments = {cls: catalog.arguments(kind, cls) for cls in catalog.names(kind)}
+    arguments.update({name: c.args for name, c in own.items() if isinstance(c.obj, type)})
+    string_names = list(string_names) + list(own)
+    classes = sorted(arguments)
     rules = []
     for cls in classes:
         props = {"type": {"const": cls}}
-        for arg, default in catalog.arguments(kind, cls).items():
+        for arg, default in arguments[cls].items():
             props[arg] = param_or(argument_schema(kind, cls, arg, default))
         rules.append({"if": {"properties": {"type": {"const": cls}}, "required": ["type"]},
                       "then": {"properties": props, "additionalProperties": False}})

@@ -190,6 +190,10 @@ def translate(error, path: tuple, document, errs: Collector, owner: str | None =
         expected = _listing(options)
         if label == "layer type":
             expected = _layer_type_hint(inst, expected)
+        own = _own_component(path)
+        if own:
+            expected += f"; or a {own} registered from Python (modelspec.register_{own} in " \
+                "a `modelspec --plugin FILE.py ...` file)"
         errs.add(path, f"unknown {label} {_describe(inst)}", expected=expected,
                  suggestion=did_you_mean(inst, [str(o) for o in options]), notes=notes)
     elif kind == "const" and path == ("modelspec",):
@@ -348,6 +352,18 @@ def _layer_type_hint(inst, listing: str) -> str:
         return ("a registered layer: a spec holds no code, so Lambda's Python function "
                 "cannot be written in one; " + PLUGIN_HINT)
     return f"{listing}; or a layer registered from Python (`modelspec --plugin FILE.py ...`)"
+
+
+def _own_component(path: tuple) -> str | None:
+    """'loss' / 'metric' when `path` names a train loss or metric (a plugin may add one)."""
+    if len(path) < 2 or path[0] != "train":
+        return None
+    names = [p for p in path if isinstance(p, str)]
+    if "loss" in names[1:3]:
+        return "loss"
+    if "metrics" in names[1:3] or "weighted_metrics" in names[1:3]:
+        return "metric"
+    return None
 
 
 def _enum_label(path: tuple, options) -> str:
