@@ -454,3 +454,37 @@ def test_sampling_adds_the_vae_kl_term_as_a_loss(build_spec):
     # KL of N(6, 1) to N(0, 1) per dimension: 0.5 * 36 = 18, summed over 2 dims: 36
     losses = [float(v) for v in model.losses]
     assert losses == pytest.approx([0.5 * 36.0, 2.0 * 6.0])
+
+
+def test_predict_sends_an_image_through_the_specs_own_preprocessing(tmp_path):
+    from PIL import Image
+    spec = write(tmp_path, """
+        modelspec: 1
+        name: padded
+        model:
+          inputs: {image: {shape: [12, 12, 1]}}
+          layers:
+            - {type: Flatten}
+            - {id: digit, type: Dense, units: 10, activation: softmax}
+          outputs: {digit: digit}
+        data:
+          source: {type: sklearn, name: digits}
+          transforms:
+            - {type: rescale, field: images, scale: 0.0625}
+            - {type: pad, field: images, padding: 2}
+          features: {image: images}
+          targets: {digit: label}
+        """)
+    result = run("export", spec, "--output", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert "serving_raw: (images[8, 8, 1]:float32)" in result.output
+    pixels = (np.arange(64).reshape(8, 8) * 4).astype("uint8")
+    Image.fromarray(pixels).save(tmp_path / "digit.png")
+    answer = json.loads(run("predict", tmp_path / "out", "-i", tmp_path / "digit.png").output)
+    padded = np.pad(pixels.astype("float32") * 0.0625, 2)[None, :, :, None]
+    request = tmp_path / "padded.json"
+    request.write_text(json.dumps({"instances": [{"image": padded[0].tolist()}]}))
+    direct = json.loads(run("predict", tmp_path / "out", "-i", request).output)
+    assert set(answer["predictions"][0]) == {"digit", "probabilities", "classes"}
+    np.testing.assert_allclose(answer["predictions"][0]["digit"],
+                               direct["predictions"][0], rtol=1e-5)

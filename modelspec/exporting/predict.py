@@ -161,7 +161,8 @@ def predict_files(target, inputs, *, signature: str | None = None, model: str | 
     Args:
         target: See `open_target`.
         inputs: Input file paths (JSON/CSV/.npy/.npz, or several images).
-        signature: The signature; default: the request's `signature_name`, else
+        signature: The signature; default: the request's `signature_name`; for image files
+            `serving_raw` when the target has it (the spec's own preprocessing); else
             `serving_default`.
         model: The model when the target holds several.
         rescale: Factor applied to decoded image pixels.
@@ -174,10 +175,31 @@ def predict_files(target, inputs, *, signature: str | None = None, model: str | 
     if signature and requested and signature != requested:
         raise UsageError(f"the request names signature '{requested}' but --signature is "
                          f"'{signature}'")
-    chosen = signature or requested or "serving_default"
-    predictor = open_target(target, model, raw=chosen == "serving_raw")
+    chosen = signature or requested
+    if chosen is None and _all_images(inputs):
+        predictor, chosen = _for_images(target, model)
+    else:
+        chosen = chosen or "serving_default"
+        predictor = open_target(target, model, raw=chosen == "serving_raw")
     payload = read_payload(inputs, predictor.inputs(chosen), rescale)
     return format_response(predictor(chosen, payload.batch), payload.style)
+
+
+def _all_images(inputs) -> bool:
+    from modelspec.exporting.payload import IMAGE_SUFFIXES
+    return bool(inputs) and all(Path(p).suffix.lower() in IMAGE_SUFFIXES for p in inputs)
+
+
+def _for_images(target, model: str | None) -> tuple[Predictor, str]:
+    """Images go through `serving_raw` when there is one: the spec's own preprocessing
+    (padding, resizing, rescaling), not a resize to the model's input size."""
+    from modelspec.errors import ModelspecError
+    try:
+        predictor = open_target(target, model, raw=True)
+    except ModelspecError:  # a run or spec whose data pipeline records no preprocessing
+        predictor = open_target(target, model, raw=False)
+    chosen = "serving_raw" if "serving_raw" in predictor.signatures else "serving_default"
+    return predictor, chosen
 
 
 def _requested_signature(inputs) -> str | None:
@@ -198,7 +220,8 @@ def _requested_signature(inputs) -> str | None:
               help="Request file: .json (TF Serving 'instances' or 'inputs'), .csv, .npy, "
                    ".npz, or images (repeat --input for a batch).")
 @click.option("--signature", "-s", help="Signature to call (default: the request's "
-                                        "signature_name, else serving_default).")
+                                        "signature_name; for images serving_raw when there "
+                                        "is one; else serving_default).")
 @click.option("--model", "-m", help="The model, when the target holds several.")
 @click.option("--rescale", type=float, default=1.0, show_default=True,
               help="Multiply decoded image pixels by this (e.g. 0.00392156862745098 = 1/255).")
