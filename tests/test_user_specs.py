@@ -488,3 +488,21 @@ def test_predict_sends_an_image_through_the_specs_own_preprocessing(tmp_path):
     assert set(answer["predictions"][0]) == {"digit", "probabilities", "classes"}
     np.testing.assert_allclose(answer["predictions"][0]["digit"],
                                direct["predictions"][0], rtol=1e-5)
+
+
+def test_dream_writes_a_picture_one_can_look_at(tmp_path):
+    from PIL import Image
+    out = tmp_path / "three.png"
+    result = run("dream", ROOT / "specs" / "lenet5.yaml", "--class", 3, "--steps", 2,
+                 "--out", out)
+    assert result.exit_code == 0, result.output
+    with Image.open(out) as picture:
+        width, height = picture.size
+    assert width == 256 and height > width  # 32×32 scaled ×8, with a caption band beneath
+
+
+def test_output_always_means_a_path_never_a_model_output():
+    result = run("attack", ROOT / "specs" / "lenet5.yaml", "--output", "digit")
+    assert result.exit_code == 2 and "No such option '--output'" in result.output
+    result = run("attack", "--help")
+    assert "--model-output NAME" in result.output
