@@ -164,6 +164,13 @@ def test_export_and_data_take_params(tmp_path):
     result = run("export", spec, "-p", "units=5", "--output", tmp_path / "out")
     assert result.exit_code == 0, result.output
     assert "(y[5]:float32)" in result.output
+    request = tmp_path / "r.json"
+    request.write_text('{"instances": [{"x": [1.0, 2.0, 3.0, 4.0]}]}')
+    result = run("predict", spec, "-i", request, "-p", "units=2")
+    assert result.exit_code == 0, result.output
+    assert len(json.loads(result.output)["predictions"][0]) == 2
+    result = run("predict", tmp_path / "out", "-i", request, "-p", "units=2")
+    assert result.exit_code == 2 and "-p/--param applies to a spec file" in result.output
 
 
 AE = """

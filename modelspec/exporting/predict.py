@@ -110,7 +110,8 @@ def _pick(names: list[str], model: str | None, origin: str) -> str:
     return model
 
 
-def open_target(target, model: str | None = None, raw: bool = False) -> Predictor:
+def open_target(target, model: str | None = None, raw: bool = False,
+                overrides: Mapping | None = None) -> Predictor:
     """Opens what `modelspec predict` runs: an export, a run directory or a spec file.
 
     Args:
@@ -118,6 +119,7 @@ def open_target(target, model: str | None = None, raw: bool = False) -> Predicto
             with one subdirectory per model, a run directory, or a spec file.
         model: The model to use when the target holds several.
         raw: For a run or spec: also build `serving_raw` from the spec's data pipeline.
+        overrides: Values for a spec file's `params` (`-p NAME=VALUE`).
 
     Raises:
         UsageError: The target is none of these, or `model` is needed / unknown.
@@ -127,12 +129,15 @@ def open_target(target, model: str | None = None, raw: bool = False) -> Predicto
     if path.is_file():
         from modelspec.lang.checks import load_and_check
         from modelspec.build.compiler import build_from_spec
-        spec = load_and_check(path)
+        spec = load_and_check(path, overrides=dict(overrides) if overrides else None)
         built = build_from_spec(spec)
         return _from_models(built if isinstance(built, dict) else {"model": built}, model,
                             str(path), spec, raw)
     if not path.is_dir():
         raise UsageError(f"{path}: no such export, run directory or spec file")
+    if overrides:
+        raise UsageError(f"{path}: -p/--param applies to a spec file; an export or a run "
+                         "keeps the parameters it was made with")
     if (path / "saved_model.pb").exists():
         return _from_savedmodel(path)
     from modelspec.training.rundir import find_run_dir
@@ -155,7 +160,7 @@ def open_target(target, model: str | None = None, raw: bool = False) -> Predicto
 
 
 def predict_files(target, inputs, *, signature: str | None = None, model: str | None = None,
-                  rescale: float = 1.0) -> dict:
+                  rescale: float = 1.0, overrides: Mapping | None = None) -> dict:
     """Runs a target on input files and returns TF Serving's JSON answer (a dict).
 
     Args:
@@ -166,6 +171,7 @@ def predict_files(target, inputs, *, signature: str | None = None, model: str | 
             `serving_default`.
         model: The model when the target holds several.
         rescale: Factor applied to decoded image pixels.
+        overrides: Values for a spec file's `params`.
 
     Example:
     >>> predict_files("exported/lenet5", ["digit.png"], rescale=1 / 255)
@@ -177,10 +183,10 @@ def predict_files(target, inputs, *, signature: str | None = None, model: str | 
                          f"'{signature}'")
     chosen = signature or requested
     if chosen is None and _all_images(inputs):
-        predictor, chosen = _for_images(target, model)
+        predictor, chosen = _for_images(target, model, overrides)
     else:
         chosen = chosen or "serving_default"
-        predictor = open_target(target, model, raw=chosen == "serving_raw")
+        predictor = open_target(target, model, raw=chosen == "serving_raw", overrides=overrides)
     payload = read_payload(inputs, predictor.inputs(chosen), rescale)
     return format_response(predictor(chosen, payload.batch), payload.style)
 
@@ -190,14 +196,14 @@ def _all_images(inputs) -> bool:
     return bool(inputs) and all(Path(p).suffix.lower() in IMAGE_SUFFIXES for p in inputs)
 
 
-def _for_images(target, model: str | None) -> tuple[Predictor, str]:
+def _for_images(target, model: str | None, overrides=None) -> tuple[Predictor, str]:
     """Images go through `serving_raw` when there is one: the spec's own preprocessing
     (padding, resizing, rescaling), not a resize to the model's input size."""
     from modelspec.errors import ModelspecError
     try:
-        predictor = open_target(target, model, raw=True)
+        predictor = open_target(target, model, raw=True, overrides=overrides)
     except ModelspecError:  # a run or spec whose data pipeline records no preprocessing
-        predictor = open_target(target, model, raw=False)
+        predictor = open_target(target, model, raw=False, overrides=overrides)
     chosen = "serving_raw" if "serving_raw" in predictor.signatures else "serving_default"
     return predictor, chosen
 
@@ -228,8 +234,10 @@ def _requested_signature(inputs) -> str | None:
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the JSON answer to this file instead of standard output.")
 @click.option("--pretty", is_flag=True, help="Indent the JSON answer.")
+@click.option("--param", "-p", "params", multiple=True, metavar="NAME=VALUE",
+              help="Override a spec parameter (a spec file only), e.g. -p small=true.")
 @handle_errors
-def predict_command(target, inputs, signature, model, rescale, output, pretty):
+def predict_command(target, inputs, signature, model, rescale, output, pretty, params):
     """Predict with an export, a run or a spec on JSON/CSV/.npy/image input.
 
     \b
@@ -244,7 +252,9 @@ def predict_command(target, inputs, signature, model, rescale, output, pretty):
       modelspec predict runs/lenet5 --input rows.csv
     """
     quiet_tensorflow()
-    answer = predict_files(target, inputs, signature=signature, model=model, rescale=rescale)
+    from modelspec.cli.params import parse_param_overrides
+    answer = predict_files(target, inputs, signature=signature, model=model, rescale=rescale,
+                           overrides=parse_param_overrides(params) or None)
     text = json.dumps(answer, indent=2 if pretty else None)
     if output:
         from modelspec.training.rundir import atomic_write_text
