@@ -106,10 +106,13 @@ def accepted_batch(name: str, function, signature: Mapping, given: Mapping | Non
         if error is None:
             return batch
     first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    raise ExportCheckError(
-        f"cannot check the '{name}' signature: the model rejects every sample batch tried "
-        f"(random inputs{', unknown sizes ' + ', '.join(map(str, UNKNOWN_SIZES)) if open_dims else ''}"
-        f"{'; examples from the data' if given is not None else ''}): {first}")
+    tried = "random inputs"
+    if open_dims:
+        tried += ", unknown sizes " + ", ".join(map(str, UNKNOWN_SIZES))
+    if given is not None:
+        tried += "; examples from the data"
+    raise ExportCheckError(f"cannot check the '{name}' signature: the model rejects every "
+                           f"sample batch tried ({tried}): {first}")
 
 
 def stage_model(model, staging: Path, *, metadata: Mapping, preprocessing=None,
