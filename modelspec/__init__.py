@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from modelspec.lang.spec import CheckedSpec
 
 __all__ = ["load_spec", "validate", "build_model", "train", "export", "register_layer",
+           "register_loss", "register_metric", "register_callback",
            "ModelspecError", "SpecError", "Problem", "__version__"]
 
 
@@ -80,6 +81,34 @@ def export(spec_or_run: str | Path, output: str | Path | None,
     """Exports a spec or a run directory as a versioned SavedModel under `output`."""
     from modelspec.exporting.api import export_spec_or_run
     return export_spec_or_run(spec_or_run, output, **kwargs)
+
+
+def register_loss(name: str, loss: object) -> None:
+    """Adds a loss to the closed registry: `train.loss: name` (or `{type: name, ...}`).
+
+    Args:
+        name: The name specs use.
+        loss: A function `(y_true, y_pred) -> per-example losses`, or a `keras.losses.Loss`
+            subclass (built with the spec's arguments: `{type: name, margin: 1.0}`).
+
+    Example (a plugin file, used as `modelspec --plugin contrastive.py train siamese.yaml`):
+    >>> def contrastive(y_true, y_pred, margin=1.0): ...
+    >>> modelspec.register_loss("contrastive", contrastive)
+    """
+    from modelspec.lang.registry import register_python_component
+    register_python_component("losses", name, loss)
+
+
+def register_metric(name: str, metric: object) -> None:
+    """Adds a metric (a function or a `keras.metrics.Metric` subclass) under `name`."""
+    from modelspec.lang.registry import register_python_component
+    register_python_component("metrics", name, metric)
+
+
+def register_callback(name: str, cls: type) -> None:
+    """Adds a `keras.callbacks.Callback` subclass: `train.callbacks: {name: {args}}` (or true)."""
+    from modelspec.lang.registry import register_python_component
+    register_python_component("callbacks", name, cls)
 
 
 def register_layer(name: str, cls: type, *, inputs: str = "single",

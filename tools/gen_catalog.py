@@ -27,6 +27,11 @@ EXCLUDED_LAYERS = {
     "Wrapper", "RNN", "GRUCell", "LSTMCell", "SimpleRNNCell", "StackedRNNCells", "Pipeline",
 }
 BASE_LAYER_ARGS = {"dtype": None, "activity_regularizer": None}
+# keras_hub's layers that map tensors to tensors (its transformer building blocks), usable as
+# `type: keras_hub.<Name>`; its image/audio converters, packers and task heads are left out.
+KERAS_HUB_LAYERS = ("AlibiBias", "FNetEncoder", "PositionEmbedding", "ReversibleEmbedding",
+                    "RMSNormalization", "RotaryEmbedding", "SinePositionEncoding",
+                    "TokenAndPositionEmbedding", "TransformerDecoder", "TransformerEncoder")
 REQUIRED = "__required__"
 
 
@@ -62,19 +67,26 @@ def _classes(module, base) -> dict:
     return found
 
 
+def _layer_entry(cls) -> dict:
+    args = _args(cls.__init__)
+    for key, default in BASE_LAYER_ARGS.items():
+        args.setdefault(key, default)
+    args.pop("name", None)
+    return {"args": args, "call": _args(cls.call), "class": cls.__name__}
+
+
 def build() -> dict:
     import keras
+    import keras_hub
 
     catalog = {"keras_version": keras.__version__, "layers": {}}
     for name, cls in _classes(keras.layers, keras.layers.Layer).items():
         if name in EXCLUDED_LAYERS:
             continue
-        args = _args(cls.__init__)
-        for key, default in BASE_LAYER_ARGS.items():
-            args.setdefault(key, default)
-        args.pop("name", None)
-        call = _args(cls.call)
-        catalog["layers"][name] = {"args": args, "call": call, "class": cls.__name__}
+        catalog["layers"][name] = _layer_entry(cls)
+    catalog["keras_hub_version"] = keras_hub.__version__
+    for name in KERAS_HUB_LAYERS:
+        catalog["layers"][f"keras_hub.{name}"] = _layer_entry(getattr(keras_hub.layers, name))
     skip_opt = {"Optimizer", "LossScaleOptimizer", "MultiOptimizer", "OptimizerMap"}
     catalog["optimizers"] = {n: _args(c.__init__) for n, c in
                              _classes(keras.optimizers, keras.optimizers.Optimizer).items()
@@ -109,6 +121,12 @@ def build() -> dict:
         and n not in {"get", "serialize", "deserialize"})
     catalog["regularizer_names"] = ["l1", "l1_l2", "l2", "orthogonal_regularizer"]
     catalog["constraint_names"] = ["max_norm", "min_max_norm", "non_neg", "unit_norm"]
+    # the callbacks `train.callbacks` builds (their arguments, less what modelspec sets:
+    # the log directory, the CSV file)
+    catalog["callbacks"] = {n: {k: v for k, v in _args(getattr(keras.callbacks, n).__init__)
+                                .items() if k not in ("log_dir", "filename", "append")}
+                            for n in ("CSVLogger", "EarlyStopping", "ReduceLROnPlateau",
+                                      "TensorBoard")}
     catalog["applications"] = {
         n: _args(getattr(keras.applications, n)) for n in sorted(dir(keras.applications))
         if n[0].isupper() and callable(getattr(keras.applications, n))}

@@ -206,9 +206,13 @@ def make_layer(layer_type: str, args: dict[str, Any], name: str | None = None) -
         kwargs["name"] = name
     if origin == "builtin":
         return builtin_layers.BUILTIN_LAYERS[layer_type](**kwargs)
-    python_layer = registry.python_layer(layer_type) if origin == "python" else None
-    if python_layer is not None:
+    if origin == "python":
+        python_layer = registry.python_layer(layer_type)
+        assert python_layer is not None
         return python_layer.cls(**kwargs)
+    if origin == "keras_hub":  # imported only by specs that use it (it takes seconds)
+        import keras_hub
+        return getattr(keras_hub.layers, layer_type[len(registry.KERAS_HUB_PREFIX):])(**kwargs)
     return getattr(keras.layers, layer_type)(**kwargs)
 
 

@@ -14,6 +14,7 @@ import sys
 import click
 
 from modelspec.cli.params import parse_param_overrides
+from modelspec.cli.preflight import preflight
 from modelspec.cli.util import handle_errors
 from modelspec.errors import SpecError, UsageError
 from modelspec.tfenv import quiet_tensorflow
@@ -51,8 +52,7 @@ class LazyGroup(click.Group):
     def get_command(self, ctx, name):
         if name in LAZY_COMMANDS:
             module, attr = LAZY_COMMANDS[name][0].split(":")
-            quiet_tensorflow()
-            return getattr(importlib.import_module(module), attr)
+            return preflight(getattr(importlib.import_module(module), attr))
         return super().get_command(ctx, name)
 
     def format_commands(self, ctx, formatter):
@@ -70,8 +70,9 @@ class LazyGroup(click.Group):
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="modelspec")
 @click.option("--plugin", "plugins", multiple=True, metavar="MODULE_OR_FILE",
-              help="Import a Python module (name or .py file) that registers layers with "
-                   "modelspec.register_layer before the command runs. Repeatable.")
+              help="Import a Python module (name or .py file) that registers layers, losses, "
+                   "metrics or callbacks (modelspec.register_layer, register_loss, "
+                   "register_metric, register_callback) before the command runs. Repeatable.")
 @handle_errors
 def main(plugins):
     """modelspec: declarative model specs for Keras 3 on TensorFlow.

@@ -53,6 +53,8 @@ class DataBundle:
         sample_weights: Model output name → the field weighting its loss (may be empty).
         fields: Field → `tf.TensorSpec` of one example after all transforms.
         meta: Facts from the source (e.g. `class_names`).
+        raw_train: The training split's raw examples (unbatched, before any transform): what
+            `serving_raw` receives (export checks that signature on its first examples).
     """
 
     train: Any = None
@@ -67,6 +69,7 @@ class DataBundle:
     fields: dict = field(default_factory=dict)
     meta: dict = field(default_factory=dict)
     batch_size: int = 32
+    raw_train: Any = None
 
 
 def _shape_fits(actual, expected) -> bool:
@@ -332,6 +335,7 @@ def build_datasets(spec, inputs: dict, outputs: dict) -> DataBundle:
         bundle.counts[name] = tail_count
     bundle.element_spec = bundle.train.element_spec
     bundle.preprocessing = build_preprocessing(steps, features, raw_spec, in_dtypes)
+    bundle.raw_train = train_raw
     return bundle
 
 

@@ -57,7 +57,10 @@ class Normalize(Layered):
     def adapt(self, dataset):
         if "axis" not in self.config and dataset.element_spec[self.inputs[0]].shape.rank == 0:
             self.layer = keras.layers.Normalization(axis=None)  # one mean for a scalar field
-        self.layer.adapt(self._column(dataset, tf.float32))
+        column = self._column(dataset, tf.float32)
+        if column.element_spec.shape.rank == 1:  # Keras would batch a rank-1 dataset again
+            column = column.map(lambda v: tf.reshape(v, [-1, 1]))
+        self.layer.adapt(column)
 
     def batched(self, t, training=False):
         x = _float(t[self.inputs[0]])

@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,7 @@ def export_models(models: Mapping[str, Any], output_dir: str | Path, *,
                   metadata: Mapping[str, Any] | None = None, preprocessing: Any = None,
                   formats: Sequence[str] = ("savedmodel",),
                   samples: Mapping[str, Any] | None = None,
+                  raw_samples: Mapping[str, Any] | None = None,
                   assets: Mapping[str, str] | None = None, per_model: bool | None = None,
                   **options: Any) -> dict[str, Path]:
     """Exports Keras models as new, checked versions under `output_dir`, atomically.
@@ -71,10 +73,12 @@ def export_models(models: Mapping[str, Any], output_dir: str | Path, *,
             dict, or `{input: RawFeature}`); with several models, a dict model name → that.
         formats: Any of `savedmodel`, `keras`, `tflite`.
         samples: Model name → dict of named input arrays to check with (random otherwise).
+        raw_samples: Model name → dict of raw feature arrays to check `serving_raw` with.
         assets: Extra text files (name → text) stored beside the metadata.
         per_model: Use `output_dir/<name>/<N>/` even for one model (None: when several).
         **options: The other `ExportOptions` fields: `classify` (None: automatic, True/False,
-            or output names), `labels` (a list, or output name → list), `threshold`,
+            or output names; or a dict model name → one of those), `labels` (a list, or
+            output name → list), `threshold`,
             `raw_signature`, `tolerance`, `tflite_tolerance`, `tflite_optimize`.
 
     Returns:
@@ -91,12 +95,13 @@ def export_models(models: Mapping[str, Any], output_dir: str | Path, *,
     """
     return publish_models(models, output_dir, ExportOptions(formats=tuple(formats), **options),
                           metadata=metadata, preprocessing=preprocessing, samples=samples,
-                          assets=assets, per_model=per_model)
+                          raw_samples=raw_samples, assets=assets, per_model=per_model)
 
 
 def publish_models(models: Mapping[str, Any], output_dir: str | Path, options: ExportOptions, *,
                    metadata: Mapping[str, Any] | None = None, preprocessing: Any = None,
                    samples: Mapping[str, Any] | None = None,
+                   raw_samples: Mapping[str, Any] | None = None,
                    assets: Mapping[str, str] | None = None,
                    per_model: bool | None = None) -> dict[str, Path]:
     """`export_models` with its options built: stages and checks every model, then
@@ -122,8 +127,9 @@ def publish_models(models: Mapping[str, Any], output_dir: str | Path, options: E
             record = dict(metadata or {})
             record.update({"model": name, "exported_models": list(models)})
             ready[name] = (base, stage_model(
-                model, staging, options.for_outputs(outputs[name]), metadata=record,
-                preprocessing=preps[name], sample=(samples or {}).get(name), assets=assets))
+                model, staging, options.for_outputs(outputs[name], name), metadata=record,
+                preprocessing=preps[name], sample=(samples or {}).get(name),
+                raw_sample=(raw_samples or {}).get(name), assets=assets))
         results = {}
         for name, (base, version_dir) in ready.items():
             results[name] = export_publish.publish(version_dir, base)
@@ -177,9 +183,32 @@ def _spec_facts(spec: CheckedSpec) -> tuple[dict[str, Any], dict[str, str]]:
     return facts, assets
 
 
-def data_preprocessing(spec: CheckedSpec, built: Mapping[str, Any], names: Sequence[str],
-                       required: bool) -> Any:
-    """The data pipeline's serving-time preprocessing for a `model:` spec, or None.
+@dataclass
+class DataSamples:
+    """What the data pipeline gives an export: preprocessing and real examples to check on."""
+
+    preprocessing: Any = None
+    inputs: dict[str, Any] | None = None  # a few examples of the model's inputs
+    raw: dict[str, Any] | None = None  # the same number of raw examples (serving_raw's inputs)
+
+
+SAMPLE_SIZE = 4
+
+
+def _first_examples(dataset: Any, count: int) -> dict[str, Any] | None:
+    import numpy as np
+    if dataset is None:
+        return None
+    element = next(iter(dataset.take(1)), None)
+    if element is None:
+        return None
+    features = element[0] if isinstance(element, tuple) else element
+    return {k: np.asarray(v)[:count] for k, v in features.items()}
+
+
+def data_samples(spec: CheckedSpec, built: Mapping[str, Any], names: Sequence[str],
+                 required: bool) -> DataSamples:
+    """The data pipeline's serving-time preprocessing and examples for a `model:` spec.
 
     When `required` (the spec says `raw_signature: true`) a failure to build the data
     pipeline is raised; otherwise the export goes on without `serving_raw`, with a warning.
@@ -188,25 +217,31 @@ def data_preprocessing(spec: CheckedSpec, built: Mapping[str, Any], names: Seque
         if required:
             raise UsageError("export.raw_signature: true needs a `model:` spec with a `data:` "
                              "section (or preprocessing given from Python)")
-        return None
+        return DataSamples()
     from modelspec.build.compiler import model_io
     from modelspec.data.pipeline import build_datasets
     from modelspec.errors import ModelspecError
     try:
-        return build_datasets(spec, *model_io(built["model"])).preprocessing
+        bundle = build_datasets(spec, *model_io(built["model"]))
     except ModelspecError as err:
         if required:
             raise
         import warnings
         warnings.warn(f"no serving_raw signature: the data pipeline could not be built "
                       f"({str(err).splitlines()[0]})", stacklevel=2)
-        return None
+        return DataSamples()
+    split = bundle.test or bundle.validation or bundle.train
+    raw = None
+    if bundle.raw_train is not None:
+        raw = _first_examples(bundle.raw_train.batch(SAMPLE_SIZE), SAMPLE_SIZE)
+    return DataSamples(bundle.preprocessing, _first_examples(split, SAMPLE_SIZE), raw)
 
 
 def export_spec_or_run(spec_or_run: str | Path, output: str | Path | None = None, *,
                        formats: Sequence[str] | None = None,
                        models: Sequence[str] | None = None, weights: str | None = None,
-                       preprocessing: Any = "auto", **kwargs: Any) -> dict[str, Path]:
+                       preprocessing: Any = "auto", overrides: Mapping[str, Any] | None = None,
+                       **kwargs: Any) -> dict[str, Path]:
     """Exports a spec (its initial weights) or a training run (its trained weights).
 
     Options come from the spec's `export:` section; arguments given here override them.
@@ -224,7 +259,9 @@ def export_spec_or_run(spec_or_run: str | Path, output: str | Path | None = None
             `"auto"` rebuilds the one the data pipeline records (`modelspec.data`, adapted on
             the training split as in training) for a `model:` spec with a `data:` section;
             None for no `serving_raw`.
-        **kwargs: `samples` and the other `ExportOptions` fields (`tolerance`, ...).
+        overrides: Values for the spec's `params` (a spec file only; a run keeps its own).
+        **kwargs: `samples`, `raw_samples` and the other `ExportOptions` fields
+            (`tolerance`, ...).
 
     Returns:
         Model name → published version directory.
@@ -240,7 +277,11 @@ def export_spec_or_run(spec_or_run: str | Path, output: str | Path | None = None
     from modelspec.exporting.schema import exported_models
     from modelspec.targets import open_target
     source = Path(spec_or_run)
-    target = open_target(source, which=weights or _run_export_weights(source) or "final")
+    if overrides and source.is_dir():
+        raise UsageError(f"{source}: parameters apply to a spec file; a run keeps the "
+                         "parameters it was trained with")
+    target = open_target(source, which=weights or _run_export_weights(source) or "final",
+                         params=dict(overrides or {}))
     spec = target.spec
     section = spec.section("export") or {}
     default_names = exported_models(spec)
@@ -255,18 +296,42 @@ def export_spec_or_run(spec_or_run: str | Path, output: str | Path | None = None
         output = spec.base_dir / section["directory"]
     raw_signature = section.get("raw_signature")
     if isinstance(preprocessing, str) and preprocessing == "auto":
-        preprocessing = None if raw_signature is False else \
-            data_preprocessing(spec, target.models, names, required=bool(raw_signature))
+        data = DataSamples() if raw_signature is False else \
+            data_samples(spec, target.models, names, required=bool(raw_signature))
+        preprocessing = data.preprocessing
+        if data.inputs is not None:
+            kwargs.setdefault("samples", {names[0]: data.inputs})
+        if data.raw is not None:
+            kwargs.setdefault("raw_samples", {names[0]: data.raw})
     facts, assets = _spec_facts(spec)
     facts["source"] = {"kind": "run" if target.trained else "spec", "path": str(source)}
     if target.trained:
         facts["metrics"] = target.metrics
     samples = kwargs.pop("samples", None)
+    raw_samples = kwargs.pop("raw_samples", None)
+    if section.get("classify") is None and "classify" not in kwargs:
+        kwargs["classify"] = _automatic_classify(spec, names)
     with _export_errors_at(spec, section):
         options = ExportOptions.from_section(section, formats=formats, **kwargs)
         return publish_models({n: target.models[n] for n in names}, output, options,
                               metadata=facts, preprocessing=preprocessing, samples=samples,
-                              assets=assets, per_model=len(default_names) > 1)
+                              raw_samples=raw_samples, assets=assets,
+                              per_model=len(default_names) > 1)
+
+
+def _automatic_classify(spec: CheckedSpec, names: Sequence[str]) -> dict[str, Any]:
+    """`classify` per model when the spec leaves it out: automatic, except for the models of
+    a `models:` spec that no data feature feeds (a decoder, a generator: their sigmoid outputs
+    are pictures, not class probabilities)."""
+    data = spec.section("data") or {}
+    features = set(data.get("features") or {})
+    result: dict[str, Any] = {}
+    for name in names:
+        graph = spec.graphs.get(name)
+        fed = graph is None or not spec.is_multi_model or "features" not in data or \
+            bool(features & set(graph.inputs))
+        result[name] = None if fed else False
+    return result
 
 
 def _run_export_weights(source: Path) -> str | None:

@@ -70,8 +70,10 @@ def describe_export(version_dir: Path) -> str:
 @click.option("--json", "as_json", is_flag=True,
               help="Print {model: version directory} as JSON.")
 @data_dir_option
+@click.option("--param", "-p", "params", multiple=True, metavar="NAME=VALUE",
+              help="Override a spec parameter (specs only), e.g. -p small=true.")
 @handle_errors
-def export_command(source, output, formats, models, weights, as_json):
+def export_command(source, output, formats, models, weights, as_json, params):
     """Export a spec or a training run as a versioned SavedModel for TensorFlow Serving.
 
     \b
@@ -87,10 +89,13 @@ def export_command(source, output, formats, models, weights, as_json):
       modelspec export runs/lenet5 --output exported/lenet5 --format savedmodel,tflite
       saved_model_cli show --dir exported/lenet5/1 --all
     """
+    from modelspec.cli.params import parse_param_overrides
+    overrides = parse_param_overrides(params) or None  # usage mistakes before TensorFlow
+    chosen = parse_formats(formats)
     quiet_tensorflow()
     from modelspec.exporting.api import export_spec_or_run
-    result = export_spec_or_run(source, output, formats=parse_formats(formats),
-                                models=list(models) or None, weights=weights)
+    result = export_spec_or_run(source, output, formats=chosen, models=list(models) or None,
+                                weights=weights, overrides=overrides)
     if as_json:
         click.echo(json.dumps({name: str(path) for name, path in result.items()}, indent=2))
         return
@@ -108,15 +113,18 @@ def export_command(source, output, formats, models, weights, as_json):
               help="Request file: .json (TF Serving 'instances' or 'inputs'), .csv, .npy, "
                    ".npz, or images (repeat --input for a batch).")
 @click.option("--signature", "-s", help="Signature to call (default: the request's "
-                                        "signature_name, else serving_default).")
+                                        "signature_name; for images serving_raw when there "
+                                        "is one; else serving_default).")
 @click.option("--model", "-m", help="The model, when the target holds several.")
 @click.option("--rescale", type=float, default=1.0, show_default=True,
               help="Multiply decoded image pixels by this (e.g. 0.00392156862745098 = 1/255).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the JSON answer to this file instead of standard output.")
 @click.option("--pretty", is_flag=True, help="Indent the JSON answer.")
+@click.option("--param", "-p", "params", multiple=True, metavar="NAME=VALUE",
+              help="Override a spec parameter (a spec file only), e.g. -p small=true.")
 @handle_errors
-def predict_command(target, inputs, signature, model, rescale, output, pretty):
+def predict_command(target, inputs, signature, model, rescale, output, pretty, params):
     """Predict with an export, a run or a spec on JSON/CSV/.npy/image input.
 
     \b
@@ -130,9 +138,12 @@ def predict_command(target, inputs, signature, model, rescale, output, pretty):
       modelspec predict exported/lenet5 -s classify -i a.png -i b.png --rescale 0.0039215686
       modelspec predict runs/lenet5 --input rows.csv
     """
+    from modelspec.cli.params import parse_param_overrides
+    overrides = parse_param_overrides(params) or None  # a usage mistake before TensorFlow
     quiet_tensorflow()
     from modelspec.exporting.predict import predict_files
-    answer = predict_files(target, inputs, signature=signature, model=model, rescale=rescale)
+    answer = predict_files(target, inputs, signature=signature, model=model, rescale=rescale,
+                           overrides=overrides)
     text = json.dumps(answer, indent=2 if pretty else None)
     if output:
         from modelspec.training.rundir import atomic_write_text

@@ -23,7 +23,12 @@ import numpy as np
 import tensorflow as tf
 
 from modelspec.errors import EXIT_INTERNAL, ModelspecError
-from modelspec.exporting.signatures import SERVING_DEFAULT, call_model, max_difference
+from modelspec.exporting.signatures import (
+    SERVING_DEFAULT,
+    call_model,
+    max_difference,
+    relative_tolerance,
+)
 
 KERAS_FILE = "model.keras"
 TFLITE_FILE = "model.tflite"
@@ -61,9 +66,9 @@ def write_keras(model: keras.Model, path: Path, batch: Mapping[str, np.ndarray],
         raise ExportCheckError(f"the .keras archive {path.name} does not reload: {err}") from err
     expected = to_numpy(call_model(model, batch))
     diff = max_difference(expected, to_numpy(call_model(reloaded, batch)))
-    if not diff <= tolerance:
+    if not diff <= relative_tolerance(expected, tolerance):
         raise ExportCheckError(f"the reloaded .keras archive differs from the model by {diff:g} "
-                               f"(tolerance {tolerance:g})")
+                               f"(tolerance {tolerance:g} × the largest output)")
     return diff
 
 
@@ -105,9 +110,9 @@ def write_tflite(savedmodel_dir: Path, path: Path, reference: Mapping[str, np.nd
     runner = interpreter.get_signature_runner(SERVING_DEFAULT)
     actual = runner(**{name: np.asarray(value) for name, value in batch.items()})
     diff = max_difference(reference, actual)
-    if not diff <= tolerance:
+    if not diff <= relative_tolerance(reference, tolerance):
         raise ExportCheckError(f"the TFLite model differs from the model by {diff:g} "
-                               f"(tolerance {tolerance:g})")
+                               f"(tolerance {tolerance:g} × the largest output)")
     return diff
 
 

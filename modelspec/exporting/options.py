@@ -40,7 +40,8 @@ class ExportOptions:
 
     Args:
         formats: Any of `FORMATS`.
-        classify: None (automatic: softmax/sigmoid outputs), True/False, or output names.
+        classify: None (automatic: softmax/sigmoid outputs), True/False, or output names;
+            or a dict model name → one of those.
         labels: Class names: a list, or output name → list.
         threshold: Decision threshold of sigmoid classifier outputs.
         raw_signature: Add a `serving_raw` signature when preprocessing is given.
@@ -50,7 +51,7 @@ class ExportOptions:
     """
 
     formats: tuple[str, ...] = ("savedmodel",)
-    classify: bool | Sequence[str] | None = None
+    classify: bool | Sequence[str] | Mapping[str, Any] | None = None
     labels: Sequence[Any] | Mapping[str, Sequence[Any]] | None = None
     threshold: float = 0.5
     raw_signature: bool = True
@@ -80,10 +81,13 @@ class ExportOptions:
         values.update(overrides)
         return cls(**values)
 
-    def for_outputs(self, outputs: Collection[str]) -> ExportOptions:
-        """These options for one model: the parts of `classify` (a list of output names) and
-        `labels` (a dict by output) that name `outputs`, the model's output names."""
+    def for_outputs(self, outputs: Collection[str], model: str | None = None) -> ExportOptions:
+        """These options for one model: its entry of a per-model `classify`, the parts of
+        `classify` (a list of output names) and `labels` (a dict by output) that name
+        `outputs`, the model's output names."""
         classify, labels = self.classify, self.labels
+        if isinstance(classify, Mapping):
+            classify = classify.get(model) if model is not None else None
         if isinstance(classify, (list, tuple)):
             classify = [k for k in classify if k in outputs] or False
         if isinstance(labels, Mapping):
@@ -92,7 +96,9 @@ class ExportOptions:
 
     def check_output_names(self, outputs: Collection[str]) -> None:
         """Raises `ExportOptionError` when `classify` / `labels` name no exported output."""
-        classify = self.classify if isinstance(self.classify, (list, tuple)) else ()
+        per_model = self.classify.values() if isinstance(self.classify, Mapping) \
+            else [self.classify]
+        classify = [n for value in per_model if isinstance(value, (list, tuple)) for n in value]
         labels = self.labels if isinstance(self.labels, Mapping) else ()
         for option, names in (("classify", classify), ("labels", labels)):
             unknown = [n for n in names if n not in outputs]

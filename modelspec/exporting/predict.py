@@ -78,7 +78,7 @@ def _from_target(target: Target, model: str | None, origin: str,
     import tensorflow as tf
 
     from modelspec.build.compiler import model_io
-    from modelspec.exporting.api import data_preprocessing
+    from modelspec.exporting.api import data_samples
     from modelspec.exporting.options import ExportOptions
     from modelspec.exporting.signatures import build_endpoints
     models, spec = target.models, target.spec
@@ -86,7 +86,7 @@ def _from_target(target: Target, model: str | None, origin: str,
     options = ExportOptions.from_section(spec.section("export") or {}).for_outputs(
         model_io(models[name])[1])
     # serving_raw needs the data pipeline (adapted on the training split): only on request
-    prep = data_preprocessing(spec, models, [name], required=True) if raw else None
+    prep = data_samples(spec, models, [name], required=True).preprocessing if raw else None
     endpoints = build_endpoints(models[name], classify=options.classify, labels=options.labels,
                                 threshold=options.threshold, preprocessing=prep)
     signatures = {}
@@ -112,8 +112,8 @@ def _pick(names: list[str], model: str | None, origin: str) -> str:
     return model
 
 
-def open_predictor(target: str | Path, model: str | None = None,
-                   raw: bool = False) -> Predictor:
+def open_predictor(target: str | Path, model: str | None = None, raw: bool = False,
+                   overrides: Mapping[str, Any] | None = None) -> Predictor:
     """Opens what `modelspec predict` runs: an export, a run directory or a spec file.
 
     Args:
@@ -121,6 +121,7 @@ def open_predictor(target: str | Path, model: str | None = None,
             with one subdirectory per model, a run directory, or a spec file.
         model: The model to use when the target holds several.
         raw: For a run or spec: also build `serving_raw` from the spec's data pipeline.
+        overrides: Values for a spec file's `params` (`-p NAME=VALUE`).
 
     Raises:
         UsageError: The target is none of these, or `model` is needed / unknown.
@@ -130,10 +131,14 @@ def open_predictor(target: str | Path, model: str | None = None,
     path = Path(target)
     if not path.exists():
         raise UsageError(f"{path}: no such export, run directory or spec file")
+    if overrides and not path.is_file():
+        raise UsageError(f"{path}: -p/--param applies to a spec file; an export or a run "
+                         "keeps the parameters it was made with")
     if (path / "saved_model.pb").exists():
         return _from_savedmodel(path)
     if path.is_file() or find_run_dir(path) is not None:
-        return _from_target(open_target(path), model, str(path), raw)
+        return _from_target(open_target(path, params=dict(overrides or {})), model, str(path),
+                            raw)
     latest = latest_version_dir(path)
     if latest is None:
         per_model = sorted(p.name for p in path.iterdir()
@@ -151,7 +156,8 @@ def open_predictor(target: str | Path, model: str | None = None,
 
 def predict_files(target: str | Path, inputs: Sequence[str | Path], *,
                   signature: str | None = None, model: str | None = None,
-                  rescale: float = 1.0) -> dict[str, Any]:
+                  rescale: float = 1.0,
+                  overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Runs a target on input files and returns TF Serving's JSON answer (a dict).
 
     Args:
@@ -161,6 +167,7 @@ def predict_files(target: str | Path, inputs: Sequence[str | Path], *,
             `serving_default`.
         model: The model when the target holds several.
         rescale: Factor applied to decoded image pixels.
+        overrides: Values for a spec file's `params`.
 
     Example:
     >>> predict_files("exported/lenet5", ["digit.png"], rescale=1 / 255)
@@ -170,10 +177,33 @@ def predict_files(target: str | Path, inputs: Sequence[str | Path], *,
     if signature and requested and signature != requested:
         raise UsageError(f"the request names signature '{requested}' but --signature is "
                          f"'{signature}'")
-    chosen = signature or requested or "serving_default"
-    predictor = open_predictor(target, model, raw=chosen == "serving_raw")
+    chosen = signature or requested
+    if chosen is None and _all_images(inputs):
+        predictor, chosen = _for_images(target, model, overrides)
+    else:
+        chosen = chosen or "serving_default"
+        predictor = open_predictor(target, model, raw=chosen == "serving_raw",
+                                   overrides=overrides)
     payload = read_payload(inputs, predictor.inputs(chosen), rescale)
     return format_response(predictor(chosen, payload.batch), payload.style)
+
+
+def _all_images(inputs: Sequence[str | Path]) -> bool:
+    from modelspec.exporting.payload import IMAGE_SUFFIXES
+    return bool(inputs) and all(Path(p).suffix.lower() in IMAGE_SUFFIXES for p in inputs)
+
+
+def _for_images(target: str | Path, model: str | None,
+                overrides: Mapping[str, Any] | None = None) -> tuple[Predictor, str]:
+    """Images go through `serving_raw` when there is one: the spec's own preprocessing
+    (padding, resizing, rescaling), not a resize to the model's input size."""
+    from modelspec.errors import ModelspecError
+    try:
+        predictor = open_predictor(target, model, raw=True, overrides=overrides)
+    except ModelspecError:  # a run or spec whose data pipeline records no preprocessing
+        predictor = open_predictor(target, model, raw=False, overrides=overrides)
+    chosen = "serving_raw" if "serving_raw" in predictor.signatures else "serving_default"
+    return predictor, chosen
 
 
 def _requested_signature(inputs: Sequence[str | Path]) -> str | None:

@@ -98,13 +98,23 @@ def _last_activation(tensor) -> str | None:
     return None
 
 
+def _is_picture(activation: str, shape: tuple, input_shapes: set) -> bool:
+    """A sigmoid output that is an image or a reconstruction, not class probabilities.
+
+    Sigmoid maps of rank > 1 (an image, a decoder's pixels) and sigmoid outputs shaped like
+    one of the model's inputs (an autoencoder's reconstruction) are not classifiers.
+    """
+    return activation == "sigmoid" and (len(shape) > 1 or shape in input_shapes)
+
+
 def find_classifiers(model: keras.Model, classify=None, labels=None,
                      threshold: float = 0.5) -> list[ClassifierOutput]:
     """Finds the outputs to expose as classifiers.
 
     Args:
         model: The model.
-        classify: None (automatic: outputs whose last activation is softmax or sigmoid),
+        classify: None (automatic: outputs whose last activation is softmax, or sigmoid
+            over class units: not an image or a reconstruction of an input),
             False (none), True (every output) or a list of output names.
         labels: None, a list of class names (for the single classifier output) or a dict
             output name → list of class names.
@@ -129,10 +139,12 @@ def find_classifiers(model: keras.Model, classify=None, labels=None,
             raise ExportOptionError("classify", f"unknown output(s) {unknown}; the model's "
                                     f"outputs are {list(outputs)}")
     found = []
+    input_shapes = {tuple(shape) for shape, _ in model_io(model)[0].values()}
     for name in chosen:
         activation = _last_activation(outputs[name])
         units = outputs[name].shape[-1]
-        if activation is None and classify is None:
+        if classify is None and (activation is None or _is_picture(
+                activation, tuple(outputs[name].shape[1:]), input_shapes)):
             continue
         apply = None
         if activation is None:
@@ -303,3 +315,19 @@ def max_difference(expected: Mapping[str, Any], actual: Mapping[str, Any]) -> fl
                 return float("inf")
             worst = max(worst, float(diff.max()))
     return worst
+
+
+def relative_tolerance(reference: Mapping[str, Any], tolerance: float) -> float:
+    """`tolerance` scaled by the outputs' magnitude: `tolerance × max(1, largest |output|)`.
+
+    float32 keeps about 7 significant digits, so a model whose outputs reach 4e6 differs
+    after a reload by rounding alone by ~0.5; an absolute bound would call that a failure.
+    """
+    scale = 1.0
+    for value in reference.values():
+        array = np.asarray(value)
+        if array.size and array.dtype.kind == "f":
+            finite = np.abs(array[np.isfinite(array)])
+            if finite.size:
+                scale = max(scale, float(finite.max()))
+    return tolerance * scale

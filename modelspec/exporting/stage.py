@@ -45,7 +45,7 @@ def _check_savedmodel(path: Path, endpoints, batches, tolerance) -> tuple[dict, 
     import tensorflow as tf
 
     from modelspec.exporting.formats import ExportCheckError, to_numpy
-    from modelspec.exporting.signatures import max_difference
+    from modelspec.exporting.signatures import max_difference, relative_tolerance
     loaded = tf.saved_model.load(str(path))
     diffs, described, references = {}, {}, {}
     for name, function in endpoints.functions.items():
@@ -61,17 +61,67 @@ def _check_savedmodel(path: Path, endpoints, batches, tolerance) -> tuple[dict, 
         references[name] = to_numpy(function({k: tf.constant(v) for k, v in batch.items()}))
         actual = to_numpy(signature(**{k: tf.constant(v) for k, v in batch.items()}))
         diffs[name] = max_difference(references[name], actual)
-        if not diffs[name] <= tolerance:
+        allowed = relative_tolerance(references[name], tolerance)
+        if not diffs[name] <= allowed:
             raise ExportCheckError(f"the reloaded SavedModel's '{name}' differs from the "
                                    f"in-memory model by {diffs[name]:g} (tolerance "
-                                   f"{tolerance:g})")
+                                   f"{tolerance:g} × the largest output, {allowed:g})")
         described[name] = _describe(signature)
     return diffs, described, references
+
+
+UNKNOWN_SIZES = (8, 32, 64, 128, 256, 512)
+
+
+def _runs(function: Any, batch: Mapping[str, Any]) -> Exception | None:
+    """Calls `function` on `batch`; returns the error it raised, or None."""
+    import tensorflow as tf
+    try:
+        function({k: tf.constant(v) for k, v in batch.items()})
+    except Exception as err:  # any failure means: this batch does not fit the model
+        return err
+    return None
+
+
+def accepted_batch(name: str, function: Any, signature: Mapping[str, Any],
+                   given: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """A batch for checking signature `name` that `function` accepts.
+
+    `given` (real examples from the data pipeline) is used when it holds every input;
+    otherwise random inputs with every unknown dimension set to 8, 32, 64, ... 512 in turn
+    until the model accepts them (strided convolutions and poolings need a minimum size).
+
+    Raises:
+        ExportCheckError: No batch was accepted (its error is quoted).
+    """
+    from modelspec.exporting.formats import ExportCheckError
+    from modelspec.exporting.signatures import sample_batch
+    error: Exception | None = None
+    if given is not None and set(signature) <= set(given):
+        batch = {k: given[k] for k in signature}
+        error = _runs(function, batch)
+        if error is None:
+            return batch
+    open_dims = any(None in s.shape.as_list()[1:] for s in signature.values())
+    for size in UNKNOWN_SIZES if open_dims else UNKNOWN_SIZES[:1]:
+        batch = sample_batch(signature, unknown_dim=size)
+        error = _runs(function, batch)
+        if error is None:
+            return batch
+    first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    tried = "random inputs"
+    if open_dims:
+        tried += ", unknown sizes " + ", ".join(map(str, UNKNOWN_SIZES))
+    if given is not None:
+        tried += "; examples from the data"
+    raise ExportCheckError(f"cannot check the '{name}' signature: the model rejects every "
+                           f"sample batch tried ({tried}): {first}")
 
 
 def stage_model(model: Any, staging: Path, options: ExportOptions, *,
                 metadata: Mapping[str, Any], preprocessing: Any = None,
                 sample: Mapping[str, Any] | None = None,
+                raw_sample: Mapping[str, Any] | None = None,
                 assets: Mapping[str, str] | None = None) -> Path:
     """Writes and checks one model's export in `staging/version` (not yet published).
 
@@ -79,7 +129,8 @@ def stage_model(model: Any, staging: Path, options: ExportOptions, *,
         model: The `keras.Model`.
         staging: A fresh staging directory.
         options: The export options for this model (`ExportOptions.for_outputs`).
-        metadata, preprocessing, assets: See `export_models`; `sample`: its `samples` entry.
+        metadata, preprocessing, assets: See `export_models`; `sample`, `raw_sample`: its
+            `samples` and `raw_samples` entries.
 
     Returns:
         The complete, checked version directory inside `staging`.
@@ -98,12 +149,13 @@ def stage_model(model: Any, staging: Path, options: ExportOptions, *,
     endpoints = sigs.build_endpoints(model, preprocessing=preprocessing, classify=classify,
                                      labels=labels, threshold=threshold,
                                      raw_signature=raw_signature)
-    batches = {name: sigs.sample_batch(spec) for name, spec in endpoints.signatures.items()}
-    if sample is not None:
-        batches[sigs.SERVING_DEFAULT] = {k: sample[k] for k in endpoints.signatures[
-            sigs.SERVING_DEFAULT]}
-        if sigs.CLASSIFY in batches:
-            batches[sigs.CLASSIFY] = batches[sigs.SERVING_DEFAULT]
+    batches: dict[str, dict[str, Any]] = {}
+    for name, signature in endpoints.signatures.items():
+        if name == sigs.CLASSIFY:  # the same inputs as serving_default
+            batches[name] = batches[sigs.SERVING_DEFAULT]
+            continue
+        given = raw_sample if name == sigs.SERVING_RAW else sample
+        batches[name] = accepted_batch(name, endpoints.functions[name], signature, given)
     savedmodel_dir = version_dir if "savedmodel" in formats else staging / "savedmodel"
     savedmodel_dir.mkdir(exist_ok=True)
     sigs.write_savedmodel(endpoints, savedmodel_dir)

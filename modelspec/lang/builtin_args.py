@@ -63,9 +63,27 @@ BUILTIN_LAYER_ARGS: dict[str, dict[str, dict[str, Any]]] = {
                            "straight through (identity)"},
         "dtype": DTYPE_ARG,
     },
+    "AddLoss": {
+        "weight": {
+            "type": "number", "default": 1.0,
+            "description": "the loss term is weight × mean of the (last) input"},
+        "dtype": DTYPE_ARG,
+    },
+    "Sampling": {
+        "kl_weight": {
+            "type": "number", "minimum": 0, "default": 1.0,
+            "description": "weight of the KL divergence to N(0, I) added to the loss"},
+        "seed": {"type": ["integer", "null"], "default": None,
+                 "description": "seed of the noise ε"},
+        "dtype": DTYPE_ARG,
+    },
 }
 
 BUILTIN_LAYER_DOCS: dict[str, str] = {
+    "AddLoss": "Keras's add_loss from a spec: passes its first input through and adds "
+               "weight × mean(last input) to the model's loss",
+    "Sampling": "a VAE's reparameterisation, in: [z_mean, z_log_var] → z, adding the KL "
+                "divergence to N(0, I) as a loss (z_mean at inference)",
     "LocalResponseNormalization": "AlexNet's local response normalization across channels "
                                   "(channels last, no weights)",
     "GradientReversal": "identity forward, gradient times -factor backward (Ganin & "

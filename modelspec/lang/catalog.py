@@ -18,7 +18,7 @@ REQUIRED = "__required__"
 CATALOG_PATH = Path(__file__).resolve().parent / "keras_catalog.json"
 
 KINDS = ("layers", "optimizers", "losses", "metrics", "initializers", "regularizers",
-         "constraints", "schedules", "applications")
+         "constraints", "schedules", "applications", "callbacks")
 
 
 @functools.lru_cache(maxsize=1)

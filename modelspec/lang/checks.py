@@ -152,7 +152,9 @@ def semantic_problems(spec: CheckedSpec, errs: Collector, sections: bool = True)
     blocks = doc.get("blocks") or {}
     for name in order if "models" in doc else ["model"]:
         raw = doc["model"] if name == "model" and "model" in doc else doc["models"][name]
-        flat = expand_graph(raw, graphs[name], blocks, spec.params, errs, set(graphs) - {name})
+        others = {n: (list(spec.graphs[n].outputs) if n in spec.graphs else None)
+                  for n in graphs if n != name}  # their outputs are the ports of {model: n}
+        flat = expand_graph(raw, graphs[name], blocks, spec.params, errs, others)
         if flat is not None:
             check_layer_arguments(flat, errs)
             check_weight_files(flat, spec.base_dir, errs)

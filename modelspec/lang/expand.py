@@ -38,7 +38,7 @@ class _Instance:
 
 
 class _Expander:
-    def __init__(self, blocks: dict, params: dict, errs: Collector, models: set):
+    def __init__(self, blocks: dict, params: dict, errs: Collector, models: set | dict):
         self.blocks = blocks or {}
         self.params = params
         self.errs = errs
@@ -107,6 +107,12 @@ class _Expander:
                               notes=expansion)
                 return None
             return Ref(entry.node, part)
+        node = self.node_by_name.get(entry.node) if isinstance(entry, Ref) else None
+        if node is not None and node.kind == "model" and node.ports and entry.port is None:
+            self.errs.add(path, f"'{text}' calls model '{node.target}', which has several "
+                          "outputs", expected="one of them: " + ", ".join(
+                              f"{text}.{p}" for p in node.ports), notes=expansion)
+            return None
         return entry.output if isinstance(entry, _Instance) else entry
 
     # -- layer lists -------------------------------------------------------------------
@@ -357,18 +363,21 @@ class _Expander:
                               notes=expansion)
                 return None
             target = node.name
-        default = prefix + _snake(layer_type or target or "layer")
+        default = prefix + _snake((layer_type or target or "layer").split(".")[-1])
         name = self.unique(copy_name if copy_name else default)
         ports = None
         if kind == "layer":
             ports = registry.output_ports(layer_type, resolved, call)
         elif kind == "shares":
             ports = self.node_by_name[target].ports
+        elif kind == "model":
+            outputs = self.models.get(target) if isinstance(self.models, dict) else None
+            ports = list(outputs) if outputs and len(outputs) > 1 else None
         node = Node(name, kind, layer_type, resolved, list(inputs), call, target, trainable,
                     ipath, expansion, arg_paths, ports)
         self.nodes.append(node)
         self.node_by_name[name] = node
-        return Ref(name, DEFAULT_PORT if ports else None)
+        return Ref(name, DEFAULT_PORT if ports and kind != "model" else None)
 
     def call_value(self, value, scope, cpath, expansion):
         if isinstance(value, str):
@@ -402,7 +411,7 @@ _FAILED = object()  # the id of a layer that could not be expanded (its error is
 
 
 def expand_graph(graph: dict, path: tuple, blocks: dict, params: dict, errs: Collector,
-                 models: set | None = None) -> FlatGraph | None:
+                 models: set | dict | None = None) -> FlatGraph | None:
     """Expands one model's layer graph.
 
     Args:
@@ -411,7 +420,8 @@ def expand_graph(graph: dict, path: tuple, blocks: dict, params: dict, errs: Col
         blocks: The raw `blocks:` mapping.
         params: Resolved spec parameters.
         errs: Where problems are collected.
-        models: Names of the spec's models (for `{model: name}` layers).
+        models: Names of the spec's other models (for `{model: name}` layers); a dict name →
+            its output names (None when unknown) makes those outputs the call's ports.
 
     Returns:
         The flat graph, or None when problems were found (they are in `errs`).

@@ -22,8 +22,11 @@ from modelspec.lang import builtin_args, catalog
 # How `in: [a, b, ...]` reaches the layer's call, following Keras's own call signatures:
 # merge layers and Attention take one list; MultiHeadAttention takes (query, value, key).
 LIST_INPUT_LAYERS = {"Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum",
-                     "Concatenate", "Dot", "Attention", "AdditiveAttention", "HashedCrossing"}
-POSITIONAL_INPUT_LAYERS = {"MultiHeadAttention", "GroupQueryAttention"}
+                     "Concatenate", "Dot", "Attention", "AdditiveAttention", "HashedCrossing",
+                     "AddLoss", "Sampling"}
+POSITIONAL_INPUT_LAYERS = {"MultiHeadAttention", "GroupQueryAttention",
+                           "keras_hub.TransformerDecoder"}
+KERAS_HUB_PREFIX = "keras_hub."  # keras_hub's layers, by name: `type: keras_hub.TransformerEncoder`
 RECURRENT_STATES = {"LSTM": ["h", "c"], "GRU": ["h"], "SimpleRNN": ["h"],
                     "ConvLSTM1D": ["h", "c"], "ConvLSTM2D": ["h", "c"], "ConvLSTM3D": ["h", "c"]}
 APPLICATION = "Application"
@@ -40,7 +43,57 @@ class PythonLayer:
     call: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass
+class PythonComponent:
+    """A loss, metric or callback registered from Python (`modelspec.register_loss`, ...)."""
+
+    obj: Any  # a class (built with the spec's arguments) or a function (losses, metrics)
+    args: dict[str, Any] = field(default_factory=dict)  # a class's constructor arguments → default
+
+
+COMPONENT_KINDS = ("losses", "metrics", "callbacks")
 _PYTHON_LAYERS: dict[str, PythonLayer] = {}
+_PYTHON_COMPONENTS: dict[str, dict[str, PythonComponent]] = {k: {} for k in COMPONENT_KINDS}
+
+
+def _constructor_args(cls: type) -> dict[str, Any]:
+    args: dict[str, Any] = {}
+    for pname, param in inspect.signature(cls.__init__).parameters.items():  # type: ignore[misc]
+        if pname in ("self", "name") or param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            continue
+        default = param.default
+        args[pname] = catalog.REQUIRED if default is inspect.Parameter.empty else (
+            default if isinstance(default, (bool, int, float, str, type(None))) else None)
+    return args
+
+
+def register_python_component(kind: str, name: str, obj: Any) -> None:
+    """Registers a Python loss, metric or callback under `name` (see `modelspec.register_loss`).
+
+    Raises:
+        ValueError: An unknown kind, a name Keras already uses, or a callback that is not a
+            class.
+    """
+    if kind not in COMPONENT_KINDS:
+        raise ValueError(f"kind must be one of {COMPONENT_KINDS}")
+    if kind != "callbacks" and name in catalog.catalog()[kind]:
+        raise ValueError(f"'{name}' is already a Keras {kind[:-1]}")
+    if kind == "callbacks" and not inspect.isclass(obj):
+        raise ValueError("a callback is registered as a keras.callbacks.Callback subclass")
+    args = _constructor_args(obj) if inspect.isclass(obj) else {}
+    _PYTHON_COMPONENTS[kind][name] = PythonComponent(obj, args)
+    changed()
+
+
+def unregister_python_component(kind: str, name: str) -> None:
+    """Removes a loss, metric or callback registered from Python."""
+    if _PYTHON_COMPONENTS[kind].pop(name, None) is not None:
+        changed()
+
+
+def python_components(kind: str) -> dict[str, PythonComponent]:
+    """The losses / metrics / callbacks registered from Python: name → component."""
+    return dict(_PYTHON_COMPONENTS.get(kind, {}))
 _LISTENERS: list[Callable[[], None]] = []
 
 
@@ -55,14 +108,7 @@ def register_python_layer(name: str, cls: type, *, inputs: str = "single",
         raise ValueError(f"layer type '{name}' is already registered")
     if inputs not in ("single", "list", "positional"):
         raise ValueError("inputs must be 'single', 'list' or 'positional'")
-    args = {}
-    for pname, param in inspect.signature(cls.__init__).parameters.items():  # type: ignore[misc]
-        if pname in ("self", "name") or param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
-            continue
-        default = param.default
-        args[pname] = catalog.REQUIRED if default is inspect.Parameter.empty else (
-            default if isinstance(default, (bool, int, float, str, type(None))) else None)
-    _PYTHON_LAYERS[name] = PythonLayer(cls, inputs, ports, args)
+    _PYTHON_LAYERS[name] = PythonLayer(cls, inputs, ports, _constructor_args(cls))
     changed()
 
 
@@ -95,14 +141,15 @@ def layer_names() -> list[str]:
 
 
 def layer_origin(name: str) -> str:
-    """Where a layer type comes from: "keras", "builtin", "python" or "application"."""
+    """Where a layer type comes from: "keras", "keras_hub", "builtin", "python" or
+    "application"."""
     if name == APPLICATION:
         return "application"
     if name in builtin_args.BUILTIN_LAYER_ARGS:
         return "builtin"
     if name in _PYTHON_LAYERS:
         return "python"
-    return "keras"
+    return "keras_hub" if name.startswith(KERAS_HUB_PREFIX) else "keras"
 
 
 def layer_arguments(name: str) -> dict[str, Any]:
@@ -121,11 +168,12 @@ def layer_arguments(name: str) -> dict[str, Any]:
 
 def layer_call_arguments(name: str) -> dict[str, Any]:
     """Arguments of the layer's call (besides its input tensors): name → default."""
-    if layer_origin(name) == "keras":
+    if layer_origin(name) in ("keras", "keras_hub"):
         call = dict(catalog.call_arguments(name))
     else:
         call = {"training": None}
-    for tensor_arg in ("inputs", "sequences", "query", "value", "x"):
+    for tensor_arg in ("inputs", "sequences", "query", "value", "x", "decoder_sequence",
+                       "encoder_sequence"):
         call.pop(tensor_arg, None)
     return call
 

@@ -27,7 +27,7 @@ def _common(func):
                           "model, e.g. ImageNet-trained VGG weights you have locally."),
         click.option("--param", "-p", "params", multiple=True, metavar="NAME=VALUE",
                      help="Override a spec parameter (specs only), e.g. -p small=true."),
-        click.option("--output", "output_name", metavar="NAME",
+        click.option("--model-output", "output_name", metavar="NAME",
                      help="The class-score output, when the model has several."),
     ]
     for option in reversed(options):
@@ -179,7 +179,12 @@ def dream_command(target, class_index, layers, image, out, steps, step_size, oct
     """
     import numpy as np
 
-    from modelspec.techniques.images import check_output_path, read_image, write_image
+    from modelspec.techniques.images import (
+        check_output_path,
+        read_image,
+        write_image,
+        write_labelled_image,
+    )
     from modelspec.techniques.synthesis import deep_dream, synthesize_class
     if (class_index is None) == (not layers):
         raise UsageError("dream: give either --class N (class synthesis) or --layer ID "
@@ -199,7 +204,10 @@ def dream_command(target, class_index, layers, image, out, steps, step_size, oct
         result, info = synthesize_class(classifier, class_index, steps=steps or 200,
                                         step_size=step_size, l2=l2, tv=tv, jitter=jitter,
                                         start=start, value_range=(low, high), seed=seed)
-        write_image(out, result, (low, high))
+        write_labelled_image(out, result, (low, high),
+                             f"class {class_index}: probability "
+                             f"{info['probability_before']:.2f} -> "
+                             f"{info['probability_after']:.2f}")
         click.echo(f"class {class_index}: score {info['score_before']:.3f} → "
                    f"{info['score_after']:.3f}, probability {info['probability_before']:.3f} → "
                    f"{info['probability_after']:.3f}; wrote {out}")

@@ -98,3 +98,28 @@ def show(axis, image, value_range: tuple, title: str = "") -> None:
     axis.set_yticks([])
     if title:
         axis.set_title(title, fontsize=8)
+
+
+MIN_PICTURE_SIDE = 256  # a 28×28 or 32×32 synthesis is too small to look at
+
+
+def write_labelled_image(path, image, value_range: tuple, caption: str) -> Path:
+    """Writes a model-space image scaled up (nearest neighbour, a whole factor, to at least
+    `MIN_PICTURE_SIDE` pixels, so that each model pixel stays a crisp square) with `caption`
+    printed in a white band beneath it (Pillow's default font), as PNG or JPEG, atomically."""
+    from PIL import Image, ImageDraw, ImageFont
+    path = check_output_path(path)
+    pixels = to_uint8(image, value_range)
+    picture = Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels)
+    factor = max(1, -(-MIN_PICTURE_SIDE // max(picture.size)))
+    picture = picture.resize((picture.width * factor, picture.height * factor),
+                             Image.Resampling.NEAREST).convert("RGB")
+    font = ImageFont.load_default(size=max(12, picture.width // 18))
+    band = int(getattr(font, "size", 12) * 1.8)
+    canvas = Image.new("RGB", (picture.width, picture.height + band), "white")
+    canvas.paste(picture, (0, 0))
+    ImageDraw.Draw(canvas).text((picture.width // 2, picture.height + band // 2), caption,
+                                fill="black", font=font, anchor="mm")
+    buffer = io.BytesIO()
+    canvas.save(buffer, format="PNG" if path.suffix.lower() == ".png" else "JPEG")
+    return atomic_write_bytes(path, buffer.getvalue())

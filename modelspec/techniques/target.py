@@ -204,12 +204,13 @@ def _class_output(model, target, wanted: str | None) -> str:
     fitting = [k for k, v in outputs.items() if len(v.shape) == 2 and (v.shape[-1] or 0) >= 2]
     if wanted is not None:
         if wanted not in outputs:
-            raise UsageError(f"--output '{wanted}': the model has no such output — expected "
-                             f"one of {sorted(outputs)}"
+            raise UsageError(f"--model-output '{wanted}': the model has no such output — "
+                             f"expected one of {sorted(outputs)}"
                              + _suggest(wanted, outputs))
         if wanted not in fitting:
-            raise UsageError(f"--output '{wanted}' has shape {tuple(outputs[wanted].shape[1:])}"
-                             " — expected class scores of shape (classes,), classes ≥ 2")
+            shape = tuple(outputs[wanted].shape[1:])
+            raise UsageError(f"--model-output '{wanted}' has shape {shape} — expected class "
+                             "scores of shape (classes,), classes ≥ 2")
         return wanted
     if len(fitting) == 1:
         return fitting[0]
@@ -218,7 +219,7 @@ def _class_output(model, target, wanted: str | None) -> str:
         raise UsageError(f"{target}: not an image classifier: its output(s) {described} — "
                          "expected class scores of shape (classes,), classes ≥ 2")
     raise UsageError(f"{target}: several class outputs ({described}) — name one with "
-                     "--output NAME")
+                     "--model-output NAME")
 
 
 def _suggest(word, options) -> str:

@@ -224,4 +224,9 @@ def spec_callbacks(run: RunDir, config: dict, has_validation: bool, resumed: boo
         out.append(keras.callbacks.TensorBoard(log_dir=str(run.path("logs")), **args))
     if config.get("csv_log", True):
         out.append(keras.callbacks.CSVLogger(str(run.path("training.csv")), append=resumed))
+    from modelspec.lang import registry
+    for name, component in registry.python_components("callbacks").items():
+        if config.get(name):  # registered with modelspec.register_callback (a plugin)
+            args = config[name] if isinstance(config[name], dict) else {}
+            out.append(component.obj(**args))
     return out

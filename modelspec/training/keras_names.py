@@ -7,7 +7,7 @@ of the class names and Keras's short aliases.
 
 from __future__ import annotations
 
-from modelspec.lang import catalog
+from modelspec.lang import catalog, registry
 from modelspec.lang.flatgraph import keras_style_name
 
 # The snake_case of a class name follows Keras's own rule (`keras_style_name`, the one the
@@ -46,11 +46,12 @@ def loss_names() -> list[str]:
     """Names a `loss:` may use: class names, their snake_case and Keras's short aliases."""
     base = catalog.names("losses")
     return sorted(set(base) | {keras_style_name(n) for n in base} | set(LOSS_ALIASES)
-                  | set(catalog.string_names("losses")))
+                  | set(catalog.string_names("losses")) | set(registry.python_components("losses")))
 
 
 def metric_names() -> list[str]:
     """Names a `metrics:` entry may use: class names, snake_case and Keras's aliases."""
     base = catalog.names("metrics")
     return sorted(set(base) | {keras_style_name(n) for n in base} | set(METRIC_ALIASES)
-                  | set(catalog.string_names("metrics")))
+                  | set(catalog.string_names("metrics"))
+                  | set(registry.python_components("metrics")))

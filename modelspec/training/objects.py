@@ -29,7 +29,8 @@ def make_loss(value: str | dict[str, Any]) -> Any:
 
 def make_metric(value: str | dict[str, Any]) -> Any:
     """Builds a metric; plain Keras strings such as `accuracy` are passed through."""
-    if isinstance(value, str):
+    from modelspec.lang import registry
+    if isinstance(value, str) and value not in registry.python_components("metrics"):
         return value
     return make("metrics", value)
 

@@ -78,26 +78,42 @@ def _monitor_props() -> dict:
     return {"monitor": _p(STR), "mode": _enum(MONITOR_MODES), "min_delta": _p(NUM)}
 
 
+def _keras_callback_props(name: str, **overrides: dict) -> dict:
+    """The arguments of `keras.callbacks.<name>`, from Keras's signature (the catalogue)."""
+    from modelspec.lang import catalog
+    from modelspec.lang.schema.argtypes import argument_schema
+    props = {arg: _p(argument_schema("callbacks", name, arg, default))
+             for arg, default in catalog.arguments("callbacks", name).items()}
+    props.update(overrides)
+    return props
+
+
 def _callbacks_schema() -> dict:
-    early = obj({**_monitor_props(), "patience": _p(INT), "restore_best_weights": _p(BOOL),
-                 "start_from_epoch": _p(INT), "baseline": _p(NUM)},
+    early = obj(_keras_callback_props("EarlyStopping", **_monitor_props(),
+                                      baseline=_p({"type": ["number", "null"]})),
                 description="keras.callbacks.EarlyStopping")
-    plateau = obj({**_monitor_props(), "factor": _p(NUM), "patience": _p(INT),
-                   "cooldown": _p(INT), "min_lr": _p(NUM)},
+    plateau = obj(_keras_callback_props("ReduceLROnPlateau", **_monitor_props()),
                   description="keras.callbacks.ReduceLROnPlateau")
     checkpoint = obj({"monitor": _p(STR), "mode": _enum(MONITOR_MODES),
                       "keep": _p(POS_INT)},
                      description="best and latest checkpoints in the run directory")
     update_freq = {"anyOf": [_p(INT), _enum(["epoch", "batch"])]}
-    tensorboard = {"anyOf": [_p(BOOL), obj({"histogram_freq": _p(INT),
-                                            "update_freq": update_freq,
-                                            "write_graph": _p(BOOL),
-                                            "profile_batch": _p(INT)},
-                                           description="keras.callbacks.TensorBoard")]}
-    return obj({"early_stopping": early, "reduce_lr_on_plateau": plateau,
-                "checkpoint": checkpoint, "tensorboard": tensorboard, "csv_log": _p(BOOL),
-                "terminate_on_nan": _p(BOOL)},
-               description="callbacks built from the spec")
+    tensorboard = {"anyOf": [_p(BOOL), obj(_keras_callback_props(
+        "TensorBoard", update_freq=update_freq, profile_batch=_p(INT),
+        embeddings_metadata=_p({"type": ["object", "string", "null"]})),
+        description="keras.callbacks.TensorBoard")]}
+    props = {"early_stopping": early, "reduce_lr_on_plateau": plateau,
+             "checkpoint": checkpoint, "tensorboard": tensorboard, "csv_log": _p(BOOL),
+             "terminate_on_nan": _p(BOOL)}
+    from modelspec.lang import registry
+    from modelspec.lang.schema.argtypes import argument_schema
+    for name, component in registry.python_components("callbacks").items():
+        args = {a: _p(argument_schema("callbacks", name, a, d))
+                for a, d in component.args.items()}
+        props.setdefault(name, {"anyOf": [_p(BOOL), obj(args, description=f"{name} "
+                                                         "(registered from Python)")]})
+    return obj(props, description="callbacks built from the spec (and those registered "
+               "from Python with modelspec.register_callback)")
 
 
 def _adversarial_props() -> dict:
@@ -137,7 +153,10 @@ def train_schema() -> dict:
     >>> train_schema()["properties"]["type"]
     """
     props = {
-        "type": _enum(LOOP_TYPES), "epochs": _p(POS_INT), "steps_per_epoch": _p(POS_INT),
+        "type": _enum(LOOP_TYPES),
+        "model": {**_p(STR), "description": "in a 'models:' spec, the model the supervised "
+                  "loop trains (its layers are shared with the models it calls)"},
+        "epochs": _p(POS_INT), "steps_per_epoch": _p(POS_INT),
         "validation_steps": _p(POS_INT), "validation_freq": _p(POS_INT),
         "optimizer": optimizer_schema(), "loss": _loss_schema(),
         "loss_weights": {"anyOf": [{"type": "object", "additionalProperties": _p(NUM)},
@@ -388,6 +407,25 @@ def check_unused_keys(train: dict[str, Any], kind: str, errs: Collector) -> None
                          "mirrored on one machine", key=True)
 
 
+def _trained_model_outputs(spec: CheckedSpec, train: dict[str, Any],
+                           errs: Collector) -> list[str]:
+    """Checks `train.model` of a `models:` spec; returns that model's output names."""
+    models = list(spec.section("models") or {})
+    name = train.get("model")
+    if name is None:
+        if len(models) > 1:
+            errs.add(("train",), f"the supervised loop trains one model; this spec has "
+                     f"{len(models)}: {', '.join(models)}",
+                     expected="train.model: the one to train (e.g. the model calling the "
+                     "others), or train.type: adversarial")
+        return _output_names(spec, models[0]) if len(models) == 1 else []
+    if name not in models:
+        errs.add(("train", "model"), f"unknown model '{name}'",
+                 expected="one of " + ", ".join(models), suggestion=did_you_mean(name, models))
+        return []
+    return _output_names(spec, name)
+
+
 def check_train(spec: CheckedSpec, errs: Collector) -> None:
     """Checks the `train:` section of a spec beyond the schema (no TensorFlow).
 
@@ -409,7 +447,8 @@ def check_train(spec: CheckedSpec, errs: Collector) -> None:
             errs.add(("train", "distribute", "strategy"), "the adversarial loop runs on one "
                      "device", expected="strategy: default or one_device")
         return
-    outputs = _output_names(spec) if spec.section("model") is not None else []
+    outputs = _output_names(spec) if spec.section("model") is not None else \
+        _trained_model_outputs(spec, train, errs)
     _check_supervised(spec, train, errs, outputs)
     if kind == "layerwise":
         _check_layerwise(spec, train, errs)

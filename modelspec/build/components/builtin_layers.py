@@ -24,6 +24,8 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from modelspec.build.components.loss_layers import AddLoss, Sampling
+
 _LOW_PRECISION = ("float16", "bfloat16")
 
 
@@ -282,6 +284,8 @@ BUILTIN_LAYERS = {
     "LocalResponseNormalization": LocalResponseNormalization,
     "GradientReversal": GradientReversal,
     "Step": Step,
+    "AddLoss": AddLoss,
+    "Sampling": Sampling,
 }
 
 BUILTIN_ACTIVATIONS = {"step": step}

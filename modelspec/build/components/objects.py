@@ -48,6 +48,9 @@ def make(kind: str, value):
         if value in builtin_layers.BUILTIN_ACTIVATIONS:
             return builtin_layers.BUILTIN_ACTIVATIONS[value]
         return keras.activations.get(value)
+    own = _python_component(kind, value)
+    if own is not None:
+        return own
     module = _MODULES[kind]
     if isinstance(value, str):
         if value in catalog.catalog()[kind]:
@@ -69,6 +72,22 @@ def make(kind: str, value):
         if arg in args and isinstance(args[arg], dict):
             args[arg] = make(nested_kind, args[arg])
     return getattr(module, name)(**args)
+
+
+def _python_component(kind: str, value):
+    """A loss or metric registered from Python (`modelspec.register_loss`), or None."""
+    from modelspec.lang import registry
+    if kind not in registry.COMPONENT_KINDS:
+        return None
+    name = value if isinstance(value, str) else (value or {}).get("type") \
+        if isinstance(value, dict) else None
+    component = registry.python_components(kind).get(name) if isinstance(name, str) else None
+    if component is None:
+        return None
+    if not isinstance(component.obj, type):
+        return component.obj  # a function (y_true, y_pred) -> values, as Keras takes it
+    args = {k: v for k, v in value.items() if k != "type"} if isinstance(value, dict) else {}
+    return component.obj(**args)
 
 
 def layer_arguments(args: dict) -> dict:

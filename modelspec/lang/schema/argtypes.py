@@ -34,9 +34,22 @@ def ref(kind: str) -> dict[str, Any]:
     return {"$ref": f"#/$defs/{kind}"}
 
 
-def int_or_tuple(maximum: int = MAX_DIM, minimum: int = 1) -> dict[str, Any]:
+def int_or_tuple(maximum: int = MAX_DIM, minimum: int = 1, length: int | None = None,
+                 nullable: bool = False) -> dict[str, Any]:
+    """An int, or a list of `length` ints (1 to 3 when the layer's rank is unknown)."""
     item = {"type": "integer", "minimum": minimum, "maximum": maximum}
-    return {"anyOf": [item, {"type": "array", "items": item, "minItems": 1, "maxItems": 3}]}
+    array = {"type": "array", "items": item, "minItems": length or 1, "maxItems": length or 3}
+    return {"anyOf": [item, array] + ([{"type": "null"}] if nullable else []),
+            "description": f"an integer or a list of {length or '1 to 3'} integers"
+                           + (" (e.g. 3 or [3, 3])" if length == 2 else "")}
+
+
+def _spatial_rank(owner: str) -> int | None:
+    """1, 2 or 3 for a layer named ...1D / ...2D / ...3D (Conv2D, MaxPooling1D), else None."""
+    for rank in (1, 2, 3):
+        if owner.endswith(f"{rank}D"):
+            return rank
+    return None
 
 
 def _nested_ints() -> dict[str, Any]:
@@ -72,8 +85,9 @@ def argument_schema(kind: str, owner: str, name: str, default: Any) -> dict[str,
         return {"enum": _DTYPES}
     if name in _POSITIVE_SIZE:
         return {"type": "integer", "minimum": 1, "maximum": MAX_UNITS}
-    if name in _SIZE_TUPLE and not isinstance(default, str):
-        return {"anyOf": [int_or_tuple(), {"type": "null"}]} if default is None else int_or_tuple()
+    if name in _SIZE_TUPLE and (not isinstance(default, str) or default == catalog.REQUIRED):
+        return int_or_tuple(length=_spatial_rank(owner) if kind == "layers" else None,
+                            nullable=default is None)
     if name == "padding":
         if isinstance(default, str):
             return {"enum": _PADDING_ENUM}
@@ -121,11 +135,16 @@ def component_schema(kind: str, string_names: list[str]) -> dict[str, Any]:
     misspelt argument is reported against the class (with a suggestion). Any value may also
     be a parameter reference.
     """
-    classes = catalog.names(kind)
+    from modelspec.lang import registry
+    own = registry.python_components(kind) if kind in registry.COMPONENT_KINDS else {}
+    arguments = {cls: catalog.arguments(kind, cls) for cls in catalog.names(kind)}
+    arguments.update({name: c.args for name, c in own.items() if isinstance(c.obj, type)})
+    string_names = list(string_names) + list(own)
+    classes = sorted(arguments)
     rules = []
     for cls in classes:
         props = {"type": {"const": cls}}
-        for arg, default in catalog.arguments(kind, cls).items():
+        for arg, default in arguments[cls].items():
             props[arg] = param_or(argument_schema(kind, cls, arg, default))
         rules.append({"if": {"properties": {"type": {"const": cls}}, "required": ["type"]},
                       "then": {"properties": props, "additionalProperties": False}})

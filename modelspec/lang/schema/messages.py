@@ -154,9 +154,16 @@ def translate(error: ValidationError, path: PathT, document: Any, errs: Collecto
                     if key == "modelspec" and not path else f"'{key}: ...' here")
             errs.add(path, f"missing required key '{key}'", expected=hint, notes=notes)
     elif kind == "enum":
+        label = _enum_label(path, error.validator_value)
         options = [v for v in error.validator_value if v is not None]
-        errs.add(path, f"unknown {_enum_label(path, error.validator_value)} {_describe(inst)}",
-                 expected=_listing(options),
+        listing = _listing(options) or ""
+        if label == "layer type":
+            listing = _layer_type_hint(inst, listing)
+        own = _own_component(path)
+        if own:
+            listing += f"; or a {own} registered from Python (modelspec.register_{own} in " \
+                "a `modelspec --plugin FILE.py ...` file)"
+        errs.add(path, f"unknown {label} {_describe(inst)}", expected=listing,
                  suggestion=did_you_mean(inst, [str(o) for o in options]), notes=notes)
     else:
         what, expected = _value_problem(error, path)
@@ -180,6 +187,9 @@ def _translate_alternatives(error: ValidationError, path: PathT, document: Any,
         translate(best, path + tuple(best.relative_path), document, errs, owner, notes)
         return
     wanted = _branch_types(error)
+    described = _described_schema(error.schema)
+    if described and wanted == "a valid value":
+        wanted = described
     if is_reference(inst):
         return
     if _all_branches_wrong_type(error):
@@ -313,6 +323,19 @@ def _all_branches_wrong_type(error: ValidationError) -> bool:
                                   for subs in branches.values())
 
 
+def _described_schema(schema: Any) -> str | None:
+    """The `description` of an anyOf schema or of one of its branches (a parameter reference
+    wraps the argument's own schema as a branch)."""
+    if not isinstance(schema, dict):
+        return None
+    if isinstance(schema.get("description"), str):
+        return str(schema["description"])
+    for branch in schema.get("anyOf") or []:
+        if isinstance(branch, dict) and isinstance(branch.get("description"), str):
+            return str(branch["description"])
+    return None
+
+
 def _is_param_pattern(sub: ValidationError) -> bool:
     """True for a failure of the `$name` / `$(expr)` parameter-reference pattern."""
     return sub.validator == "pattern" and str(sub.validator_value).startswith("^\\$")
@@ -343,6 +366,32 @@ def _type_of(value: Any) -> str:
         if isinstance(value, pytype):
             return word
     return "null"
+
+
+PLUGIN_HINT = ("a layer of your own is a Python class registered with "
+               "modelspec.register_layer('Name', cls) in a file given as "
+               "`modelspec --plugin FILE.py COMMAND ...` (the same --plugin for train, export, "
+               "predict)")
+
+
+def _layer_type_hint(inst: Any, listing: str) -> str:
+    """What to do about an unknown layer type: Lambda and own layers come through plugins."""
+    if inst == "Lambda":
+        return ("a registered layer: a spec holds no code, so Lambda's Python function "
+                "cannot be written in one; " + PLUGIN_HINT)
+    return f"{listing}; or a layer registered from Python (`modelspec --plugin FILE.py ...`)"
+
+
+def _own_component(path: PathT) -> str | None:
+    """'loss' / 'metric' when `path` names a train loss or metric (a plugin may add one)."""
+    if len(path) < 2 or path[0] != "train":
+        return None
+    names = [p for p in path if isinstance(p, str)]
+    if "loss" in names[1:3]:
+        return "loss"
+    if "metrics" in names[1:3] or "weighted_metrics" in names[1:3]:
+        return "metric"
+    return None
 
 
 def _enum_label(path: PathT, options: Any) -> str:

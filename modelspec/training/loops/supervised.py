@@ -61,11 +61,12 @@ def run_supervised(ctx) -> dict:
     train = ctx.train
     with ctx.strategy.scope():
         models = ctx.build()
-        if len(models) != 1:
+        name = train.get("model") or next(iter(models))
+        if name not in models or (len(models) > 1 and "model" not in train):
             raise ctx.usage(f"the supervised loop trains one model, the spec has "
-                            f"{len(models)} ({', '.join(models)}); use 'model:' or pick "
-                            "train.type: adversarial")
-        (name, model), = models.items()
+                            f"{len(models)} ({', '.join(models)}); name it with "
+                            "train.model, or pick train.type: adversarial")
+        model = models[name]  # the others share its layers and are saved with it
         optimizer = compile_model(model, train)
         if ctx.checkpoint is not None:
             optimizer.build(model.trainable_variables)
