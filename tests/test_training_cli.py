@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
-import pytest
 from click.testing import CliRunner
 
 from digits_data import digits_data
+
+ROOT = Path(__file__).resolve().parents[1]
 
 SPEC = """\
 modelspec: 1
@@ -154,12 +156,23 @@ def test_optimizer_schedule_and_warmup_build():
     assert ema.use_ema and np.isclose(ema.weight_decay, 0.01)
 
 
-def test_strategy_override_reports_keys_the_multi_worker_loop_ignores(tmp_path):
+def test_strategy_override_keeps_metrics_and_callbacks_and_asks_for_tf_config(tmp_path,
+                                                                              monkeypatch):
+    monkeypatch.delenv("TF_CONFIG", raising=False)
     spec = _write(tmp_path)
     result = _train(spec, "-o", tmp_path / "run", "-q", "--strategy", "multi_worker")
     assert result.exit_code == 2, result.output
-    for at, key in (("23:3", "metrics"), ("24:35", "callbacks.early_stopping")):
-        assert (f"{spec}:{at}: train.{key}: the multi-worker loop does not use '{key}'"
-                in result.output), result.output
-    assert "tensorboard" not in result.output  # turned off: asks for nothing
+    assert "does not use" not in result.output  # metrics and early stopping are used
+    assert "TF_CONFIG is not set" in result.output and "--workers N" in result.output
+    assert not (tmp_path / "run").exists()
+
+
+def test_strategy_override_refuses_a_loop_that_cannot_be_distributed(tmp_path):
+    spec = tmp_path / "gan.yaml"
+    spec.write_text((ROOT / "tests" / "fixtures" / "bad" / "train_adversarial_multi_worker.yaml")
+                    .read_text().replace("  distribute: {strategy: multi_worker}\n", ""))
+    result = _train(spec, "-o", tmp_path / "run", "-q", "--strategy", "multi_worker")
+    assert result.exit_code == 2, result.output
+    assert (f"{spec}:19:9: train.type: the adversarial loop cannot be distributed over several "
+            "workers" in result.output), result.output
     assert not (tmp_path / "run").exists()
