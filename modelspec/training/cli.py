@@ -33,6 +33,7 @@ Examples:
   modelspec train specs/lenet5.yaml --restart
   modelspec train specs/vgg16.yaml -p small=true   # the small variant of a big network
   modelspec train specs/mlp_classifier.yaml --workers 2   # local multi-worker try-out
+  TF_CONFIG=... modelspec train SPEC --strategy multi_worker   # on each machine of a cluster
   tensorboard --logdir runs/lenet5/logs
 """
 
@@ -115,8 +116,9 @@ def launch_local_workers(spec: str, workers: int, output: Path, epochs, restart,
 @click.option("--workers", type=click.IntRange(min=1), help="Start N local worker "
               "processes that train together (MultiWorkerMirroredStrategy on 127.0.0.1).")
 @click.option("--strategy", type=click.Choice(["default", "one_device", "mirrored",
-                                               "multi_worker"]), hidden=True,
-              help="Override train.distribute.strategy (used by --workers).")
+                                               "multi_worker"]),
+              help="Override train.distribute.strategy, e.g. multi_worker on each machine "
+              "of a cluster (TF_CONFIG set; see the README, 'More than one machine').")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no final table.")
 @click.option("--param", "-p", "params", multiple=True, metavar="NAME=VALUE",
               help="Override a spec parameter (repeatable), e.g. -p small=true.")

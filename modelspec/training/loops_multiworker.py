@@ -36,6 +36,7 @@ import keras
 import tensorflow as tf
 
 from modelspec.training.callbacks import DivergenceGuard, EpochCheckpoint, spec_callbacks
+from modelspec.training.class_weights import with_class_weights
 from modelspec.training.distribute import (
     all_reduce_sum,
     broadcast_values,
@@ -261,7 +262,10 @@ def run_multiworker(ctx) -> dict:
         if steps is None:
             count = int(bundle.train.cardinality())
             steps = count if count > 0 else None
-        feeds = {"train": distribute(ctx.strategy, bundle.train, steps,
+        data = bundle.train
+        if train.get("class_weight"):
+            data = with_class_weights(data, train["class_weight"])
+        feeds = {"train": distribute(ctx.strategy, data, steps,
                                      keep="steps_per_epoch" in train),
                  "validation": distribute(ctx.strategy, bundle.validation,
                                           train.get("validation_steps"))}
