@@ -67,7 +67,8 @@ def _weights(directory: Path) -> list:
 
 def _close(ours: list, theirs: list, atol: float) -> bool:
     assert [n for n, _ in ours] == [n for n, _ in theirs]
-    return all(np.allclose(a, b, rtol=0, atol=atol) for (_, a), (_, b) in zip(ours, theirs, strict=True))
+    return all(np.allclose(a, b, rtol=0, atol=atol)
+               for (_, a), (_, b) in zip(ours, theirs, strict=True))
 
 
 def _spawn_workers(spec: Path, run: Path, *args: str, workers: int = 2) -> list:

@@ -31,6 +31,7 @@ from __future__ import annotations
 import signal
 import sys
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import keras
 import tensorflow as tf
@@ -47,6 +48,9 @@ from modelspec.training.distribute import (
 from modelspec.training.loops_supervised import compile_model
 from modelspec.training.rundir import load_models
 from modelspec.training.runtime import DEFAULT_STEPS_PER_EXECUTION
+
+if TYPE_CHECKING:
+    from modelspec.training.run import TrainContext
 
 
 @dataclass
@@ -70,15 +74,13 @@ class Feed:
         return self.iterator
 
 
-def distribute(strategy, dataset, steps: int | None = None, keep: bool = False) -> Feed | None:
+def distribute(strategy, dataset, steps: int | None = None, keep: bool = False) -> Feed:
     """Splits every global batch of `dataset` over the replicas of all workers.
 
     Sharding is by data (`AutoShardPolicy.DATA`): every worker reads the same, seeded,
     pipeline and takes its part of each batch, so each step sees the batch one machine
     would (the spec's `batch_size` is the global batch).
     """
-    if dataset is None:
-        return None
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = \
         tf.data.experimental.AutoShardPolicy.DATA
@@ -130,7 +132,7 @@ def _floats(logs: dict) -> dict:
 class Loop:
     """`fit`'s outer loop over Keras's steps, for every worker of a cluster."""
 
-    ctx: object
+    ctx: TrainContext
     model: keras.Model
     callbacks: keras.callbacks.CallbackList
     spe: int
@@ -212,7 +214,7 @@ def _epochs(loop: Loop, feeds: dict, first: int, last: int, val_freq: int) -> di
     return epoch_logs
 
 
-def _compiled(ctx):
+def _compiled(ctx: TrainContext):
     """Builds and compiles the model in the strategy's scope; the chief loads the checkpoint
     and every worker takes its weights, optimizer state and epoch."""
     strategy = ctx.strategy
@@ -233,7 +235,7 @@ def _compiled(ctx):
     return models, name, model, optimizer, int(first), int(last)
 
 
-def run_multiworker(ctx) -> dict:
+def run_multiworker(ctx: TrainContext) -> dict:
     """Trains the single model of `ctx` on every worker of the cluster in `TF_CONFIG`.
 
     Args:
@@ -267,8 +269,8 @@ def run_multiworker(ctx) -> dict:
             data = with_class_weights(data, train["class_weight"])
         feeds = {"train": distribute(ctx.strategy, data, steps,
                                      keep="steps_per_epoch" in train),
-                 "validation": distribute(ctx.strategy, bundle.validation,
-                                          train.get("validation_steps"))}
+                 "validation": None if bundle.validation is None else
+                 distribute(ctx.strategy, bundle.validation, train.get("validation_steps"))}
         cbs = [DivergenceGuard(ctx.run), checkpoint]
         cbs += spec_callbacks(ctx.run, cb_conf, has_val, resumed=first > 0)
         callbacks = keras.callbacks.CallbackList(
