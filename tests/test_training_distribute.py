@@ -137,6 +137,7 @@ def test_two_workers_match_one_worker_and_a_killed_cluster_resumes(tmp_path):
     outputs = [p.communicate(timeout=240) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], [o[1][-3000:] for o in outputs]
     assert f"resuming mw_digits from epoch {killed_at['epoch']}" in outputs[0][1]
+    assert not any("different weights" in err for _, err in outputs)  # checked at the end
     state = json.loads((run / "state.json").read_text())
     assert state["finished"] and state["epoch"] == 6 and state["replicas"] == 2
     history = json.loads((run / "history.json").read_text())

@@ -197,6 +197,30 @@ def broadcast_variables(strategy, variables: Sequence) -> None:
         variable.assign(strategy.experimental_local_results(value)[0])
 
 
+def average_over_replicas(strategy, variables: Sequence) -> None:
+    """Sets each floating-point variable to its mean over every replica of every worker.
+
+    Keras updates the moving statistics of BatchNormalization on each replica from that
+    replica's part of the batch (their variables have no aggregation); averaging them makes
+    the moving mean the one the global batches give, as on one machine (the moving variance
+    lacks the spread between the parts). Exponential averages are linear, so averaging once
+    an epoch gives what averaging every step would.
+    """
+    variables = [v for v in variables if tf.as_dtype(v.dtype).is_floating]
+    replicas = strategy.num_replicas_in_sync
+    if replicas <= 1 or not variables:
+        return
+
+    def make():
+        def pull():
+            return strategy.run(lambda: all_reduce_sum(
+                [tf.identity(getattr(v, "value", v)) for v in variables]))
+        return tf.function(pull, autograph=False)
+    pull = _pull(strategy, ("mean", *(id(v) for v in variables)), make)
+    for variable, total in zip(variables, pull(), strict=True):
+        variable.assign(strategy.experimental_local_results(total)[0] / replicas)
+
+
 def sum_over_workers(strategy, value: float) -> float:
     """The sum of one value per replica of every worker (each worker passes its own)."""
     def make():

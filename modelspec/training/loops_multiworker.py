@@ -40,6 +40,7 @@ from modelspec.training.callbacks import DivergenceGuard, EpochCheckpoint, spec_
 from modelspec.training.class_weights import with_class_weights
 from modelspec.training.distribute import (
     all_reduce_sum,
+    average_over_replicas,
     broadcast_values,
     broadcast_variables,
     lost_worker_as_error,
@@ -198,6 +199,7 @@ def _epochs(loop: Loop, feeds: dict, first: int, last: int, val_freq: int) -> di
         model.reset_metrics()
         callbacks.on_epoch_begin(epoch)
         epoch_logs = dict(loop.train_epoch(feeds["train"]))
+        average_over_replicas(loop.ctx.strategy, model.non_trainable_weights)  # BN statistics
         if feeds["validation"] is not None and not stopper.stopped \
                 and (epoch + 1) % val_freq == 0:
             val = loop.evaluate(feeds["validation"])
