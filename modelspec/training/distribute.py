@@ -23,7 +23,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import tensorflow as tf
@@ -87,7 +87,7 @@ def worker_output(train: dict, output) -> Iterator[Path]:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def make_strategy(config: dict | None):
+def make_strategy(config: dict | None) -> tf.distribute.Strategy:
     """Creates the strategy a `train.distribute` mapping asks for.
 
     Args:
@@ -125,7 +125,7 @@ def make_strategy(config: dict | None):
     raise UsageError(f"unknown distribution strategy '{kind}'")
 
 
-def is_multi_worker(strategy) -> bool:
+def is_multi_worker(strategy: tf.distribute.Strategy) -> bool:
     """Whether `strategy` spans several workers."""
     return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
 
@@ -153,14 +153,15 @@ def _from_first_replica(values: list) -> list:
 _PULLS: dict = {}  # one traced function per strategy and variable list (no retracing)
 
 
-def _pull(strategy, key, make):
+def _pull(strategy: tf.distribute.Strategy, key: object,
+          make: Callable[[], Callable]) -> Callable:
     fn = _PULLS.get((id(strategy), key))
     if fn is None:
         fn = _PULLS[(id(strategy), key)] = make()
     return fn
 
 
-def broadcast_values(strategy, values: Sequence[float]) -> list[float]:
+def broadcast_values(strategy: tf.distribute.Strategy, values: Sequence[float]) -> list[float]:
     """The chief's `values` on every worker (each worker passes its own; all must call).
 
     Example:
@@ -169,8 +170,8 @@ def broadcast_values(strategy, values: Sequence[float]) -> list[float]:
     if not values:
         return []
     tensor = tf.constant([float(v) for v in values], tf.float64)
-    def make():
-        def pull(t):
+    def make() -> Callable:
+        def pull(t: tf.Tensor) -> object:
             return strategy.run(lambda: _from_first_replica([tf.identity(t)]))
         return tf.function(pull, autograph=False, reduce_retracing=True)
     pull = _pull(strategy, "values", make)
@@ -178,7 +179,7 @@ def broadcast_values(strategy, values: Sequence[float]) -> list[float]:
     return [float(v) for v in result[0].numpy()]
 
 
-def broadcast_variables(strategy, variables: Sequence) -> None:
+def broadcast_variables(strategy: tf.distribute.Strategy, variables: Sequence) -> None:
     """Assigns the chief's values of `variables` (Keras or TF variables) on every worker.
 
     Used after the chief loaded a checkpoint and after callbacks changed weights or the
@@ -187,8 +188,8 @@ def broadcast_variables(strategy, variables: Sequence) -> None:
     variables = list(variables)
     if strategy.num_replicas_in_sync <= 1 or not variables:
         return
-    def make():
-        def pull():
+    def make() -> Callable:
+        def pull() -> object:
             return strategy.run(lambda: _from_first_replica(
                 [tf.convert_to_tensor(getattr(v, "value", v)) for v in variables]))
         return tf.function(pull, autograph=False)
@@ -197,7 +198,7 @@ def broadcast_variables(strategy, variables: Sequence) -> None:
         variable.assign(strategy.experimental_local_results(value)[0])
 
 
-def average_over_replicas(strategy, variables: Sequence) -> None:
+def average_over_replicas(strategy: tf.distribute.Strategy, variables: Sequence) -> None:
     """Sets each floating-point variable to its mean over every replica of every worker.
 
     Keras updates the moving statistics of BatchNormalization on each replica from that
@@ -211,8 +212,8 @@ def average_over_replicas(strategy, variables: Sequence) -> None:
     if replicas <= 1 or not variables:
         return
 
-    def make():
-        def pull():
+    def make() -> Callable:
+        def pull() -> object:
             return strategy.run(lambda: all_reduce_sum(
                 [tf.identity(getattr(v, "value", v)) for v in variables]))
         return tf.function(pull, autograph=False)
@@ -221,10 +222,10 @@ def average_over_replicas(strategy, variables: Sequence) -> None:
         variable.assign(strategy.experimental_local_results(total)[0] / replicas)
 
 
-def sum_over_workers(strategy, value: float) -> float:
+def sum_over_workers(strategy: tf.distribute.Strategy, value: float) -> float:
     """The sum of one value per replica of every worker (each worker passes its own)."""
-    def make():
-        def pull(t):
+    def make() -> Callable:
+        def pull(t: tf.Tensor) -> object:
             return strategy.reduce(tf.distribute.ReduceOp.SUM,
                                    strategy.run(lambda: tf.identity(t)), axis=None)
         return tf.function(pull, autograph=False)
@@ -232,7 +233,7 @@ def sum_over_workers(strategy, value: float) -> float:
     return float(pull(tf.constant(float(value), tf.float64)))
 
 
-def same_on_every_worker(strategy, variables: Sequence) -> bool:
+def same_on_every_worker(strategy: tf.distribute.Strategy, variables: Sequence) -> bool:
     """Whether every worker holds the chief's values of `variables` (checksums compared).
 
     Synchronous all-reduce keeps the replicas identical; this checks it at the end of a run.
@@ -246,7 +247,7 @@ def same_on_every_worker(strategy, variables: Sequence) -> bool:
 
 
 @contextlib.contextmanager
-def lost_worker_as_error(run_dir) -> Iterator[None]:
+def lost_worker_as_error(run_dir: object) -> Iterator[None]:
     """Turns TensorFlow's errors for an unreachable worker into a `ClusterError`."""
     try:
         yield

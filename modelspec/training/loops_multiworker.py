@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import signal
 import sys
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -64,18 +65,19 @@ class Feed:
         keep: Continue the same iterator in the next epoch (Keras's `steps_per_epoch`).
     """
 
-    data: object
+    data: Iterable
     steps: int | None
     keep: bool = False
-    iterator: object = None
+    iterator: Iterator | None = None
 
-    def epoch_iterator(self):
+    def epoch_iterator(self) -> Iterator:
         if self.iterator is None or not self.keep:
             self.iterator = iter(self.data)
         return self.iterator
 
 
-def distribute(strategy, dataset, steps: int | None = None, keep: bool = False) -> Feed:
+def distribute(strategy: tf.distribute.Strategy, dataset: tf.data.Dataset,
+               steps: int | None = None, keep: bool = False) -> Feed:
     """Splits every global batch of `dataset` over the replicas of all workers.
 
     Sharding is by data (`AutoShardPolicy.DATA`): every worker reads the same, seeded,
@@ -89,7 +91,8 @@ def distribute(strategy, dataset, steps: int | None = None, keep: bool = False) 
                 steps, keep)
 
 
-def _logs_and_stops(strategy, model, stop):
+def _logs_and_stops(strategy: tf.distribute.Strategy, model: keras.Model,
+                    stop: tf.Tensor) -> tuple[dict, tf.Tensor]:
     """Every metric over all workers, and how many replicas ask to stop, in one all-reduce.
 
     The metrics' variables are SyncOnRead sums; summing their local values over the replicas
@@ -106,13 +109,14 @@ def _logs_and_stops(strategy, model, stop):
     return logs, summed[-1]
 
 
-def step_function(strategy, model, step):
+def step_function(strategy: tf.distribute.Strategy, model: keras.Model,
+                  step: Callable[[object], object]) -> Callable:
     """A `tf.function(iterator, limit, stop)` running up to `limit` steps of `step`.
 
     Returns `(steps run, metrics over all workers, number of replicas asking to stop)`.
     """
     @tf.function
-    def run(iterator, limit, stop):
+    def run(iterator: object, limit: tf.Tensor, stop: tf.Tensor) -> tuple:
         done = tf.constant(0)
         for _ in tf.range(limit):
             batch = iterator.get_next_as_optional()
@@ -138,7 +142,7 @@ class Loop:
     callbacks: keras.callbacks.CallbackList
     spe: int
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         strategy = self.ctx.strategy
         self.train_fn = step_function(strategy, self.model, self.model.train_step)
         self.test_fn = step_function(strategy, self.model, self.model.test_step)
@@ -216,7 +220,7 @@ def _epochs(loop: Loop, feeds: dict, first: int, last: int, val_freq: int) -> di
     return epoch_logs
 
 
-def _compiled(ctx: TrainContext):
+def _compiled(ctx: TrainContext) -> tuple[dict, str, keras.Model, object, int, int]:
     """Builds and compiles the model in the strategy's scope; the chief loads the checkpoint
     and every worker takes its weights, optimizer state and epoch."""
     strategy = ctx.strategy
