@@ -46,6 +46,7 @@ from modelspec.training.distribute import (
     broadcast_variables,
     lost_worker_as_error,
     same_on_every_worker,
+    sum_over_workers,
 )
 from modelspec.training.loops_supervised import compile_model
 from modelspec.training.rundir import load_models
@@ -185,10 +186,13 @@ class Loop:
         return logs
 
     def share_decisions(self) -> None:
-        """Every worker takes the chief's `stop_training` and learning rate."""
-        optimizer = self.model.optimizer
+        """Every worker takes the chief's `stop_training` and learning rate, and stops
+        when a signal reached any worker (e.g. during validation)."""
+        optimizer, stopper = self.model.optimizer, self.ctx.stopper
         stop, = broadcast_values(self.ctx.strategy, [float(bool(self.model.stop_training))])
         self.model.stop_training = stop > 0
+        if sum_over_workers(self.ctx.strategy, float(stopper.stopped)) > 0:
+            stopper.signum = stopper.signum or signal.SIGTERM
         rate = optimizer.learning_rate
         if isinstance(rate, keras.Variable):  # not a schedule: ReduceLROnPlateau may set it
             broadcast_variables(self.ctx.strategy, [rate])
