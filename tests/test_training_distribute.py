@@ -209,3 +209,24 @@ def test_local_launcher_stops_the_other_workers_when_one_fails():
     failing = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
     assert _wait_all([sleeper, failing], grace=5) == 3
     assert sleeper.returncode is not None  # terminated, not left waiting for its peer
+
+
+def test_sigterm_on_the_chief_stops_every_worker_after_the_same_step(tmp_path):
+    import signal
+    import time
+    spec = tmp_path / "mw.yaml"
+    spec.write_text(EQUIV.replace("epochs: 6", "epochs: 50"))
+    run = tmp_path / "run"
+    procs = _spawn_workers(spec, run)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and all(p.poll() is None for p in procs):
+        if (run / "state.json").exists():
+            break
+        time.sleep(0.05)
+    procs[0].send_signal(signal.SIGTERM)  # the chief only: the workers share the stop
+    outputs = [p.communicate(timeout=240) for p in procs]
+    assert [p.returncode for p in procs] == [143, 143], [o[1][-2000:] for o in outputs]
+    assert "interrupted; a checkpoint is in" in outputs[0][1]
+    state = json.loads((run / "state.json").read_text())
+    assert not state["finished"] and 1 <= state["epoch"] < 50
+    assert (run / "checkpoints" / state["checkpoint"] / "model.weights.h5").exists()
