@@ -19,6 +19,7 @@ directory may live on shared storage or on the chief's disk alone.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -80,7 +81,12 @@ def worker_output(train: dict, output) -> Iterator[Path]:
     if not wants_multi_worker(train) or is_chief():
         yield Path(output)
         return
-    scratch = Path(tempfile.mkdtemp(prefix=f"modelspec-worker-{worker_index()}-"))
+    # one scratch directory per worker and output: a worker killed before removing it
+    # clears it when it starts again, instead of leaving one more behind
+    key = hashlib.sha256(str(Path(output).resolve()).encode()).hexdigest()[:12]
+    scratch = Path(tempfile.gettempdir()) / f"modelspec-worker-{worker_index()}-{key}"
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir(parents=True)
     try:
         yield scratch
     finally:
