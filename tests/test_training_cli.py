@@ -3,19 +3,38 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 from click.testing import CliRunner
-from digits_data import TINY_OPTIMIZER, TINY_SPLITS, tiny_digits_spec, tiny_train
+from digits_data import digits_data
+
+ROOT = Path(__file__).resolve().parents[1]
+
+SPEC = """\
+modelspec: 1
+name: tiny_digits
+model:
+  inputs: {image: {shape: [8, 8, 1]}}
+  layers:
+    - {type: Flatten}
+    - {id: h1, type: Dense, units: 16, activation: relu}
+    - {id: out, type: Dense, units: 10, activation: softmax}
+  outputs: {digit: out}
+""" + digits_data('{train: "all[:70%]", validation: "all[70%:85%]", test: "all[85%:]"}') + """\
+train:
+  epochs: 2
+  seed: 1
+  optimizer: OPTIMIZER
+  loss: sparse_categorical_crossentropy
+  metrics: [accuracy]
+  callbacks: {tensorboard: false, early_stopping: {patience: 2, restore_best_weights: true}}
+"""
 
 
-def _text(optimizer: str = TINY_OPTIMIZER) -> str:
-    return tiny_digits_spec("tiny_digits", TINY_SPLITS, tiny_train(optimizer))
-
-
-def _write(tmp_path, optimizer=TINY_OPTIMIZER, name="spec.yaml"):
+def _write(tmp_path, optimizer="{type: Adam, learning_rate: 0.01}", name="spec.yaml"):
     path = tmp_path / name
-    path.write_text(_text(optimizer))
+    path.write_text(SPEC.replace("OPTIMIZER", optimizer))
     return path
 
 
@@ -47,8 +66,9 @@ def test_train_evaluate_and_load_run(tmp_path):
     assert len(json.loads((run / "history.json").read_text())["loss"]) == 3
 
 
-def test_changed_spec_exits_4_and_restart_trains(tmp_path, tiny_digits_run_copy):
-    run = tiny_digits_run_copy  # a finished run of _write(tmp_path)'s spec
+def test_changed_spec_exits_4_and_restart_trains(tmp_path):
+    run = tmp_path / "run"
+    assert _train(_write(tmp_path), "-o", run, "-q", "--epochs", 1).exit_code == 0
     changed = _write(tmp_path, "{type: Adam, learning_rate: 0.02}")
     result = _train(changed, "-o", run, "-q", "--epochs", 1)
     assert result.exit_code == 4
@@ -56,9 +76,9 @@ def test_changed_spec_exits_4_and_restart_trains(tmp_path, tiny_digits_run_copy)
     assert _train(changed, "-o", run, "-q", "--epochs", 1, "--restart").exit_code == 0
 
 
-def test_spec_failing_the_keras_build_writes_and_clears_nothing(tmp_path,
-                                                                tiny_digits_run_copy):
-    run = tiny_digits_run_copy
+def test_spec_failing_the_keras_build_writes_and_clears_nothing(tmp_path):
+    run = tmp_path / "run"
+    assert _train(_write(tmp_path), "-o", run, "-q", "--epochs", 1).exit_code == 0
     before = sorted(p.relative_to(run) for p in run.rglob("*"))
     broken = tmp_path / "broken.yaml"   # passes the checks, fails Keras's build (8 + 16 units)
     broken.write_text(_write(tmp_path).read_text().replace(
@@ -89,7 +109,7 @@ def test_bad_train_section_is_positioned(tmp_path):
     problems = [p.format() for p in modelspec.validate(spec)]
     assert any(f"{spec}:21:27" in p and "train.optimizer.learning_rte" in p
                and "did you mean 'learning_rate'" in p for p in problems), problems
-    bad = _text("adam").replace("loss: sparse_categorical_crossentropy",
+    bad = SPEC.replace("OPTIMIZER", "adam").replace("loss: sparse_categorical_crossentropy",
                                                     "loss: {dgit: mse}")
     problems = [p.format() for p in modelspec.validate(bad, filename="x.yaml")]
     assert any("x.yaml:22:" in p and "'dgit' is not an output of the model" in p
@@ -135,12 +155,23 @@ def test_optimizer_schedule_and_warmup_build():
     assert ema.use_ema and np.isclose(ema.weight_decay, 0.01)
 
 
-def test_strategy_override_reports_keys_the_multi_worker_loop_ignores(tmp_path):
+def test_strategy_override_keeps_metrics_and_callbacks_and_asks_for_tf_config(tmp_path,
+                                                                              monkeypatch):
+    monkeypatch.delenv("TF_CONFIG", raising=False)
     spec = _write(tmp_path)
     result = _train(spec, "-o", tmp_path / "run", "-q", "--strategy", "multi_worker")
     assert result.exit_code == 2, result.output
-    for at, key in (("23:3", "metrics"), ("24:35", "callbacks.early_stopping")):
-        assert (f"{spec}:{at}: train.{key}: the multi-worker loop does not use '{key}'"
-                in result.output), result.output
-    assert "tensorboard" not in result.output  # turned off: asks for nothing
+    assert "does not use" not in result.output  # metrics and early stopping are used
+    assert "TF_CONFIG is not set" in result.output and "--workers N" in result.output
+    assert not (tmp_path / "run").exists()
+
+
+def test_strategy_override_refuses_a_loop_that_cannot_be_distributed(tmp_path):
+    spec = tmp_path / "gan.yaml"
+    spec.write_text((ROOT / "tests" / "fixtures" / "bad" / "train_adversarial_multi_worker.yaml")
+                    .read_text().replace("  distribute: {strategy: multi_worker}\n", ""))
+    result = _train(spec, "-o", tmp_path / "run", "-q", "--strategy", "multi_worker")
+    assert result.exit_code == 2, result.output
+    assert (f"{spec}:19:9: train.type: the adversarial loop cannot be distributed over several "
+            "workers" in result.output), result.output
     assert not (tmp_path / "run").exists()

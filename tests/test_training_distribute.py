@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 from click.testing import CliRunner
-from digits_data import tiny_digits_spec
+from digits_data import digits_data
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -55,53 +55,177 @@ def test_mirrored_over_two_logical_cpus(tmp_path):
     assert last < first
 
 
-SPEC = tiny_digits_spec("mw_digits", '{train: "all[:40%]"}', """\
-  epochs: 2
+def _weights(directory: Path) -> list:
+    import h5py
+    out = []
+    with h5py.File(directory / "model.weights.h5", "r") as fh:
+        fh.visititems(lambda n, obj: out.append((n, np.array(obj)))
+                      if isinstance(obj, h5py.Dataset) else None)
+    return out
+
+
+def _close(ours: list, theirs: list, atol: float) -> bool:
+    assert [n for n, _ in ours] == [n for n, _ in theirs]
+    return all(np.allclose(a, b, rtol=0, atol=atol)
+               for (_, a), (_, b) in zip(ours, theirs, strict=True))
+
+
+def _spawn_workers(spec: Path, run: Path, *args: str, workers: int = 2) -> list:
+    """Starts a local cluster as a user would on several machines: TF_CONFIG per process."""
+    from modelspec.training.cli import _free_ports
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in _free_ports(workers)]}
+    procs = []
+    for index in range(workers):
+        env = dict(_env(), TF_CONFIG=json.dumps(
+            {"cluster": cluster, "task": {"type": "worker", "index": index}}))
+        procs.append(subprocess.Popen(
+            [sys.executable, "-m", "modelspec", "train", str(spec), "-o", str(run), "-q",
+             "--strategy", "multi_worker", *args], env=env, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True))
+    return procs
+
+
+EQUIV = """\
+modelspec: 1
+name: mw_digits
+model:
+  inputs: {image: {shape: [8, 8, 1]}}
+  layers:
+    - {type: Flatten}
+    - {id: h1, type: Dense, units: 16, activation: relu}
+    - {id: out, type: Dense, units: 10, activation: softmax}
+  outputs: {digit: out}
+""" + digits_data('{train: "all[:256]", validation: "all[256:384]"}', batching=False) + """\
+  batch_size: 32
+  shuffle: false
+train:
+  epochs: 6
   seed: 1
   optimizer: {type: Adam, learning_rate: 0.01}
   loss: sparse_categorical_crossentropy
+  metrics: [accuracy]
   callbacks: {tensorboard: false}
-""")
+"""
 
 
-def test_two_local_workers_end_with_identical_weights(tmp_path, monkeypatch):
-    import h5py
+def test_two_workers_match_one_worker_and_a_killed_cluster_resumes(tmp_path):
+    """Same global batch (32 = 2 × 16, 8 full steps an epoch): 2 workers reach the weights of
+    1 worker (`fit`) within float tolerance, also across a kill of both workers mid-run."""
+    import signal
+    import time
 
+    from modelspec.training.run import train_spec
+    spec = tmp_path / "mw.yaml"
+    spec.write_text(EQUIV)
+    run = tmp_path / "two"
+    procs = _spawn_workers(spec, run)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and all(p.poll() is None for p in procs):
+        state = (run / "state.json").exists() and json.loads((run / "state.json").read_text())
+        if state and state["epoch"] >= 2:
+            break
+        time.sleep(0.05)
+    procs[1].send_signal(signal.SIGKILL)  # a worker dies; the cluster manager restarts all
+    procs[0].send_signal(signal.SIGKILL)
+    outputs = [p.communicate() for p in procs]
+    assert (run / "state.json").exists(), [o[1][-3000:] for o in outputs]
+    killed_at = json.loads((run / "state.json").read_text())
+    assert 2 <= killed_at["epoch"] < 6 and not killed_at["finished"], killed_at
+
+    procs = _spawn_workers(spec, run)
+    outputs = [p.communicate(timeout=240) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [o[1][-3000:] for o in outputs]
+    assert f"resuming mw_digits from epoch {killed_at['epoch']}" in outputs[0][1]
+    assert not any("different weights" in err for _, err in outputs)  # checked at the end
+    state = json.loads((run / "state.json").read_text())
+    assert state["finished"] and state["epoch"] == 6 and state["replicas"] == 2
+    history = json.loads((run / "history.json").read_text())
+    assert set(history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert all(len(values) == 6 for values in history.values())
+
+    one = train_spec(spec, output=tmp_path / "one", verbose=0)
+    assert _close(_weights(run / "final"), _weights(tmp_path / "one" / "final"), atol=1e-4)
+    for key, values in one.history.items():
+        np.testing.assert_allclose(history[key], values, rtol=1e-4, err_msg=key)
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics.keys() == one.metrics.keys()
+
+
+def test_workers_2_on_the_mlp_classifier_stop_early_together(tmp_path, monkeypatch):
+    """`modelspec train specs/mlp_classifier.yaml --workers 2` with its metrics and early
+    stopping (made to fire at epoch 2) writes the run directory one worker writes."""
     from modelspec.training.cli import train_command
+    from modelspec.training.run import train_spec
     monkeypatch.setenv("PYTHONPATH", str(REPO))
     monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "3")
-    spec = tmp_path / "mw.yaml"
-    spec.write_text(SPEC)
-    run = tmp_path / "run"
-    result = CliRunner().invoke(train_command, [str(spec), "-o", str(run), "--workers", "2"])
+    text = (REPO / "specs" / "mlp_classifier.yaml").read_text()
+    assert "patience: 5, restore_best_weights: true" in text
+    spec = tmp_path / "mlp_classifier.yaml"
+    spec.write_text(text.replace("patience: 5,", "patience: 1, min_delta: 10,"))
+    run = tmp_path / "two"
+    result = CliRunner().invoke(train_command, [str(spec), "-o", str(run), "--epochs", "6"])
     assert result.exit_code == 0, result.output
-    states = [json.loads((d / "state.json").read_text())
-              for d in (run, tmp_path / "run.worker-1")]
-    assert [s["replicas"] for s in states] == [2, 2]
-    assert all(s["finished"] and s["epoch"] == 2 for s in states)
+    one = train_spec(spec, epochs=6, output=tmp_path / "one", verbose=0)
 
-    def weights(directory):
-        out = []
-        with h5py.File(directory / "final" / "model.weights.h5", "r") as fh:
-            fh.visititems(lambda n, obj: out.append((n, np.array(obj)))
-                          if isinstance(obj, h5py.Dataset) else None)
-        return out
-
-    ours, theirs = weights(run), weights(tmp_path / "run.worker-1")
-    assert len(ours) == 4 and [n for n, _ in ours] == [n for n, _ in theirs]
-    assert all(np.array_equal(a, b) for (_, a), (_, b) in zip(ours, theirs))
+    def listing(root: Path) -> list:
+        return sorted(str(p.relative_to(root)) for p in root.rglob("*")
+                      if "logs" not in p.relative_to(root).parts[:1] or p.is_dir())
+    assert listing(run) == listing(tmp_path / "one")
+    assert list((run / "logs").rglob("*.tfevents.*"))  # TensorBoard, on the chief
+    state = json.loads((run / "state.json").read_text())
+    assert state["stopped_early"] and state["epoch"] == 2 == one.epochs
     history = json.loads((run / "history.json").read_text())
-    assert history["loss"][1] < history["loss"][0]
+    assert history.keys() == one.history.keys() and len(history["loss"]) == 2
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics.keys() == one.metrics.keys() and "test_accuracy" in metrics
+    # restore_best_weights took epoch 1 on every worker; its last batch (1257 = 39 × 32 + 9)
+    # is split 5 + 4, which Keras averages per replica: close to one machine, not identical
+    assert _close(_weights(run / "final"), _weights(tmp_path / "one" / "final"), atol=1e-3)
+    assert abs(metrics["test_accuracy"] - one.metrics["test_accuracy"]) < 0.02
 
 
-def test_multiworker_per_example_loss_matches_keras_for_rank_1_targets():
-    import keras
-    import tensorflow as tf
+def test_only_the_chief_writes_the_run_directory(tmp_path, monkeypatch):
+    from modelspec.training.distribute import worker_output
+    train = {"distribute": {"strategy": "multi_worker"}}
+    cluster = {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": cluster,
+                                                "task": {"type": "worker", "index": 1}}))
+    with worker_output(train, tmp_path / "run") as out:
+        assert out != tmp_path / "run" and out.is_dir() and "modelspec-worker-1-" in out.name
+        (out / "state.json").write_text("{}")
+    assert not out.exists() and not (tmp_path / "run").exists()
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": cluster,
+                                                "task": {"type": "worker", "index": 0}}))
+    with worker_output(train, tmp_path / "run") as out:
+        assert out == tmp_path / "run"
+    with worker_output({}, tmp_path / "run") as out:  # one machine
+        assert out == tmp_path / "run"
 
-    from modelspec.training.loops.multiworker import _per_example
-    y_true = tf.constant([0.0, 1.0, 1.0, 0.0])                  # (4,) labels from the data
-    y_pred = tf.constant([[0.1], [0.8], [0.4], [0.3]])          # (4, 1) sigmoid outputs
-    ours = _per_example(keras.losses.binary_crossentropy, y_true, y_pred)
-    reference = keras.losses.BinaryCrossentropy(reduction=None)(y_true, y_pred)
-    np.testing.assert_allclose(ours.numpy(), np.ravel(reference), rtol=1e-6)
-    assert tuple(ours.shape) == (4,)
+
+def test_local_launcher_stops_the_other_workers_when_one_fails():
+    from modelspec.training.cli import _wait_all
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    failing = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
+    assert _wait_all([sleeper, failing], grace=5) == 3
+    assert sleeper.returncode is not None  # terminated, not left waiting for its peer
+
+
+def test_sigterm_on_the_chief_stops_every_worker_after_the_same_step(tmp_path):
+    import signal
+    import time
+    spec = tmp_path / "mw.yaml"
+    spec.write_text(EQUIV.replace("epochs: 6", "epochs: 50"))
+    run = tmp_path / "run"
+    procs = _spawn_workers(spec, run)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and all(p.poll() is None for p in procs):
+        if (run / "state.json").exists():
+            break
+        time.sleep(0.05)
+    procs[0].send_signal(signal.SIGTERM)  # the chief only: the workers share the stop
+    outputs = [p.communicate(timeout=240) for p in procs]
+    assert [p.returncode for p in procs] == [143, 143], [o[1][-2000:] for o in outputs]
+    assert "interrupted; a checkpoint is in" in outputs[0][1]
+    state = json.loads((run / "state.json").read_text())
+    assert not state["finished"] and 1 <= state["epoch"] < 50
+    assert (run / "checkpoints" / state["checkpoint"] / "model.weights.h5").exists()

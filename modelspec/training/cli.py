@@ -34,6 +34,7 @@ Examples:
   modelspec train specs/lenet5.yaml --restart
   modelspec train specs/vgg16.yaml -p small=true   # the small variant of a big network
   modelspec train specs/mlp_classifier.yaml --workers 2   # local multi-worker try-out
+  TF_CONFIG=... modelspec train SPEC --strategy multi_worker   # on each machine of a cluster
   tensorboard --logdir runs/lenet5/logs
 """
 
@@ -50,17 +51,37 @@ def _free_ports(count: int) -> list[int]:
     return ports
 
 
-def worker_run_dir(output: Path, index: int) -> Path:
-    """Where worker `index` of a multi-worker run writes (worker 0 writes `output`)."""
-    return output if index == 0 else output.parent / f"{output.name}.worker-{index}"
+def _wait_all(procs: list, grace: float = 10.0) -> int:
+    """Waits for every worker; when one fails, stops the others (a worker blocked in a
+    collective operation would otherwise wait for the lost one). Returns the first failure."""
+    import time
+    while True:
+        codes = [p.poll() for p in procs]
+        failed = next((c for c in codes if c), None)
+        if failed is not None or all(c is not None for c in codes):
+            break
+        time.sleep(0.2)
+    if failed is not None:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.terminate()  # SIGTERM: a checkpoint, as for one machine
+        deadline = time.monotonic() + grace
+        for proc in procs:
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+    return failed or 0
 
 
 def launch_local_workers(spec: str, workers: int, output: Path, epochs, restart,
                          params=()) -> int:
     """Starts `workers` local processes training `spec` with MultiWorkerMirroredStrategy.
 
-    Each process gets a `TF_CONFIG` naming all workers on 127.0.0.1; worker 0 (the chief)
-    writes `output`, the others `<output>.worker-<i>`. Returns the first non-zero exit code.
+    Each process gets a `TF_CONFIG` naming all workers on 127.0.0.1 and the same
+    `--output`: worker 0 (the chief) writes it, the others write nothing that stays
+    (`distribute.worker_output`). Returns the first non-zero exit code.
     """
     ports = _free_ports(workers)
     cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
@@ -70,8 +91,7 @@ def launch_local_workers(spec: str, workers: int, output: Path, epochs, restart,
             {"cluster": cluster, "task": {"type": "worker", "index": index}}))
         args = [sys.executable, "-c",
                 "from modelspec.training.cli import train_command; train_command()",
-                spec, "--output", str(worker_run_dir(output, index)), "--strategy",
-                "multi_worker"]
+                spec, "--output", str(output), "--strategy", "multi_worker"]
         if epochs is not None:
             args += ["--epochs", str(epochs)]
         if restart:
@@ -81,8 +101,10 @@ def launch_local_workers(spec: str, workers: int, output: Path, epochs, restart,
         if index:
             args.append("--quiet")
         procs.append(subprocess.Popen(args, env=env))
-    codes = [p.wait() for p in procs]
-    return next((c for c in codes if c), 0)
+    try:
+        return _wait_all(procs)
+    except KeyboardInterrupt:  # Ctrl-C reached every worker too: let them checkpoint
+        return _wait_all(procs, grace=60.0) or 130
 
 
 @click.command("train", help=TRAIN_HELP)
@@ -95,8 +117,9 @@ def launch_local_workers(spec: str, workers: int, output: Path, epochs, restart,
 @click.option("--workers", type=click.IntRange(min=1), help="Start N local worker "
               "processes that train together (MultiWorkerMirroredStrategy on 127.0.0.1).")
 @click.option("--strategy", type=click.Choice(["default", "one_device", "mirrored",
-                                               "multi_worker"]), hidden=True,
-              help="Override train.distribute.strategy (used by --workers).")
+                                               "multi_worker"]),
+              help="Override train.distribute.strategy, e.g. multi_worker on each machine "
+              "of a cluster (TF_CONFIG set; see the README, 'More than one machine').")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no final table.")
 @click.option("--param", "-p", "params", multiple=True, metavar="NAME=VALUE",
               help="Override a spec parameter (repeatable), e.g. -p small=true.")
@@ -114,13 +137,13 @@ def train_command(spec, epochs, output, restart, workers, strategy, quiet, param
         code = launch_local_workers(spec, workers, out, epochs, restart, params)
         if code:
             sys.exit(code)
-        click.echo(f"run directory: {out}")
-        return
+        return  # the chief said where its run directory is
     result = train_spec(checked, epochs=epochs, output=out, restart=restart,
                         verbose=0 if quiet else ("auto" if sys.stdout.isatty() else 2),
                         strategy=strategy)
     if not quiet:
-        click.echo(f"run directory: {result.run_dir}")
+        written = "" if result.run_dir == out else " (written by the chief, worker 0)"
+        click.echo(f"run directory: {out}{written}")
 
 
 EVALUATE_HELP = """Evaluates a trained run on its test split (or another split).

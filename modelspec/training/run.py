@@ -312,12 +312,15 @@ def train_spec(spec, *, epochs: int | None = None, output=None, restart: bool = 
     if text is None and spec.path is not None:
         text = Path(spec.path).read_text(encoding="utf-8")
     resolved = spec.resolved_document()
-    return run_training(train, output or default_run_dir(spec), build,
-                        datasets if datasets is not None else spec_datasets(spec, train),
-                        fingerprint=spec.fingerprint, name=spec.name, epochs=epochs,
-                        restart=restart, verbose=verbose, spec_text=text,
-                        resolved=resolved, spec_path=spec.path, base_dir=spec.base_dir,
-                        overrides=getattr(spec, "overrides", None))
+    from modelspec.training.distribute import worker_output
+    # under multi_worker only the chief writes `output`; the other workers a scratch copy
+    with worker_output(train, output or default_run_dir(spec)) as out:
+        return run_training(train, out, build,
+                            datasets if datasets is not None else spec_datasets(spec, train),
+                            fingerprint=spec.fingerprint, name=spec.name, epochs=epochs,
+                            restart=restart, verbose=verbose, spec_text=text,
+                            resolved=resolved, spec_path=spec.path, base_dir=spec.base_dir,
+                            overrides=getattr(spec, "overrides", None))
 
 
 def as_bundle(train=None, validation=None, test=None):

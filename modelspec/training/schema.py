@@ -371,10 +371,9 @@ _WHAT_LOOP_DOES = {
     "adversarial": "its own step: it logs d_loss and g_loss, checkpoints every epoch and "
                    "writes TensorBoard scalars by itself",
 }
-# the multi-worker loop (Keras's fit fails under MultiWorkerMirroredStrategy) trains on the
-# loss alone: no metrics, callbacks or validation
-_UNUSED_BY_MULTI_WORKER = ("metrics", "weighted_metrics", "class_weight", "callbacks",
-                           "jit_compile", "steps_per_execution")
+# the multi-worker loop runs Keras's train_step, metrics and callbacks (loops_multiworker)
+# but no XLA: collectives inside jit-compiled steps are not supported on every device
+_UNUSED_BY_MULTI_WORKER = ("jit_compile",)
 
 
 def _used(train, key) -> list[tuple]:
@@ -401,10 +400,15 @@ def check_unused_keys(train: dict[str, Any], kind: str, errs: Collector) -> None
         for key in _UNUSED_BY_MULTI_WORKER:
             for path in _used(train, key):
                 errs.add(path, f"the multi-worker loop does not use '{'.'.join(path[1:])}': "
-                         "it trains on the loss alone (Keras's fit fails under "
-                         "MultiWorkerMirroredStrategy, keras-team/keras#20585)",
+                         "its steps run without XLA",
                          expected="no such key with strategy: multi_worker, or strategy: "
                          "mirrored on one machine", key=True)
+    elif strategy == "multi_worker":
+        where = ("train", "type") if "type" in train else ("train",)
+        errs.add(where, f"the {kind} loop cannot be distributed over several workers "
+                 "(strategy: multi_worker or --workers)",
+                 expected="one machine (strategy: default, one_device, or mirrored for a "
+                 "supervised spec; no --workers), or train.type: supervised to scale out")
 
 
 def _trained_model_outputs(spec: CheckedSpec, train: dict[str, Any],
@@ -443,7 +447,7 @@ def check_train(spec: CheckedSpec, errs: Collector) -> None:
     if kind == "adversarial":
         _check_adversarial(spec, train, errs)
         strategy = (train.get("distribute") or {}).get("strategy")
-        if strategy in ("mirrored", "multi_worker"):
+        if strategy == "mirrored":
             errs.add(("train", "distribute", "strategy"), "the adversarial loop runs on one "
                      "device", expected="strategy: default or one_device")
         return
@@ -467,7 +471,7 @@ def check_train(spec: CheckedSpec, errs: Collector) -> None:
                      f"({path} has no state.json)",
                      expected="the run directory of an earlier `modelspec train`")
     dist = train.get("distribute") or {}
-    if dist.get("strategy") in ("mirrored", "multi_worker") and kind != "supervised":
+    if dist.get("strategy") == "mirrored" and kind != "supervised":
         errs.add(("train", "distribute", "strategy"), f"the {kind} loop runs on one device",
                  expected="strategy: default or one_device (or train.type: supervised)")
     if dist.get("devices") and dist.get("strategy") not in ("mirrored", "one_device"):

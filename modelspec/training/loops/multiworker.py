@@ -1,110 +1,302 @@
-"""Supervised training under `MultiWorkerMirroredStrategy` with a custom loop.
+"""Supervised training under `MultiWorkerMirroredStrategy`: Keras's step, metrics and callbacks.
 
-Keras 3.15's `fit` fails under `MultiWorkerMirroredStrategy` (keras-team/keras#20585), so
-this loop runs the train step itself with `strategy.run`: each replica computes its
-per-example losses on its share of the global batch, scales them by the global batch size
-(`tf.nn.compute_average_loss`), and the optimizer's `apply_gradients` all-reduces the
-gradients across workers; every worker therefore ends with identical weights. The dataset is
-distributed with `strategy.experimental_distribute_dataset` (the spec's `batch_size` is the
-global batch). Checkpoints, divergence and signals work as in the supervised loop.
+Keras 3.15's `fit` fails under `MultiWorkerMirroredStrategy` (keras-team/keras#20585) in two
+places of its TensorFlow trainer (`keras/src/backend/tensorflow/trainer.py`): the symbolic
+build before the first epoch reduces a nested batch with `strategy.reduce`, which the
+collective strategy rejects, and the logs of every step are reduced with
+`strategy.reduce("MEAN", scalar, axis=0)`, which fails for scalars. Everything `fit` calls
+works, so this loop keeps Keras's pieces and replaces only `fit`'s outer loop:
+
+- the model is compiled exactly as for `fit` (`loops_supervised.compile_model`: per-output
+  losses, loss weights, metrics, weighted metrics, `steps_per_execution`; mixed precision
+  through the LossScaleOptimizer Keras's `compile` adds);
+- each step is Keras's own `model.train_step` run on every replica with `strategy.run`
+  (`compute_loss` scaled by Keras for the number of replicas, gradients all-reduced by the
+  optimizer, metric updates); validation and test run `model.test_step`;
+- the metrics are Keras's metric objects, whose variables are SyncOnRead sums: reading
+  `model.get_metrics_result()` outside the replicas all-reduces them, so every value is the
+  exact value over the global batches (as on one machine with the same data), and the same
+  on every worker;
+- the callbacks are the spec's Keras callbacks in a `keras.callbacks.CallbackList`, called on
+  every worker with those identical logs; the chief's decisions (stop, learning rate,
+  restored best weights) are then broadcast, so no worker can go its own way. Only the
+  chief's run directory is kept (`distribute.worker_output`).
+
+A signal (SIGTERM, Ctrl-C) on any worker stops all of them after the same step: the flag is
+all-reduced with every step's metrics.
 """
 
 from __future__ import annotations
 
+import signal
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
 import keras
 import tensorflow as tf
 
-from modelspec.training import objects
-from modelspec.training.callbacks import DivergenceGuard, EpochCheckpoint
-from modelspec.training.loops.supervised import output_names
+from modelspec.training.callbacks import DivergenceGuard, EpochCheckpoint, spec_callbacks
+from modelspec.training.class_weights import with_class_weights
+from modelspec.training.distribute import (
+    all_reduce_sum,
+    average_over_replicas,
+    broadcast_values,
+    broadcast_variables,
+    lost_worker_as_error,
+    same_on_every_worker,
+    sum_over_workers,
+)
+from modelspec.training.loops.supervised import compile_model
 from modelspec.training.rundir import load_models
+from modelspec.training.runtime import DEFAULT_STEPS_PER_EXECUTION
 
 
-def _same_rank(y_true, y_pred):
-    """Aligns (N,) targets with (N, 1) outputs as Keras's losses do before a loss function
-    (`squeeze_or_expand_to_same_rank` in keras/src/losses/loss.py, not public API)."""
-    if len(y_pred.shape) == len(y_true.shape) + 1 and y_pred.shape[-1] == 1:
-        y_true = tf.expand_dims(y_true, -1) if len(y_true.shape) == 1 else y_true
-    return y_true, y_pred
+@dataclass
+class Feed:
+    """One split distributed over the workers, and how many steps an epoch reads of it.
+
+    Args:
+        data: The `tf.distribute.DistributedDataset`.
+        steps: Steps per epoch (None: until the data ends).
+        keep: Continue the same iterator in the next epoch (Keras's `steps_per_epoch`).
+    """
+
+    data: Iterable
+    steps: int | None
+    keep: bool = False
+    iterator: Iterator | None = None
+
+    def epoch_iterator(self) -> Iterator:
+        if self.iterator is None or not self.keep:
+            self.iterator = iter(self.data)
+        return self.iterator
 
 
-def _per_example(loss, y_true, y_pred):
-    if isinstance(loss, keras.losses.Loss):
-        values = loss.call(y_true, y_pred)
-    else:
-        values = loss(*_same_rank(y_true, y_pred))
-    values = tf.cast(values, tf.float32)
-    rank = len(values.shape)
-    return tf.reduce_mean(values, axis=list(range(1, rank))) if rank > 1 else values
+def distribute(strategy: tf.distribute.Strategy, dataset: tf.data.Dataset,
+               steps: int | None = None, keep: bool = False) -> Feed:
+    """Splits every global batch of `dataset` over the replicas of all workers.
+
+    Sharding is by data (`AutoShardPolicy.DATA`): every worker reads the same, seeded,
+    pipeline and takes its part of each batch, so each step sees the batch one machine
+    would (the spec's `batch_size` is the global batch).
+    """
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = \
+        tf.data.experimental.AutoShardPolicy.DATA
+    return Feed(strategy.experimental_distribute_dataset(dataset.with_options(options)),
+                steps, keep)
 
 
-def run_multiworker(ctx) -> dict:
-    """Trains the single model of `ctx` on all workers of the cluster in `TF_CONFIG`.
+def _logs_and_stops(strategy: tf.distribute.Strategy, model: keras.Model,
+                    stop: tf.Tensor) -> tuple[dict, tf.Tensor]:
+    """Every metric over all workers, and how many replicas ask to stop, in one all-reduce.
+
+    The metrics' variables are SyncOnRead sums; summing their local values over the replicas
+    and reading Keras's `get_metrics_result` on the sums (`keras.StatelessScope`) gives the
+    values over all workers' data, as reading each variable would, with one collective
+    operation instead of one per variable.
+    """
+    variables = [v for metric in model.metrics for v in metric.variables]
+    per_replica = strategy.run(
+        lambda: all_reduce_sum([tf.identity(v.value) for v in variables] + [tf.identity(stop)]))
+    summed = [strategy.experimental_local_results(v)[0] for v in per_replica]
+    with keras.StatelessScope(state_mapping=list(zip(variables, summed[:-1], strict=True))):
+        logs = model.get_metrics_result()
+    return logs, summed[-1]
+
+
+def step_function(strategy: tf.distribute.Strategy, model: keras.Model,
+                  step: Callable[[object], object]) -> Callable:
+    """A `tf.function(iterator, limit, stop)` running up to `limit` steps of `step`.
+
+    Returns `(steps run, metrics over all workers, number of replicas asking to stop)`.
+    """
+    @tf.function
+    def run(iterator: Any, limit: tf.Tensor, stop: tf.Tensor) -> tuple:
+        done = tf.constant(0)
+        for _ in tf.range(limit):
+            batch = iterator.get_next_as_optional()
+            if not batch.has_value():
+                break
+            strategy.run(step, args=(batch.get_value(),))
+            done += 1
+        logs, stops = _logs_and_stops(strategy, model, stop)
+        return done, logs, stops
+    return run
+
+
+def _floats(logs: dict) -> dict:
+    return {key: float(value) for key, value in logs.items()}
+
+
+@dataclass
+class Loop:
+    """`fit`'s outer loop over Keras's steps, for every worker of a cluster."""
+
+    ctx: Any
+    model: keras.Model
+    callbacks: keras.callbacks.CallbackList
+    spe: int
+
+    def __post_init__(self) -> None:
+        strategy = self.ctx.strategy
+        self.train_fn = step_function(strategy, self.model, self.model.train_step)
+        self.test_fn = step_function(strategy, self.model, self.model.test_step)
+
+    def train_epoch(self, feed: Feed) -> dict:
+        """One epoch of training steps; calls the batch hooks like `fit` does."""
+        iterator, step, logs = feed.epoch_iterator(), 0, {}
+        stopper = self.ctx.stopper
+        while feed.steps is None or step < feed.steps:
+            limit = self.spe if feed.steps is None else min(self.spe, feed.steps - step)
+            self.callbacks.on_train_batch_begin(step)
+            done, result, stops = self.train_fn(iterator, tf.constant(limit),
+                                                tf.constant(float(stopper.stopped)))
+            done = int(done)
+            if done:
+                logs = _floats(result)
+                step += done
+                self.callbacks.on_train_batch_end(step - 1, logs)
+            if float(stops) > 0:  # a signal on some worker: all stop after this step
+                stopper.signum = stopper.signum or signal.SIGTERM
+                self.model.stop_training = True
+                break
+            if done < limit:
+                feed.iterator = None  # the data ended: a fresh pass next epoch
+                break
+        return logs
+
+    def evaluate(self, feed: Feed) -> dict:
+        """Keras's `test_step` over a split; the metrics over all of it, on every worker."""
+        self.model.reset_metrics()
+        iterator, step, logs = feed.epoch_iterator(), 0, {}
+        while feed.steps is None or step < feed.steps:
+            limit = self.spe if feed.steps is None else min(self.spe, feed.steps - step)
+            done, result, _ = self.test_fn(iterator, tf.constant(limit), tf.constant(0.0))
+            if int(done):
+                logs = _floats(result)
+            step += int(done)
+            if int(done) < limit:
+                break
+        return logs
+
+    def share_decisions(self) -> None:
+        """Every worker takes the chief's `stop_training` and learning rate, and stops
+        when a signal reached any worker (e.g. during validation)."""
+        optimizer, stopper = self.model.optimizer, self.ctx.stopper
+        stop, = broadcast_values(self.ctx.strategy, [float(bool(self.model.stop_training))])
+        self.model.stop_training = stop > 0
+        if sum_over_workers(self.ctx.strategy, float(stopper.stopped)) > 0:
+            stopper.signum = stopper.signum or signal.SIGTERM
+        rate = optimizer.learning_rate
+        if isinstance(rate, keras.Variable):  # not a schedule: ReduceLROnPlateau may set it
+            broadcast_variables(self.ctx.strategy, [rate])
+
+
+def _epochs(loop: Loop, feeds: dict, first: int, last: int, val_freq: int) -> dict:
+    """Trains epochs `first`..`last - 1`; returns the last epoch's logs."""
+    model, callbacks, stopper = loop.model, loop.callbacks, loop.ctx.stopper
+    epoch_logs: dict = {}
+    callbacks.on_train_begin()
+    for epoch in range(first, last):
+        model.reset_metrics()
+        callbacks.on_epoch_begin(epoch)
+        epoch_logs = dict(loop.train_epoch(feeds["train"]))
+        average_over_replicas(loop.ctx.strategy, model.non_trainable_weights)  # BN statistics
+        if feeds["validation"] is not None and not stopper.stopped \
+                and (epoch + 1) % val_freq == 0:
+            val = loop.evaluate(feeds["validation"])
+            epoch_logs.update({f"val_{key}": value for key, value in val.items()})
+        callbacks.on_epoch_end(epoch, epoch_logs)
+        loop.share_decisions()
+        if model.stop_training or stopper.stopped:
+            break
+    callbacks.on_train_end(logs=epoch_logs)  # e.g. restore_best_weights, on every worker
+    if not same_on_every_worker(loop.ctx.strategy, model.weights):
+        print("warning: the workers ended with different weights; every worker takes the "
+              "chief's", file=sys.stderr)
+        broadcast_variables(loop.ctx.strategy, model.weights)
+    return epoch_logs
+
+
+def _compiled(ctx: Any) -> tuple[dict, str, keras.Model, object, int, int]:
+    """Builds and compiles the model in the strategy's scope; the chief loads the checkpoint
+    and every worker takes its weights, optimizer state and epoch."""
+    strategy = ctx.strategy
+    with strategy.scope():
+        models = ctx.build()
+        if len(models) != 1:
+            raise ctx.usage(f"the supervised loop trains one model, the spec has "
+                            f"{len(models)} ({', '.join(models)}); use 'model:' or pick "
+                            "train.type: adversarial")
+        (name, model), = models.items()
+        optimizer = compile_model(model, ctx.train)
+        optimizer.build(model.trainable_variables)
+    if ctx.checkpoint is not None:  # only the chief has one; Keras's load_weights creates
+        # variables of its own, which inside the scope would be collective operations
+        load_models(ctx.checkpoint, models, {name: optimizer})
+    first, last = broadcast_values(strategy, [ctx.initial_epoch, ctx.epochs])
+    broadcast_variables(strategy, list(model.weights) + list(optimizer.variables))
+    return models, name, model, optimizer, int(first), int(last)
+
+
+def run_multiworker(ctx: Any) -> dict:
+    """Trains the single model of `ctx` on every worker of the cluster in `TF_CONFIG`.
+
+    Args:
+        ctx: A `modelspec.training.run.TrainContext` whose strategy is a
+            `MultiWorkerMirroredStrategy`.
 
     Returns:
-        The last epoch's mean training loss (`{"loss": ...}`).
+        Final metrics: the last epoch's logs plus the test (or validation) evaluation, as
+        `run_supervised` returns them.
+
+    Raises:
+        DivergedError: At the first non-finite loss (on every worker).
+        ClusterError: When a worker becomes unreachable.
     """
-    strategy, train = ctx.strategy, ctx.train
-    models = ctx.build()
-    (name, model), = models.items()
-    outs = output_names(model)
-    losses = objects.losses_for(train["loss"], outs)
-    weights = train.get("loss_weights") or {}
-    if isinstance(weights, list):
-        weights = dict(zip(outs, weights))
-    with strategy.scope():
-        optimizer = objects.make_optimizer(train.get("optimizer"))
-        optimizer.build(model.trainable_variables)
-    if ctx.checkpoint is not None:
-        load_models(ctx.checkpoint, models, {name: optimizer})
-    global_batch = None
-
-    def replica_step(inputs, targets, sample_weights):
-        with tf.GradientTape() as tape:
-            preds = model(inputs, training=True)
-            per_example = 0.0
-            for out, loss in losses.items():
-                values = _per_example(loss, targets[out], preds[out])
-                if out in sample_weights:  # data.sample_weights, as Keras's fit weighs them
-                    values *= tf.reshape(tf.cast(sample_weights[out], tf.float32), [-1])
-                per_example += float(weights.get(out, 1.0)) * values
-            loss_value = tf.nn.compute_average_loss(per_example,
-                                                    global_batch_size=global_batch)
-            loss_value += tf.nn.scale_regularization_loss(tf.add_n(model.losses)) \
-                if model.losses else 0.0
-        grads = tape.gradient(loss_value, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables))
-        return loss_value
-
-    @tf.function
-    def train_step(batch):
-        inputs, targets, *rest = batch  # (inputs, targets[, per-output sample weights])
-        per_replica = strategy.run(replica_step, args=(inputs, targets,
-                                                       rest[0] if rest else {}))
-        return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
-
-    dataset = ctx.bundle.train
-    first_inputs = next(iter(dataset))[0]
-    global_batch = int(tf.shape(next(iter(first_inputs.values())))[0])
-    distributed = strategy.experimental_distribute_dataset(dataset)
-    guard = DivergenceGuard(ctx.run, keys=["loss"])
-    checkpoint = EpochCheckpoint(ctx.run, models, {name: optimizer}, ctx.base_state,
-                                 monitor="loss", mode="min", stopper=ctx.stopper)
-    logs = {}
-    for epoch in range(ctx.initial_epoch, ctx.epochs):
-        guard.on_epoch_begin(epoch)
-        mean = keras.metrics.Mean()
-        for step, batch in enumerate(distributed):
-            mean.update_state(train_step(batch))
-            guard.check({"loss": mean.result()}, step)
-            if ctx.stopper.stopped:
-                break
-        logs = {"loss": float(mean.result())}
-        if ctx.verbose != 0:
-            print(f"epoch {epoch + 1}/{ctx.epochs} - loss: {logs['loss']:.4f} "
-                  f"({strategy.num_replicas_in_sync} replicas)", flush=True)
-        checkpoint.on_epoch_end(epoch, logs)
+    train, bundle = ctx.train, ctx.bundle
+    with lost_worker_as_error(ctx.run.root):
+        models, name, model, optimizer, first, last = _compiled(ctx)
+        has_val = bundle.validation is not None
+        cb_conf = train.get("callbacks") or {}
+        ck_conf = cb_conf.get("checkpoint") or {}
+        checkpoint = EpochCheckpoint(ctx.run, models, {name: optimizer}, ctx.base_state,
+                                     monitor=ck_conf.get("monitor",
+                                                         "val_loss" if has_val else "loss"),
+                                     mode=ck_conf.get("mode", "auto"), stopper=ctx.stopper)
+        steps = train.get("steps_per_epoch")
+        if steps is None:
+            count = int(bundle.train.cardinality())
+            steps = count if count > 0 else None
+        data = bundle.train
+        if train.get("class_weight"):
+            data = with_class_weights(data, train["class_weight"])
+        feeds = {"train": distribute(ctx.strategy, data, steps,
+                                     keep="steps_per_epoch" in train),
+                 "validation": None if bundle.validation is None else
+                 distribute(ctx.strategy, bundle.validation, train.get("validation_steps"))}
+        cbs = [DivergenceGuard(ctx.run), checkpoint]
+        cbs += spec_callbacks(ctx.run, cb_conf, has_val, resumed=first > 0)
+        callbacks = keras.callbacks.CallbackList(
+            cbs, add_history=False, add_progbar=ctx.verbose != 0, verbose=ctx.verbose,
+            epochs=last, steps=steps, model=model)
+        # steps per call: the spec's, else 8 as on one machine (each call ends with one
+        # all-reduce of the metrics, on top of the gradients' one per step)
+        spe = int(train.get("steps_per_execution", DEFAULT_STEPS_PER_EXECUTION))
+        loop = Loop(ctx, model, callbacks, spe)
+        logs = _epochs(loop, feeds, first, last, int(train.get("validation_freq", 1))) \
+            if first < last else {}
+        ctx.models = models
         if ctx.stopper.stopped:
-            break
-    ctx.models = models
-    return {} if ctx.stopper.stopped else logs
+            return {}
+        final = _floats(logs)
+        for split in ("test", "validation"):
+            data = getattr(bundle, split, None)
+            if data is not None:
+                result = loop.evaluate(distribute(ctx.strategy, data))
+                final.update({f"{split}_{key}": value for key, value in result.items()})
+                break
+    return final

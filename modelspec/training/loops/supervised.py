@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from modelspec.training import objects
 from modelspec.training.callbacks import DivergenceGuard, EpochCheckpoint, spec_callbacks
+from modelspec.training.class_weights import with_class_weights
 from modelspec.training.rundir import load_models
 from modelspec.training.runtime import autoclustering, compile_options, wants_autoclustering
 
@@ -84,12 +85,13 @@ def run_supervised(ctx) -> dict:
     for key in ("steps_per_epoch", "validation_steps", "validation_freq"):
         if key in train:
             fit_args[key] = train[key]
-    if train.get("class_weight"):
-        fit_args["class_weight"] = {int(k): float(v) for k, v in train["class_weight"].items()}
+    data = ctx.bundle.train
+    if train.get("class_weight"):  # fit's own class_weight refuses dict targets
+        data = with_class_weights(data, train["class_weight"])
     history = {}
     with autoclustering(wants_autoclustering(train, model)):
         if ctx.initial_epoch < ctx.epochs:
-            hist = model.fit(ctx.bundle.train, validation_data=ctx.bundle.validation,
+            hist = model.fit(data, validation_data=ctx.bundle.validation,
                              epochs=ctx.epochs, initial_epoch=ctx.initial_epoch,
                              callbacks=callbacks, verbose=ctx.verbose, shuffle=False,
                              **fit_args)
