@@ -1,0 +1,95 @@
+"""Keras model → spec document → YAML text, checked like any spec before it is returned.
+
+Example:
+>>> result = convert(read_model("ResNet50"))
+>>> result.text.count("\\n")
+41
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from modelspec.errors import UsageError
+from modelspec.importer.blocks import find_blocks
+from modelspec.importer.keras_graph import ImportGraph, ImportRef, Unsupported, read_graph
+from modelspec.importer.reader import ModelSource
+from modelspec.importer.writer import dump_spec, node_items
+
+
+class UnsupportedModelError(UsageError):
+    """The model has layers a spec cannot express (each listed); nothing was written."""
+
+    def __init__(self, label: str, unsupported: list[Unsupported]):
+        self.unsupported = unsupported
+        lines = [f"{label}: {len(unsupported)} layer(s) cannot be written as a spec "
+                 "(nothing was written):"]
+        lines += [f"  {item.format()}" for item in unsupported]
+        super().__init__("\n".join(lines))
+
+
+@dataclass
+class Converted:
+    """An imported model: its graph, the spec document and its YAML text."""
+
+    graph: ImportGraph
+    document: dict
+    text: str
+
+
+def convert(source: ModelSource, *, blocks: bool = True, weights: str | None = None,
+            name: str | None = None) -> Converted:
+    """Converts a model's config into a checked spec.
+
+    Args:
+        source: The model (`modelspec.importer.reader.read_model`).
+        blocks: Find repeated subgraphs and write them as blocks.
+        weights: The weights file to name under `model.weights` (relative to the spec).
+        name: The spec's name (default: the Keras model's name).
+
+    Raises:
+        UnsupportedModelError: If any layer cannot be expressed (all are listed).
+    """
+    graph, unsupported = read_graph(source.config)
+    if unsupported:
+        raise UnsupportedModelError(source.label, unsupported)
+    document = spec_document(graph, blocks=blocks, weights=weights, name=name)
+    header = [f"Imported from {source.label} by 'modelspec import'."]
+    return Converted(graph, document, dump_spec(document, header))
+
+
+def spec_document(graph: ImportGraph, *, blocks: bool = True, weights: str | None = None,
+                  name: str | None = None) -> dict:
+    """The spec document (plain data, as a person writes it) of an imported graph."""
+    inputs = {key: _input_decl(decl) for key, decl in graph.inputs.items()}
+    only = next(iter(graph.inputs)) if len(graph.inputs) == 1 else None
+    outputs = {ref.node for ref in graph.outputs.values()}
+    found, rename = find_blocks(graph.nodes, only, outputs) if blocks else (None, {})
+    model: dict = {"inputs": inputs}
+    if found is not None and found.blocks:
+        model["layers"] = found.items
+    else:
+        model["layers"] = node_items(graph.nodes, only)
+        rename = {}
+    model["outputs"] = {name: ImportRef(rename.get(ref.node, ref.node), ref.port).text()
+                        for name, ref in graph.outputs.items()}
+    if weights is not None:
+        model["weights"] = weights
+    document: dict = {"modelspec": 1, "name": _spec_name(name or graph.name)}
+    if found is not None and found.blocks:
+        document["blocks"] = found.blocks
+    document["model"] = model
+    return document
+
+
+def _input_decl(decl: dict) -> dict:
+    out: dict = {"shape": list(decl["shape"])}
+    if decl.get("dtype", "float32") != "float32":
+        out["dtype"] = decl["dtype"]
+    return out
+
+
+def _spec_name(name: str) -> str:
+    text = re.sub(r"[^A-Za-z0-9_.-]", "_", name)
+    return text if re.match(r"^[A-Za-z]", text) else f"m{text}"
