@@ -33,6 +33,8 @@ from modelspec.importer.writer import node_items
 BLOCK_INPUT = "input"
 MAX_UNIT_TOKENS = 6
 _MISSING = object()
+_MERGES = {"Add", "Concatenate", "Multiply", "Subtract", "Average", "Maximum", "Minimum"}
+_TRAILING = {"Activation", "ReLU", "LeakyReLU", "ELU", "PReLU", "Softmax"}
 
 
 @dataclass
@@ -91,7 +93,7 @@ def find_blocks(nodes: list[ImportNode], only_input: str | None,
         The blocks and items, and the names under which nodes that were folded into block
         calls are written (a block call's id stands for its last layer's output).
     """
-    tokens = _runs(segments(nodes, only_input, outputs))
+    tokens = _runs(_absorb_activations(segments(nodes, only_input, outputs)))
     writer = _Writer(tokens, {node.id for node in nodes}, only_input)
     return writer.write()
 
@@ -125,6 +127,20 @@ def segments(nodes: list[ImportNode], only_input: str | None,
         alive = max(alive, last_use.get(node.id, count))
     if start < count:
         out.append(Segment(nodes[start:], None, False))
+    return out
+
+
+def _absorb_activations(segs: list[Segment]) -> list[Segment]:
+    """Joins the activation after a merge to its segment (ResNet's `add → relu`)."""
+    out: list[Segment] = []
+    for seg in segs:
+        last = out[-1] if out else None
+        if last is not None and len(seg.nodes) == 1 and seg.nodes[0].type in _TRAILING \
+                and last.blockable and seg.blockable and len(last.nodes) > 1 \
+                and (last.nodes[-1].type in _MERGES or last.nodes[-2].type in _MERGES):
+            last.nodes.append(seg.nodes[0])
+        else:
+            out.append(seg)
     return out
 
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
-from modelspec.errors import UsageError
+from modelspec.errors import SpecError, UsageError
 from modelspec.importer.blocks import find_blocks
 from modelspec.importer.keras_graph import ImportGraph, ImportRef, Unsupported, read_graph
 from modelspec.importer.reader import ModelSource
@@ -93,3 +94,33 @@ def _input_decl(decl: dict) -> dict:
 def _spec_name(name: str) -> str:
     text = re.sub(r"[^A-Za-z0-9_.-]", "_", name)
     return text if re.match(r"^[A-Za-z]", text) else f"m{text}"
+
+
+def write_spec(source: ModelSource, output: Path, *, weights: bool = False,
+               blocks: bool = True, name: str | None = None) -> list[Path]:
+    """Converts, writes the weights (optional) and the spec, checked; returns the paths.
+
+    The spec is checked (`modelspec validate`'s checks) before it is written; it names its
+    weights file relative to itself.
+    """
+    from modelspec.checks import check
+    from modelspec.fileio import atomic_write_text
+    from modelspec.importer.weights import weights_path, write_weights
+    from modelspec.yamlio import load_text
+
+    if weights and source.archive is None and source.model is None:
+        raise UsageError(f"'{source.label}' holds no weights (a JSON config is the "
+                         "architecture only) — expected a .keras file or an application")
+    target = weights_path(output) if weights else None
+    result = convert(source, blocks=blocks, weights=target.name if target else None,
+                     name=name)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    written = []
+    if target is not None:
+        written.append(write_weights(source, target))
+    try:
+        check(load_text(result.text, str(output), path=output))
+    except SpecError as err:  # the writer produced an invalid spec: a bug in modelspec
+        raise RuntimeError(f"the imported spec does not pass its checks:\n{err}") from None
+    written.insert(0, atomic_write_text(output, result.text))
+    return written
