@@ -27,6 +27,10 @@ _COLLAPSIBLE = {"kernel_size", "strides", "pool_size", "dilation_rate", "size", 
 _COMPONENT_SUFFIXES = {"_initializer": "initializers", "_regularizer": "regularizers",
                        "_constraint": "constraints"}
 _FLOAT_POLICIES = {None, "float32"}
+# Config keys of base classes that no constructor lists, at their defaults.
+_IMPLICIT = {"zero_output_for_mask": False}
+_NONE = object()
+_ALIASES = {"uniform": "random_uniform", "normal": "random_normal"}  # Keras's short names
 _IMAGE_FORMAT = "channels_last"
 
 
@@ -50,7 +54,7 @@ def layer_arguments(layer_type: str, config: dict) -> tuple[dict, list[str]]:
         if key in _IDENTITY_KEYS:
             continue
         if key not in defaults:
-            if value not in (None, [], {}):
+            if value not in (None, [], {}) and _IMPLICIT.get(key, _NONE) != value:
                 problems.append(f"argument '{key}' ({_short(value)}) is not an argument "
                                 f"of {layer_type} that a spec can set")
             continue
@@ -129,9 +133,10 @@ def _canonical(key: str, value):
     if key.endswith("_initializer") or key.endswith("_regularizer") or \
             key.endswith("_constraint"):
         if isinstance(value, str):
-            return keras_style_name(value)
+            return _ALIASES.get(keras_style_name(value), keras_style_name(value))
         if isinstance(value, dict) and len(value) == 1:
-            return keras_style_name(value["type"])
+            name = keras_style_name(value["type"])
+            return _ALIASES.get(name, name)
     if isinstance(value, list) and key in _COLLAPSIBLE:
         flat = _flatten(value)
         if flat and all(v == flat[0] for v in flat):

@@ -80,21 +80,23 @@ class FoundBlocks:
     items: list = field(default_factory=list)
 
 
-def find_blocks(nodes: list[ImportNode], only_input: str | None,
-                outputs: set[str]) -> tuple[FoundBlocks, dict[str, str]]:
+def find_blocks(nodes: list[ImportNode], only_input: str | None, outputs: set[str],
+                block_names: set | None = None) -> tuple[FoundBlocks, dict[str, str]]:
     """Finds repeated structure in `nodes` and returns blocks and the model's items.
 
     Args:
         nodes: The graph's nodes in creation order.
         only_input: The graph's input when it has exactly one (the first layer reads it).
         outputs: Ids of the nodes the model's outputs read.
+        block_names: Block names already taken (by other models of the spec); updated.
 
     Returns:
         The blocks and items, and the names under which nodes that were folded into block
         calls are written (a block call's id stands for its last layer's output).
     """
     tokens = _runs(_absorb_activations(segments(nodes, only_input, outputs)))
-    writer = _Writer(tokens, {node.id for node in nodes}, only_input)
+    writer = _Writer(tokens, {node.id for node in nodes}, only_input,
+                     block_names if block_names is not None else set())
     return writer.write()
 
 
@@ -316,13 +318,14 @@ def _seg_block(instances: list[Segment], block_names: set) -> _SegBlock:
 class _Writer:
     """Writes the runs of a model as layer items, block calls and unit-block calls."""
 
-    def __init__(self, tokens: list[Token], node_ids: set, only_input: str | None):
+    def __init__(self, tokens: list[Token], node_ids: set, only_input: str | None,
+                 block_names: set):
         self.tokens = tokens
         self.taken = set(node_ids) | ({only_input} if only_input else set())
         self.previous = only_input
         self.found = FoundBlocks()
         self.rename: dict[str, str] = {}
-        self.block_names: set = set()
+        self.block_names = block_names
         self.seg_blocks: dict[tuple, _SegBlock] = {}
 
     def write(self) -> tuple[FoundBlocks, dict]:
@@ -449,7 +452,10 @@ class _Writer:
             unit.place(item, "repeat", counts, 1, f"{tid}_repeat")
             unit.items.append(item)
         name = _unique(_block_name(uprefix, "stage"), self.block_names | set(self.found.blocks))
-        return name, unit, _tidy(uprefix, name)
+        every = [n.id for inst in instances for tok in inst for seg in tok.copies
+                 for n in seg.nodes]
+        call = _tidy(_prefix(every), "") or _tidy(re.sub(r"\d+_?$", "", uprefix), name)
+        return name, unit, call
 
     def emit_unit(self, tokens: list[Token], count: int, template) -> None:
         name, unit, call_name = template

@@ -62,26 +62,44 @@ def convert(source: ModelSource, *, blocks: bool = True, weights: str | None = N
 
 def spec_document(graph: ImportGraph, *, blocks: bool = True, weights: str | None = None,
                   name: str | None = None) -> dict:
-    """The spec document (plain data, as a person writes it) of an imported graph."""
+    """The spec document (plain data, as a person writes it) of an imported graph.
+
+    A model with nested models becomes a `models:` spec: the nested ones first, called as
+    `{model: name}`, the outer one last.
+    """
+    all_blocks: dict = {}
+    graphs = {**graph.submodels, graph.name: graph}
+    written = {key: _graph_document(g, all_blocks if blocks else None)
+               for key, g in graphs.items()}
+    if weights is not None:
+        written[graph.name]["weights"] = weights
+    document: dict = {"modelspec": 1, "name": _spec_name(name or graph.name)}
+    if all_blocks:
+        document["blocks"] = all_blocks
+    if len(written) == 1:
+        document["model"] = written[graph.name]
+    else:
+        document["models"] = written
+    return document
+
+
+def _graph_document(graph: ImportGraph, blocks: dict | None) -> dict:
+    """One model's `inputs`, `layers` and `outputs`; its blocks are added to `blocks`."""
     inputs = {key: _input_decl(decl) for key, decl in graph.inputs.items()}
     only = next(iter(graph.inputs)) if len(graph.inputs) == 1 else None
-    outputs = {ref.node for ref in graph.outputs.values()}
-    found, rename = find_blocks(graph.nodes, only, outputs) if blocks else (None, {})
-    model: dict = {"inputs": inputs}
-    if found is not None and found.blocks:
-        model["layers"] = found.items
-    else:
-        model["layers"] = node_items(graph.nodes, only)
-        rename = {}
-    model["outputs"] = {name: ImportRef(rename.get(ref.node, ref.node), ref.port).text()
-                        for name, ref in graph.outputs.items()}
-    if weights is not None:
-        model["weights"] = weights
-    document: dict = {"modelspec": 1, "name": _spec_name(name or graph.name)}
-    if found is not None and found.blocks:
-        document["blocks"] = found.blocks
-    document["model"] = model
-    return document
+    rename: dict = {}
+    items = None
+    if blocks is not None:
+        outputs = {ref.node for ref in graph.outputs.values()}
+        found, rename = find_blocks(graph.nodes, only, outputs, set(blocks))
+        if found.blocks:
+            blocks.update(found.blocks)
+            items = found.items
+    if items is None:
+        items, rename = node_items(graph.nodes, only), {}
+    return {"inputs": inputs, "layers": items,
+            "outputs": {key: ImportRef(rename.get(ref.node, ref.node), ref.port).text()
+                        for key, ref in graph.outputs.items()}}
 
 
 def _input_decl(decl: dict) -> dict:

@@ -23,6 +23,7 @@ from modelspec.importer.arguments import layer_arguments
 _MERGE_OPS = {"Add": "Add", "Multiply": "Multiply", "Subtract": "Subtract"}
 _SEQUENTIAL = "Sequential"
 _MODELS = {"Functional", "Sequential", "Model"}
+_BUILTIN_MODULE = "modelspec.components.builtin_layers"  # LRN, GradientReversal, Step
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class ImportNode:
     trainable: bool | None = None
     shares: str | None = None
     keras_name: str = ""
+    model: str | None = None       # a nested model, called as {model: name}
 
 
 @dataclass
@@ -58,6 +60,7 @@ class ImportGraph:
     inputs: dict                    # name → {"shape": [...], "dtype": str}
     nodes: list[ImportNode]
     outputs: dict                   # name → ImportRef
+    submodels: dict = field(default_factory=dict)   # nested models: name → ImportGraph
 
 
 @dataclass(frozen=True)
@@ -94,8 +97,8 @@ def read_graph(model_config: dict) -> tuple[ImportGraph, list[Unsupported]]:
     for index, layer in enumerate(config["layers"]):
         builder.add_layer(index, layer)
     outputs = builder.outputs(config.get("output_layers"))
-    graph = ImportGraph(_identifier(config.get("name") or "model"), builder.inputs,
-                        builder.nodes, outputs)
+    graph = ImportGraph(identifier(config.get("name") or "model"), builder.inputs,
+                        builder.nodes, outputs, builder.submodels)
     return graph, builder.unsupported
 
 
@@ -124,10 +127,17 @@ def _sequential_as_functional(config: dict) -> dict:
             "output_layers": [previous, 0, 0]}
 
 
-def _identifier(name: str) -> str:
+def identifier(name: str) -> str:
     """A Keras name as a spec id: letters, digits and `_`, not starting with a digit."""
     text = re.sub(r"[^A-Za-z0-9_]", "_", str(name))
     return text if re.match(r"^[A-Za-z_]", text) else f"_{text}"
+
+
+def _tensors_only(args: list) -> list:
+    """A nested model's call arguments: its input tensors (a dict of them, or a list)."""
+    if len(args) == 1 and isinstance(args[0], dict) and not _is_tensor(args[0]):
+        return list(args[0].values())
+    return args
 
 
 def _is_tensor(value) -> bool:
@@ -143,6 +153,8 @@ class _Builder:
         self.unsupported: list[Unsupported] = []
         self.ids: set[str] = set()
         self.calls: dict[tuple[str, int], ImportNode | str] = {}  # (layer, node) → node/input
+        self.submodels: dict[str, ImportGraph] = {}
+        self.frozen: set[str] = set()
 
     def unique(self, name: str) -> str:
         candidate, n = name, 1
@@ -156,7 +168,7 @@ class _Builder:
         cls, config = layer.get("class_name"), layer.get("config") or {}
         name = layer.get("name") or config.get("name") or f"layer_{index}"
         if cls == "InputLayer":
-            ident = self.unique(_identifier(name))
+            ident = self.unique(identifier(name))
             shape = config.get("batch_shape") or config.get("batch_input_shape") or [None]
             self.inputs[ident] = {"shape": list(shape[1:]), "dtype": config.get("dtype",
                                                                                "float32")}
@@ -180,10 +192,7 @@ class _Builder:
                                      "spec never contains", PLUGIN_REMEDY.format(
                                          cls="MyLayer") + " with the computation as a layer")
         if cls in _MODELS:
-            return None, Unsupported(index, name, cls, "a model used as a layer (nested "
-                                     "models are not imported yet)", "build the model with "
-                                     "its layers inline, or write it as a 'models:' spec "
-                                     "calling {model: name}")
+            return self.nested_model(index, name, layer)
         if module.startswith("keras.src.ops"):
             if cls in _MERGE_OPS:
                 return "op", None
@@ -193,10 +202,31 @@ class _Builder:
                                      + PLUGIN_REMEDY.format(cls=cls))
         if registry.python_layer(cls) is not None:
             return "python", None
+        if module == _BUILTIN_MODULE and registry.layer_origin(cls) == "builtin":
+            return "builtin", None
         if module in ("keras.layers", "keras") and cls in catalog.catalog()["layers"]:
             return "keras", None
         return None, Unsupported(index, name, cls, f"a custom layer (module '{module}')",
                                  PLUGIN_REMEDY.format(cls=cls))
+
+    def nested_model(self, index: int, name: str,
+                     layer: dict) -> tuple[str | None, Unsupported | None]:
+        """A model used as a layer becomes one of the spec's `models:`, called by name."""
+        graph, unsupported = read_graph(layer)
+        for item in unsupported:
+            self.unsupported.append(Unsupported(item.index, f"{name}/{item.name}",
+                                                item.class_name, item.reason, item.remedy))
+        if unsupported:
+            return "model", None
+        graph.name = identifier(name)
+        if (layer.get("config") or {}).get("trainable") is False:  # frozen as a whole
+            self.frozen.add(graph.name)
+            for node in graph.nodes:
+                node.trainable = None
+        self.submodels.update(graph.submodels)
+        graph.submodels = {}
+        self.submodels[graph.name] = graph
+        return "model", None
 
     def ref(self, tensor: dict) -> ImportRef | None:
         layer, node_index, tensor_index = tensor["config"]["keras_history"]
@@ -217,6 +247,8 @@ class _Builder:
         args, kwargs = inbound.get("args") or [], inbound.get("kwargs") or {}
         if kind == "op":
             node = self.op_node(index, name, cls, args)
+        elif kind == "model":
+            node = self.model_node(name, args, k)
         else:
             node = self.layer_node(index, name, cls, config, k, args, kwargs)
         if node is None:
@@ -267,8 +299,17 @@ class _Builder:
         if problems:
             return None
         trainable = False if config.get("trainable") is False else None
-        return ImportNode(self.unique(_identifier(name)), layer_type, spec_args, refs, call,
+        return ImportNode(self.unique(identifier(name)), layer_type, spec_args, refs, call,
                           trainable, keras_name=name)
+
+    def model_node(self, name: str, args: list, k: int) -> ImportNode | None:
+        refs = self.tensors_of(_tensors_only(args))
+        if refs is None or identifier(name) not in self.submodels:
+            return None
+        ident = identifier(name) if k == 0 else f"{identifier(name)}_call{k}"
+        frozen = False if identifier(name) in self.frozen else None
+        return ImportNode(self.unique(ident), None, {}, refs, trainable=frozen,
+                          keras_name=name, model=identifier(name))
 
     def op_node(self, index: int, name: str, cls: str, args: list) -> ImportNode | None:
         tensors = [a for a in args if _is_tensor(a)]
@@ -277,7 +318,7 @@ class _Builder:
             refs = self.tensors_of(args)
             if refs is None:
                 return None
-            return ImportNode(self.unique(_identifier(name)), _MERGE_OPS[cls], {}, refs,
+            return ImportNode(self.unique(identifier(name)), _MERGE_OPS[cls], {}, refs,
                               keras_name=name)
         if len(tensors) == 1 and len(numbers) == 1 and len(args) == 2:
             ref = self.ref(tensors[0])
@@ -288,7 +329,7 @@ class _Builder:
                        "Multiply": {"scale": value},
                        "Subtract": ({"scale": 1.0, "offset": -value} if tensor_first
                                     else {"scale": -1.0, "offset": value})}[cls]
-            return ImportNode(self.unique(_identifier(name)), "Rescaling", rescale, [ref],
+            return ImportNode(self.unique(identifier(name)), "Rescaling", rescale, [ref],
                               keras_name=name)
         self.fail(index, name, f"keras.ops {cls}", "an operation whose operands are "
                   "neither two tensors nor a tensor and a number", "use a layer instead")
@@ -302,12 +343,12 @@ class _Builder:
             return self.ref({"config": {"keras_history": entry}})
 
         if isinstance(output_layers, dict):
-            return {_identifier(k): ref(v) for k, v in output_layers.items()}
+            return {identifier(k): ref(v) for k, v in output_layers.items()}
         entries = output_layers if output_layers and isinstance(output_layers[0], list) \
             else [output_layers]
         out = {}
         for entry in entries:
             found = ref(entry)
             if found is not None:
-                out[found.node if found.port is None else _identifier(found.text())] = found
+                out[found.node if found.port is None else identifier(found.text())] = found
         return out

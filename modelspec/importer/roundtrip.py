@@ -14,10 +14,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import keras
 import numpy as np
 
-from modelspec.importer.keras_graph import ImportGraph
+from modelspec.importer.keras_graph import ImportGraph, identifier
 
 _INPUT = "InputLayer"
 
@@ -58,7 +57,11 @@ def imported_graph(graph: ImportGraph) -> list[tuple[str, tuple[int, ...]]]:
     out = []
     for node in nodes:
         reads = [position.get(ref.node, -1) for ref in node.inputs]
-        out.append((node.type or "", tuple(reads)))
+        for value in node.call.values():  # tensors given to the call (initial_state=...)
+            texts = value if isinstance(value, list) else [value]
+            reads += [position[t.split(".")[0]] for t in texts
+                      if isinstance(t, str) and t.split(".")[0] in position]
+        out.append((node.type or ("Functional" if node.model else ""), tuple(reads)))
     return out
 
 
@@ -74,27 +77,34 @@ def compare(original, rebuilt, graph: ImportGraph | None = None, seed: int = 0) 
         return RoundTrip(same_graph, False, float("inf"),
                          f"{len(shapes_a)} weights vs {len(shapes_b)}")
     rebuilt.set_weights(original.get_weights())
-    inputs = _example_inputs(original, seed)
-    out_a = _as_list(original(inputs if len(inputs) > 1 else inputs[0], training=False))
-    named = dict(zip(_input_names(rebuilt), inputs))
-    out_b = _as_list(rebuilt(named, training=False))
+    arrays = _example_inputs(original, seed)
+    if isinstance(original.input, dict):
+        given = {key: arrays[_layer_name(t)] for key, t in original.input.items()}
+    else:
+        given = [arrays[_layer_name(t)] for t in original.inputs]
+        given = given if len(given) > 1 else given[0]
+    out_a = _as_list(original(given, training=False))
+    out_b = _as_list(rebuilt({identifier(k): v for k, v in arrays.items()}, training=False))
     diff = max(float(np.max(np.abs(np.asarray(a) - np.asarray(b))))
-               for a, b in zip(out_a, out_b))
+               for a, b in zip(out_a, out_b, strict=True))
     return RoundTrip(same_graph, True, diff)
 
 
-def _example_inputs(model, seed: int) -> list:
+def _layer_name(tensor) -> str:
+    return tensor._keras_history[0].name
+
+
+def _example_inputs(model, seed: int) -> dict:
+    """Random inputs, keyed by input layer name (None dimensions: 64)."""
     rng = np.random.default_rng(seed)
-    out = []
+    out = {}
     for tensor in model.inputs:
-        shape = [2] + [d or 8 for d in tensor.shape[1:]]
-        out.append(rng.uniform(0, 1, shape).astype(tensor.dtype))
+        shape = [2] + [d or 64 for d in tensor.shape[1:]]
+        if "int" in str(tensor.dtype):  # indices (embeddings): small non-negative integers
+            out[_layer_name(tensor)] = rng.integers(0, 2, shape).astype(tensor.dtype)
+        else:
+            out[_layer_name(tensor)] = rng.uniform(0, 1, shape).astype(tensor.dtype)
     return out
-
-
-def _input_names(model) -> list[str]:
-    return list(model.input) if isinstance(model.input, dict) else [
-        t.name for t in keras.tree.flatten(model.input)]
 
 
 def _as_list(outputs) -> list:

@@ -22,7 +22,7 @@ from modelspec.importer.keras_graph import ImportNode
 
 _PLAIN = re.compile(r"^\$?[A-Za-z_][A-Za-z0-9_.-]*$")
 _RESERVED = {"true", "false", "null", "yes", "no", "on", "off", "y", "n", "~"}
-_FIRST_KEYS = ("id", "type", "block", "shares", "in")
+_FIRST_KEYS = ("id", "type", "block", "shares", "model", "in")
 _LAST_KEYS = ("repeat", "first", "vary", "call", "trainable")
 
 
@@ -38,6 +38,8 @@ def node_items(nodes: list[ImportNode], previous: str | None) -> list[dict]:
         item: dict = {"id": node.id}
         if node.shares is not None:
             item["shares"] = node.shares
+        elif node.model is not None:
+            item["model"] = node.model
         else:
             item["type"] = node.type
         texts = [ref.text() for ref in node.inputs]
@@ -57,9 +59,14 @@ def dump_spec(document: dict, header: list[str] | None = None) -> str:
     """The document as YAML: top-level keys in block style, layer items one per line."""
     lines = [f"# {line}" for line in header or []]
     for key, value in document.items():
-        if key in ("model", "blocks") or (key == "models" and isinstance(value, dict)):
+        if key in ("model", "blocks"):
             lines.append(f"{key}:")
             lines.extend(_section(key, value, "  "))
+        elif key == "models":
+            lines.append(f"{key}:")
+            for name, graph in value.items():
+                lines.append(f"  {name}:")
+                lines.extend(_graph_lines(graph, "    "))
         else:
             lines.append(f"{key}: {flow(value)}")
     return "\n".join(lines) + "\n"
