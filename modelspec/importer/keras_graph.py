@@ -23,6 +23,7 @@ from modelspec.importer.arguments import layer_arguments
 _MERGE_OPS = {"Add": "Add", "Multiply": "Multiply", "Subtract": "Subtract"}
 _SEQUENTIAL = "Sequential"
 _MODELS = {"Functional", "Sequential", "Model"}
+_UNSUPPORTED = "<unsupported>"
 _BUILTIN_MODULE = "modelspec.components.builtin_layers"  # LRN, GradientReversal, Step
 
 
@@ -96,6 +97,7 @@ def read_graph(model_config: dict) -> tuple[ImportGraph, list[Unsupported]]:
     builder = _Builder()
     for index, layer in enumerate(config["layers"]):
         builder.add_layer(index, layer)
+    builder.finish()
     outputs = builder.outputs(config.get("output_layers"))
     graph = ImportGraph(identifier(config.get("name") or "model"), builder.inputs,
                         builder.nodes, outputs, builder.submodels)
@@ -140,6 +142,18 @@ def _tensors_only(args: list) -> list:
     return args
 
 
+def _history(value) -> list[tuple[str, int]]:
+    """(layer, call) of every tensor in a serialised call's arguments."""
+    if _is_tensor(value):
+        layer, node_index, _ = value["config"]["keras_history"]
+        return [(layer, node_index)]
+    if isinstance(value, dict):
+        return [key for item in value.values() for key in _history(item)]
+    if isinstance(value, list):
+        return [key for item in value for key in _history(item)]
+    return []
+
+
 def _is_tensor(value) -> bool:
     return isinstance(value, dict) and value.get("class_name") == "__keras_tensor__"
 
@@ -155,6 +169,7 @@ class _Builder:
         self.calls: dict[tuple[str, int], ImportNode | str] = {}  # (layer, node) → node/input
         self.submodels: dict[str, ImportGraph] = {}
         self.frozen: set[str] = set()
+        self.pending: list[tuple] = []
 
     def unique(self, name: str) -> str:
         candidate, n = name, 1
@@ -178,10 +193,32 @@ class _Builder:
         if problem is not None:
             self.unsupported.append(problem)
             for k in range(max(1, len(layer.get("inbound_nodes") or []))):
-                self.calls[(name, k)] = "<unsupported>"
+                self.calls[(name, k)] = _UNSUPPORTED
             return
         for k, inbound in enumerate(layer.get("inbound_nodes") or []):
-            self.add_call(index, name, kind, cls, config, k, inbound)
+            self.pending.append((index, name, kind, cls, config, k, inbound))
+        self.drain()
+
+    def drain(self) -> None:
+        """Makes every pending call whose inputs exist (a shared layer's later calls may
+        read layers that come after it in the config)."""
+        progress = True
+        while progress:
+            progress = False
+            for call in list(self.pending):
+                index, name, kind, cls, config, k, inbound = call
+                if (k > 0 and (name, k - 1) not in self.calls) or not all(
+                        key in self.calls for key in _history(inbound)):
+                    continue
+                self.pending.remove(call)
+                self.add_call(index, name, kind, cls, config, k, inbound)
+                progress = True
+
+    def finish(self) -> None:
+        """Reports calls that never became ready (they read tensors no layer makes)."""
+        for index, name, _, cls, _, _, _ in self.pending:
+            self.fail(index, name, cls, "reads a tensor that no layer of the model makes",
+                      "a model whose config lists every layer it uses")
 
     def layer_kind(self, index: int, name: str,
                    layer: dict) -> tuple[str | None, Unsupported | None]:
@@ -231,7 +268,7 @@ class _Builder:
     def ref(self, tensor: dict) -> ImportRef | None:
         layer, node_index, tensor_index = tensor["config"]["keras_history"]
         target = self.calls.get((layer, node_index))
-        if target is None or target == "<unsupported>":
+        if target is None or target == _UNSUPPORTED:
             return None
         if isinstance(target, str):
             return ImportRef(target)
@@ -245,6 +282,9 @@ class _Builder:
     def add_call(self, index: int, name: str, kind: str, cls: str, config: dict, k: int,
                  inbound: dict) -> None:
         args, kwargs = inbound.get("args") or [], inbound.get("kwargs") or {}
+        if any(self.calls.get(key) == _UNSUPPORTED for key in _history(inbound)):
+            self.calls[(name, k)] = _UNSUPPORTED  # after an unsupported layer: not reported
+            return
         if kind == "op":
             node = self.op_node(index, name, cls, args)
         elif kind == "model":
@@ -252,7 +292,7 @@ class _Builder:
         else:
             node = self.layer_node(index, name, cls, config, k, args, kwargs)
         if node is None:
-            self.calls[(name, k)] = "<unsupported>"
+            self.calls[(name, k)] = _UNSUPPORTED
             return
         self.calls[(name, k)] = node
         self.nodes.append(node)

@@ -51,18 +51,23 @@ def layer_graph(model) -> list[tuple[str, tuple[int, ...]]]:
 
 
 def imported_graph(graph: ImportGraph) -> list[tuple[str, tuple[int, ...]]]:
-    """The same description for the importer's graph (its layers replace Keras ops)."""
-    nodes = list(graph.nodes)
-    position = {n.id: i for i, n in enumerate(nodes)}
-    out = []
-    for node in nodes:
-        reads = [position.get(ref.node, -1) for ref in node.inputs]
+    """The same description for the importer's graph (its layers replace Keras ops; a
+    shared layer is one layer whose reads are those of all its calls)."""
+    layers = [n for n in graph.nodes if n.shares is None]
+    position = {n.id: i for i, n in enumerate(layers)}
+    for node in graph.nodes:
+        if node.shares is not None:
+            position[node.id] = position[node.shares]
+    reads: list[list[int]] = [[] for _ in layers]
+    for node in graph.nodes:
+        found = [position.get(ref.node, -1) for ref in node.inputs]
         for value in node.call.values():  # tensors given to the call (initial_state=...)
             texts = value if isinstance(value, list) else [value]
-            reads += [position[t.split(".")[0]] for t in texts
+            found += [position[t.split(".")[0]] for t in texts
                       if isinstance(t, str) and t.split(".")[0] in position]
-        out.append((node.type or ("Functional" if node.model else ""), tuple(reads)))
-    return out
+        reads[position[node.id]] += found
+    return [(node.type or ("Functional" if node.model else ""), tuple(r))
+            for node, r in zip(layers, reads, strict=True)]
 
 
 def compare(original, rebuilt, graph: ImportGraph | None = None, seed: int = 0) -> RoundTrip:
@@ -77,6 +82,7 @@ def compare(original, rebuilt, graph: ImportGraph | None = None, seed: int = 0) 
         return RoundTrip(same_graph, False, float("inf"),
                          f"{len(shapes_a)} weights vs {len(shapes_b)}")
     rebuilt.set_weights(original.get_weights())
+    original = getattr(original, "_functional", None) or original  # a Sequential's graph
     arrays = _example_inputs(original, seed)
     if isinstance(original.input, dict):
         given = {key: arrays[_layer_name(t)] for key, t in original.input.items()}
