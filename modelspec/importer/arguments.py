@@ -28,7 +28,7 @@ _COMPONENT_SUFFIXES = {"_initializer": "initializers", "_regularizer": "regulari
                        "_constraint": "constraints"}
 _FLOAT_POLICIES = {None, "float32"}
 # Config keys of base classes that no constructor lists, at their defaults.
-_IMPLICIT = {"zero_output_for_mask": False}
+_IMPLICIT = {"zero_output_for_mask": False, "rms_scaling": False}
 _NONE = object()
 _ALIASES = {"uniform": "random_uniform", "normal": "random_normal"}  # Keras's short names
 _IMAGE_FORMAT = "channels_last"
@@ -58,6 +58,8 @@ def layer_arguments(layer_type: str, config: dict) -> tuple[dict, list[str]]:
                 problems.append(f"argument '{key}' ({_short(value)}) is not an argument "
                                 f"of {layer_type} that a spec can set")
             continue
+        if key == "axis" and isinstance(value, list) and len(value) == 1:
+            value = value[0]  # Keras stores axis=3 of normalisation layers as [3]
         converted, problem = _convert(key, value)
         if problem:
             problems.append(problem)

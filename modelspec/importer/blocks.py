@@ -524,4 +524,4 @@ def _token_id(token: Token, uprefix: str, seg_blocks: dict) -> str:
 def _renamed(node: ImportNode, rename: dict) -> ImportNode:
     inputs = [ImportRef(rename.get(r.node, r.node), r.port) for r in node.inputs]
     return ImportNode(node.id, node.type, node.args, inputs, node.call, node.trainable,
-                      node.shares, node.keras_name)
+                      node.shares, node.keras_name, node.model)

@@ -243,8 +243,12 @@ class _Builder:
             return "builtin", None
         if module in ("keras.layers", "keras") and cls in catalog.catalog()["layers"]:
             return "keras", None
+        remedy = PLUGIN_REMEDY.format(cls=cls)
+        if any(len(node.get("args") or []) == 1 and isinstance(node["args"][0], list)
+               for node in layer.get("inbound_nodes") or []):
+            remedy = remedy.replace(f"{cls}, {cls})", f"{cls}, {cls}, inputs='list')")
         return None, Unsupported(index, name, cls, f"a custom layer (module '{module}')",
-                                 PLUGIN_REMEDY.format(cls=cls))
+                                 remedy)
 
     def nested_model(self, index: int, name: str,
                      layer: dict) -> tuple[str | None, Unsupported | None]:
