@@ -24,9 +24,9 @@ quiet_tensorflow()
 
 import keras  # noqa: E402
 
+from modelspec.checks import load_and_check  # noqa: E402
 from modelspec.cli import main  # noqa: E402
 from modelspec.compiler import build_from_spec, build_models  # noqa: E402
-from modelspec.checks import load_and_check  # noqa: E402
 from modelspec.importer.arguments import layer_arguments  # noqa: E402
 from modelspec.importer.convert import UnsupportedModelError, convert  # noqa: E402
 from modelspec.importer.reader import ModelSource, read_model  # noqa: E402

@@ -323,6 +323,8 @@ class _Builder:
             return None
         call = {}
         for key, value in kwargs.items():
+            if key == "training" and value is False:
+                continue  # recorded by a symbolic build; a call's own `training` overrides it
             if _is_tensor(value):
                 ref = self.ref(value)
                 call[key] = ref.text() if ref else None
