@@ -12,6 +12,7 @@ layers — the remedy the report names.
 Usage:
     python tools/roundtrip_applications.py                 # everything, writes the docs
     python tools/roundtrip_applications.py ResNet50 VGG16  # some, prints only
+    python tools/roundtrip_applications.py --table-from LOG # docs from printed rows
 """
 
 from __future__ import annotations
@@ -26,6 +27,10 @@ REPO = Path(__file__).resolve().parents[1]
 DOC = REPO / "docs" / "IMPORT.md"
 BEGIN, END = "<!-- applications table: begin -->", "<!-- applications table: end -->"
 ZOO_BEGIN, ZOO_END = "<!-- zoo table: begin -->", "<!-- zoo table: end -->"
+# Run last: the largest (hundreds of millions of weights, or 480-600 pixel inputs).
+HEAVY = {"ConvNeXtBase", "ConvNeXtLarge", "ConvNeXtXLarge", "EfficientNetB5", "EfficientNetB6",
+         "EfficientNetB7", "EfficientNetV2L", "EfficientNetV2M", "NASNetLarge", "ResNet152",
+         "ResNet152V2", "InceptionResNetV2"}
 PLUGINS = {"LayerScale": ("keras.src.applications.convnext", "single"),
            "CustomScaleLayer": ("keras.src.applications.inception_resnet_v2", "list")}
 
@@ -162,9 +167,13 @@ def main(argv: list[str]) -> int:
     if argv and argv[0] == "--zoo":
         run_zoo()
         return 0
+    if argv and argv[0] == "--table-from":  # rows printed by earlier (partial) runs
+        rows = _rows_from(Path(argv[1]))
+        _write_docs(rows)
+        return 0
     sys.path.insert(0, str(REPO))
     from modelspec import catalog
-    names = argv or sorted(catalog.catalog()["applications"])
+    names = argv or sorted(catalog.catalog()["applications"], key=lambda n: (n in HEAVY, n))
     rows = []
     for name in names:
         row = _subprocess(name, plugins=False)
@@ -176,14 +185,31 @@ def main(argv: list[str]) -> int:
         rows.append(row)
         print(json.dumps(row), flush=True)
     if not argv:
-        from modelspec.fileio import atomic_write_text
-        text = _replace(DOC.read_text(), BEGIN, END, table(rows))
-        zoo = [json.loads(line) for line in subprocess.run(
-            [sys.executable, __file__, "--zoo"], capture_output=True, text=True,
-            cwd=REPO).stdout.splitlines() if line.startswith("{")]
-        text = _replace(text, ZOO_BEGIN, ZOO_END, zoo_table(zoo))
-        atomic_write_text(DOC, text)
+        _write_docs(rows)
     return 0 if all(row.get("ok") for row in rows) else 1
+
+
+def _rows_from(log: Path) -> list[dict]:
+    """The last row of each application in a log of printed rows, in the catalogue's order."""
+    from modelspec import catalog
+    last: dict = {}
+    for line in log.read_text().splitlines():
+        if line.startswith("{"):
+            row = json.loads(line)
+            if "unsupported" not in row or row["name"] not in last:
+                last[row["name"]] = row
+    return [last.get(name, {"name": name, "error": ["not run (time)"]})
+            for name in sorted(catalog.catalog()["applications"])]
+
+
+def _write_docs(rows: list[dict]) -> None:
+    from modelspec.fileio import atomic_write_text
+    text = _replace(DOC.read_text(), BEGIN, END, table(rows))
+    zoo = [json.loads(line) for line in subprocess.run(
+        [sys.executable, __file__, "--zoo"], capture_output=True, text=True,
+        cwd=REPO).stdout.splitlines() if line.startswith("{")]
+    text = _replace(text, ZOO_BEGIN, ZOO_END, zoo_table(zoo))
+    atomic_write_text(DOC, text)
 
 
 if __name__ == "__main__":
