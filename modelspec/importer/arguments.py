@@ -15,6 +15,8 @@ Example:
 
 from __future__ import annotations
 
+from typing import Any
+
 from modelspec import catalog, registry
 from modelspec.flatgraph import keras_style_name
 
@@ -74,13 +76,13 @@ def layer_arguments(layer_type: str, config: dict) -> tuple[dict, list[str]]:
     return args, problems
 
 
-def _policy_name(dtype) -> str | None:
+def _policy_name(dtype: Any) -> str | None:
     if isinstance(dtype, dict):
         return (dtype.get("config") or {}).get("name")
     return dtype
 
 
-def _convert(key: str, value) -> tuple[object, str | None]:
+def _convert(key: str, value: Any) -> tuple[Any, str | None]:
     """A config value in the spec's form; (None, problem) when a spec cannot hold it."""
     for suffix, kind in _COMPONENT_SUFFIXES.items():
         if key.endswith(suffix):
@@ -93,7 +95,7 @@ def _convert(key: str, value) -> tuple[object, str | None]:
     return _plain(value), None
 
 
-def _plain(value):
+def _plain(value: Any) -> Any:
     if isinstance(value, tuple):
         value = list(value)
     if isinstance(value, list):
@@ -101,7 +103,7 @@ def _plain(value):
     return value
 
 
-def component(kind: str, value) -> tuple[object, str | None]:
+def component(kind: str, value: Any) -> tuple[Any, str | None]:
     """A serialised initialiser/regulariser/constraint → `name` or `{type: Class, ...}`."""
     if value is None or isinstance(value, str):
         return value, None
@@ -123,11 +125,11 @@ def component(kind: str, value) -> tuple[object, str | None]:
     return {"type": name, **own}, None
 
 
-def _same(key: str, value, default) -> bool:
+def _same(key: str, value: Any, default: Any) -> bool:
     return _canonical(key, value) == _canonical(key, default)
 
 
-def _canonical(key: str, value):
+def _canonical(key: str, value: Any) -> Any:
     if key.endswith("activation") and value in (None, "linear"):
         return None
     if key == "data_format" and value is None:
@@ -148,7 +150,7 @@ def _canonical(key: str, value):
     return value
 
 
-def compact(key: str, value):
+def compact(key: str, value: Any) -> Any:
     """`[3, 3]` → `3` for arguments Keras accepts as one int; otherwise unchanged."""
     if isinstance(value, list) and key in _COLLAPSIBLE:
         flat = _flatten(value)
@@ -157,13 +159,13 @@ def compact(key: str, value):
     return value
 
 
-def _flatten(value) -> list:
+def _flatten(value: list) -> list:
     out = []
     for item in value:
         out.extend(_flatten(item) if isinstance(item, list) else [item])
     return out
 
 
-def _short(value) -> str:
+def _short(value: Any) -> str:
     text = repr(value)
     return text if len(text) < 60 else text[:57] + "..."

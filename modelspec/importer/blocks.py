@@ -22,7 +22,9 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from modelspec import registry
 from modelspec.flatgraph import keras_style_name
@@ -146,7 +148,7 @@ def _absorb_activations(segs: list[Segment]) -> list[Segment]:
     return out
 
 
-def _reads(node: ImportNode):
+def _reads(node: ImportNode) -> Iterator[ImportRef]:
     yield from node.inputs
 
 
@@ -174,7 +176,7 @@ def _runs(segs: list[Segment]) -> list[Token]:
 
 # -- argument values -------------------------------------------------------------------
 
-def _value(node: ImportNode, key: str):
+def _value(node: ImportNode, key: str) -> Any:
     """A node's argument as written, or Keras's default (compacted) when left out."""
     if key in node.args:
         return node.args[key]
@@ -182,7 +184,7 @@ def _value(node: ImportNode, key: str):
     return _MISSING if default is _MISSING else compact(key, default)
 
 
-def _key(value) -> str:
+def _key(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str)
 
 
@@ -200,13 +202,13 @@ def spread(values: list) -> tuple:
     return ("vary", list(values))
 
 
-def _common_value(values: list):
+def _common_value(values: list) -> Any:
     counts = Counter(_key(v) for v in values)
     best = counts.most_common(1)[0][0]
     return next(v for v in values if _key(v) == best)
 
 
-def put_spread(item: dict, key: str, values: list, default=_MISSING) -> None:
+def put_spread(item: dict, key: str, values: list, default: Any = _MISSING) -> None:
     """Writes the copies' values of `key` into a layer item or block call."""
     shape = spread(values)
     if shape[0] == "one":
@@ -280,7 +282,9 @@ def _seg_block(instances: list[Segment], block_names: set) -> _SegBlock:
         rest = node.id[len(prefix):]
         local[node.id] = _unique(_tidy(rest, keras_style_name(node.type or "layer")),
                                  local_taken)
-    params, bindings, vectors = {}, {}, {}
+    params: dict[str, Any] = {}
+    bindings: dict[str, tuple[int, str]] = {}
+    vectors: dict[tuple, str] = {}
     nodes = []
     for j, node in enumerate(first.nodes):
         args = {}
@@ -304,7 +308,7 @@ def _seg_block(instances: list[Segment], block_names: set) -> _SegBlock:
                   for r in node.inputs]
         nodes.append(ImportNode(local[node.id], node.type, args, inputs,
                                 trainable=node.trainable))
-    definition = {}
+    definition: dict[str, Any] = {}
     if params:
         definition["params"] = params
     definition["layers"] = node_items(nodes, BLOCK_INPUT)
@@ -365,8 +369,8 @@ class _Writer:
         nodes = [node for seg in token.copies for node in seg.nodes]
         if block is not None:
             ids = [node.id for node in nodes]
-            item = {"id": _unique(_tidy(_prefix(ids), block.name), self.taken),
-                    "block": block.name}
+            item: dict[str, Any] = {"id": _unique(_tidy(_prefix(ids), block.name), self.taken),
+                                    "block": block.name}
             per_copy = [block.values(seg) for seg in token.copies]
             for param, default in block.defaults.items():
                 put_spread(item, param, [v[param] for v in per_copy], default)
@@ -389,14 +393,14 @@ class _Writer:
             self.previous = nodes[-1].id
 
     # units: a repeating sequence of runs
-    def shape(self, token: Token):
+    def shape(self, token: Token) -> tuple | None:
         if not token.blockable:
             return None
         if not token.is_layer and token.signature not in self.seg_blocks:
             return None
         return (token.is_layer, token.signature)
 
-    def find_unit(self, start: int):
+    def find_unit(self, start: int) -> tuple | None:
         """The best (length, count, template) of a unit repeating from `start`, or None."""
         best = None
         for length in range(2, MAX_UNIT_TOKENS + 1):
@@ -420,7 +424,7 @@ class _Writer:
                 best = ((count - 1) * size, length, count, template)
         return None if best is None else best[1:]
 
-    def unit_template(self, instances: list[list[Token]]):
+    def unit_template(self, instances: list[list[Token]]) -> tuple | None:
         """(block definition, per-instance parameter values), or None if not expressible."""
         ids = [n.id for tok in instances[0] for seg in tok.copies for n in seg.nodes]
         uprefix = _prefix(ids)
@@ -431,7 +435,7 @@ class _Writer:
             tid = _unique(_token_id(token, uprefix, self.seg_blocks), local_taken)
             if token.is_layer:
                 node = token.copies[0].nodes[0]
-                item = {"id": tid, "type": node.type}
+                item: dict[str, Any] = {"id": tid, "type": node.type}
                 keys = dict.fromkeys(k for tok in row for seg in tok.copies
                                      for k in seg.nodes[0].args)
                 matrices = {k: [[_value(seg.nodes[0], k) for seg in tok.copies]
@@ -457,7 +461,7 @@ class _Writer:
         call = _tidy(_prefix(every), "") or _tidy(re.sub(r"\d+_?$", "", uprefix), name)
         return name, unit, call
 
-    def emit_unit(self, tokens: list[Token], count: int, template) -> None:
+    def emit_unit(self, tokens: list[Token], count: int, template: tuple) -> None:
         name, unit, call_name = template
         self.block_names.add(name)
         definition = {"params": unit.params} if unit.params else {}
@@ -480,7 +484,8 @@ class _Unit:
         self.values: list[dict] = [{} for _ in range(count)]
         self.vectors: dict = {}
 
-    def bind(self, item: dict, key: str, matrix: list[list], default, tid: str) -> bool:
+    def bind(self, item: dict, key: str, matrix: list[list], default: Any,
+             tid: str) -> bool:
         """Writes an argument whose copies' values are `matrix[instance][copy]`."""
         shapes = [spread(row) for row in matrix]
         if any(shape[0] == "vary" for shape in shapes):
@@ -492,7 +497,8 @@ class _Unit:
             self.place(first, key, [shape[1] for shape in shapes], _MISSING, f"{key}_first")
         return True
 
-    def place(self, target: dict, key: str, values: list, default, name: str) -> None:
+    def place(self, target: dict, key: str, values: list, default: Any,
+              name: str) -> None:
         if _same(values):
             if default is _MISSING or _key(values[0]) != _key(default):
                 target[key] = values[0]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from modelspec import catalog, registry
 from modelspec.importer.arguments import layer_arguments
@@ -142,7 +143,7 @@ def _tensors_only(args: list) -> list:
     return args
 
 
-def _history(value) -> list[tuple[str, int]]:
+def _history(value: Any) -> list[tuple[str, int]]:
     """(layer, call) of every tensor in a serialised call's arguments."""
     if _is_tensor(value):
         layer, node_index, _ = value["config"]["keras_history"]
@@ -154,7 +155,7 @@ def _history(value) -> list[tuple[str, int]]:
     return []
 
 
-def _is_tensor(value) -> bool:
+def _is_tensor(value: Any) -> bool:
     return isinstance(value, dict) and value.get("class_name") == "__keras_tensor__"
 
 
@@ -223,7 +224,7 @@ class _Builder:
     def layer_kind(self, index: int, name: str,
                    layer: dict) -> tuple[str | None, Unsupported | None]:
         """("keras" | "python" | "op", None) or (None, Unsupported)."""
-        cls, module = layer.get("class_name"), layer.get("module") or ""
+        cls, module = str(layer.get("class_name")), layer.get("module") or ""
         if cls == "Lambda":
             return None, Unsupported(index, name, cls, "a Lambda holds Python code, which a "
                                      "spec never contains", PLUGIN_REMEDY.format(
@@ -301,7 +302,7 @@ class _Builder:
         self.calls[(name, k)] = node
         self.nodes.append(node)
 
-    def tensors_of(self, args) -> list | None:
+    def tensors_of(self, args: list) -> list | None:
         """The positional tensors of a call, following the layer's input convention."""
         flat = args[0] if len(args) == 1 and isinstance(args[0], list) else args
         refs = []
@@ -321,7 +322,7 @@ class _Builder:
             self.fail(index, name, layer_type, "a call with non-tensor or unknown inputs",
                       "call the layer on tensors of the model only")
             return None
-        call = {}
+        call: dict[str, Any] = {}
         for key, value in kwargs.items():
             if key == "training" and value is False:
                 continue  # recorded by a symbolic build; a call's own `training` overrides it
@@ -385,7 +386,7 @@ class _Builder:
         self.unsupported.append(Unsupported(index, name, cls, reason, remedy))
 
     def outputs(self, output_layers: list | dict | None) -> dict:
-        def ref(entry: list) -> ImportRef | None:
+        def ref(entry: Any) -> ImportRef | None:
             return self.ref({"config": {"keras_history": entry}})
 
         if isinstance(output_layers, dict):

@@ -19,6 +19,7 @@ import json
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from modelspec import catalog
 from modelspec.errors import UsageError
@@ -41,7 +42,7 @@ class ModelSource:
     label: str
     config: dict
     archive: Path | None = None
-    model: object = None
+    model: Any = None
 
 
 def read_model(name: str, input_shape: tuple[int, ...] | None = None) -> ModelSource:
@@ -113,7 +114,7 @@ def _application(name: str, input_shape: tuple[int, ...] | None) -> ModelSource:
     quiet_tensorflow()
     import keras
 
-    kwargs = {"weights": None}
+    kwargs: dict[str, Any] = {"weights": None}
     if input_shape is not None:
         kwargs["input_shape"] = tuple(input_shape)
     model = getattr(keras.applications, name)(**kwargs)

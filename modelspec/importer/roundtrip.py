@@ -13,6 +13,7 @@ True
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -35,7 +36,7 @@ class RoundTrip:
         return self.same_graph and self.same_weights and self.max_difference == 0.0
 
 
-def layer_graph(model) -> list[tuple[str, tuple[int, ...]]]:
+def layer_graph(model: Any) -> list[tuple[str, tuple[int, ...]]]:
     """(layer class, positions of the layers it reads) for each layer of a functional model."""
     layers = [layer for layer in model.layers if type(layer).__name__ != _INPUT]
     position = {id(layer): i for i, layer in enumerate(layers)}
@@ -70,7 +71,8 @@ def imported_graph(graph: ImportGraph) -> list[tuple[str, tuple[int, ...]]]:
             for node, r in zip(layers, reads, strict=True)]
 
 
-def compare(original, rebuilt, graph: ImportGraph | None = None, seed: int = 0) -> RoundTrip:
+def compare(original: Any, rebuilt: Any, graph: ImportGraph | None = None,
+            seed: int = 0) -> RoundTrip:
     """Compares a rebuilt model with the original after copying the original's weights."""
     expected = imported_graph(graph) if graph is not None else layer_graph(original)
     found = layer_graph(rebuilt)
@@ -84,6 +86,7 @@ def compare(original, rebuilt, graph: ImportGraph | None = None, seed: int = 0) 
     rebuilt.set_weights(original.get_weights())
     original = getattr(original, "_functional", None) or original  # a Sequential's graph
     arrays = _example_inputs(original, seed)
+    given: Any
     if isinstance(original.input, dict):
         given = {key: arrays[_layer_name(t)] for key, t in original.input.items()}
     else:
@@ -96,11 +99,11 @@ def compare(original, rebuilt, graph: ImportGraph | None = None, seed: int = 0) 
     return RoundTrip(same_graph, True, diff)
 
 
-def _layer_name(tensor) -> str:
+def _layer_name(tensor: Any) -> str:
     return tensor._keras_history[0].name
 
 
-def _example_inputs(model, seed: int) -> dict:
+def _example_inputs(model: Any, seed: int) -> dict:
     """Random inputs, keyed by input layer name (None dimensions: 64)."""
     rng = np.random.default_rng(seed)
     out = {}
@@ -113,7 +116,7 @@ def _example_inputs(model, seed: int) -> dict:
     return out
 
 
-def _as_list(outputs) -> list:
+def _as_list(outputs: Any) -> list:
     if isinstance(outputs, dict):
         return [outputs[k] for k in outputs]
     return list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]

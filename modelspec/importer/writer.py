@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from typing import Any
 
 from modelspec.importer.keras_graph import ImportNode
 
@@ -103,7 +104,7 @@ def _ordered(item: dict) -> dict:
     return {**first, **middle, **last}
 
 
-def flow(value) -> str:
+def flow(value: Any) -> str:
     """One value in YAML flow style that loads back to exactly `value`."""
     if isinstance(value, dict):
         return "{" + ", ".join(f"{_string(str(k))}: {flow(v)}" for k, v in value.items()) + "}"
