@@ -32,6 +32,7 @@ _FLOAT_POLICIES = {None, "float32"}
 # Config keys of base classes that no constructor lists, at their defaults.
 _IMPLICIT = {"zero_output_for_mask": False, "rms_scaling": False}
 _NONE = object()
+_CLASS_ONLY = {"Constant"}  # keras.initializers.get("constant") needs a value: {type: Constant}
 _ALIASES = {"uniform": "random_uniform", "normal": "random_normal"}  # Keras's short names
 _IMAGE_FORMAT = "channels_last"
 
@@ -120,7 +121,8 @@ def component(kind: str, value: Any) -> tuple[Any, str | None]:
                if k not in classes[name] and v is not None]
     if unknown:
         return None, f"{kind[:-1]} '{name}' has arguments the catalogue lacks: {unknown}"
-    if not own and keras_style_name(name) in catalog.string_names(kind):
+    if not own and keras_style_name(name) in catalog.string_names(kind) \
+            and name not in _CLASS_ONLY:
         return keras_style_name(name), None
     return {"type": name, **own}, None
 
