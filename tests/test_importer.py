@@ -110,7 +110,7 @@ def test_layer_arguments_keep_only_what_differs_from_keras_defaults():
     pool = keras.layers.MaxPooling2D(3, strides=2).get_config()
     assert layer_arguments("MaxPooling2D", pool)[0] == {"pool_size": 3, "strides": 2}
     assert layer_arguments("MaxPooling2D", keras.layers.MaxPooling2D().get_config())[0] == {}
-    dense = keras.layers.Dense(2, bias_initializer="constant").get_config()
+    dense = keras.layers.Dense(2, bias_initializer=keras.initializers.Constant()).get_config()
     assert layer_arguments("Dense", dense)[0] == {"units": 2, "bias_initializer": {
         "type": "Constant"}}   # Keras's get("constant") cannot build it without a value
 
