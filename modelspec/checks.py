@@ -251,7 +251,7 @@ def check_weight_files(flat, base_dir, errs: Collector) -> None:
                      "or null for random weights", notes=node.expansion)
 
 
-def model_weights_file(graph: dict, base_dir) -> Path | None:
+def model_weights_file(graph: dict, base_dir: Path | str) -> Path | None:
     """The `weights:` file a model starts from (relative to the spec's folder), or None."""
     weights = graph.get("weights")
     if not isinstance(weights, str):
@@ -259,7 +259,8 @@ def model_weights_file(graph: dict, base_dir) -> Path | None:
     return Path(weights) if Path(weights).is_absolute() else Path(base_dir) / weights
 
 
-def check_model_weights(graph: dict, path: tuple, base_dir, errs: Collector) -> None:
+def check_model_weights(graph: dict, path: tuple, base_dir: Path | str,
+                        errs: Collector) -> None:
     """Reports a model's `weights:` file that does not exist."""
     file = model_weights_file(graph, base_dir)
     if file is not None and not file.is_file():
