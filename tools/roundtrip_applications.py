@@ -12,7 +12,7 @@ layers — the remedy the report names.
 Usage:
     python tools/roundtrip_applications.py                 # everything, writes the docs
     python tools/roundtrip_applications.py ResNet50 VGG16  # some, prints only
-    python tools/roundtrip_applications.py --table-from LOG # docs from printed rows
+    python tools/roundtrip_applications.py --table-from LOG [ZOO_LOG]  # docs from printed rows
 """
 
 from __future__ import annotations
@@ -173,7 +173,8 @@ def main(argv: list[str]) -> int:
         return 0
     if argv and argv[0] == "--table-from":  # rows printed by earlier (partial) runs
         rows = _rows_from(Path(argv[1]))
-        _write_docs(rows)
+        zoo = _json_lines(Path(argv[2]).read_text()) if len(argv) > 2 else None
+        _write_docs(rows, zoo)
         return 0
     sys.path.insert(0, str(REPO))
     from modelspec import catalog
@@ -206,12 +207,16 @@ def _rows_from(log: Path) -> list[dict]:
             for name in sorted(catalog.catalog()["applications"])]
 
 
-def _write_docs(rows: list[dict]) -> None:
+def _json_lines(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+
+def _write_docs(rows: list[dict], zoo: list[dict] | None = None) -> None:
     from modelspec.fileio import atomic_write_text
     text = _replace(DOC.read_text(), BEGIN, END, table(rows))
-    zoo = [json.loads(line) for line in subprocess.run(
-        [sys.executable, __file__, "--zoo"], capture_output=True, text=True,
-        cwd=REPO).stdout.splitlines() if line.startswith("{")]
+    if zoo is None:
+        zoo = _json_lines(subprocess.run([sys.executable, __file__, "--zoo"],
+                                         capture_output=True, text=True, cwd=REPO).stdout)
     text = _replace(text, ZOO_BEGIN, ZOO_END, zoo_table(zoo))
     atomic_write_text(DOC, text)
 
