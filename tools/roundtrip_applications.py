@@ -143,7 +143,8 @@ def table(rows: list[dict]) -> str:
                 result += " (with plugin layers)"
             lines, blocks = row["lines"], row["blocks"]
             times = f"{row['build_s']:.1f} / {row['import_s']:.2f} / {row['roundtrip_s']:.1f}"
-        out.append(f"| {row['name']} | {row.get('layers', '—')} | {row.get('weights', 0):,} | "
+        weights = f"{row['weights']:,}" if "weights" in row else "—"
+        out.append(f"| {row['name']} | {row.get('layers', '—')} | {weights} | "
                    f"{lines} | {blocks} | {result} | {times} |")
     return "\n".join(out)
 
