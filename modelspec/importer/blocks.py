@@ -297,6 +297,11 @@ def _seg_block(instances: list[Segment], block_names: set) -> _SegBlock:
                     args[key] = values[0]
                 continue
             vector = tuple(_key(v) for v in values)
+            derived = _multiple_of(values, {n: [p for p in _param_values(instances, b)]
+                                            for n, b in bindings.items()})
+            if vector not in vectors and derived is not None:
+                args[key] = derived
+                continue
             if vector not in vectors:
                 name = _unique(key if key not in params else f"{local[node.id]}_{key}",
                                set(params))
@@ -315,6 +320,25 @@ def _seg_block(instances: list[Segment], block_names: set) -> _SegBlock:
     name = _unique(_block_name(prefix, f"{keras_style_name(first.nodes[-1].type or '')}"
                                        "_block"), block_names)
     return _SegBlock(name, definition, bindings, params)
+
+
+def _param_values(instances: list[Segment], binding: tuple[int, str]) -> list:
+    j, key = binding
+    return [_value(seg.nodes[j], key) for seg in instances]
+
+
+def _multiple_of(values: list, params: dict[str, list]) -> str | None:
+    """`$(4 * filters)` when `values` are a whole multiple of a parameter's values."""
+    if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in values):
+        return None
+    for name, base in params.items():
+        if not all(isinstance(b, int) and not isinstance(b, bool) and b > 0 for b in base):
+            continue
+        if values[0] % base[0] == 0 and values[0] // base[0] >= 2:
+            factor = values[0] // base[0]
+            if all(v == factor * b for v, b in zip(values, base, strict=True)):
+                return f"$({factor} * {name})"
+    return None
 
 
 # -- writing the model -----------------------------------------------------------------
@@ -504,6 +528,11 @@ class _Unit:
                 target[key] = values[0]
             return
         vector = tuple(_key(v) for v in values)
+        derived = _multiple_of(values, {p: [inst[p] for inst in self.values]
+                                        for p in self.params})
+        if vector not in self.vectors and derived is not None:
+            target[key] = derived
+            return
         if vector not in self.vectors:
             pname = _unique(name, set(self.params))
             self.vectors[vector] = pname

@@ -22,6 +22,7 @@ from typing import Any
 from modelspec.importer.keras_graph import ImportNode
 
 _PLAIN = re.compile(r"^\$?[A-Za-z_][A-Za-z0-9_.-]*$")
+_EXPRESSION = re.compile(r"^\$\(\d+ \* [A-Za-z_][A-Za-z0-9_]*\)$")  # $(4 * filters)
 _RESERVED = {"true", "false", "null", "yes", "no", "on", "off", "y", "n", "~"}
 _FIRST_KEYS = ("id", "type", "block", "shares", "model", "in")
 _LAST_KEYS = ("repeat", "first", "vary", "call", "trainable")
@@ -134,7 +135,8 @@ def _float(value: float) -> str:
 
 
 def _string(text: str) -> str:
-    if _PLAIN.match(text) and text.lower() not in _RESERVED and not _numeric(text):
+    if _EXPRESSION.match(text) or (_PLAIN.match(text) and text.lower() not in _RESERVED
+                                   and not _numeric(text)):
         return text
     return json.dumps(text)
 
