@@ -117,7 +117,7 @@ def test_layer_arguments_keep_only_what_differs_from_keras_defaults():
 
 def test_yaml_values_load_back_unchanged():
     values = {"a": "yes", "b": "1e-3", "c": 1e-05, "d": [1, 2.5, None, True], "e": "$filters",
-              "f": "same", "g": "a b: c", "h": 3.0}
+              "f": "same", "g": "a b: c", "h": 3.0, "i": "$(4 * filters)"}
     assert load_text(f"v: {flow(values)}\n").data["v"] == values
 
 
@@ -247,6 +247,7 @@ def test_resnet50_round_trips_as_one_stage_block_repeated_four_times(tmp_path):
     assert len(stage) == 1 and stage[0]["repeat"] == 4
     assert stage[0]["vary"]["filters"] == [64, 128, 256, 512]
     assert stage[0]["first"] == {"strides": 1}
+    assert "filters: $(4 * filters)" in text     # the expansion: 4 × the bottleneck width
     inner = data["blocks"][stage[0]["block"]]["layers"]
     assert [item.get("repeat") for item in inner] == [None, f"${inner[1]['id']}_repeat"]
 
