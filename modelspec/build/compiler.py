@@ -33,7 +33,7 @@ import keras  # noqa: E402
 from modelspec.build.components import builtin_layers, objects  # noqa: E402
 from modelspec.errors import Collector, SpecError  # noqa: E402
 from modelspec.lang import registry  # noqa: E402
-from modelspec.lang.checks import load_and_check, weights_file  # noqa: E402
+from modelspec.lang.checks import load_and_check, model_weights_file, weights_file  # noqa: E402
 from modelspec.lang.flatgraph import FlatGraph, Node, Ref  # noqa: E402
 from modelspec.lang.spec import CheckedSpec  # noqa: E402
 
@@ -84,6 +84,7 @@ def build_models(spec: CheckedSpec, record: dict | None = None) -> dict:
             model = build_graph(flat, model_name, built, errs, shapes)
             if model is None:
                 errs.raise_if_any()
+            _load_model_weights(model, flat, spec)
             built[name] = model
             del pending[name]
             progress = True
@@ -98,6 +99,24 @@ def _resolve_weight_paths(flat: FlatGraph, spec: CheckedSpec) -> None:
         path = weights_file(node, spec.base_dir)
         if path is not None:
             node.args["weights"] = str(path.resolve())
+
+
+def _load_model_weights(model: keras.Model, flat: FlatGraph, spec: CheckedSpec) -> None:
+    """Loads the model's `weights:` file (Keras's .weights.h5), e.g. from `modelspec import`."""
+    graph = spec.raw
+    for key in flat.path:
+        graph = graph[key]
+    path = model_weights_file(graph, spec.base_dir)
+    if path is None:
+        return
+    try:
+        model.load_weights(str(path))
+    except Exception as err:
+        errs = spec.errors()
+        errs.add(flat.path + ("weights",), f"weights file '{graph['weights']}' does not fit "
+                 f"the model: {_keras_message(err)}", expected="weights saved from a model "
+                 "with the same layers in the same order")
+        errs.raise_if_any()
 
 
 def build_graph(flat: FlatGraph, name: str, built: dict[str, Any], errs: Collector,

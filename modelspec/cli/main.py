@@ -30,6 +30,8 @@ LAZY_COMMANDS = {
     "predict": ("modelspec.exporting.cli:predict_command",
                 "Predict with an export or run on JSON/CSV/.npy/image input."),
     "data": ("modelspec.data.cli:data_command", "Show what a spec's data pipeline yields."),
+    "import": ("modelspec.importer.cli:import_command",
+               "Write a Keras model (.keras, JSON config, application) as a spec."),
     "attack": ("modelspec.techniques.cli:attack_command",
                "Adversarial examples (FGSM): accuracy drop for each ε on a run's test data."),
     "dream": ("modelspec.techniques.cli:dream_command",

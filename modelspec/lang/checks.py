@@ -158,6 +158,7 @@ def semantic_problems(spec: CheckedSpec, errs: Collector, sections: bool = True)
         if flat is not None:
             check_layer_arguments(flat, errs)
             check_weight_files(flat, spec.base_dir, errs)
+            check_model_weights(raw, graphs[name], spec.base_dir, errs)
             spec.graphs[name] = flat
     if "models" in doc:
         spec.graphs = {n: spec.graphs[n] for n in doc["models"] if n in spec.graphs}
@@ -258,6 +259,25 @@ def check_weight_files(flat: FlatGraph, base_dir: str | Path, errs: Collector) -
                      f"does not exist ({path})", expected="a Keras weights file (.h5 or "
                      ".weights.h5) relative to the spec, 'imagenet' (downloaded by Keras), "
                      "or null for random weights", notes=node.expansion)
+
+
+def model_weights_file(graph: dict[str, Any], base_dir: Path | str) -> Path | None:
+    """The `weights:` file a model starts from (relative to the spec's folder), or None."""
+    weights = graph.get("weights")
+    if not isinstance(weights, str):
+        return None
+    return Path(weights) if Path(weights).is_absolute() else Path(base_dir) / weights
+
+
+def check_model_weights(graph: dict[str, Any], path: PathT, base_dir: Path | str,
+                        errs: Collector) -> None:
+    """Reports a model's `weights:` file that does not exist."""
+    file = model_weights_file(graph, base_dir)
+    if file is not None and not file.is_file():
+        errs.add(path + ("weights",), f"weights file '{graph['weights']}' does not exist "
+                 f"({file})", expected="a Keras weights file (.weights.h5, as "
+                 "model.save_weights or 'modelspec import --weights' writes it) relative to "
+                 "the spec")
 
 
 def check_layer_arguments(flat: FlatGraph, errs: Collector) -> None:

@@ -105,6 +105,8 @@ def _graph_schema() -> dict[str, Any]:
     return {"type": "object", "additionalProperties": False, "required": ["inputs", "layers"],
             "properties": {
                 "description": {"type": "string"},
+                "weights": {"type": "string", "description": "a Keras weights file "
+                            "(.weights.h5, relative to the spec) the model starts from"},
                 "inputs": {"type": "object", "minProperties": 1,
                            "propertyNames": {"pattern": IDENT},
                            "additionalProperties": input_schema},
