@@ -9,7 +9,9 @@ optimizer's state and continues at the next epoch (`initial_epoch`).
 from __future__ import annotations
 
 from modelspec.training import objects
-from modelspec.training.callbacks import DivergenceGuard, EpochCheckpoint, spec_callbacks
+from modelspec.training.callbacks import (CompletedEpochsCSVLogger, DivergenceGuard,
+                                          EpochCheckpoint, spec_callbacks)
+from modelspec.training.exact import EpochOrder, load_random_state, random_variables
 from modelspec.training.rundir import load_models
 from modelspec.training.runtime import autoclustering, compile_options, wants_autoclustering
 
@@ -67,18 +69,25 @@ def run_supervised(ctx) -> dict:
                             "train.type: adversarial")
         (name, model), = models.items()
         optimizer = compile_model(model, train)
+        randomness = random_variables(models, getattr(ctx.bundle, "random_layers", None))
         if ctx.checkpoint is not None:
             optimizer.build(model.trainable_variables)
             load_models(ctx.checkpoint, models, {name: optimizer})
+            load_random_state(ctx.checkpoint, randomness)
     has_val = ctx.bundle.validation is not None
     cb_conf = train.get("callbacks") or {}
     ck_conf = cb_conf.get("checkpoint") or {}
     checkpoint = EpochCheckpoint(ctx.run, models, {name: optimizer}, ctx.base_state,
                                  monitor=ck_conf.get("monitor",
                                                      "val_loss" if has_val else "loss"),
-                                 mode=ck_conf.get("mode", "auto"), stopper=ctx.stopper)
-    callbacks = [DivergenceGuard(ctx.run), ctx.stopper, checkpoint]
+                                 mode=ck_conf.get("mode", "auto"), stopper=ctx.stopper,
+                                 random_state=randomness)
+    callbacks = [EpochOrder(getattr(ctx.bundle, "epoch", None)), DivergenceGuard(ctx.run),
+                 ctx.stopper, checkpoint]
     callbacks += spec_callbacks(ctx.run, cb_conf, has_val, resumed=ctx.initial_epoch > 0)
+    for callback in callbacks:
+        if isinstance(callback, CompletedEpochsCSVLogger):  # skips an interrupted epoch
+            callback.checkpoint = checkpoint
     fit_args = {}
     for key in ("steps_per_epoch", "validation_steps", "validation_freq"):
         if key in train:

@@ -16,7 +16,9 @@ from types import SimpleNamespace
 from typing import Callable
 
 from modelspec.errors import StateConflictError, UsageError
-from modelspec.fileio import replace_dir
+from modelspec.fileio import remove_leftovers, replace_dir
+from modelspec.training.checkpoints import ResumePoint, resume_point
+from modelspec.training.lock import LOCK, run_lock
 from modelspec.training.rundir import (RunDir, atomic_write_json, atomic_write_text,
                                        save_models)
 
@@ -78,34 +80,66 @@ def _loop(kind: str):
     return getattr(importlib.import_module(module), func)
 
 
-def prepare_run_dir(run: RunDir, fingerprint: str, restart: bool) -> dict | None:
-    """Decides between a fresh start and a resume; returns the state to resume from.
+_LEFTOVERS = {"spec.yaml", "resolved.json", "fingerprint", "logs", "checkpoints",
+              "training.csv", "samples", "history.json", "curves.png"}
+
+
+def prepare_run_dir(run: RunDir, fingerprint: str, restart: bool) -> ResumePoint:
+    """Decides between a fresh start and a resume; returns the point to resume from.
 
     Writes nothing: a run that `restart` discards is cleared by `run_training` only once the
-    models and the data have been built, so a spec that fails there loses nothing.
+    models and the data have been built, so a spec that fails there loses nothing. A damaged
+    newest checkpoint falls back to the previous intact one (`checkpoints.resume_point`).
 
     Raises:
         StateConflictError: When the directory holds a run of a different spec and
-            `restart` is false.
+            `restart` is false, or its checkpoints are all damaged.
     """
-    state = run.state()
-    if state is not None and restart:
-        return None
+    if restart:
+        return ResumePoint(None)
+    point = resume_point(run)
+    state = point.state
     if state is None:
         if run.root.exists() and any(run.root.iterdir()):
-            leftovers = [p.name for p in run.root.iterdir()]
-            if set(leftovers) - {"spec.yaml", "resolved.json", "fingerprint", "logs",
-                                 "checkpoints", "training.csv", "samples", ".final.tmp"}:
+            # what a kill before the first commit point leaves (and hidden temp files)
+            leftovers = {p.name for p in run.root.iterdir() if not p.name.startswith(".")}
+            if leftovers - _LEFTOVERS:
                 raise StateConflictError(
                     f"{run.root} is not empty and is not a run directory; choose another "
                     "--output or pass --restart to clear it")
-        return None
+        return point
     if state.get("fingerprint") != fingerprint:
         raise StateConflictError(
             f"{run.root} holds a run of a different spec (fingerprint "
             f"{str(state.get('fingerprint'))[:12]}, this spec {fingerprint[:12]}); refusing "
             "to resume. Pass --restart to discard it, or --output DIR to train elsewhere")
-    return state
+    return point
+
+
+def _rewrite_views(run: RunDir, point: ResumePoint) -> None:
+    """Makes `state.json`, `history.json` and `training.csv` agree with the resume point: the
+    epochs of an uncommitted (killed) epoch are dropped, so none is listed twice."""
+    state = point.state
+    if state is None:
+        return
+    if point.warning:
+        print(point.warning, file=sys.stderr)
+        run.write_state(state)
+    history = point.history if point.history is not None else run.history()
+    epochs = int(state.get("epoch", 0))
+    history = {k: list(v)[:epochs] for k, v in (history or {}).items()}
+    atomic_write_json(run.path("history.json"), history)
+    csv_path = run.path("training.csv")
+    if csv_path.exists() and history:
+        import csv
+        import io
+        text = io.StringIO()
+        writer = csv.writer(text, lineterminator="\n")
+        keys = sorted(history)
+        writer.writerow(["epoch"] + keys)
+        for epoch in range(min(len(v) for v in history.values())):
+            writer.writerow([epoch] + [history[k][epoch] for k in keys])
+        atomic_write_text(csv_path, text.getvalue())
 
 
 def run_training(train: dict, run_dir, build: Callable[[], dict], datasets, *,
@@ -145,8 +179,24 @@ def run_training(train: dict, run_dir, build: Callable[[], dict], datasets, *,
     from modelspec.training.report import metrics_table, plot_curves
 
     run = RunDir(run_dir)
+    with run_lock(run.root):
+        return _run_locked(run, train, build, datasets, fingerprint=fingerprint, name=name,
+                           epochs=epochs, restart=restart, verbose=verbose,
+                           spec_text=spec_text, resolved=resolved, spec_path=spec_path,
+                           base_dir=base_dir, overrides=overrides)
+
+
+def _run_locked(run: RunDir, train: dict, build, datasets, *, fingerprint, name, epochs,
+                restart, verbose, spec_text, resolved, spec_path, base_dir,
+                overrides) -> RunResult:
+    """`run_training` once the run directory's lock is held."""
+    from modelspec.training import distribute, runtime
+    from modelspec.training.callbacks import Interrupted, SignalStop
+    from modelspec.training.report import metrics_table, plot_curves
+
     run.recover()
-    state = prepare_run_dir(run, fingerprint, restart)
+    point = prepare_run_dir(run, fingerprint, restart)
+    state = point.state
     total = int(epochs if epochs is not None else train.get("epochs", 1))
     initial = int(state["epoch"]) if state else 0
     stopped_early = bool(state and state.get("stopped_early")
@@ -180,9 +230,11 @@ def run_training(train: dict, run_dir, build: Callable[[], dict], datasets, *,
                               seed=train.get("seed"))
         bundle = datasets(built) if callable(datasets) else datasets
         # nothing is written (or cleared) before the models and the data have been built
-        if restart and state is None and run.state() is not None:
+        if restart and any(p.name != LOCK for p in run.root.iterdir()):
             run.clear()
         run.root.mkdir(parents=True, exist_ok=True)
+        remove_leftovers(run.root)  # temp files of writes a kill cut short
+        _rewrite_views(run, point)
         if spec_text is not None:
             atomic_write_text(run.path("spec.yaml"), spec_text)
         if resolved is not None:
@@ -222,6 +274,9 @@ def run_training(train: dict, run_dir, build: Callable[[], dict], datasets, *,
         tmp.mkdir(parents=True)
         save_models(tmp, ctx.models)
         replace_dir(tmp, run.path("final"))
+        if initial >= total:  # nothing trained now: keep the metrics of the training
+            from modelspec.training.rundir import read_json
+            metrics = dict(read_json(run.path("metrics.json"), {}) or {}, **metrics)
         atomic_write_json(run.path("metrics.json"), metrics)
         plot_curves(history, run.path("curves.png"), title=name)
         final_state = dict(run.state() or ctx.base_state)

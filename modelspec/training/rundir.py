@@ -4,9 +4,11 @@ Layout of `runs/<name>/`:
 ```
 spec.yaml            the spec as given          resolved.json   the resolved document
 fingerprint          sha256 of the resolved document
-state.json           completed epochs, checkpoint in use, best value (written last, atomically)
+state.json           completed epochs, checkpoint in use + checksums (the commit point)
 history.json         metrics per epoch           metrics.json    final metrics
-checkpoints/epoch-0007/<model>.weights.h5 (+ <model>.optimizer.npz)   the latest, one dir
+checkpoints/epoch-0007/<model>.weights.h5 (+ <model>.optimizer.npz, random.npz,
+                     checkpoint.json)            the latest and the one before it
+.lock                held by the `modelspec train` using the directory
 checkpoints/best/<model>.weights.h5        final/<model>.weights.h5
 logs/ (TensorBoard)  training.csv  curves.png  samples/ (GAN grids)
 ```
@@ -101,6 +103,8 @@ class RunDir:
         if not self.root.exists():
             return
         for child in self.root.iterdir():
+            if child.name == ".lock":  # held by this process (`modelspec.training.lock`)
+                continue
             if child.is_dir():
                 shutil.rmtree(child)
             else:
