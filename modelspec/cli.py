@@ -14,7 +14,7 @@ import sys
 import click
 
 from modelspec import __version__
-from modelspec.cli_util import handle_errors, quiet_tensorflow
+from modelspec.cli_util import OutputPath, handle_errors, quiet_tensorflow
 from modelspec.errors import SpecError, UsageError
 
 # name → (module:attribute, one-line help). Help is static so that `--help` imports nothing.
@@ -177,7 +177,7 @@ def show(spec, params):
 
 
 @main.command()
-@click.option("--output", "-o", type=click.Path(dir_okay=False),
+@click.option("--output", "-o", type=OutputPath(dir_okay=False),
               help="Write to this file instead of standard output.")
 @handle_errors
 def schema(output):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from modelspec.cli_util import handle_errors, quiet_tensorflow
+from modelspec.cli_util import OutputPath, handle_errors, quiet_tensorflow
 from modelspec.errors import UsageError
 
 FORMAT_NAMES = ("savedmodel", "keras", "tflite")
@@ -55,7 +55,7 @@ def describe_export(version_dir: Path) -> str:
 
 @click.command("export")
 @click.argument("source", type=click.Path(exists=True, path_type=Path))
-@click.option("--output", "-o", type=click.Path(file_okay=False, path_type=Path),
+@click.option("--output", "-o", type=OutputPath(file_okay=False, path_type=Path),
               help="Base directory; versions go to DIR/<N>/ (DIR/<model>/<N>/ for several "
                    "models). Default: the spec's export.directory.")
 @click.option("--format", "formats", metavar="LIST",

@@ -19,7 +19,7 @@ from typing import Callable, Mapping
 import click
 import numpy as np
 
-from modelspec.cli_util import handle_errors, quiet_tensorflow
+from modelspec.cli_util import OutputPath, handle_errors, quiet_tensorflow
 from modelspec.errors import UsageError
 from modelspec.export_payload import InputSpec, format_response, read_payload
 
@@ -201,7 +201,7 @@ def _requested_signature(inputs) -> str | None:
 @click.option("--model", "-m", help="The model, when the target holds several.")
 @click.option("--rescale", type=float, default=1.0, show_default=True,
               help="Multiply decoded image pixels by this (e.g. 0.00392156862745098 = 1/255).")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--output", "-o", type=OutputPath(dir_okay=False, path_type=Path),
               help="Write the JSON answer to this file instead of standard output.")
 @click.option("--pretty", is_flag=True, help="Indent the JSON answer.")
 @handle_errors

@@ -52,7 +52,7 @@ def load_random_state(directory: Path, variables: list) -> None:
         values = [data[k] for k in sorted(data.files)]
     if len(values) != len(variables):
         return  # another model layout: the fingerprint check makes this unreachable in practice
-    for variable, value in zip(variables, values):
+    for variable, value in zip(variables, values, strict=True):
         variable.assign(value)
 
 

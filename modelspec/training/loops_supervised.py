@@ -9,8 +9,12 @@ optimizer's state and continues at the next epoch (`initial_epoch`).
 from __future__ import annotations
 
 from modelspec.training import objects
-from modelspec.training.callbacks import (CompletedEpochsCSVLogger, DivergenceGuard,
-                                          EpochCheckpoint, spec_callbacks)
+from modelspec.training.callbacks import (
+    CompletedEpochsCSVLogger,
+    DivergenceGuard,
+    EpochCheckpoint,
+    spec_callbacks,
+)
 from modelspec.training.exact import EpochOrder, load_random_state, random_variables
 from modelspec.training.rundir import load_models
 from modelspec.training.runtime import autoclustering, compile_options, wants_autoclustering

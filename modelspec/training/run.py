@@ -19,8 +19,7 @@ from modelspec.errors import StateConflictError, UsageError
 from modelspec.fileio import remove_leftovers, replace_dir
 from modelspec.training.checkpoints import ResumePoint, resume_point
 from modelspec.training.lock import LOCK, run_lock
-from modelspec.training.rundir import (RunDir, atomic_write_json, atomic_write_text,
-                                       save_models)
+from modelspec.training.rundir import RunDir, atomic_write_json, atomic_write_text, save_models
 
 LOOPS = {
     "supervised": "modelspec.training.loops_supervised:run_supervised",
