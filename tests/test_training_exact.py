@@ -19,7 +19,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-
 from digits_data import digits_data
 
 REPO = Path(__file__).resolve().parents[1]
@@ -76,7 +75,7 @@ def uninterrupted(tmp_path_factory) -> list[np.ndarray]:
 
 
 def _same(a: list[np.ndarray], b: list[np.ndarray]) -> bool:
-    return len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b))
+    return len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
 
 
 def test_resume_with_more_epochs_is_bit_identical(tmp_path, uninterrupted):
