@@ -4,9 +4,10 @@
 a seed generator that advances with every pass over the dataset: a run resumed at epoch 4
 builds a fresh dataset whose first pass is epoch 1's order, and the resumed run diverges from
 the uninterrupted one (issue 15, finding 5). Here the order of a pass is a function of
-`(seed, epoch)` only: the epoch is read from a `tf.Variable` when a pass starts (the training
-loop sets it in `on_epoch_begin`, see `modelspec.training.exact`), and the shuffle of that pass
-is seeded with it. Same buffer semantics as `Dataset.shuffle`; nothing else changes.
+`(seed, epoch)` only: the epoch is read from a `tf.Variable` when a pass starts (and advanced
+by one, so that loops which do not set it still get a new order per pass; the supervised
+loop sets it in `on_epoch_begin`, see `modelspec.training.exact`), and the shuffle of that
+pass is seeded with it. Same buffer semantics as `Dataset.shuffle`; nothing else changes.
 """
 
 from __future__ import annotations
@@ -40,4 +41,6 @@ def epoch_shuffle(ds: tf.data.Dataset, buffer: int, seed: int,
         return ds.shuffle(buffer, seed=op_seed, reshuffle_each_iteration=False)
 
     start = tf.data.Dataset.from_tensors(tf.constant(0, tf.int64))
-    return start.map(lambda _: epoch.read_value()).flat_map(one_pass)
+    # each pass takes the current value and advances it: a loop that never sets the epoch
+    # still gets a new order per pass, as with `reshuffle_each_iteration=True`
+    return start.map(lambda _: epoch.assign_add(1) - 1).flat_map(one_pass)

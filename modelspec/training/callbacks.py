@@ -133,6 +133,9 @@ class EpochCheckpoint(keras.callbacks.Callback):
             is then saved as one.
         random_state: Variables saved with each checkpoint besides weights and optimizer
             variables (the seed generators' states, `modelspec.training.exact`).
+        carried: Callbacks whose counters are saved with each checkpoint (EarlyStopping,
+            ReduceLROnPlateau): put this callback after them, so that it saves their state
+            after the epoch.
 
     The checkpoint directory (weights, optimizer, random state, `checkpoint.json` with the
     history and checksums) is complete before `state.json` names it; writing `state.json` is
@@ -142,11 +145,11 @@ class EpochCheckpoint(keras.callbacks.Callback):
 
     def __init__(self, run: RunDir, models: dict, optimizers: dict, base_state: dict,
                  monitor: str = "val_loss", mode: str = "auto", stopper=None,
-                 random_state: list | None = None):
+                 random_state: list | None = None, carried: list | None = None):
         super().__init__()
         self.run, self.models, self.optimizers = run, models, optimizers
         self.random_state = list(random_state or [])
-        self.completed = True  # False while an epoch cut short by a signal is being saved
+        self.carried = list(carried or [])
         self.base_state, self.monitor, self.stopper = dict(base_state), monitor, stopper
         if mode == "auto":
             mode = "max" if any(k in monitor for k in ("acc", "auc", "precision", "recall",
@@ -163,6 +166,11 @@ class EpochCheckpoint(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         self.last_step = batch
 
+    def epoch_completed(self) -> bool:
+        """False for an epoch a signal cut short (it is not counted and runs again)."""
+        return not (self.stopper is not None and self.stopper.stopped
+                    and not self._epoch_complete())
+
     def _epoch_complete(self) -> bool:
         """True when every step of the epoch ran (unknown when Keras does not know the count)."""
         steps = (self.params or {}).get("steps")
@@ -178,7 +186,7 @@ class EpochCheckpoint(keras.callbacks.Callback):
     def save(self, completed_epochs: int, logs: dict | None, interrupted=None) -> None:
         """Saves a checkpoint for `completed_epochs` and, with `logs`, appends history."""
         from modelspec.training.checkpoints import write_manifest
-        from modelspec.training.exact import save_random_state
+        from modelspec.training.exact import callback_state, save_random_state
         if logs is not None:
             for key, value in logs.items():
                 self.history.setdefault(key, []).append(float(value))
@@ -192,7 +200,8 @@ class EpochCheckpoint(keras.callbacks.Callback):
             self.run.commit_checkpoint(tmp, "best")
         state = dict(self.base_state, epoch=completed_epochs, checkpoint=name,
                      best=self.best, monitor=self.monitor,
-                     interrupted=interrupted, finished=False)
+                     interrupted=interrupted, finished=False,
+                     callbacks=callback_state(self.carried))
         tmp = self.run.new_checkpoint_dir(name)
         save_models(tmp, self.models, self.optimizers)
         save_random_state(tmp, self.random_state)
@@ -203,9 +212,7 @@ class EpochCheckpoint(keras.callbacks.Callback):
         self.run.prune({name, "best"} | ({previous} if previous and previous != name else set()))
 
     def on_epoch_end(self, epoch, logs=None):
-        self.completed = not (self.stopper is not None and self.stopper.stopped
-                              and not self._epoch_complete())
-        if not self.completed:
+        if not self.epoch_completed():
             import sys
             print(f"epoch {epoch + 1} was interrupted after {self.last_step + 1} step(s): it is "
                   "not counted and runs again on resume", file=sys.stderr)
@@ -252,8 +259,8 @@ class CompletedEpochsCSVLogger(keras.callbacks.CSVLogger):
     """Keras's `CSVLogger` without the row of an epoch a signal cut short (it is not
     counted: it runs again on resume, and its row is written then)."""
 
-    checkpoint: "EpochCheckpoint | None" = None
+    checkpoint: EpochCheckpoint | None = None
 
     def on_epoch_end(self, epoch, logs=None):
-        if self.checkpoint is None or self.checkpoint.completed:
+        if self.checkpoint is None or self.checkpoint.epoch_completed():
             super().on_epoch_end(epoch, logs)

@@ -56,6 +56,45 @@ def load_random_state(directory: Path, variables: list) -> None:
         variable.assign(value)
 
 
+# the counters of Keras's stateful callbacks (their `on_train_begin` resets them)
+CALLBACK_STATE = {"EarlyStopping": ("wait", "best", "best_epoch", "stopped_epoch"),
+                  "ReduceLROnPlateau": ("wait", "best", "cooldown_counter")}
+
+
+def callback_state(callbacks: list) -> dict:
+    """`{class name: {counter: value}}` of the stateful Keras callbacks in `callbacks`."""
+    out = {}
+    for callback in callbacks:
+        names = CALLBACK_STATE.get(type(callback).__name__)
+        if names:
+            out[type(callback).__name__] = {n: _plain(getattr(callback, n, None))
+                                            for n in names}
+    return out
+
+
+def _plain(value):
+    return None if value is None else (float(value) if not isinstance(value, int) else value)
+
+
+class RestoreCallbackState(keras.callbacks.Callback):
+    """Puts back the counters `callback_state` saved, after the callbacks' own
+    `on_train_begin` reset them (place it after them in the callback list).
+
+    Args:
+        callbacks: The run's callbacks.
+        saved: What `callback_state` returned when the checkpoint was written.
+    """
+
+    def __init__(self, callbacks: list, saved: dict | None):
+        super().__init__()
+        self.callbacks, self.saved = callbacks, saved or {}
+
+    def on_train_begin(self, logs=None):
+        for callback in self.callbacks:
+            for name, value in self.saved.get(type(callback).__name__, {}).items():
+                setattr(callback, name, value)
+
+
 class EpochOrder(keras.callbacks.Callback):
     """Sets the data pipeline's epoch variable before each epoch's pass starts.
 

@@ -65,6 +65,7 @@ class TrainContext:
     stopper: object
     verbose: object = "auto"
     models: dict = field(default_factory=dict)
+    resume_state: dict | None = None  # the state resumed from (callback counters, ...)
 
     @staticmethod
     def usage(message: str) -> UsageError:
@@ -250,6 +251,7 @@ def _run_locked(run: RunDir, train: dict, build, datasets, *, fingerprint, name,
             ctx = TrainContext(train=train, run=run, bundle=bundle, build=build_once,
                                strategy=strategy, epochs=total, initial_epoch=initial,
                                checkpoint=checkpoint, stopper=stopper, verbose=verbose,
+                               resume_state=state,
                                base_state={"fingerprint": fingerprint, "name": name,
                                            "type": train.get("type", "supervised"),
                                            "replicas": strategy.num_replicas_in_sync,
