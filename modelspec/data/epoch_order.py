@@ -37,6 +37,10 @@ def epoch_shuffle(ds: tf.data.Dataset, buffer: int, seed: int,
         (`assert_cardinality`), as a `flat_map` hides it.
     """
     def one_pass(current):
+        # The order depends on (data.seed, epoch) only, not on the global seed: TensorFlow's
+        # seed logic compares a tensor seed with 0 in Python when the global seed is 0,
+        # which cannot run in this traced function, so the function graph has none.
+        tf.compat.v1.get_default_graph().seed = None
         op_seed = tf.constant(seed, tf.int64) * _SPREAD + current
         return ds.shuffle(buffer, seed=op_seed, reshuffle_each_iteration=False)
 
