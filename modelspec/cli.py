@@ -172,7 +172,7 @@ def show(spec, params):
 
     checked = load_and_check(spec, overrides=parse_param_overrides(params) or None)
     record: dict = {}
-    models = build_models(checked, record=record)
+    models = build_models(checked, record=record, allocate=False)  # shapes, no weights
     click.echo(render_models(checked, models, record))
 
 
