@@ -15,8 +15,12 @@ from modelspec.training.callbacks import (
     EpochCheckpoint,
     spec_callbacks,
 )
-from modelspec.training.exact import (EpochOrder, RestoreCallbackState, load_random_state,
-                                      random_variables)
+from modelspec.training.exact import (
+    EpochOrder,
+    RestoreCallbackState,
+    load_random_state,
+    random_variables,
+)
 from modelspec.training.rundir import load_models
 from modelspec.training.runtime import autoclustering, compile_options, wants_autoclustering
 
