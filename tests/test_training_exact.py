@@ -221,3 +221,13 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def test_load_run_survives_a_cut_state_file(tmp_path):
+    from modelspec.training.rundir import load_run
+    run = tmp_path / "run"
+    assert _train(_spec(tmp_path, 2), "--output", run).exit_code == 0
+    text = (run / "state.json").read_text()
+    (run / "state.json").write_text(text[:len(text) // 3])
+    spec, models, metrics = load_run(run, "latest")
+    assert spec.name == "exact_digits" and "test_accuracy" in metrics

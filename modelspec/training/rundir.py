@@ -160,16 +160,22 @@ def load_run(run_dir, which: str = "final"):
 
     Raises:
         UsageError: When `run_dir` is not a run directory or holds no weights.
+        StateConflictError: Its state and every checkpoint are damaged (the file is named).
 
     Example:
     >>> spec, models, metrics = load_run("runs/lenet5")
     """
+    from modelspec.training.checkpoints import resume_point
     run = RunDir(run_dir)
-    state = run.state()
-    if state is None:
+    if not (run.root / STATE).exists():
         raise UsageError(f"{run_dir}: not a run directory (no {STATE}); train a spec first "
                          "with `modelspec train SPEC`")
     run.recover()
+    point = resume_point(run)  # a damaged newest checkpoint: the previous intact one
+    state = point.state
+    if point.warning:
+        import sys
+        print(point.warning.replace("resuming from", "using"), file=sys.stderr)
     from modelspec.checks import check, load_and_check
     from modelspec.compiler import build_from_spec
     spec = None
