@@ -18,6 +18,7 @@ import re
 from pathlib import Path
 
 from modelspec import catalog, registry, schema
+from modelspec.confine import check_confined
 from modelspec.errors import Collector, SpecError, did_you_mean
 from modelspec.expr import ExpressionError, is_reference
 from modelspec.graph import expand_graph
@@ -156,6 +157,10 @@ def semantic_problems(spec: CheckedSpec, errs: Collector, sections: bool = True)
     for key in SECTION_CHECKS:
         if key in doc:
             check_references(doc[key], (key,), spec.params, errs)
+    if not errs:  # MODELSPEC_CONFINE=1: no file outside the allowed folders is ever opened
+        check_confined(spec, errs)
+        if errs:
+            return
     for key, dotted in SECTION_CHECKS.items():
         if key in doc:
             module, func = dotted.split(":")

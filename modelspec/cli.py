@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import sys
 
 import click
@@ -66,8 +67,11 @@ class LazyGroup(click.Group):
 @click.option("--plugin", "plugins", multiple=True, metavar="MODULE_OR_FILE",
               help="Import a Python module (name or .py file) that registers layers with "
                    "modelspec.register_layer before the command runs. Repeatable.")
+@click.option("--confine", is_flag=True,
+              help="Refuse any path in a spec that resolves outside the spec's folder or "
+                   "MODELSPEC_DATA_DIR (the same as MODELSPEC_CONFINE=1; docs/RELIABILITY.md).")
 @handle_errors
-def main(plugins):
+def main(plugins, confine):
     """modelspec: declarative model specs for Keras 3 on TensorFlow.
 
     \b
@@ -82,6 +86,8 @@ def main(plugins):
     Extensions come through Python only, never from a spec:
       modelspec --plugin my_layers.py show my_spec.yaml
     """
+    if confine:
+        os.environ["MODELSPEC_CONFINE"] = "1"  # read by modelspec.confine in every command
     for plugin in plugins:
         load_plugin(plugin)
 
