@@ -317,7 +317,13 @@ def spec_datasets(spec, train: dict):
         (model,) = models.values() if len(models) == 1 else (models[train.get("model",
                                                                                "model")],)
         inputs, outputs = _model_io(model)
-        return build_datasets(spec, inputs, outputs)
+        bundle = build_datasets(spec, inputs, outputs)
+        if kind == "supervised" and train.get("loss") is not None:
+            from modelspec.training.labels import check_labels
+            errs = spec.errors()
+            check_labels(bundle, model, train, errs)  # a label 7 for a sigmoid output ...
+            errs.raise_if_any()
+        return bundle
     return make
 
 
