@@ -18,8 +18,14 @@ from typing import Callable
 from modelspec.errors import StateConflictError, UsageError
 from modelspec.fileio import remove_leftovers, replace_dir
 from modelspec.training.checkpoints import ResumePoint, resume_point
-from modelspec.training.lock import LOCK, run_lock
-from modelspec.training.rundir import RunDir, atomic_write_json, atomic_write_text, save_models
+from modelspec.training.lock import run_lock
+from modelspec.training.rundir import (
+    STATE,
+    RunDir,
+    atomic_write_json,
+    atomic_write_text,
+    save_models,
+)
 
 LOOPS = {
     "supervised": "modelspec.training.loops_supervised:run_supervised",
@@ -173,11 +179,8 @@ def run_training(train: dict, run_dir, build: Callable[[], dict], datasets, *,
         StateConflictError: Resuming a run of another spec without `restart`.
         DivergedError: A NaN or infinite loss.
         Interrupted: SIGTERM / Ctrl-C (after writing a checkpoint).
+        StateConflictError: Another process holds the run directory (exit 4).
     """
-    from modelspec.training import distribute, runtime
-    from modelspec.training.callbacks import Interrupted, SignalStop
-    from modelspec.training.report import metrics_table, plot_curves
-
     run = RunDir(run_dir)
     with run_lock(run.root):
         return _run_locked(run, train, build, datasets, fingerprint=fingerprint, name=name,
@@ -230,7 +233,7 @@ def _run_locked(run: RunDir, train: dict, build, datasets, *, fingerprint, name,
                               seed=train.get("seed"))
         bundle = datasets(built) if callable(datasets) else datasets
         # nothing is written (or cleared) before the models and the data have been built
-        if restart and any(p.name != LOCK for p in run.root.iterdir()):
+        if restart and (run.root / STATE).exists():  # a run directory (even a damaged one)
             run.clear()
         run.root.mkdir(parents=True, exist_ok=True)
         remove_leftovers(run.root)  # temp files of writes a kill cut short
