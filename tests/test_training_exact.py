@@ -159,13 +159,22 @@ def test_a_second_process_on_the_run_directory_is_refused(tmp_path):
         pass
 
 
+@pytest.fixture(scope="module")
+def three_epochs(tmp_path_factory) -> Path:
+    """A finished 3-epoch run, copied by each test that damages it."""
+    tmp = tmp_path_factory.mktemp("three")
+    assert _train(_spec(tmp, 3), "--output", tmp / "run").exit_code == 0
+    return tmp / "run"
+
+
 @pytest.mark.parametrize("damage", ["truncate_weights", "empty_weights", "truncate_optimizer",
                                     "cut_state", "delete_epoch"])
 def test_a_damaged_newest_checkpoint_falls_back_to_the_previous_one(tmp_path, uninterrupted,
-                                                                    damage):
+                                                                    three_epochs, damage):
     """Finding 10: damage is detected by checksums; the previous checkpoint is used."""
+    import shutil
     run = tmp_path / "run"
-    assert _train(_spec(tmp_path, 3), "--output", run).exit_code == 0
+    shutil.copytree(three_epochs, run)
     state = json.loads((run / "state.json").read_text())
     newest = run / "checkpoints" / state["checkpoint"]
     assert state["previous"] == "epoch-0002" and (run / "checkpoints/epoch-0002").is_dir()
@@ -181,7 +190,6 @@ def test_a_damaged_newest_checkpoint_falls_back_to_the_previous_one(tmp_path, un
         text = (run / "state.json").read_text()
         (run / "state.json").write_text(text[:len(text) // 2])
     else:
-        import shutil
         shutil.rmtree(newest)
     result = _train(_spec(tmp_path, 3), "--output", run, "--epochs", 4)
     assert result.exit_code == 0, result.output
