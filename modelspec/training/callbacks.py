@@ -16,6 +16,8 @@ import signal
 import keras
 
 from modelspec.errors import DivergedError, ModelspecError
+from modelspec.training.checkpoints import write_manifest
+from modelspec.training.exact import callback_state, save_random_state
 from modelspec.training.rundir import RunDir, atomic_write_json, save_models
 
 
@@ -185,8 +187,6 @@ class EpochCheckpoint(keras.callbacks.Callback):
 
     def save(self, completed_epochs: int, logs: dict | None, interrupted=None) -> None:
         """Saves a checkpoint for `completed_epochs` and, with `logs`, appends history."""
-        from modelspec.training.checkpoints import write_manifest
-        from modelspec.training.exact import callback_state, save_random_state
         if logs is not None:
             for key, value in logs.items():
                 self.history.setdefault(key, []).append(float(value))
