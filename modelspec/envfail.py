@@ -38,7 +38,8 @@ REMEDIES = {
 }
 _TEXTS = {code: __import__("os").strerror(code) for code in REMEDIES}
 _FILENAMES = (re.compile(r"name = '([^']+)'"),  # h5py
-              re.compile(r"^([^\s;:]+/[^\s;:]+)[;:]"))  # TensorFlow: "path; strerror"
+              re.compile(r"^([^\s;:]+/[^\s;:]+)[;:]"),  # TensorFlow: "path; strerror"
+              re.compile(r"(?<![\w./])(/[^\s;:'\",(){}]+)"))  # any absolute path named
 
 
 def _errno_of(exc: BaseException) -> int | None:
@@ -75,7 +76,12 @@ def environment_failure(exc: BaseException) -> EnvironmentFailure | None:
             if match:
                 path = match.group(1)
                 break
-        where = f"cannot write {path}" if path else "a file operation failed"
+        if path:
+            where = f"cannot write {path}"
+        else:  # the library's own words, which usually name the file
+            said = (str(item).strip().splitlines() or [""])[0]
+            useful = said and said.lower() != _TEXTS[code].lower()
+            where = "a file operation failed" + (f" ({said[:160]})" if useful else "")
         return EnvironmentFailure(f"{where}: {_TEXTS[code].lower()} ({errno.errorcode[code]})"
                                   f" — {REMEDIES[code]}")
     return None

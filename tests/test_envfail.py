@@ -27,6 +27,11 @@ REPO = Path(__file__).resolve().parents[1]
     (OSError("Unable to synchronously create file (unable to open file: name = 'a/b.h5', "
              "errno = 27, error message = 'File too large')"),
      "cannot write a/b.h5: file too large (EFBIG) — a file-size limit"),
+    (RuntimeError("{{function_node __wrapped__SaveV2_device_/job:localhost/task:0}} "
+                  "/tmp/x/.tmp-export-1/variables/var; File too large"),
+     "cannot write /tmp/x/.tmp-export-1/variables/var: file too large (EFBIG)"),
+    (RuntimeError("No space left on device"),
+     "a file operation failed: no space left on device (ENOSPC)"),
     (RuntimeError("runs/m/variables.data-00000; No space left on device"),
      "cannot write runs/m/variables.data-00000: no space left on device (ENOSPC)"),
 ])
