@@ -17,6 +17,7 @@ from __future__ import annotations
 import errno
 import re
 import signal
+from collections.abc import Iterator
 
 from modelspec.errors import EnvironmentFailure
 
@@ -56,12 +57,14 @@ def _errno_of(exc: BaseException) -> int | None:
     return None
 
 
-def _chain(exc: BaseException):
-    seen = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        yield exc
-        exc = exc.__cause__ or exc.__context__
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """`exc` and its causes / contexts, each once."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
 
 
 def environment_failure(exc: BaseException) -> EnvironmentFailure | None:

@@ -82,7 +82,7 @@ class ResumePoint:
 def _manifests(run: RunDir) -> list[tuple[int, Path, dict]]:
     """(epoch, directory, manifest) of every checkpoint with a readable manifest, newest
     first."""
-    out = []
+    out: list[tuple[int, Path, dict]] = []
     if not run.checkpoints.is_dir():
         return out
     for child in run.checkpoints.iterdir():
@@ -131,8 +131,9 @@ def resume_point(run: RunDir) -> ResumePoint:
         if problem is None:
             return ResumePoint(state, _history_of(run.checkpoints / name, state))
     limit = state["epoch"] if state is not None else None
+    named = state.get("checkpoint") if state is not None else None
     for epoch, directory, manifest in _manifests(run):
-        if (limit is not None and (epoch > limit or directory.name == state.get("checkpoint"))):
+        if limit is not None and (epoch > limit or directory.name == named):
             continue
         if damage(directory, manifest.get("files")) is None:
             history = manifest.pop("history", None)

@@ -39,7 +39,7 @@ def save_random_state(directory: Path, variables: list) -> None:
     arrays = {f"v{i:04d}": np.asarray(keras.ops.convert_to_numpy(v.value))
               for i, v in enumerate(variables)}
     with open(Path(directory) / RANDOM_FILE, "wb") as handle:
-        np.savez(handle, **arrays)
+        np.savez(handle, **arrays)  # type: ignore[arg-type]  # numpy's stub: **kwds arrays
 
 
 def load_random_state(directory: Path, variables: list) -> None:
