@@ -1,6 +1,6 @@
 """Writes a PNG of a denoising autoencoder's work on test digits: clean, noisy, reconstructed.
 
-Loads the run with `modelspec.training.rundir.load_run`, takes the first test images of the
+Loads the run with `modelspec.training.checkpoints.load_run`, takes the first test images of the
 spec's own test split, corrupts them with Gaussian noise of the spec's `noise` parameter
 (clipped to [0, 1]), and reconstructs them with the trained model (at inference its
 GaussianNoise layer is inactive). Prints the mean squared error to the clean images of the
@@ -26,7 +26,7 @@ def main() -> None:
 
     from modelspec.build.compiler import model_io
     from modelspec.data.pipeline import build_datasets
-    from modelspec.training.rundir import load_run
+    from modelspec.training.checkpoints import load_run
 
     spec, models, _ = load_run(args.run)
     (model,) = models.values()

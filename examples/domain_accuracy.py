@@ -1,6 +1,6 @@
 """Label accuracy per domain of a trained domain-adaptation run (e.g. specs/dann.yaml).
 
-Loads the run with `modelspec.training.rundir.load_run`, predicts the spec's test split, and
+Loads the run with `modelspec.training.checkpoints.load_run`, predicts the spec's test split, and
 prints the accuracy of the label output separately on each domain (source = 0, target = 1)
 and of the domain output.
 
@@ -23,7 +23,7 @@ def main() -> None:
 
     from modelspec.build.compiler import model_io
     from modelspec.data.pipeline import build_datasets
-    from modelspec.training.rundir import load_run
+    from modelspec.training.checkpoints import load_run
 
     spec, models, _ = load_run(args.run)
     (model,) = models.values()

@@ -25,7 +25,7 @@ def main() -> None:
     from modelspec import load_spec
     from modelspec.build.compiler import build_from_spec, model_io
     from modelspec.data.pipeline import build_datasets
-    from modelspec.training.rundir import load_run
+    from modelspec.training.checkpoints import load_run
     from modelspec.training.warmstart import warm_start
 
     spec = load_spec(args.spec)

@@ -1,7 +1,7 @@
 """Scores a pix2pix run on its test split and writes a PNG of edges, generated and true images.
 
 Loads the run (the GAN of `specs/conditional_gan.yaml`, or the generator trained alone by
-`examples/pix2pix_l1_only.yaml`) with `modelspec.training.rundir.load_run`, runs the
+`examples/pix2pix_l1_only.yaml`) with `modelspec.training.checkpoints.load_run`, runs the
 generator on every edge map of the spec's own test split (at inference: dropout off, batch
 normalisation's moving statistics) and compares each output with the true image:
 
@@ -49,7 +49,7 @@ def main() -> None:
 
     from modelspec.build.compiler import model_io
     from modelspec.data.pipeline import build_datasets
-    from modelspec.training.rundir import load_run
+    from modelspec.training.checkpoints import load_run
 
     spec, models, _ = load_run(args.run)
     train = spec.section("train") or {}

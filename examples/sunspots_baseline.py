@@ -1,6 +1,6 @@
 """Scores a trained sunspot forecaster against the naive "next month = this month" forecast.
 
-Loads the run with `modelspec.training.rundir.load_run`, builds the spec's own test split with
+Loads the run with `modelspec.training.checkpoints.load_run`, builds the spec's own test split with
 `modelspec.data.pipeline.build_datasets` (the same windows `modelspec evaluate` uses) and
 prints MAE and RMSE in sunspot numbers for the model and for the naive last-value forecast.
 
@@ -24,7 +24,7 @@ def main() -> None:
 
     from modelspec.build.compiler import model_io
     from modelspec.data.pipeline import build_datasets
-    from modelspec.training.rundir import load_run
+    from modelspec.training.checkpoints import load_run
 
     spec, models, _ = load_run(args.run)
     (model,) = models.values()

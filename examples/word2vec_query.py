@@ -1,6 +1,6 @@
 """Nearest neighbours and analogies with the word vectors of a trained word2vec run.
 
-Loads the run with `modelspec.training.rundir.load_run`, takes the embedding table of the
+Loads the run with `modelspec.training.checkpoints.load_run`, takes the embedding table of the
 layer `word_vectors` (the spec's target embedding), and rebuilds the vocabulary exactly as the
 run's data pipeline did: the spec's `tokenize` transform adapted on the spec's train split
 (same source, split expression and seed). Similarities are cosine similarities.
@@ -49,7 +49,7 @@ def main() -> None:
     parser.add_argument("-k", type=int, default=8, help="how many neighbours")
     args = parser.parse_args()
 
-    from modelspec.training.rundir import load_run
+    from modelspec.training.checkpoints import load_run
 
     spec, models, _ = load_run(args.run)
     (model,) = models.values()

@@ -4,7 +4,8 @@ Every user mistake becomes a `Problem`: where it is (file, line, column, path in
 document), what is wrong, what was expected and, when a close name exists, a suggestion.
 A `SpecError` carries all problems of a file at once; the CLI prints them sorted by line
 and exits with code 2. Other failures have their own exit codes (docs/DESIGN.md §2):
-0 ok, 1 internal error, 2 invalid spec or usage, 3 training diverged, 4 state conflict.
+0 ok, 1 internal error, 2 invalid spec or usage, 3 training diverged, 4 state conflict,
+5 environment failure (disk full, read-only file system, permission denied, ...).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ EXIT_INTERNAL = 1
 EXIT_INVALID = 2
 EXIT_DIVERGED = 3
 EXIT_CONFLICT = 4
+EXIT_ENVIRONMENT = 5
 
 
 
@@ -150,6 +152,14 @@ class StateConflictError(ModelspecError):
     """The run directory holds state that does not fit the request (e.g. a changed spec); exit 4."""
 
     exit_code = EXIT_CONFLICT
+
+
+class EnvironmentFailure(ModelspecError):
+    """The machine refused an operation (disk full, read-only file system, permission
+    denied, a path under a regular file, a file-size limit, ...); exit code 5. Not a bug of
+    modelspec and not a mistake in the spec: the message names the path and the cause."""
+
+    exit_code = EXIT_ENVIRONMENT
 
 
 class Collector:

@@ -20,6 +20,7 @@ def atomic_write_bytes(path, data: bytes) -> Path:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
+            os.fchmod(handle.fileno(), _file_mode())
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
@@ -27,6 +28,37 @@ def atomic_write_bytes(path, data: bytes) -> Path:
             os.unlink(tmp)
         raise
     return path
+
+
+def _file_mode() -> int:
+    """0o666 minus the process's umask: what `open()` would give a new file (mkstemp makes
+    0600 files, which other users of a shared run directory could not read)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def remove_leftovers(directory) -> list[Path]:
+    """Removes the temporary files and directories of writes a kill cut short
+    (`.<name>.<random>.tmp`, `.<name>-<random>.tmp`, `.final.tmp`) directly in `directory`.
+
+    Call it only where no other process writes at the same time (under the run lock).
+
+    Returns:
+        The paths removed.
+    """
+    removed: list[Path] = []
+    directory = Path(directory)
+    if not directory.is_dir():
+        return removed
+    for child in directory.iterdir():
+        if child.name.startswith(".") and child.name.endswith(".tmp"):
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child, ignore_errors=True)
+            else:
+                child.unlink(missing_ok=True)
+            removed.append(child)
+    return removed
 
 
 def atomic_write_text(path, text: str) -> Path:

@@ -3,7 +3,7 @@
 `modelspec export`, `predict`, `evaluate`, `attack`, `dream` and `style` all take "a spec or a
 run": a spec is built with its initial weights, a run directory (one with `state.json`,
 written by `modelspec train`) is rebuilt from its spec and loaded with its saved weights
-(`modelspec.training.rundir.load_run`). This module is the one place that tells the two
+(`modelspec.training.checkpoints.load_run`). This module is the one place that tells the two
 apart. TensorFlow is imported only when models are built.
 
 Example:
@@ -20,7 +20,7 @@ from typing import Any
 
 from modelspec.errors import UsageError
 from modelspec.lang.spec import CheckedSpec
-from modelspec.training import rundir
+from modelspec.training import checkpoints, rundir
 
 
 @dataclass
@@ -63,7 +63,7 @@ def open_target(path: str | Path, *, which: str = "final",
     """
     path = Path(path)
     if rundir.find_run_dir(path) is not None or not allow_spec:
-        spec, models, metrics = rundir.load_run(path, which=which)
+        spec, models, metrics = checkpoints.load_run(path, which=which)
         return Target(spec, models, path, metrics or {})
     if path.is_file():
         from modelspec.build.compiler import build_models

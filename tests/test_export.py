@@ -370,7 +370,7 @@ def test_run_directory_exports_trained_weights(tmp_path, monkeypatch):
     def fake_load_run(run_dir, which="final"):
         assert Path(run_dir) == run and which == "best"
         return spec, {"model": trained}, {"val_accuracy": 0.99}
-    monkeypatch.setattr("modelspec.training.rundir.load_run", fake_load_run)
+    monkeypatch.setattr("modelspec.training.checkpoints.load_run", fake_load_run)
     version = export_spec_or_run(run, tmp_path / "out")["model"]
     meta = json.loads((version / "assets" / "modelspec.json").read_text())
     assert meta["metrics"] == {"val_accuracy": 0.99} and meta["source"]["kind"] == "run"
@@ -386,3 +386,16 @@ def test_export_module_imports_without_tensorflow():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=REPO, timeout=60)
     assert out.stdout.strip() == "False", out.stderr
+
+
+def test_staging_dirs_of_dead_exports_are_removed(tmp_path):
+    """Finding 13 of issue 15: `.tmp-export-*` folders stayed after killed exports."""
+    proc = subprocess.Popen(["true"])  # its pid is not running once it has been waited for
+    proc.wait()
+    stale = tmp_path / f"{export_publish.STAGING_PREFIX}{proc.pid}-abc"
+    live = tmp_path / f"{export_publish.STAGING_PREFIX}{os.getpid()}-def"
+    stale.mkdir()
+    live.mkdir()
+    staging = export_publish.make_staging_dir(tmp_path)
+    assert not stale.exists() and live.exists() and staging.exists()
+    assert staging.name.startswith(f"{export_publish.STAGING_PREFIX}{os.getpid()}-")

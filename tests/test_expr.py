@@ -95,3 +95,19 @@ def test_quoted_strings_choose_and_compare():
     assert evaluate("activation == 'tanh' and units > 2",
                     {"activation": "tanh", "units": 3}) is True
     assert evaluate("'b' > 'a'", {}) is True
+
+
+@pytest.mark.parametrize("text", ["round(12345, -10**9)", "round(1, 10**12)", "round(2.5, 1e9)"])
+def test_round_digits_are_bounded_before_round_runs(text):
+    """Finding 1 of issue 15: `round(12345, -10**9)` hung `validate` for minutes."""
+    start = time.perf_counter()
+    with pytest.raises(ExpressionError, match=r"round\(\): .* digits is out of range"):
+        evaluate(text, {})
+    assert time.perf_counter() - start < 0.1
+    assert evaluate("round(12345, -2)", {}) == 12300
+
+
+def test_deeply_nested_expression_is_an_error_not_a_crash():
+    assert evaluate("-" * 498 + "1", {}) == 1
+    with pytest.raises(ExpressionError):
+        evaluate("(" * 240 + "1" + ")" * 240, {})

@@ -57,3 +57,22 @@ def test_restore_dir_undoes_a_swap_cut_between_its_renames(tmp_path, monkeypatch
     assert fileio.restore_dir(final) is True
     assert _tree(final) == {"w.h5": "old"}          # the last complete version is back
     assert fileio.restore_dir(final) is False         # nothing to do when it is in place
+
+
+def test_leftover_temp_files_are_removed_and_files_get_the_umask(tmp_path):
+    """Finding 13 of issue 15: `.history.json.*.tmp` stayed forever; files were 0600."""
+    import os
+
+    from modelspec.fileio import atomic_write_text, remove_leftovers
+    (tmp_path / ".history.json.ab12.tmp").write_text("{")
+    (tmp_path / ".epoch-0001-x.tmp").mkdir()
+    (tmp_path / "keep.json").write_text("{}")
+    removed = remove_leftovers(tmp_path)
+    assert sorted(p.name for p in removed) == [".epoch-0001-x.tmp", ".history.json.ab12.tmp"]
+    assert [p.name for p in tmp_path.iterdir()] == ["keep.json"]
+    old = os.umask(0o022)
+    try:
+        path = atomic_write_text(tmp_path / "state.json", "{}")
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o644

@@ -265,3 +265,41 @@ def test_graph_and_checks_do_not_import_tensorflow():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=root)
     assert out.stdout.strip() == "[]"
+
+
+def _nested_blocks(levels: int, repeat: int) -> str:
+    blocks = "".join(f"  b{i}:\n    layers:\n      - {{block: b{i + 1}, repeat: {repeat}}}\n"
+                     for i in range(levels - 1))
+    return (f"modelspec: 1\nblocks:\n{blocks}  b{levels - 1}:\n    layers:\n"
+            f"      - {{type: Dense, units: 2, repeat: {repeat}}}\n"
+            "model:\n  inputs: {x: {shape: [4]}}\n  layers:\n    - {block: b0}\n")
+
+
+@pytest.mark.parametrize("text, line, message", [
+    (_nested_blocks(8, 10), 30, "the model expands to more than 10,000 layers"),
+    ("modelspec: 1\nparams: {n: 100000000}\nmodel:\n  inputs: {x: {shape: [4]}}\n  layers:\n"
+     "    - {type: Dense, units: 2, repeat: $n}\n", 6, "'repeat' is 100000000, more than 1000"),
+    ("modelspec: 1\nmodel:\n  inputs: {x: {shape: [4]}}\n  layers:\n"
+     "    - {type: Dense, units: 2, repeat: 100000000}\n", 5, "out of range"),
+    ("modelspec: 1\nmodel:\n  inputs: {x: {shape: [4]}}\n  layers:\n"
+     + "    - {type: Dense, units: 2, repeat: 1000}\n" * 11, 15, "more than 10,000 layers"),
+])
+def test_expansion_is_bounded_before_the_work(text, line, message):
+    """Finding 1 of issue 15: 10^8 layers within both limits hung `validate`."""
+    import time
+    start = time.perf_counter()
+    with pytest.raises(SpecError) as err:
+        load_and_check(text)
+    assert time.perf_counter() - start < 1.5
+    [problem] = err.value.problems
+    assert (problem.line, message in problem.message) == (line, True), problem
+
+
+def test_many_unnamed_layers_get_names_in_linear_time():
+    import time
+    text = ("modelspec: 1\nmodel:\n  inputs: {x: {shape: [4]}}\n  layers:\n"
+            + "    - {type: Dense, units: 2, repeat: 1000}\n" * 9)
+    start = time.perf_counter()
+    names = [n.name for n in load_and_check(text).graphs["model"].nodes]
+    assert time.perf_counter() - start < 1.5
+    assert len(set(names)) == 9000 and names[:2] == ["dense", "dense_2"]

@@ -44,8 +44,8 @@ def _train(*args):
 
 
 def test_train_evaluate_and_load_run(tmp_path):
+    from modelspec.training.checkpoints import load_run
     from modelspec.training.cli import evaluate_command
-    from modelspec.training.rundir import load_run
     spec, run = _write(tmp_path), tmp_path / "run"
     result = _train(spec, "--output", run, "--quiet")
     assert result.exit_code == 0, result.output

@@ -57,7 +57,7 @@ def _train(*args):
 
 
 def test_gan_trains_resumes_and_saves_sample_grids(tmp_path):
-    from modelspec.training.rundir import load_run
+    from modelspec.training.checkpoints import load_run
     spec = tmp_path / "gan.yaml"
     spec.write_text(GAN)
     run = tmp_path / "run"
@@ -156,7 +156,7 @@ INIT"""
 
 def test_net2net_grown_network_computes_the_same_function(tmp_path):
     import modelspec
-    from modelspec.training.rundir import load_run
+    from modelspec.training.checkpoints import load_run
     from modelspec.training.warmstart import warm_start
     small = tmp_path / "small.yaml"
     small.write_text(SMALL.replace("NAME", "small").replace("UNITS", "8")
@@ -231,7 +231,7 @@ train:
 
 
 def test_conditional_gan_feeds_conditions_to_both_models(tmp_path):
-    from modelspec.training.rundir import load_run
+    from modelspec.training.checkpoints import load_run
     spec = tmp_path / "cgan.yaml"
     spec.write_text(CGAN)
     result = _train(spec, "-o", tmp_path / "run", "-q")

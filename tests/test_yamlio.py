@@ -438,3 +438,14 @@ def test_huge_numbers_are_reported_briefly():
         "s.yaml:1:4: a: non-finite number '1111111111111111111111111111111111111...' is not "
         "allowed — expected a finite number")
     assert yamlio.load_text("a: " + "9" * 400 + "\n").data["a"] == int("9" * 400)
+
+
+@pytest.mark.parametrize("separator", ["\u2028", "\u2029", "\x85"])
+def test_positions_count_lf_only(separator):
+    """Finding 2 of issue 15: after U+2028 in a quoted string every later line was one off."""
+    spec = yamlio.load_text(f'a: "x{separator}y"\nb: 2\nc: [1, zz]\n')
+    assert spec.data["a"] in (f"x{separator}y", "x y")  # ruamel folds NEL in a quoted string
+    assert spec.source.values[("b",)] == (2, 4)
+    assert spec.source.values[("c", 1)] == (3, 8)
+    [problem] = errors_of(f'a: "x{separator}y"\nb: 2\nc: !!python/name:os.system 1\n')
+    assert problem.startswith("s.yaml:3:4: "), problem

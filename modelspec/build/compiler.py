@@ -38,6 +38,7 @@ from modelspec.lang.flatgraph import FlatGraph, Node, Ref  # noqa: E402
 from modelspec.lang.spec import CheckedSpec  # noqa: E402
 
 MAX_LAYER_PARAMS = 2_000_000_000      # 8 GB of float32 weights in one layer
+MAX_MODEL_PARAMS = 2_000_000_000      # and in one model, summed over its layers
 MAX_ACTIVATION_ELEMENTS = 1 << 31     # per example, for one layer's output
 
 
@@ -61,14 +62,22 @@ def build_from_spec(spec: str | Path | CheckedSpec,
     return models["model"] if not checked.is_multi_model else models
 
 
-def build_models(spec: CheckedSpec, record: dict | None = None) -> dict:
+def build_models(spec: CheckedSpec, record: dict | None = None,
+                 allocate: bool = True) -> dict:
     """Builds every model of a checked spec, in dependency order; name → keras.Model.
 
     Args:
         spec: The checked spec.
         record: When given, filled with model name → list of (node, output shape) for
             `modelspec show`.
+        allocate: False builds under `keras.StatelessScope(initialize_variables=False)`:
+            every variable has its shape and dtype but no value (nothing is allocated), so
+            shapes and parameter counts cost no memory — for `modelspec show`; such models
+            cannot be trained or called.
     """
+    if not allocate:
+        with keras.StatelessScope(initialize_variables=False):
+            return build_models(spec, record)
     errs = spec.errors()
     built: dict = {}
     pending = dict(spec.graphs)
@@ -130,9 +139,11 @@ def build_graph(flat: FlatGraph, name: str, built: dict[str, Any], errs: Collect
                                          ragged=bool(decl.get("ragged")))
     tensors = {f"<input:{k}>": v for k, v in inputs.items()}
     layers: dict[str, Any] = {}
+    total = 0  # estimated weights so far: the size guard judges the whole model too
     for node in flat.nodes:
         try:
             args = [_tensor(ref, tensors) for ref in node.inputs]
+            total += _guard_size(node, args, total) if node.kind == "layer" else 0
             layer = _make_layer(node, layers, built, args)
             layers[node.name] = layer
             call = {k: _call_value(v, tensors) for k, v in node.call.items()}
@@ -202,7 +213,6 @@ def _make_layer(node: Node, layers: dict, built: dict, inputs: list):
             model.trainable = node.trainable
         return model
     assert node.type is not None  # a "layer" node always has one
-    _guard_size(node, inputs)
     layer = make_layer(node.type, node.args, name=node.name)
     if node.trainable is not None:
         layer.trainable = node.trainable
@@ -357,13 +367,20 @@ class _SizeGuard(Exception):
         self.message, self.expected = message, expected
 
 
-def _guard_size(node: Node, inputs: list) -> None:
+def _guard_size(node: Node, inputs: list, before: int = 0) -> int:
+    """The layer's estimated weights; raises `_SizeGuard` when the layer alone, or the model
+    with it (`before` weights already), would exceed the limits — before Keras allocates."""
     shape = _shape_of(inputs[0]) if inputs else None
     count = estimate_parameters(str(node.type), node.args, shape)
     if count > MAX_LAYER_PARAMS:
         raise _SizeGuard(f"layer '{node.name}' ({node.type}) would have about {count:,} "
                          "weights", f"at most {MAX_LAYER_PARAMS:,} per layer (a size guard "
                          "against exhausting memory)")
+    if before + count > MAX_MODEL_PARAMS:
+        raise _SizeGuard(f"with layer '{node.name}' ({node.type}) the model would have about "
+                         f"{before + count:,} weights", f"at most {MAX_MODEL_PARAMS:,} in a "
+                         "model (a size guard against exhausting memory)")
+    return count
 
 
 def _guard_output(node: Node, out) -> None:

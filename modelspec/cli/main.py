@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import sys
 
 import click
 
 from modelspec.cli.params import parse_param_overrides
 from modelspec.cli.preflight import preflight
-from modelspec.cli.util import handle_errors
+from modelspec.cli.util import OutputPath, handle_errors
 from modelspec.errors import SpecError, UsageError
 from modelspec.tfenv import quiet_tensorflow
 from modelspec.version import __version__
@@ -75,8 +76,11 @@ class LazyGroup(click.Group):
               help="Import a Python module (name or .py file) that registers layers, losses, "
                    "metrics or callbacks (modelspec.register_layer, register_loss, "
                    "register_metric, register_callback) before the command runs. Repeatable.")
+@click.option("--confine", is_flag=True,
+              help="Refuse any path in a spec that resolves outside the spec's folder or "
+                   "MODELSPEC_DATA_DIR (the same as MODELSPEC_CONFINE=1; docs/RELIABILITY.md).")
 @handle_errors
-def main(plugins):
+def main(plugins, confine):
     """modelspec: declarative model specs for Keras 3 on TensorFlow.
 
     \b
@@ -91,6 +95,8 @@ def main(plugins):
     Extensions come through Python only, never from a spec:
       modelspec --plugin my_layers.py show my_spec.yaml
     """
+    if confine:
+        os.environ["MODELSPEC_CONFINE"] = "1"  # read by modelspec.confine in every command
     for plugin in plugins:
         load_plugin(plugin)
 
@@ -187,7 +193,7 @@ def show(spec, params, diagram, collapse):
 
     checked = load_and_check(spec, overrides=parse_param_overrides(params) or None)
     record: dict = {}
-    models = build_models(checked, record=record)
+    models = build_models(checked, record=record, allocate=False)  # shapes, no weights
     click.echo(render_models(checked, models, record))
     if diagram:
         from modelspec.build.diagram import model_graph, write_diagram
@@ -196,7 +202,7 @@ def show(spec, params, diagram, collapse):
 
 
 @main.command()
-@click.option("--output", "-o", type=click.Path(dir_okay=False),
+@click.option("--output", "-o", type=OutputPath(dir_okay=False),
               help="Write to this file instead of standard output.")
 @handle_errors
 def schema(output):

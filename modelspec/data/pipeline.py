@@ -25,6 +25,7 @@ import tensorflow as tf
 
 from modelspec.build.compiler import model_io
 from modelspec.data.augment import augment_batch, make_augmenters
+from modelspec.data.epoch_order import epoch_counter, epoch_shuffle
 from modelspec.data.pipeline_checks import class_names_after, dtype_problem, weight_fields
 from modelspec.data.preprocessing import build_preprocessing
 from modelspec.data.sources import load_source
@@ -70,6 +71,8 @@ class DataBundle:
     meta: dict = field(default_factory=dict)
     batch_size: int = 32
     raw_train: Any = None
+    random_layers: list[Any] = field(default_factory=list)  # augmenters (their RNG state)
+    epoch: Any = None  # tf.Variable: the epoch whose order the training split's next pass has
 
 
 def _shape_fits(actual, expected) -> bool:
@@ -308,8 +311,8 @@ def build_datasets(spec, inputs: dict, outputs: dict) -> DataBundle:
         if shuffled:
             shuffle = data.get("shuffle", True)
             buffer = count if shuffle is True else int(shuffle)
-            ds = ds.shuffle(max(1, min(buffer, 100_000)), seed=seed,
-                            reshuffle_each_iteration=True)
+            bundle.epoch = bundle.epoch if bundle.epoch is not None else epoch_counter()
+            ds = epoch_shuffle(ds, max(1, min(buffer, 100_000)), seed, bundle.epoch)
         ds = _apply_steps(ds, random_steps, training)
         # After a shuffle, how many windows/pairs a restructuring step yields depends on the
         # order (windows across chunk edges are dropped), so the count is an estimate there:
@@ -328,6 +331,7 @@ def build_datasets(spec, inputs: dict, outputs: dict) -> DataBundle:
                       num_parallel_calls=AUTOTUNE, deterministic=True)
         if training and augmenters:
             ds = ds.map(lambda b: augment_batch(b, augmenters), num_parallel_calls=AUTOTUNE)
+            bundle.random_layers = [layer for _, layer in augmenters]
         ds = ds.map(to_model, num_parallel_calls=AUTOTUNE)
         if data.get("prefetch", True):
             ds = ds.prefetch(AUTOTUNE)

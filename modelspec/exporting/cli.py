@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from modelspec.cli.util import data_dir_option, handle_errors
+from modelspec.cli.util import OutputPath, data_dir_option, handle_errors
 from modelspec.errors import UsageError
 from modelspec.exporting.options import FORMATS
 from modelspec.tfenv import quiet_tensorflow
@@ -56,7 +56,7 @@ def describe_export(version_dir: Path) -> str:
 
 @click.command("export")
 @click.argument("source", type=click.Path(exists=True, path_type=Path))
-@click.option("--output", "-o", type=click.Path(file_okay=False, path_type=Path),
+@click.option("--output", "-o", type=OutputPath(file_okay=False, path_type=Path),
               help="Base directory; versions go to DIR/<N>/ (DIR/<model>/<N>/ for several "
                    "models). Default: the spec's export.directory.")
 @click.option("--format", "formats", metavar="LIST",
@@ -118,7 +118,7 @@ def export_command(source, output, formats, models, weights, as_json, params):
 @click.option("--model", "-m", help="The model, when the target holds several.")
 @click.option("--rescale", type=float, default=1.0, show_default=True,
               help="Multiply decoded image pixels by this (e.g. 0.00392156862745098 = 1/255).")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--output", "-o", type=OutputPath(dir_okay=False, path_type=Path),
               help="Write the JSON answer to this file instead of standard output.")
 @click.option("--pretty", is_flag=True, help="Indent the JSON answer.")
 @click.option("--param", "-p", "params", multiple=True, metavar="NAME=VALUE",

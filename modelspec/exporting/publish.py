@@ -86,11 +86,46 @@ def latest_version_dir(base_dir: str | os.PathLike) -> Path | None:
 def make_staging_dir(base_dir: str | os.PathLike) -> Path:
     """Creates (and returns) a fresh staging directory inside `base_dir`, creating `base_dir`.
 
-    The name starts with `.tmp-export-`, which TF Serving never takes for a version.
+    The name starts with `.tmp-export-<pid>-`, which TF Serving never takes for a version;
+    staging directories that a killed export left behind are removed first
+    (`remove_stale_staging`). The directory gets the user's umask (mkdtemp makes it 0700).
     """
     base = Path(base_dir)
     base.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=base))
+    remove_stale_staging(base)
+    staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-", dir=base))
+    mask = os.umask(0)
+    os.umask(mask)
+    staging.chmod(0o777 & ~mask)
+    return staging
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
+def remove_stale_staging(base_dir: str | os.PathLike, max_age: float = 86_400.0) -> list[Path]:
+    """Removes the staging directories of exports that are no longer running: those whose
+    process (the pid in the name) has ended, and unnamed ones older than `max_age` seconds.
+    Staging directories of running exports (concurrent ones included) are left alone."""
+    import time
+    removed = []
+    for child in Path(base_dir).iterdir():
+        if not child.name.startswith(STAGING_PREFIX) or not child.is_dir():
+            continue
+        pid = child.name[len(STAGING_PREFIX):].split("-", 1)[0]
+        stale = (not _alive(int(pid))) if pid.isdigit() else \
+            time.time() - child.stat().st_mtime > max_age
+        if stale:
+            shutil.rmtree(child, ignore_errors=True)
+            removed.append(child)
+    return removed
 
 
 def remove_tree(path: str | os.PathLike | None) -> None:

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from modelspec.confine import check_confined
 from modelspec.errors import Collector, did_you_mean
 from modelspec.lang import catalog, registry, yamlio
 from modelspec.lang.expand import expand_graph
@@ -167,6 +168,10 @@ def semantic_problems(spec: CheckedSpec, errs: Collector, sections: bool = True)
     present = [section for section in SECTIONS if section.key in doc]
     for section in present:
         check_references(doc[section.key], (section.key,), spec.params, errs)
+    if not errs:  # MODELSPEC_CONFINE=1: no file outside the allowed folders is ever opened
+        check_confined(spec, errs)
+        if errs:
+            return
     for section in present:
         try:
             section.check(spec, errs)

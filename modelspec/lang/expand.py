@@ -27,6 +27,12 @@ from modelspec.lang.spec import resolve_value
 
 BLOCK_INPUT = "input"
 DEFAULT_PORT = "out"  # what `in: enc` reads from a layer with several outputs
+MAX_LAYERS = 10_000  # layers of one model after every repeat and nested block (ResNet-1001: 3,338)
+MAX_REPEAT = 1000    # the schema's own bound on `repeat`, enforced here before expanding
+
+
+class _TooLarge(Exception):
+    """Stops an expansion that would exceed MAX_LAYERS (reported at the top-level item)."""
 
 
 @dataclass
@@ -46,14 +52,17 @@ class _Expander:
         self.nodes: list[Node] = []
         self.node_by_name: dict[str, Node] = {}
         self.names: set[str] = set()
+        self.suffixes: dict[str, int] = {}
         self.depth = 0
+        self.too_large = False
 
     # -- names and values ------------------------------------------------------------
     def unique(self, name: str) -> str:
-        candidate, n = name, 1
+        candidate, n = name, self.suffixes.get(name, 1)
         while candidate in self.names:
             n += 1
             candidate = f"{name}_{n}"
+        self.suffixes[name] = n  # the next call resumes here: linear, not quadratic
         self.names.add(candidate)
         return candidate
 
@@ -139,7 +148,16 @@ class _Expander:
             if isinstance(item.get("id"), str):
                 later.pop(item["id"], None)
             ipath = path + (i,)
-            out = self.expand_item(item, ipath, scope, later, names, prefix, prev, expansion)
+            try:
+                out = self.expand_item(item, ipath, scope, later, names, prefix, prev, expansion)
+            except _TooLarge:
+                if expansion:  # reported once, at the outermost item that grew too large
+                    raise
+                self.errs.add(ipath, f"the model expands to more than {MAX_LAYERS:,} layers "
+                              "(after every repeat and nested block)", expected="fewer "
+                              "repeats or less deeply nested blocks")
+                self.too_large = True
+                return scope, None
             if isinstance(item.get("id"), str):  # not in scope: it failed, here or on an input
                 scope.setdefault(item["id"], _FAILED)  # later uses are not errors of their own
             if out is not None:
@@ -168,6 +186,11 @@ class _Expander:
                 if ok:
                     self.errs.add(ipath + ("repeat",), f"'repeat' must be a positive integer, "
                                   f"got {repeat!r}", expected="an integer ≥ 1", notes=expansion)
+                return prev
+            if repeat > MAX_REPEAT:
+                self.errs.add(ipath + ("repeat",), f"'repeat' is {repeat}, more than "
+                              f"{MAX_REPEAT}", expected=f"an integer from 1 to {MAX_REPEAT}",
+                              notes=expansion)
                 return prev
         vary = item.get("vary") or {}
         for key, values in vary.items():
@@ -373,6 +396,8 @@ class _Expander:
         elif kind == "model":
             outputs = self.models.get(target) if isinstance(self.models, dict) else None
             ports = list(outputs) if outputs and len(outputs) > 1 else None
+        if len(self.nodes) >= MAX_LAYERS:
+            raise _TooLarge()
         node = Node(name, kind, layer_type, resolved, list(inputs), call, target, trainable,
                     ipath, expansion, arg_paths, ports)
         self.nodes.append(node)
@@ -442,6 +467,8 @@ def expand_graph(graph: dict, path: tuple, blocks: dict, params: dict, errs: Col
     first = next(iter(scope.values())) if len(scope) == 1 else None
     scope, last = exp.expand_list(graph.get("layers") or [], path + ("layers",), scope, params,
                                   "", first, ())
+    if exp.too_large:
+        return None
     outputs, output_paths = {}, {}
     declared = graph.get("outputs")
     if declared is None:

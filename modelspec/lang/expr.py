@@ -36,6 +36,7 @@ _FUNCTIONS: dict[str, Callable[..., Any]] = {"min": min, "max": max, "abs": abs,
 _CONSTANTS = {"true": True, "false": False}
 _MAX_MAGNITUDE = 1e15
 _MAX_LENGTH = 500
+_MAX_DIGITS = 30  # round()'s ndigits: any result beyond ±1e15 is refused anyway
 
 ALLOWED = ("numbers, 'strings', parameter names, + - * / // % **, comparisons, and/or/not, "
            "x if c else y, min/max/abs/int/round")
@@ -105,6 +106,9 @@ def evaluate(text: str, names: dict):
         raise ExpressionError(f"invalid expression '{text.strip()}': {err.msg}") from None
     try:
         return _check_size(_eval(tree.body, names))
+    except RecursionError:
+        raise ExpressionError("the expression is nested too deeply",
+                              expected="a short arithmetic expression") from None
     except (TypeError, ValueError, OverflowError) as err:
         if isinstance(err, ExpressionError):
             raise
@@ -133,6 +137,17 @@ def _check_size(value):
             raise ExpressionError(f"the expression's result {value:.3g} is too large",
                                   expected=f"a magnitude of at most {_MAX_MAGNITUDE:.0e}")
     return value
+
+
+def _check_arguments(function: str, args: list) -> None:
+    """Bounds a function's arguments before it runs: `round(12345, -10**9)` would compute
+    10**(10**9) inside Python's `round`, long before the result could be checked."""
+    if function == "round" and len(args) == 2:
+        digits = args[1]
+        if not isinstance(digits, int) or abs(digits) > _MAX_DIGITS:
+            raise ExpressionError(f"round(): {_short(digits)} digits is out of range",
+                                  expected=f"an integer number of digits between "
+                                  f"-{_MAX_DIGITS} and {_MAX_DIGITS}")
 
 
 def _short(value) -> str:
@@ -199,6 +214,7 @@ def _eval(node, names):
         args = [_number(_eval(a, names)) for a in node.args]
         if not args:
             raise ExpressionError(f"{node.func.id}() needs arguments")
+        _check_arguments(node.func.id, args)
         try:
             return _check_size(_FUNCTIONS[node.func.id](*args))
         except TypeError as err:

@@ -30,6 +30,7 @@ _BOOL = {"true": True, "True": True, "TRUE": True, "false": False, "False": Fals
 _INT = re.compile(r"[-+]?[0-9]{1,4000}|0o[0-7]{1,4000}|0x[0-9a-fA-F]{1,4000}")
 _FLOAT = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?")
 _NONFINITE = re.compile(r"[-+]?\.(?:inf|nan)", re.IGNORECASE)
+_OTHER_BREAKS = re.compile("[\x85\u2028\u2029]")
 _KINDS = {"map": "mapping", "seq": "list"}
 _SCALAR_TAGS = ("str", "null", "bool", "int", "float")
 _KIND_NAMES = {type(None): "null", bool: "a boolean", int: "a number", float: "a number",
@@ -59,8 +60,12 @@ def _parse_events(text: str, ruamel_yaml):
     parses about 25 times faster than ruamel's pure-Python parser, which keeps
     `modelspec validate` over all shipped specs well under a second; scalar resolution is
     ours and follows YAML 1.2 either way. When libyaml rejects the text (or is missing), the
-    ruamel parser runs instead, so that syntax errors read the same everywhere.
+    ruamel parser runs instead, so that syntax errors read the same everywhere. Positions
+    count LF only, as YAML 1.2, editors and `grep -n` do: libyaml (a YAML 1.1 parser) also
+    breaks lines at U+0085, U+2028 and U+2029, so a text containing one goes to ruamel.
     """
+    if _OTHER_BREAKS.search(text):  # libyaml counts these as line breaks (YAML 1.1)
+        return ruamel_yaml(typ="safe", pure=True).parse(text)
     try:
         import yaml
         if getattr(yaml, "__with_libyaml__", False):

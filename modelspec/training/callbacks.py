@@ -16,6 +16,8 @@ import signal
 import keras
 
 from modelspec.errors import DivergedError, ModelspecError
+from modelspec.training.checkpoints import write_manifest
+from modelspec.training.exact import callback_state, save_random_state
 from modelspec.training.rundir import RunDir, atomic_write_json, save_models
 
 
@@ -131,12 +133,25 @@ class EpochCheckpoint(keras.callbacks.Callback):
             A signal that arrives during the epoch's last step (or last group of steps,
             with `steps_per_execution` > 1) stops training after a complete epoch, which
             is then saved as one.
+        random_state: Variables saved with each checkpoint besides weights and optimizer
+            variables (the seed generators' states, `modelspec.training.exact`).
+        carried: Callbacks whose counters are saved with each checkpoint (EarlyStopping,
+            ReduceLROnPlateau): put this callback after them, so that it saves their state
+            after the epoch.
+
+    The checkpoint directory (weights, optimizer, random state, `checkpoint.json` with the
+    history and checksums) is complete before `state.json` names it; writing `state.json` is
+    the epoch's one commit point (`modelspec.training.checkpoints`). The previous epoch's
+    checkpoint is kept, as the fallback when the newest one is found damaged.
     """
 
     def __init__(self, run: RunDir, models: dict, optimizers: dict, base_state: dict,
-                 monitor: str = "val_loss", mode: str = "auto", stopper=None):
+                 monitor: str = "val_loss", mode: str = "auto", stopper=None,
+                 random_state: list | None = None, carried: list | None = None):
         super().__init__()
         self.run, self.models, self.optimizers = run, models, optimizers
+        self.random_state = list(random_state or [])
+        self.carried = list(carried or [])
         self.base_state, self.monitor, self.stopper = dict(base_state), monitor, stopper
         if mode == "auto":
             mode = "max" if any(k in monitor for k in ("acc", "auc", "precision", "recall",
@@ -152,6 +167,11 @@ class EpochCheckpoint(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         self.last_step = batch
+
+    def epoch_completed(self) -> bool:
+        """False for an epoch a signal cut short (it is not counted and runs again)."""
+        return not (self.stopper is not None and self.stopper.stopped
+                    and not self._epoch_complete())
 
     def _epoch_complete(self) -> bool:
         """True when every step of the epoch ran (unknown when Keras does not know the count)."""
@@ -170,11 +190,8 @@ class EpochCheckpoint(keras.callbacks.Callback):
         if logs is not None:
             for key, value in logs.items():
                 self.history.setdefault(key, []).append(float(value))
-            atomic_write_json(self.run.path("history.json"), self.history)
+        previous = (self.run.state() or {}).get("checkpoint")
         name = f"epoch-{completed_epochs:04d}" + ("-interrupted" if interrupted else "")
-        tmp = self.run.new_checkpoint_dir(name)
-        save_models(tmp, self.models, self.optimizers)
-        self.run.commit_checkpoint(tmp, name)
         value = (logs or {}).get(self.monitor)
         if logs is not None and value is not None and self._improved(value):
             self.best = float(value)
@@ -183,12 +200,22 @@ class EpochCheckpoint(keras.callbacks.Callback):
             self.run.commit_checkpoint(tmp, "best")
         state = dict(self.base_state, epoch=completed_epochs, checkpoint=name,
                      best=self.best, monitor=self.monitor,
-                     interrupted=interrupted, finished=False)
-        self.run.write_state(state)
-        self.run.prune({name, "best"})
+                     interrupted=interrupted, finished=False,
+                     callbacks=callback_state(self.carried))
+        tmp = self.run.new_checkpoint_dir(name)
+        save_models(tmp, self.models, self.optimizers)
+        save_random_state(tmp, self.random_state)
+        files = write_manifest(tmp, state, self.history)
+        self.run.commit_checkpoint(tmp, name)
+        self.run.write_state(dict(state, files=files, previous=previous))  # the commit point
+        atomic_write_json(self.run.path("history.json"), self.history)
+        self.run.prune({name, "best"} | ({previous} if previous and previous != name else set()))
 
     def on_epoch_end(self, epoch, logs=None):
-        if self.stopper is not None and self.stopper.stopped and not self._epoch_complete():
+        if not self.epoch_completed():
+            import sys
+            print(f"epoch {epoch + 1} was interrupted after {self.last_step + 1} step(s): it is "
+                  "not counted and runs again on resume", file=sys.stderr)
             self.save(epoch, None, interrupted={"epoch": epoch + 1})
             return
         self.save(epoch + 1, dict(logs or {}))
@@ -204,7 +231,8 @@ def spec_callbacks(run: RunDir, config: dict, has_validation: bool, resumed: boo
         resumed: Whether this run continues an earlier one (the CSV log is appended).
 
     Returns:
-        A list of `keras.callbacks.Callback`.
+        A list of `keras.callbacks.Callback`; a `CompletedEpochsCSVLogger` among them reads
+        `.checkpoint` (set it to the run's `EpochCheckpoint`).
     """
     config = config or {}
     default_monitor = "val_loss" if has_validation else "loss"
@@ -223,10 +251,21 @@ def spec_callbacks(run: RunDir, config: dict, has_validation: bool, resumed: boo
         args.setdefault("profile_batch", 0)
         out.append(keras.callbacks.TensorBoard(log_dir=str(run.path("logs")), **args))
     if config.get("csv_log", True):
-        out.append(keras.callbacks.CSVLogger(str(run.path("training.csv")), append=resumed))
+        out.append(CompletedEpochsCSVLogger(str(run.path("training.csv")), append=resumed))
     from modelspec.lang import registry
     for name, component in registry.python_components("callbacks").items():
         if config.get(name):  # registered with modelspec.register_callback (a plugin)
             args = config[name] if isinstance(config[name], dict) else {}
             out.append(component.obj(**args))
     return out
+
+
+class CompletedEpochsCSVLogger(keras.callbacks.CSVLogger):
+    """Keras's `CSVLogger` without the row of an epoch a signal cut short (it is not
+    counted: it runs again on resume, and its row is written then)."""
+
+    checkpoint: EpochCheckpoint | None = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.checkpoint is None or self.checkpoint.epoch_completed():
+            super().on_epoch_end(epoch, logs)

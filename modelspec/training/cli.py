@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from modelspec.cli.util import data_dir_option, handle_errors
+from modelspec.cli.util import OutputPath, data_dir_option, handle_errors
 from modelspec.tfenv import quiet_tensorflow
 
 TRAIN_HELP = """Trains SPEC and writes a run directory (default runs/<spec name>/).
@@ -111,7 +111,7 @@ def launch_local_workers(spec: str, workers: int, output: Path, epochs, restart,
 @click.argument("spec", type=click.Path(dir_okay=False))
 @click.option("--epochs", type=click.IntRange(min=1), help="Train to this many epochs in "
               "total (overrides train.epochs; a finished run continues).")
-@click.option("--output", "-o", type=click.Path(file_okay=False),
+@click.option("--output", "-o", type=OutputPath(file_okay=False),
               help="Run directory (default runs/<spec name>/).")
 @click.option("--restart", is_flag=True, help="Discard an existing run directory.")
 @click.option("--workers", type=click.IntRange(min=1), help="Start N local worker "

@@ -19,9 +19,17 @@ from typing import Any
 
 from modelspec.data.pipeline import spec_datasets
 from modelspec.errors import StateConflictError, UsageError
-from modelspec.fileio import replace_dir
+from modelspec.fileio import remove_leftovers, replace_dir
+from modelspec.training.checkpoints import ResumePoint, resume_point
+from modelspec.training.lock import run_lock
 from modelspec.training.loops import adversarial, layerwise, supervised
-from modelspec.training.rundir import RunDir, atomic_write_json, atomic_write_text, save_models
+from modelspec.training.rundir import (
+    STATE,
+    RunDir,
+    atomic_write_json,
+    atomic_write_text,
+    save_models,
+)
 
 # train.type -> its loop; the names are `training.schema.LOOP_TYPES` (a test keeps them equal)
 LOOPS: dict[str, Callable] = {
@@ -68,6 +76,7 @@ class TrainContext:
     stopper: object
     verbose: object = "auto"
     models: dict = field(default_factory=dict)
+    resume_state: dict | None = None  # the state resumed from (callback counters, ...)
 
     @staticmethod
     def usage(message: str) -> UsageError:
@@ -80,34 +89,66 @@ def _loop(kind: str) -> Callable:
     return LOOPS[kind]
 
 
-def prepare_run_dir(run: RunDir, fingerprint: str, restart: bool) -> dict | None:
-    """Decides between a fresh start and a resume; returns the state to resume from.
+_LEFTOVERS = {"spec.yaml", "resolved.json", "fingerprint", "logs", "checkpoints",
+              "training.csv", "samples", "history.json", "curves.png"}
+
+
+def prepare_run_dir(run: RunDir, fingerprint: str, restart: bool) -> ResumePoint:
+    """Decides between a fresh start and a resume; returns the point to resume from.
 
     Writes nothing: a run that `restart` discards is cleared by `run_training` only once the
-    models and the data have been built, so a spec that fails there loses nothing.
+    models and the data have been built, so a spec that fails there loses nothing. A damaged
+    newest checkpoint falls back to the previous intact one (`checkpoints.resume_point`).
 
     Raises:
         StateConflictError: When the directory holds a run of a different spec and
-            `restart` is false.
+            `restart` is false, or its checkpoints are all damaged.
     """
-    state = run.state()
-    if state is not None and restart:
-        return None
+    if restart:
+        return ResumePoint(None)
+    point = resume_point(run)
+    state = point.state
     if state is None:
         if run.root.exists() and any(run.root.iterdir()):
-            leftovers = [p.name for p in run.root.iterdir()]
-            if set(leftovers) - {"spec.yaml", "resolved.json", "fingerprint", "logs",
-                                 "checkpoints", "training.csv", "samples", ".final.tmp"}:
+            # what a kill before the first commit point leaves (and hidden temp files)
+            leftovers = {p.name for p in run.root.iterdir() if not p.name.startswith(".")}
+            if leftovers - _LEFTOVERS:
                 raise StateConflictError(
                     f"{run.root} is not empty and is not a run directory; choose another "
                     "--output or pass --restart to clear it")
-        return None
+        return point
     if state.get("fingerprint") != fingerprint:
         raise StateConflictError(
             f"{run.root} holds a run of a different spec (fingerprint "
             f"{str(state.get('fingerprint'))[:12]}, this spec {fingerprint[:12]}); refusing "
             "to resume. Pass --restart to discard it, or --output DIR to train elsewhere")
-    return state
+    return point
+
+
+def _rewrite_views(run: RunDir, point: ResumePoint) -> None:
+    """Makes `state.json`, `history.json` and `training.csv` agree with the resume point: the
+    epochs of an uncommitted (killed) epoch are dropped, so none is listed twice."""
+    state = point.state
+    if state is None:
+        return
+    if point.warning:
+        print(point.warning, file=sys.stderr)
+        run.write_state(state)
+    history = point.history if point.history is not None else run.history()
+    epochs = int(state.get("epoch", 0))
+    history = {k: list(v)[:epochs] for k, v in (history or {}).items()}
+    atomic_write_json(run.path("history.json"), history)
+    csv_path = run.path("training.csv")
+    if csv_path.exists() and history:
+        import csv
+        import io
+        text = io.StringIO()
+        writer = csv.writer(text, lineterminator="\n")
+        keys = sorted(history)
+        writer.writerow(["epoch"] + keys)
+        for epoch in range(min(len(v) for v in history.values())):
+            writer.writerow([epoch] + [history[k][epoch] for k in keys])
+        atomic_write_text(csv_path, text.getvalue())
 
 
 def run_training(train: dict, run_dir, build: Callable[[], dict], datasets, *,
@@ -141,16 +182,29 @@ def run_training(train: dict, run_dir, build: Callable[[], dict], datasets, *,
         StateConflictError: Resuming a run of another spec without `restart`.
         DivergedError: A NaN or infinite loss.
         Interrupted: SIGTERM / Ctrl-C (after writing a checkpoint).
+        StateConflictError: Another process holds the run directory (exit 4).
     """
+    run = RunDir(run_dir)
+    with run_lock(run.root):
+        return _run_locked(run, train, build, datasets, fingerprint=fingerprint, name=name,
+                           epochs=epochs, restart=restart, verbose=verbose,
+                           spec_text=spec_text, resolved=resolved, spec_path=spec_path,
+                           base_dir=base_dir, overrides=overrides)
+
+
+def _run_locked(run: RunDir, train: dict, build, datasets, *, fingerprint, name, epochs,
+                restart, verbose, spec_text, resolved, spec_path, base_dir,
+                overrides) -> RunResult:
+    """`run_training` once the run directory's lock is held."""
     from modelspec.training import distribute, runtime
     from modelspec.training.callbacks import Interrupted, SignalStop
     from modelspec.training.diagnostics import run_diagnostics
     from modelspec.training.report import metrics_table, plot_curves
 
     started = time.monotonic()  # wall time of this session (state.json sums them)
-    run = RunDir(run_dir)
     run.recover()
-    state = prepare_run_dir(run, fingerprint, restart)
+    point = prepare_run_dir(run, fingerprint, restart)
+    state = point.state
     total = int(epochs if epochs is not None else train.get("epochs", 1))
     initial = int(state["epoch"]) if state else 0
     stopped_early = bool(state and state.get("stopped_early")
@@ -185,9 +239,11 @@ def run_training(train: dict, run_dir, build: Callable[[], dict], datasets, *,
                               seed=train.get("seed"))
         bundle = datasets(built) if callable(datasets) else datasets
         # nothing is written (or cleared) before the models and the data have been built
-        if restart and state is None and run.state() is not None:
+        if restart and (run.root / STATE).exists():  # a run directory (even a damaged one)
             run.clear()
         run.root.mkdir(parents=True, exist_ok=True)
+        remove_leftovers(run.root)  # temp files of writes a kill cut short
+        _rewrite_views(run, point)
         if spec_text is not None:
             atomic_write_text(run.path("spec.yaml"), spec_text)
         if resolved is not None:
@@ -204,6 +260,7 @@ def run_training(train: dict, run_dir, build: Callable[[], dict], datasets, *,
             ctx = TrainContext(train=train, run=run, bundle=bundle, build=build_once,
                                strategy=strategy, epochs=total, initial_epoch=initial,
                                checkpoint=checkpoint, stopper=stopper, verbose=verbose,
+                               resume_state=state,
                                base_state={"fingerprint": fingerprint, "name": name,
                                            "type": train.get("type", "supervised"),
                                            "replicas": strategy.num_replicas_in_sync,
@@ -227,6 +284,9 @@ def run_training(train: dict, run_dir, build: Callable[[], dict], datasets, *,
         tmp.mkdir(parents=True)
         save_models(tmp, ctx.models)
         replace_dir(tmp, run.path("final"))
+        if initial >= total:  # nothing trained now: keep the metrics of the training
+            from modelspec.training.rundir import read_json
+            metrics = dict(read_json(run.path("metrics.json"), {}) or {}, **metrics)
         atomic_write_json(run.path("metrics.json"), metrics)
         pictures = [plot_curves(history, run.path("curves.png"), title=name)]
         found = None if distribute.is_multi_worker(strategy) else run_diagnostics(
@@ -256,6 +316,24 @@ def run_training(train: dict, run_dir, build: Callable[[], dict], datasets, *,
         keras.mixed_precision.set_global_policy(previous_policy)
     done = int((run.state() or {}).get("epoch", max(total, initial)))
     return RunResult(run.root, done, initial, metrics, history, ctx.models)
+
+
+def checked_datasets(spec: Any, train: dict[str, Any]) -> Callable[[dict[str, Any]], Any]:
+    """`spec_datasets` with the labels checked against the trained model's outputs and loss
+    (a label 7 for a sigmoid output, a non-finite label: positioned errors, exit 2)."""
+    make = spec_datasets(spec, train)
+
+    def build(models: dict[str, Any]) -> Any:
+        bundle = make(models)
+        if train.get("type", "supervised") == "supervised" and train.get("loss") is not None:
+            from modelspec.training.labels import check_labels
+            (model,) = models.values() if len(models) == 1 else (
+                models[train.get("model", "model")],)
+            errs = spec.errors()
+            check_labels(bundle, model, train, errs)
+            errs.raise_if_any()
+        return bundle
+    return build
 
 
 def default_run_dir(spec) -> Path:
@@ -316,7 +394,7 @@ def train_spec(spec, *, epochs: int | None = None, output=None, restart: bool = 
     # under multi_worker only the chief writes `output`; the other workers a scratch copy
     with worker_output(train, output or default_run_dir(spec)) as out:
         return run_training(train, out, build,
-                            datasets if datasets is not None else spec_datasets(spec, train),
+                            datasets if datasets is not None else checked_datasets(spec, train),
                             fingerprint=spec.fingerprint, name=spec.name, epochs=epochs,
                             restart=restart, verbose=verbose, spec_text=text,
                             resolved=resolved, spec_path=spec.path, base_dir=spec.base_dir,

@@ -4,9 +4,11 @@ Layout of `runs/<name>/`:
 ```
 spec.yaml            the spec as given          resolved.json   the resolved document
 fingerprint          sha256 of the resolved document
-state.json           completed epochs, checkpoint in use, best value (written last, atomically)
+state.json           completed epochs, checkpoint in use + checksums (the commit point)
 history.json         metrics per epoch           metrics.json    final metrics
-checkpoints/epoch-0007/<model>.weights.h5 (+ <model>.optimizer.npz)   the latest, one dir
+checkpoints/epoch-0007/<model>.weights.h5 (+ <model>.optimizer.npz, random.npz,
+                     checkpoint.json)            the latest and the one before it
+.lock                held by the `modelspec train` using the directory
 checkpoints/best/<model>.weights.h5        final/<model>.weights.h5
 logs/ (TensorBoard)  training.csv  curves.png  samples/ (GAN grids)
 ```
@@ -101,6 +103,8 @@ class RunDir:
         if not self.root.exists():
             return
         for child in self.root.iterdir():
+            if child.name == ".lock":  # held by this process (`modelspec.training.lock`)
+                continue
             if child.is_dir():
                 shutil.rmtree(child)
             else:
@@ -140,60 +144,3 @@ def find_run_dir(path) -> Path | None:
     """Returns `path` when it is a run directory (has `state.json`), else None."""
     path = Path(path)
     return path if path.is_dir() and (path / STATE).exists() else None
-
-
-def load_run(run_dir, which: str = "final"):
-    """Loads a finished (or interrupted) run: its spec, its models with weights, its metrics.
-
-    Args:
-        run_dir: A run directory written by `modelspec train`.
-        which: "final" (the weights training ended with; falls back to the latest
-            checkpoint), "best" or "latest".
-
-    Returns:
-        `(CheckedSpec, {model name: keras.Model}, metrics)` where metrics is the final
-        metrics dict (empty when training did not finish).
-
-    Raises:
-        UsageError: When `run_dir` is not a run directory or holds no weights.
-
-    Example:
-    >>> spec, models, metrics = load_run("runs/lenet5")
-    """
-    run = RunDir(run_dir)
-    state = run.state()
-    if state is None:
-        raise UsageError(f"{run_dir}: not a run directory (no {STATE}); train a spec first "
-                         "with `modelspec train SPEC`")
-    run.recover()
-    from modelspec.build.compiler import build_models
-    from modelspec.lang.checks import check, load_and_check
-    spec = None
-    original = state.get("spec_path")
-    overrides = state.get("overrides") or None
-    if original and Path(original).is_file():  # relative paths in it keep their meaning
-        try:
-            candidate = load_and_check(original, overrides=overrides)
-        except Exception:  # edited since into something invalid: use the run's copy
-            candidate = None
-        if candidate is not None and candidate.fingerprint == state.get("fingerprint"):
-            spec = candidate
-    if spec is None:  # the run's own copy, with relative paths still meaning the original's
-        from modelspec.lang import yamlio
-        copy = run.path("spec.yaml")
-        base = Path(original) if original else copy
-        spec = check(yamlio.load_text(copy.read_text(), filename=str(copy), path=base),
-                     overrides)
-    models = build_models(spec)
-    candidates = {"final": ["final", state.get("checkpoint"), "best"],
-                  "best": ["best", "final", state.get("checkpoint")],
-                  "latest": [state.get("checkpoint"), "final"]}[which]
-    for name in candidates:
-        directory = run.path("final") if name == "final" else run.checkpoints / str(name)
-        if name and all((directory / f"{m}.weights.h5").exists() for m in models):
-            load_models(directory, models)
-            break
-    else:
-        raise UsageError(f"{run_dir}: holds no saved weights yet")
-    metrics = read_json(run.path("metrics.json"), {}) or {}
-    return spec, models, metrics

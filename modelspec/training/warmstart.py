@@ -114,7 +114,7 @@ def warm_start(models: dict, config: dict, base_dir: Path, seed: int | None = No
     Returns:
         What was done: `{"copied": [...], "widened": [...], "deepened": [...]}`.
     """
-    from modelspec.training.rundir import load_run
+    from modelspec.training.checkpoints import load_run
     source = Path(config["run"])
     source = source if source.is_absolute() else Path(base_dir) / source
     _, teachers, _ = load_run(source, which=config.get("weights", "final"))

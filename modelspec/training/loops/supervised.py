@@ -9,8 +9,19 @@ optimizer's state and continues at the next epoch (`initial_epoch`).
 from __future__ import annotations
 
 from modelspec.training import objects
-from modelspec.training.callbacks import DivergenceGuard, EpochCheckpoint, spec_callbacks
+from modelspec.training.callbacks import (
+    CompletedEpochsCSVLogger,
+    DivergenceGuard,
+    EpochCheckpoint,
+    spec_callbacks,
+)
 from modelspec.training.class_weights import with_class_weights
+from modelspec.training.exact import (
+    EpochOrder,
+    RestoreCallbackState,
+    load_random_state,
+    random_variables,
+)
 from modelspec.training.rundir import load_models
 from modelspec.training.runtime import autoclustering, compile_options, wants_autoclustering
 
@@ -69,18 +80,30 @@ def run_supervised(ctx) -> dict:
                             "train.model, or pick train.type: adversarial")
         model = models[name]  # the others share its layers and are saved with it
         optimizer = compile_model(model, train)
+        randomness = random_variables(models, getattr(ctx.bundle, "random_layers", None))
         if ctx.checkpoint is not None:
             optimizer.build(model.trainable_variables)
             load_models(ctx.checkpoint, models, {name: optimizer})
+            load_random_state(ctx.checkpoint, randomness)
     has_val = ctx.bundle.validation is not None
     cb_conf = train.get("callbacks") or {}
     ck_conf = cb_conf.get("checkpoint") or {}
+    extra = spec_callbacks(ctx.run, cb_conf, has_val, resumed=ctx.initial_epoch > 0)
     checkpoint = EpochCheckpoint(ctx.run, models, {name: optimizer}, ctx.base_state,
                                  monitor=ck_conf.get("monitor",
                                                      "val_loss" if has_val else "loss"),
-                                 mode=ck_conf.get("mode", "auto"), stopper=ctx.stopper)
-    callbacks = [DivergenceGuard(ctx.run), ctx.stopper, checkpoint]
-    callbacks += spec_callbacks(ctx.run, cb_conf, has_val, resumed=ctx.initial_epoch > 0)
+                                 mode=ck_conf.get("mode", "auto"), stopper=ctx.stopper,
+                                 random_state=randomness, carried=extra)
+    for callback in extra:
+        if isinstance(callback, CompletedEpochsCSVLogger):  # skips an interrupted epoch
+            callback.checkpoint = checkpoint
+    resumed = ctx.resume_state or {}
+    # counters continue across a resume, except after early stopping: training longer then
+    # starts a fresh patience window (else it would stop again after one epoch)
+    resumed_state = None if resumed.get("stopped_early") else resumed.get("callbacks")
+    # the checkpoint comes last: it saves the counters of the spec's callbacks after them
+    callbacks = [EpochOrder(getattr(ctx.bundle, "epoch", None)), DivergenceGuard(ctx.run),
+                 ctx.stopper, *extra, RestoreCallbackState(extra, resumed_state), checkpoint]
     fit_args = {}
     for key in ("steps_per_epoch", "validation_steps", "validation_freq"):
         if key in train:

@@ -1,0 +1,111 @@
+"""Exact resume: the random state a seeded run carries from one epoch to the next.
+
+Keras keeps the state of every random layer (Dropout, GaussianNoise, the augmentation
+layers of `data.augment`, ...) in a `SeedGenerator` variable that `save_weights` does not
+write (`Layer.variables` has it, `Layer.weights` does not). Those states are saved with each
+checkpoint (`random.npz`) and put back on resume; the data order of each epoch is a function
+of the epoch (`modelspec.data.epoch_order`), set here at the start of every epoch. Together
+with the weights and the optimizer's variables, a seeded run killed at any moment and resumed
+ends bit-identical to the uninterrupted run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+import numpy as np
+
+RANDOM_FILE = "random.npz"
+
+
+def random_variables(models: dict, layers: list | None = None) -> list:
+    """The variables of `models` (and of extra `layers`) that are not weights: the states of
+    their seed generators, in a stable order."""
+    out, seen = [], set()
+    for owner in list(models.values()) + list(layers or []):
+        weights = {id(v) for v in owner.weights}
+        for variable in owner.variables:
+            if id(variable) not in weights and id(variable) not in seen:
+                seen.add(id(variable))
+                out.append(variable)
+    return out
+
+
+def save_random_state(directory: Path, variables: list) -> None:
+    """Writes the values of `variables` to `directory/random.npz` (nothing when empty)."""
+    if not variables:
+        return
+    arrays = {f"v{i:04d}": np.asarray(keras.ops.convert_to_numpy(v.value))
+              for i, v in enumerate(variables)}
+    with open(Path(directory) / RANDOM_FILE, "wb") as handle:
+        np.savez(handle, **arrays)  # type: ignore[arg-type]  # numpy's stub: **kwds arrays
+
+
+def load_random_state(directory: Path, variables: list) -> None:
+    """Assigns the values saved by `save_random_state` (a checkpoint without them — written
+    before they were saved — leaves the variables as they are)."""
+    path = Path(directory) / RANDOM_FILE
+    if not variables or not path.exists():
+        return
+    with np.load(path, allow_pickle=False) as data:
+        values = [data[k] for k in sorted(data.files)]
+    if len(values) != len(variables):
+        return  # another model layout: the fingerprint check makes this unreachable in practice
+    for variable, value in zip(variables, values, strict=True):
+        variable.assign(value)
+
+
+# the counters of Keras's stateful callbacks (their `on_train_begin` resets them)
+CALLBACK_STATE = {"EarlyStopping": ("wait", "best", "best_epoch", "stopped_epoch"),
+                  "ReduceLROnPlateau": ("wait", "best", "cooldown_counter")}
+
+
+def callback_state(callbacks: list) -> dict:
+    """`{class name: {counter: value}}` of the stateful Keras callbacks in `callbacks`."""
+    out = {}
+    for callback in callbacks:
+        names = CALLBACK_STATE.get(type(callback).__name__)
+        if names:
+            out[type(callback).__name__] = {n: _plain(getattr(callback, n, None))
+                                            for n in names}
+    return out
+
+
+def _plain(value):
+    return None if value is None else (float(value) if not isinstance(value, int) else value)
+
+
+class RestoreCallbackState(keras.callbacks.Callback):
+    """Puts back the counters `callback_state` saved, after the callbacks' own
+    `on_train_begin` reset them (place it after them in the callback list).
+
+    Args:
+        callbacks: The run's callbacks.
+        saved: What `callback_state` returned when the checkpoint was written.
+    """
+
+    def __init__(self, callbacks: list, saved: dict | None):
+        super().__init__()
+        self.callbacks, self.saved = callbacks, saved or {}
+
+    def on_train_begin(self, logs=None):
+        for callback in self.callbacks:
+            for name, value in self.saved.get(type(callback).__name__, {}).items():
+                setattr(callback, name, value)
+
+
+class EpochOrder(keras.callbacks.Callback):
+    """Sets the data pipeline's epoch variable before each epoch's pass starts.
+
+    Args:
+        epoch: The `tf.Variable` of `DataBundle.epoch` (None: nothing to do).
+    """
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.epoch is not None:
+            self.epoch.assign(epoch)
