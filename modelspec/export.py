@@ -77,7 +77,7 @@ def export_models(models: Mapping[str, Any], output_dir, *, metadata: Mapping | 
                   samples: Mapping | None = None, tolerance: float = DEFAULT_TOLERANCE,
                   tflite_tolerance: float = TFLITE_TOLERANCE, tflite_optimize: str = "none",
                   assets: Mapping[str, str] | None = None,
-                  per_model: bool | None = None) -> dict[str, Path]:
+                  per_model: bool | None = None, generate=None) -> dict[str, Path]:
     """Exports Keras models as new, checked versions under `output_dir`, atomically.
 
     Args:
@@ -99,6 +99,9 @@ def export_models(models: Mapping[str, Any], output_dir, *, metadata: Mapping | 
         tflite_optimize: `none`, `dynamic` or `float16` TFLite weight quantisation.
         assets: Extra text files (name → text) stored beside the metadata.
         per_model: Use `output_dir/<name>/<N>/` even for one model (None: when several).
+        generate: A `modelspec.decoding.GenerateConfig`: a `generate` signature (greedy
+            decoding, each step's output fed back) for every exported model that has its
+            `feed` input.
 
     Returns:
         Model name → the published version directory.
@@ -142,7 +145,7 @@ def export_models(models: Mapping[str, Any], output_dir, *, metadata: Mapping | 
                 threshold=threshold, raw_signature=raw_signature,
                 sample=(samples or {}).get(name), tolerance=tolerance,
                 tflite_tolerance=tflite_tolerance, tflite_optimize=tflite_optimize,
-                assets=assets))
+                assets=assets, generate=_generate_for(model, generate)))
         results = {}
         for name, (base, version_dir) in ready.items():
             results[name] = export_publish.publish(version_dir, base)
@@ -162,6 +165,12 @@ def export_models(models: Mapping[str, Any], output_dir, *, metadata: Mapping | 
     finally:
         for staging in stagings:
             export_publish.remove_tree(staging)
+
+
+def _generate_for(model, generate):
+    """`generate` when `model` has its feed input (a decoder), else None."""
+    from modelspec.export_signatures import model_io
+    return generate if generate is not None and generate.feed in model_io(model)[0] else None
 
 
 def export_model(model, output_dir, **kwargs) -> Path:
@@ -249,6 +258,7 @@ def export_spec_or_run(spec_or_run, output=None, *, formats: Sequence[str] | Non
     {'model': PosixPath('exported/lenet5/1')}
     """
     import modelspec
+    from modelspec.decoding import GenerateConfig
     from modelspec.export_schema import exported_models
     from modelspec.export_signatures import ExportOptionError
     from modelspec.training.rundir import find_run_dir, load_run
@@ -296,7 +306,8 @@ def export_spec_or_run(spec_or_run, output=None, *, formats: Sequence[str] | Non
                "raw_signature": raw_signature is not False,
                "tolerance": section.get("tolerance", DEFAULT_TOLERANCE),
                "tflite_tolerance": tflite.get("tolerance", TFLITE_TOLERANCE),
-               "tflite_optimize": tflite.get("optimize", "none")}
+               "tflite_optimize": tflite.get("optimize", "none"),
+               "generate": GenerateConfig.from_section(section.get("generate"))}
     options.update(kwargs)
     try:
         return export_models({n: built[n] for n in names}, output, metadata=facts,
@@ -313,5 +324,6 @@ def export_spec_or_run(spec_or_run, output=None, *, formats: Sequence[str] | Non
 
 
 _EXPECTED = {"classify": "output names of the exported models",
+             "generate": "a token input (shape [length]) and an output of the model",
              "labels": "one name per class of a classifier output",
              "preprocessing": "preprocessing that produces the model's inputs"}

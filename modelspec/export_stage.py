@@ -72,7 +72,8 @@ def stage_model(model, staging: Path, *, metadata: Mapping, preprocessing=None,
                 formats: Sequence[str] = ("savedmodel",), classify=None, labels=None,
                 threshold: float = 0.5, raw_signature: bool = True, sample=None,
                 tolerance: float = DEFAULT_TOLERANCE, tflite_tolerance: float = TFLITE_TOLERANCE,
-                tflite_optimize: str = "none", assets: Mapping[str, str] | None = None) -> Path:
+                tflite_optimize: str = "none", assets: Mapping[str, str] | None = None,
+                generate=None) -> Path:
     """Writes and checks one model's export in `staging/version` (not yet published).
 
     Args: see `export_models`.
@@ -88,7 +89,7 @@ def stage_model(model, staging: Path, *, metadata: Mapping, preprocessing=None,
     version_dir.mkdir()
     endpoints = sigs.build_endpoints(model, preprocessing=preprocessing, classify=classify,
                                      labels=labels, threshold=threshold,
-                                     raw_signature=raw_signature)
+                                     raw_signature=raw_signature, generate=generate)
     batches = {name: sigs.sample_batch(spec) for name, spec in endpoints.signatures.items()}
     if sample is not None:
         batches[sigs.SERVING_DEFAULT] = {k: sample[k] for k in endpoints.signatures[
