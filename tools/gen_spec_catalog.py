@@ -1,6 +1,7 @@
 """Generates `specs/README.md`, the catalogue of the lecture zoo, from the specs themselves.
 
-Every spec starts with a comment header (network and paper, `Lectures:`, `Parameters:`, and
+Every spec starts with a comment header (network and paper, `Lectures:` with the slide or
+section titles, `Parameters:`, `Deviations:` from the lecture or paper where there are any, and
 `Small variant` / `Already small`), and has `name`, `description`, `references`, `params`,
 `data` and `train` keys. The catalogue lists them in one table and one section per spec, and
 embeds the measured demonstrations of `examples/DEMOS.md`; it is plain text derived from those
@@ -57,6 +58,23 @@ demonstrations of `examples/DEMOS.md`; do not edit it by hand.
 Lectures: S = 000 (Salzmann), V = 001, P = 002 (Paulheim), F = 003 (Vandin), T = 004 (Texas A&M).
 """
 
+TECHNIQUES = """\
+## Techniques (commands on a trained network)
+
+What the lectures do with a trained network rather than build as one; each is a command that
+works on any image classifier spec's run (`modelspec COMMAND --help`).
+
+| command | technique | lectures |
+|---|---|---|
+| `modelspec attack RUN --epsilon E` | adversarial examples by the fast gradient sign method, x + ε·sign(∇ₓJ) (Goodfellow et al. 2015); `--target CLASS` for targeted ones, x − ε·sign(∇ₓJ(x, CLASS)) | S (000) "Despite the Success"; P (002) "What does an Artificial Neural Network Learn?" |
+| `modelspec dream RUN --class N --out IMG` | "turning a network upside down": synthesise an input for a class, with a smoothness prior | P (002) "Turning a Neural Network Upside Down" |
+| `modelspec dream RUN --image IMG --layer L --out OUT` | DeepDream: amplify what a layer sees in an image | P (002) "Making a Neural Network Daydream" |
+| `modelspec style RUN --content C --style S --out OUT` | neural style transfer (Gatys et al. 2015): content and Gram-matrix style losses on VGG features | P (002) "Neural Networks for Arts" |
+| `modelspec visualize RUN --layer L --out IMG` | Zeiler–Fergus: the dataset patches that most activate each unit of a layer, and their deconvnet projections to pixel space | S (000) "Convolutional Neural Networks: Interpretation" (Zeiler & Fergus, ECCV 2014, layers 1–3) |
+| `modelspec evaluate RUN` on a spec with `export.generate` | seq2seq decoding without teacher forcing (each step's output fed back; also the exported `generate` signature) | T (004) "Recurrent Neural Network: Sequence to sequence (encoder-decoder)" |
+
+"""
+
 MEASURED = """\
 ## Other measured runs
 
@@ -72,7 +90,7 @@ MEASURED = """\
 NOTES = """\
 ## Known limitations
 
-- `dann`: the spec is the paper's network and trains labels on the source domain only, but on
+- `dann`: a small variant of the paper's MNIST network trains labels on the source domain only; on
   the generated MNIST-M-like digits gradient reversal does not raise target-domain accuracy
   (48.6 % vs. 48.5 % without reversal, three seeds; examples/README.md says why).
 - `net2net`: the wider / deeper students are the same spec with `-p width=64` or
@@ -102,7 +120,7 @@ def header_fields(path: Path) -> dict:
             break
         lines.append(line[1:].strip())
     text = " ".join(lines)
-    keys = ("Lectures:", "Parameters:", "Small variant", "Already small")
+    keys = ("Lectures:", "Parameters:", "Deviations:", "Small variant", "Already small")
     cuts = sorted((text.find(k), k) for k in keys if k in text)
     out = {"network": text[:cuts[0][0]].strip() if cuts else text.strip()}
     for i, (pos, key) in enumerate(cuts):
@@ -143,9 +161,14 @@ def _cell(text: str) -> str:
 
 
 def _first_sentence(text: str) -> str:
+    """The text up to its first full stop outside parentheses (a count's whole formula)."""
     text = text.strip()
-    match = re.match(r"(.+?[.)])(\s|$)", text)
-    return match.group(1) if match and len(match.group(1)) < len(text) else text
+    depth = 0
+    for i, char in enumerate(text):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if char == "." and depth <= 0 and (i + 1 == len(text) or text[i + 1].isspace()):
+            return text[:i + 1]
+    return text
 
 
 def render(specs_dir: Path) -> str:
@@ -179,7 +202,8 @@ def render(specs_dir: Path) -> str:
             f"{' '.join(str(doc.get('description', '')).split())}\n\n"
             f"- **Lectures:** {head.get('lectures', '')}\n"
             f"- **Parameters:** {head.get('parameters', '')}\n"
-            f"- {variant_line}\n"
+            + (f"- **Deviations:** {head['deviations']}\n" if head.get("deviations") else "")
+            + f"- {variant_line}\n"
             f"- **Data:** {_data_summary(doc.get('data'))}; **training:** "
             f"{train.get('type', 'supervised')}, {train.get('epochs', '?')} epochs\n"
             f"- **File:** [`{path.name}`]({path.name})\n\n"
@@ -187,7 +211,7 @@ def render(specs_dir: Path) -> str:
     table = ("| spec | network | lectures | parameters | data | loop | small variant |\n"
              "|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n")
     return (INTRO + f"\n## Catalogue ({len(rows)} specs)\n\n" + table + "\n" + demos(specs_dir)
-            + MEASURED + "\n" + NOTES + "\n## The specs\n\n" + "\n".join(sections))
+            + TECHNIQUES + "\n" + MEASURED + "\n" + NOTES + "\n## The specs\n\n" + "\n".join(sections))
 
 
 def demos(specs_dir: Path) -> str:
