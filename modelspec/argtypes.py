@@ -112,19 +112,25 @@ def _from_default(default) -> dict:
     return {}
 
 
-def component_schema(kind: str, string_names: list[str]) -> dict:
+def component_schema(kind: str, string_names: list[str],
+                     builtin: dict[str, dict[str, dict]] | None = None) -> dict:
     """`"he_normal"` or `{type: HeNormal, seed: 1}`: a Keras name, or a class with its arguments.
 
     One `if/then` rule per class closes the object over that class's own arguments, so a
     misspelt argument is reported against the class (with a suggestion). Any value may also
-    be a parameter reference.
+    be a parameter reference. `builtin` adds modelspec's own classes of that kind (class →
+    argument → JSON Schema), e.g. the multi-task regularisers.
     """
-    classes = catalog.names(kind)
+    builtin = builtin or {}
+    classes = sorted(set(catalog.names(kind)) | set(builtin))
     rules = []
     for cls in classes:
         props = {"type": {"const": cls}}
-        for arg, default in catalog.arguments(kind, cls).items():
-            props[arg] = param_or(argument_schema(kind, cls, arg, default))
+        if cls in builtin:
+            props.update({arg: param_or(schema) for arg, schema in builtin[cls].items()})
+        else:
+            for arg, default in catalog.arguments(kind, cls).items():
+                props[arg] = param_or(argument_schema(kind, cls, arg, default))
         rules.append({"if": {"properties": {"type": {"const": cls}}, "required": ["type"]},
                       "then": {"properties": props, "additionalProperties": False}})
     return {"anyOf": [

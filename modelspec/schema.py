@@ -184,7 +184,9 @@ def document_schema() -> dict:
                             | set(_builtin_activations())) + [None]},
             {"$ref": "#/$defs/param_ref"}]},
         "initializer": argtypes.component_schema("initializers", catalog.string_names("initializers")),
-        "regularizer": argtypes.component_schema("regularizers", catalog.string_names("regularizers")),
+        "regularizer": argtypes.component_schema("regularizers",
+                                                 catalog.string_names("regularizers"),
+                                                 _builtin_regularizers()),
         "constraint": argtypes.component_schema("constraints", catalog.string_names("constraints")),
         "schedule": argtypes.component_schema("schedules", []),
     }
@@ -218,6 +220,11 @@ def document_schema() -> dict:
         "properties": properties,
         "$defs": defs,
     }
+
+
+def _builtin_regularizers() -> dict[str, dict[str, dict]]:
+    from modelspec.components import builtin_args
+    return builtin_args.BUILTIN_REGULARIZER_ARGS
 
 
 def _builtin_activations() -> list[str]:

@@ -72,6 +72,36 @@ BUILTIN_LAYER_DOCS: dict[str, str] = {
             "gradient so it trains by gradient descent",
 }
 
+# Regularisers of structural multi-task learning (`modelspec.components.regularizers`):
+# `kernel_regularizer: {type: GroupSparsity, l: 0.01}`.
+BUILTIN_REGULARIZER_ARGS: dict[str, dict[str, dict]] = {
+    "GroupSparsity": {
+        "l": {"type": "number", "minimum": 0, "default": 0.01,
+              "description": "lambda: the penalty is l * sum over groups of ||w_g||_q"},
+        "q": {"type": "number", "minimum": 1, "default": 2.0,
+              "description": "the norm inside a group (q > 1: group sparsity; 1: plain L1)"},
+        "groups": {"enum": ["rows", "columns"], "default": "rows",
+                   "description": "rows: one feature across all tasks (joint feature "
+                                  "selection); columns: one task across all features"},
+    },
+    "TraceNorm": {
+        "l": {"type": "number", "minimum": 0, "default": 0.01,
+              "description": "lambda: the penalty is l * the sum of the kernel's singular "
+                             "values (low-rank multi-task learning)"},
+    },
+    "TaskClusters": {
+        "clusters": {"type": "array", "items": {"type": "integer", "minimum": 0},
+                     "minItems": 1, "default": [0],
+                     "description": "one cluster index per task (kernel column)"},
+        "mean": {"type": "number", "minimum": 0, "default": 0.0,
+                 "description": "weight of T * ||mean of all tasks||^2"},
+        "between": {"type": "number", "minimum": 0, "default": 0.0,
+                    "description": "weight of sum_c m_c ||cluster mean - overall mean||^2"},
+        "within": {"type": "number", "minimum": 0, "default": 0.01,
+                   "description": "weight of sum_c sum_(t in c) ||w_t - cluster mean||^2"},
+    },
+}
+
 BUILTIN_ACTIVATION_DOCS: dict[str, str] = {
     "step": "hard step: 1.0 where x >= 0 else 0.0, straight-through (identity) gradient",
 }

@@ -62,6 +62,8 @@ def make(kind: str, value):
     if not isinstance(value, dict) or "type" not in value:
         raise ValueError(f"cannot make a {kind[:-1]} from {value!r}")
     name = value["type"]
+    if kind == "regularizers" and name in builtin_regularizers():
+        return builtin_regularizers()[name](**{k: v for k, v in value.items() if k != "type"})
     if name not in catalog.catalog()[kind]:
         raise ValueError(f"unknown {kind[:-1]} '{name}'")
     args = {k: v for k, v in value.items() if k != "type"}
@@ -69,6 +71,12 @@ def make(kind: str, value):
         if arg in args and isinstance(args[arg], dict):
             args[arg] = make(nested_kind, args[arg])
     return getattr(module, name)(**args)
+
+
+def builtin_regularizers() -> dict:
+    """modelspec's own regularisers (structural multi-task learning), by class name."""
+    from modelspec.components.regularizers import BUILTIN_REGULARIZERS
+    return BUILTIN_REGULARIZERS
 
 
 def layer_arguments(args: dict) -> dict:
