@@ -214,7 +214,9 @@ def _data_preprocessing(spec, built: Mapping, names: Sequence[str], required: bo
     from modelspec.errors import ModelspecError
     from modelspec.export_signatures import model_io
     try:
-        return build_datasets(spec, *model_io(built["model"])).preprocessing
+        # splits=(): the transforms adapted on the training split, no dataset counted
+        # (counting word2vec's skip-gram pairs alone took 2 minutes)
+        return build_datasets(spec, *model_io(built["model"]), splits=()).preprocessing
     except ModelspecError as err:
         if required:
             raise

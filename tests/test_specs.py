@@ -102,7 +102,7 @@ def test_every_row_of_networks_md_has_its_spec():
     rows = re.findall(r"^\| \d+ \| ([^|]+) \|", NETWORKS.read_text(encoding="utf-8"), re.M)
     wanted = {name.strip() for row in rows for name in row.split(",")}
     assert len(wanted) == 49
-    assert wanted == set(NAMES)
+    assert wanted <= set(NAMES)     # and the networks of the lectures NETWORKS.md leaves out
 
 
 @pytest.mark.parametrize("path", SPECS, ids=NAMES)

@@ -90,6 +90,18 @@ def test_fgsm_accuracy_drops_as_epsilon_grows(classifier):
     assert np.allclose(moved[inside & (moved > 0)], 0.1, atol=1e-6)
 
 
+def test_targeted_fgsm_moves_examples_to_the_target_class(classifier):
+    from modelspec.techniques.fgsm import attack
+    report = attack(classifier, [0.0, 0.1, 0.3], split="test", target=3)
+    assert report.target == 3 and 0 < report.candidates < report.examples
+    assert report.hits[0.0] < 0.05                      # clean: few non-3s called 3
+    assert report.hits[0.3] > report.hits[0.1] > report.hits[0.0] + 0.1, report.hits
+    assert report.as_dict()["results"][2]["target_success"] == report.hits[0.3]
+    untargeted = attack(classifier, [0.3], split="test")
+    # a targeted step is a different direction from the untargeted one
+    assert report.adversarial[0.3] != untargeted.adversarial[0.3]
+
+
 def test_class_synthesis_increases_the_class_score(classifier):
     from modelspec.techniques.synthesis import synthesize_class
     image, info = synthesize_class(classifier, 3, steps=40, step_size=0.02)
@@ -139,6 +151,19 @@ def test_attack_cli_report_json_and_grid(run_dir, tmp_path):
     assert first["epsilon"] == 0.1
     assert first["drop"] == pytest.approx(report["clean_accuracy"]
                                           - first["adversarial_accuracy"])
+
+
+def test_attack_cli_target_by_index_and_bad_target(run_dir):
+    from modelspec.techniques.cli import attack_command
+    result = _invoke(attack_command, run_dir, "-e", "0.3", "--target", 3, "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["target"] == 3 and report["results"][0]["target_success"] > 0.1
+    result = _invoke(attack_command, run_dir, "-e", "0.3", "--target", 3)
+    assert "target success" in result.output and "targeted at class 3" in result.output
+    result = _invoke(attack_command, run_dir, "--target", "twelve")
+    assert result.exit_code == 2
+    assert "--target 'twelve': expected a class index from 0 to 9" in result.output
 
 
 def test_dream_and_style_cli_write_images(run_dir, tmp_path):

@@ -62,6 +62,24 @@ def _range(classifier, given) -> tuple:
         return classifier.value_range
 
 
+def _class_index(value: str | None, names, num_classes: int) -> int | None:
+    """--target as a class index: an integer, or one of the data's class names."""
+    if value is None:
+        return None
+    if names and str(value) in [str(n) for n in names]:
+        return [str(n) for n in names].index(str(value))
+    try:
+        index = int(value)
+    except ValueError:
+        known = f"; class names: {', '.join(map(str, names))}" if names else ""
+        raise UsageError(f"--target '{value}': expected a class index from 0 to "
+                         f"{num_classes - 1}{known}") from None
+    if not 0 <= index < num_classes:
+        raise UsageError(f"--target {index}: expected a class index from 0 to "
+                         f"{num_classes - 1}")
+    return index
+
+
 def _epsilons(values) -> list[float]:
     out = []
     for value in values:
@@ -86,32 +104,39 @@ def _epsilons(values) -> list[float]:
 @click.option("--out", "out", type=click.Path(dir_okay=False),
               help="Write a grid image (.png/.jpg): examples × (clean, sign(∇ₓJ), each ε).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--target", "target_class", metavar="CLASS",
+              help="Targeted attack: push every example towards this class (an index or a "
+                   "class name), x − ε·sign(∇ₓJ(x, CLASS)); reports the success rate.")
 @_common
 @handle_errors
-def attack_command(target, epsilons, split, limit, out, as_json, value_range, weights_file,
-                   params, output_name):
+def attack_command(target, epsilons, split, limit, out, as_json, target_class, value_range,
+                   weights_file, params, output_name):
     """Adversarial examples by the fast gradient sign method (Goodfellow et al. 2015).
 
     \b
     Each example x of the split becomes x' = clip(x + ε·sign(∇ₓJ(x, y)), low, high), J the
     classifier's cross-entropy; reports clean accuracy, adversarial accuracy and the drop
     for every ε. ε is in input units: 0.1 is a tenth of the range for images in [0, 1].
+    With --target CLASS the step goes down the gradient of J(x, CLASS) instead, and the
+    report adds the share of examples (not already of that class) now classified as CLASS.
 
     \b
     Examples:
       modelspec attack runs/lenet5 --epsilon 0.1
       modelspec attack runs/lenet5 -e 0.05,0.1,0.2 --limit 1000 --out fgsm.png
       modelspec attack runs/vgg16 -e 0.01 --split validation --json
+      modelspec attack runs/lenet5 -e 0.1,0.2 --target 3      # make every digit a 3
     """
     from modelspec.techniques.fgsm import attack, attack_figure
     from modelspec.techniques.images import check_output_path, write_figure
     if out:
         check_output_path(out)
     classifier = _load(target, params, weights_file, output_name)
+    names = classifier.datasets().meta.get("class_names")
     report = attack(classifier, _epsilons(epsilons), split=split, limit=limit,
-                    value_range=value_range or None)
+                    value_range=value_range or None,
+                    target=_class_index(target_class, names, classifier.num_classes))
     if out:
-        names = classifier.datasets().meta.get("class_names")
         write_figure(out, attack_figure(report, names))
     if as_json:
         click.echo(json.dumps(report.as_dict(), indent=2))
@@ -120,9 +145,15 @@ def attack_command(target, epsilons, split, limit, out, as_json, value_range, we
     click.echo(f"FGSM on {target}: {report.split} split, {report.examples} examples, "
                f"inputs clipped to [{low:g}, {high:g}]")
     click.echo(f"clean accuracy  {report.clean_accuracy:.4f}")
-    click.echo(f"{'epsilon':>8}  {'adversarial accuracy':>20}  {'drop':>7}")
+    aimed = report.target is not None
+    if aimed:
+        click.echo(f"targeted at class {target_class}: success = share of the "
+                   f"{report.candidates} examples of other classes now classified as it")
+    click.echo(f"{'epsilon':>8}  {'adversarial accuracy':>20}  {'drop':>7}"
+               + (f"  {'target success':>14}" if aimed else ""))
     for e, accuracy in report.adversarial.items():
-        click.echo(f"{e:>8g}  {accuracy:>20.4f}  {report.drop(e):>7.4f}")
+        click.echo(f"{e:>8g}  {accuracy:>20.4f}  {report.drop(e):>7.4f}"
+                   + (f"  {report.hits[e]:>14.4f}" if aimed else ""))
     if out:
         click.echo(f"wrote {out}: rows are the first {len(report.shown['clean'])} examples; "
                    "columns clean, sign(∇ₓJ), then one per ε (predicted class and probability)")

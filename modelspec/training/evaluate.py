@@ -59,8 +59,8 @@ def evaluate_run(run_dir, split: str | None = None, which: str = "final") -> dic
     (model,) = models.values()
     compile_model(model, dict(train, loss=train.get("loss", "mse")))
     inputs, outputs = model_io(model)
-    bundle = build_datasets(spec, inputs, outputs)
     order = [split] if split else ["test", "validation"]
+    bundle = build_datasets(spec, inputs, outputs, splits=order)  # not the others' counts
     for name in order:
         data = getattr(bundle, name, None)
         if data is not None:
