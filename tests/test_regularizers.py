@@ -62,7 +62,8 @@ def test_a_spec_names_them_and_a_misspelt_argument_is_reported(spec_problems):
     model:
       inputs: {x: {shape: [4]}}
       layers:
-        - {id: dense, type: Dense, units: 3, kernel_regularizer: {type: GroupSparsity, l: 0.1, qq: 2}}
+        - {id: dense, type: Dense, units: 3,
+           kernel_regularizer: {type: GroupSparsity, l: 0.1, qq: 2}}
       outputs: {y: dense}
     """
     problems = spec_problems(text)

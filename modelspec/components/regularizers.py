@@ -45,7 +45,7 @@ class GroupSparsity(keras.regularizers.Regularizer):
         groups: "rows" (a feature across all tasks) or "columns" (a task across features).
     """
 
-    def __init__(self, l: float = 0.01, q: float = 2.0, groups: str = "rows"):
+    def __init__(self, l: float = 0.01, q: float = 2.0, groups: str = "rows"):  # noqa: E741
         if groups not in ("rows", "columns"):
             raise ValueError(f"groups must be 'rows' or 'columns', not {groups!r}")
         if q < 1:
@@ -70,7 +70,7 @@ class TraceNorm(keras.regularizers.Regularizer):
         l: λ, the regularisation factor.
     """
 
-    def __init__(self, l: float = 0.01):
+    def __init__(self, l: float = 0.01):  # noqa: E741 (Keras's own name: L1(l1=...))
         self.l = float(l)
 
     def __call__(self, x):

@@ -8,8 +8,8 @@ the Physical World", 2017, one step) moves towards a chosen class t instead:
 
     x' = clip(x − ε · sign(∇ₓ J(θ, x, t)), low, high)
 
-and succeeds on an example when x' is classified as t. The gradient is computed once per batch with `tf.GradientTape`; every ε
-reuses it. The lecture's example: a panda classified at 57.7 % becomes a "gibbon" at
+and succeeds on an example when x' is classified as t. The gradient is computed once per
+batch with `tf.GradientTape`; every ε reuses it. The lecture's example: a panda classified at 57.7 % becomes a "gibbon" at
 99.3 % after an imperceptible ε = 0.007 step.
 """
 
@@ -236,7 +236,8 @@ def attack_figure(report: AttackReport, class_names=None):
         pred, prob = shown["clean_pred"][r]
         show(axes[r][0], shown["clean"][r], report.value_range,
              f"label {label}\n→ {name(pred)} {prob:.0%}")
-        sign_title = "sign(∇ₓJ)" if report.target is None else f"−sign(∇ₓJ(x, {name(report.target)}))"
+        sign_title = "sign(∇ₓJ)" if report.target is None else \
+            f"−sign(∇ₓJ(x, {name(report.target)}))"
         show(axes[r][1], low + (high - low) * (0.5 + 0.5 * shown["sign"][r]), report.value_range,
              sign_title if r == 0 else "")
         for c, (e, (images, preds)) in enumerate(shown["eps"].items(), start=2):
