@@ -40,6 +40,9 @@ EXACT = [
     ("resnet34", {}, "trainable", 21_797_672),
     ("densenet121", {}, "total", 8_062_504),
     ("lenet5", {}, "total", 61_706),
+    ("gru", {}, "total", 240_737),                               # the lecture's equations
+    ("gru", {"reset_after": True}, "total", 241_505),            # Keras's / cuDNN's GRU
+    ("wide_and_deep", {"paper": True}, "total", 797_162),        # 32-d, 1024-512-256
 ]
 # "About" counts, in millions rounded to one decimal (as the papers print them).
 APPROX = [
