@@ -28,11 +28,14 @@ LAZY_COMMANDS = {
                 "Predict with an export or run on JSON/CSV/.npy/image input."),
     "data": ("modelspec.data.cli:data_command", "Show what a spec's data pipeline yields."),
     "attack": ("modelspec.techniques.cli:attack_command",
-               "Adversarial examples (FGSM): accuracy drop for each ε on a run's test data."),
+               "Adversarial examples (FGSM, untargeted or --target CLASS) on a run's data."),
     "dream": ("modelspec.techniques.cli:dream_command",
               "Synthesise an input for a class, or DeepDream on a layer."),
     "style": ("modelspec.techniques.cli:style_command",
               "Neural style transfer (Gatys et al. 2015) on a convolutional spec's layers."),
+    "visualize": ("modelspec.techniques.cli:visualize_command",
+                  "Zeiler–Fergus: a layer's top activating patches and their deconvnet "
+                  "projections."),
 }
 
 

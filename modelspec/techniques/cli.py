@@ -2,7 +2,7 @@
 
 Each takes a run directory written by `modelspec train` (its trained weights) or a spec file
 (a freshly built model: random weights unless `--weights FILE`). Wired into `modelspec.cli`
-lazily: `attack_command`, `dream_command`, `style_command`.
+lazily: `attack_command`, `dream_command`, `style_command`, `visualize_command`.
 """
 
 from __future__ import annotations
@@ -321,3 +321,60 @@ def style_command(target, content, style_image, content_layers, style_layers, ou
     click.echo(f"{steps} steps: content loss {history['content_loss'][0]:.4f} → "
                f"{history['content_loss'][-1]:.4f}, style loss {history['style_loss'][0]:.4f} → "
                f"{history['style_loss'][-1]:.4f}; wrote {out}")
+
+
+def _units(text: str | None) -> list[int] | None:
+    if not text:
+        return None
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise UsageError(f"--units '{text}': expected channel indices such as 0,1,2") from None
+
+
+@click.command("visualize")
+@click.argument("target", type=click.Path(exists=True))
+@click.option("--layer", required=True, metavar="ID", help="A convolutional layer (spec id).")
+@click.option("--units", metavar="I,J,...", help="Channels to show (default: the first 8).")
+@click.option("--top", type=click.IntRange(min=1, max=16), default=6, show_default=True,
+              help="Strongest activations shown per unit (one per example).")
+@click.option("--split", type=click.Choice(["test", "validation", "train"]), default="test",
+              show_default=True)
+@click.option("--limit", type=click.IntRange(min=1), default=1000, show_default=True,
+              help="Examples scanned for the strongest activations.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False),
+              help="The grid image (.png/.jpg): one row per unit.")
+@click.option("--json", "as_json", is_flag=True, help="Also print the activations as JSON.")
+@_common
+@handle_errors
+def visualize_command(target, layer, units, top, split, limit, out, as_json, value_range,
+                      weights_file, params, output_name):
+    """What units of a layer respond to (Zeiler & Fergus, ECCV 2014).
+
+    \b
+    For each unit (channel) of --layer: the examples of the split where it fires most, the
+    input patch it saw there, and that activation projected back to pixel space by a
+    deconvnet (transposed convolutions, max-unpooling switches, rectified backward signal).
+
+    \b
+    Examples:
+      modelspec visualize runs/lenet5 --layer c1 --out c1.png
+      modelspec visualize runs/alexnet --layer conv2 --units 0,5,9 --top 9 --out conv2.png
+    """
+    from modelspec.techniques.images import check_output_path, write_figure
+    from modelspec.techniques.zeiler_fergus import views_figure, visualize_layer
+    check_output_path(out)
+    classifier = _load(target, params, weights_file, output_name, need_output=False)
+    views, seen = visualize_layer(classifier, layer, _units(units), top, split, limit)
+    write_figure(out, views_figure(views, _range(classifier, value_range), layer))
+    if as_json:
+        click.echo(json.dumps({"layer": layer, "examples": seen, "units": [
+            {"unit": v.unit, "activations": v.values, "positions": v.positions,
+             "patches": v.boxes} for v in views]}, indent=2))
+        return
+    click.echo(f"layer {layer}: {len(views)} units, strongest activations over {seen} "
+               f"{split} examples")
+    for view in views:
+        click.echo(f"  unit {view.unit}: " + ", ".join(f"{v:.3g}" for v in view.values))
+    click.echo(f"wrote {out}: one row per unit; input patches left, deconvnet projections "
+               "right")
