@@ -396,3 +396,40 @@ def test_spec_errors_for_builtin_arguments_are_positioned():
                                "arguments: factor, dtype")
     assert lines[1].endswith("(did you mean 'factor'?)")
     assert lines[2] == "2 errors"
+
+
+# ------------------------------------------------------------------- WinnerTakeAll
+
+
+def test_winner_take_all_keeps_one_winner_per_map_and_lifetime_top_k():
+    from modelspec.components.builtin_layers import WinnerTakeAll
+    x = np.random.default_rng(0).random((20, 4, 4, 3)).astype("float32")
+    spatial = np.asarray(WinnerTakeAll(lifetime_rate=1.0)(x, training=True))
+    assert ((spatial != 0).sum(axis=(1, 2)) == 1).all()            # one winner per map
+    np.testing.assert_allclose(spatial.max(axis=(1, 2)), x.max(axis=(1, 2)))
+    lifetime = np.asarray(WinnerTakeAll(lifetime_rate=0.1)(x, training=True))
+    winners = x.max(axis=(1, 2))                                     # (20, 3)
+    kept = lifetime.max(axis=(1, 2)) > 0
+    assert (kept.sum(0) == 2).all()                                  # 10 % of 20 examples
+    for c in range(3):
+        assert set(np.flatnonzero(kept[:, c])) == set(np.argsort(winners[:, c])[-2:])
+    # at inference the lifetime rule (batch-dependent) is off, the spatial one stays
+    np.testing.assert_array_equal(np.asarray(WinnerTakeAll(lifetime_rate=0.1)(x)), spatial)
+
+
+def test_winner_take_all_gradient_reaches_the_winners_only():
+    import tensorflow as tf
+
+    from modelspec.components.builtin_layers import WinnerTakeAll
+    x = tf.Variable(np.random.default_rng(1).random((4, 3, 3, 2)).astype("float32"))
+    with tf.GradientTape() as tape:
+        y = tf.reduce_sum(WinnerTakeAll(lifetime_rate=1.0)(x, training=True))
+    grad = tape.gradient(y, x).numpy()
+    assert grad.sum() == 8 and ((grad != 0).sum(axis=(1, 2)) == 1).all()
+
+
+def test_wta_autoencoder_spec_count(repo_root):
+    from modelspec.checks import load_and_check
+    from modelspec.compiler import build_models
+    spec = load_and_check(repo_root / "specs" / "wta_autoencoder.yaml")
+    assert build_models(spec)["model"].count_params() == 14_033

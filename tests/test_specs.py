@@ -43,6 +43,8 @@ EXACT = [
     ("gru", {}, "total", 240_737),                               # the lecture's equations
     ("gru", {"reset_after": True}, "total", 241_505),            # Keras's / cuDNN's GRU
     ("wide_and_deep", {"paper": True}, "total", 797_162),        # 32-d, 1024-512-256
+    ("cnn_basic", {}, "total", 1_756),                           # lecture S: 3 then 6
+    ("cnn_basic", {"filters1": 4}, "total", 1_836),              # lecture F: 4 then 6
 ]
 # "About" counts, in millions rounded to one decimal (as the papers print them).
 APPROX = [

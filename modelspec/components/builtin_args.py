@@ -61,6 +61,16 @@ BUILTIN_LAYER_ARGS: dict[str, dict[str, dict]] = {
                            "straight through (identity)"},
         "dtype": DTYPE_ARG,
     },
+    "WinnerTakeAll": {
+        "spatial": {
+            "type": "boolean", "default": True,
+            "description": "keep only the largest activation of each feature map"},
+        "lifetime_rate": {
+            "type": "number", "exclusiveMinimum": 0, "maximum": 1, "default": 0.05,
+            "description": "training only: each map keeps its winner in this fraction of "
+                           "the batch (the largest ones, at least one); 1.0: off"},
+        "dtype": DTYPE_ARG,
+    },
 }
 
 BUILTIN_LAYER_DOCS: dict[str, str] = {
@@ -70,6 +80,8 @@ BUILTIN_LAYER_DOCS: dict[str, str] = {
                         "Lempitsky 2015, domain-adversarial training)",
     "Step": "the perceptron's hard step (1.0 where x >= threshold) with a straight-through "
             "gradient so it trains by gradient descent",
+    "WinnerTakeAll": "spatial and lifetime winner-take-all sparsity of feature maps "
+                     "(Makhzani & Frey 2015)",
 }
 
 # Regularisers of structural multi-task learning (`modelspec.components.regularizers`):

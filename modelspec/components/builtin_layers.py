@@ -5,6 +5,8 @@
 - `Step`: the perceptron's hard step (Rosenblatt 1958), trainable through a straight-through
   gradient.
 - `step`: the same step at threshold 0 as an activation function (`activation: step`).
+- `WinnerTakeAll`: the spatial and lifetime sparsity of winner-take-all convolutional
+  autoencoders (Makhzani & Frey 2015).
 
 Every object is registered with `keras.saving.register_keras_serializable(package="modelspec")`
 so saved `.keras` files and configs round-trip, and works under `tf.function`, XLA
@@ -278,10 +280,72 @@ class Step(keras.layers.Layer):
         return config
 
 
+@keras.saving.register_keras_serializable(package="modelspec")
+class WinnerTakeAll(keras.layers.Layer):
+    """Winner-take-all sparsity of feature maps (Makhzani & Frey, "Winner-Take-All
+    Autoencoders", NIPS 2015; lecture V, "auto-encoders and CNNs").
+
+    Spatial sparsity: in every feature map of every example only the largest activation is
+    kept, all others become 0. Lifetime sparsity (training only): of those winners, each
+    feature map keeps only the `lifetime_rate` largest across the mini-batch (at least one),
+    so that a map fires for few examples. Gradients flow through the kept activations only.
+
+    At inference the lifetime rule, which depends on the batch, is off and the spatial rule
+    stays (the decoder was trained on one winner per map), as in the paper's reconstructions.
+
+    Args:
+        spatial: Keep only the largest activation of each feature map (else keep all).
+        lifetime_rate: Fraction of the batch in which each map's winner survives during
+            training (the paper's k%, e.g. 0.05); 1.0 turns lifetime sparsity off.
+        **kwargs: Base layer arguments.
+
+    Input shape:
+        `(batch, ..., channels)`, e.g. `(batch, height, width, channels)`.
+
+    Output shape:
+        Same as the input.
+    """
+
+    def __init__(self, spatial=True, lifetime_rate=0.05, **kwargs):
+        super().__init__(**kwargs)
+        if not 0.0 < float(lifetime_rate) <= 1.0:
+            raise ValueError(f"lifetime_rate must be in (0, 1], not {lifetime_rate}")
+        self.spatial = bool(spatial)
+        self.lifetime_rate = float(lifetime_rate)
+        self.built = True
+
+    def call(self, inputs, training=None):
+        x = ops.cast(inputs, self.compute_dtype)
+        axes = tuple(range(1, len(x.shape) - 1))
+        winners = ops.max(x, axis=axes, keepdims=True)               # (batch, 1.., channels)
+        if self.spatial:
+            x = ops.where(ops.equal(x, winners), x, ops.zeros_like(x))
+        if training and self.lifetime_rate < 1.0:
+            per_map = ops.reshape(winners, (-1, x.shape[-1]))            # (batch, channels)
+            batch = ops.shape(per_map)[0]
+            k = ops.maximum(1, ops.cast(ops.ceil(self.lifetime_rate
+                                                 * ops.cast(batch, "float32")), "int32"))
+            ranked = ops.sort(ops.transpose(per_map), axis=-1)          # ascending per map
+            threshold = ops.take_along_axis(ranked, ops.reshape(
+                ops.broadcast_to(batch - k, (x.shape[-1],)), (-1, 1)), axis=-1)[:, 0]
+            keep = ops.reshape(ops.greater_equal(per_map, threshold), ops.shape(winners))
+            x = ops.where(keep, x, ops.zeros_like(x))
+        return x
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(spatial=self.spatial, lifetime_rate=self.lifetime_rate)
+        return config
+
+
 BUILTIN_LAYERS = {
     "LocalResponseNormalization": LocalResponseNormalization,
     "GradientReversal": GradientReversal,
     "Step": Step,
+    "WinnerTakeAll": WinnerTakeAll,
 }
 
 BUILTIN_ACTIVATIONS = {"step": step}
