@@ -116,3 +116,23 @@ def test_multiworker_per_example_loss_matches_keras_for_rank_1_targets():
     reference = keras.losses.BinaryCrossentropy(reduction=None)(y_true, y_pred)
     np.testing.assert_allclose(ours.numpy(), np.ravel(reference), rtol=1e-6)
     assert tuple(ours.shape) == (4,)
+
+
+def test_parameter_server_strategy_is_refused_with_its_reason(spec_problems):
+    """Lecture V's asynchronous SGD: Keras 3 cannot train under ParameterServerStrategy."""
+    problems = spec_problems("""
+    modelspec: 1
+    model:
+      inputs: {x: {shape: [2]}}
+      layers: [{id: y, type: Dense, units: 1}]
+      outputs: {y: y}
+    train:
+      loss: mse
+      distribute: {strategy: parameter_server}
+    """)
+    assert len(problems) == 1, problems
+    assert "train.distribute.strategy: asynchronous parameter-server training is not " \
+           "supported by Keras 3" in problems[0]
+    assert "keras-team/keras#18624" in problems[0]
+    assert "expected a synchronous strategy: default, one_device, mirrored, multi_worker" \
+        in problems[0]
