@@ -52,7 +52,8 @@ def _supervised(spec, tmp_path: Path) -> None:
         model.train_on_batch(*batch)
     after = model.test_on_batch(*batch, return_dict=True)["loss"]
     assert np.isfinite(before) and np.isfinite(after), (before, after)
-    assert after < before or before == 0.0, f"{spec.name}: loss {before:.5g} → {after:.5g} after {STEPS} steps"
+    assert after < before or before == 0.0, \
+        f"{spec.name}: loss {before:.5g} → {after:.5g} after {STEPS} steps"
     # checked on the training batch: a random batch with unknown sizes set to 8 (the
     # default check) is too small for a fully convolutional network's five poolings
     export_models({"model": model}, tmp_path / "export", raw_signature=False,
