@@ -433,3 +433,14 @@ def test_wta_autoencoder_spec_count(repo_root):
     from modelspec.compiler import build_models
     spec = load_and_check(repo_root / "specs" / "wta_autoencoder.yaml")
     assert build_models(spec)["model"].count_params() == 14_033
+
+
+def test_maxout_is_the_max_of_its_affine_pieces():
+    from modelspec.components.builtin_layers import Maxout
+    layer = Maxout(units=3, pieces=4)
+    x = np.random.default_rng(2).standard_normal((5, 6)).astype("float32")
+    y = np.asarray(layer(x))
+    kernel, bias = (w.numpy() for w in layer.dense.weights)
+    expected = (x @ kernel + bias).reshape(5, 3, 4).max(-1)
+    np.testing.assert_allclose(y, expected, rtol=1e-5)
+    assert layer.count_params() == 6 * 12 + 12

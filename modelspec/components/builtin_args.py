@@ -61,6 +61,13 @@ BUILTIN_LAYER_ARGS: dict[str, dict[str, dict]] = {
                            "straight through (identity)"},
         "dtype": DTYPE_ARG,
     },
+    "Maxout": {
+        "units": {"type": "integer", "minimum": 1, "maximum": 1_000_000, "default": 240,
+                  "description": "number of maxout units (outputs)"},
+        "pieces": {"type": "integer", "minimum": 1, "maximum": 1024, "default": 5,
+                   "description": "affine pieces per unit, the paper's k"},
+        "dtype": DTYPE_ARG,
+    },
     "WinnerTakeAll": {
         "spatial": {
             "type": "boolean", "default": True,
@@ -80,6 +87,8 @@ BUILTIN_LAYER_DOCS: dict[str, str] = {
                         "Lempitsky 2015, domain-adversarial training)",
     "Step": "the perceptron's hard step (1.0 where x >= threshold) with a straight-through "
             "gradient so it trains by gradient descent",
+    "Maxout": "maxout units: the maximum of `pieces` affine functions per unit "
+              "(Goodfellow et al. 2013)",
     "WinnerTakeAll": "spatial and lifetime winner-take-all sparsity of feature maps "
                      "(Makhzani & Frey 2015)",
 }

@@ -7,6 +7,7 @@
 - `step`: the same step at threshold 0 as an activation function (`activation: step`).
 - `WinnerTakeAll`: the spatial and lifetime sparsity of winner-take-all convolutional
   autoencoders (Makhzani & Frey 2015).
+- `Maxout`: Goodfellow et al.'s maxout units (2013), the GAN paper's discriminator units.
 
 Every object is registered with `keras.saving.register_keras_serializable(package="modelspec")`
 so saved `.keras` files and configs round-trip, and works under `tf.function`, XLA
@@ -341,11 +342,53 @@ class WinnerTakeAll(keras.layers.Layer):
         return config
 
 
+@keras.saving.register_keras_serializable(package="modelspec")
+class Maxout(keras.layers.Layer):
+    """Maxout units (Goodfellow, Warde-Farley, Mirza, Courville & Bengio, ICML 2013): each of
+    `units` outputs is the maximum of `pieces` affine functions of the input.
+
+    Args:
+        units: Number of maxout units.
+        pieces: Affine pieces per unit (the paper's k).
+        **kwargs: Base layer arguments.
+
+    Input shape:
+        `(batch, features)`.
+
+    Output shape:
+        `(batch, units)`. Weights: features·units·pieces + units·pieces.
+    """
+
+    def __init__(self, units=240, pieces=5, **kwargs):
+        super().__init__(**kwargs)
+        self.units, self.pieces = int(units), int(pieces)
+        self.dense = keras.layers.Dense(self.units * self.pieces, dtype=self.dtype_policy,
+                                        name="affine")
+
+    def build(self, input_shape):
+        self.dense.build(input_shape)
+        self.built = True
+
+    def call(self, inputs):
+        z = self.dense(inputs)
+        z = ops.reshape(z, (-1, self.units, self.pieces))
+        return ops.max(z, axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.units)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(units=self.units, pieces=self.pieces)
+        return config
+
+
 BUILTIN_LAYERS = {
     "LocalResponseNormalization": LocalResponseNormalization,
     "GradientReversal": GradientReversal,
     "Step": Step,
     "WinnerTakeAll": WinnerTakeAll,
+    "Maxout": Maxout,
 }
 
 BUILTIN_ACTIVATIONS = {"step": step}
