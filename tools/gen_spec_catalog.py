@@ -232,7 +232,8 @@ def render(specs_dir: Path) -> str:
     table = ("| spec | network | lectures | parameters | data | loop | small variant |\n"
              "|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n")
     return (INTRO + f"\n## Catalogue ({len(rows)} specs)\n\n" + table + "\n" + demos(specs_dir)
-            + TECHNIQUES + "\n" + MEASURED + "\n" + NOTES + "\n## The specs\n\n" + "\n".join(sections))
+            + TECHNIQUES + "\n" + MEASURED + "\n" + NOTES + "\n## The specs\n\n"
+            + "\n".join(sections))
 
 
 def demos(specs_dir: Path) -> str:

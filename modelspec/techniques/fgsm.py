@@ -9,8 +9,8 @@ the Physical World", 2017, one step) moves towards a chosen class t instead:
     x' = clip(x − ε · sign(∇ₓ J(θ, x, t)), low, high)
 
 and succeeds on an example when x' is classified as t. The gradient is computed once per
-batch with `tf.GradientTape`; every ε reuses it. The lecture's example: a panda classified at 57.7 % becomes a "gibbon" at
-99.3 % after an imperceptible ε = 0.007 step.
+batch with `tf.GradientTape`; every ε reuses it. The lecture's example: a panda classified
+at 57.7 % becomes a "gibbon" at 99.3 % after an imperceptible ε = 0.007 step.
 """
 
 from __future__ import annotations
