@@ -444,3 +444,48 @@ def test_maxout_is_the_max_of_its_affine_pieces():
     expected = (x @ kernel + bias).reshape(5, 3, 4).max(-1)
     np.testing.assert_allclose(y, expected, rtol=1e-5)
     assert layer.count_params() == 6 * 12 + 12
+
+
+def test_lenet5_parts_subsampling_partial_conv_rbf_and_lecun_tanh():
+    from modelspec.components.builtin_layers import (
+        PartialConv2D,
+        RBFOutput,
+        Subsampling,
+        lecun_tanh,
+    )
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 6, 6, 3)).astype("float32")
+    sub = Subsampling(2)
+    sub.build(x.shape)
+    sub.coefficient.assign([1.0, 2.0, 3.0])
+    sub.bias.assign([0.5, 0.0, -0.5])
+    sums = x.reshape(2, 3, 2, 3, 2, 3).sum(axis=(2, 4))
+    np.testing.assert_allclose(np.asarray(sub(x)), sums * [1, 2, 3] + [0.5, 0, -0.5],
+                               rtol=1e-5, atol=1e-5)
+    assert sub.count_params() == 6
+    # output map i sees only its input maps: equal to a full convolution with zeroed kernels
+    table = [[0, 1], [2], [0, 1, 2]]
+    partial = PartialConv2D(kernel_size=3, connections=table)
+    out = np.asarray(partial(x))
+    assert out.shape == (2, 4, 4, 3) and partial.count_params() == 9 * 6 + 3
+    kernel = np.zeros((3, 3, 3, 3), np.float32)
+    packed = partial.kernel.numpy()[..., 0]
+    column = 0
+    for o, group in enumerate(table):
+        for i in group:
+            kernel[:, :, i, o] = packed[:, :, column]
+            column += 1
+    full = keras.layers.Conv2D(3, 3)
+    full.build(x.shape)
+    full.set_weights([kernel, partial.bias.numpy()])
+    np.testing.assert_allclose(out, np.asarray(full(x)), rtol=1e-4, atol=1e-5)
+    rbf = RBFOutput(units=4, seed=1)
+    features = rng.standard_normal((5, 7)).astype("float32")
+    scores = np.asarray(rbf(features))
+    prototypes = rbf.prototypes.numpy()
+    expected = -((features[:, :, None] - prototypes[None]) ** 2).sum(1)
+    np.testing.assert_allclose(scores, expected, rtol=1e-5)
+    assert rbf.count_params() == 28 and not rbf.trainable_weights
+    assert set(np.unique(prototypes)) == {-1.0, 1.0}
+    np.testing.assert_allclose(np.asarray(lecun_tanh(np.float32(1.5))),
+                               1.7159 * np.tanh(1.0), rtol=1e-6)

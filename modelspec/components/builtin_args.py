@@ -68,6 +68,32 @@ BUILTIN_LAYER_ARGS: dict[str, dict[str, dict]] = {
                    "description": "affine pieces per unit, the paper's k"},
         "dtype": DTYPE_ARG,
     },
+    "Subsampling": {
+        "pool_size": {"type": "integer", "minimum": 1, "default": 2,
+                      "description": "window side and stride of the sums (LeNet-5: 2)"},
+        "dtype": DTYPE_ARG,
+    },
+    "PartialConv2D": {
+        "filters": {"type": "integer", "minimum": 1, "default": 1,
+                    "description": "output maps when connections is null"},
+        "kernel_size": {"type": "integer", "minimum": 1, "default": 5,
+                        "description": "side of the square kernel ('valid' padding)"},
+        "connections": {"anyOf": [{"type": "null"}, {
+            "type": "array", "minItems": 1,
+            "items": {"type": "array", "minItems": 1,
+                      "items": {"type": "integer", "minimum": 0}}}],
+            "default": None,
+            "description": "per output map, the input maps it sees (LeNet-5's C3 table); "
+                           "null: all of them"},
+        "dtype": DTYPE_ARG,
+    },
+    "RBFOutput": {
+        "units": {"type": "integer", "minimum": 1, "default": 10,
+                  "description": "classes: one RBF unit with a fixed ±1 prototype each"},
+        "seed": {"type": "integer", "default": 0,
+                 "description": "seed of the random ±1 prototypes"},
+        "dtype": DTYPE_ARG,
+    },
     "WinnerTakeAll": {
         "spatial": {
             "type": "boolean", "default": True,
@@ -89,6 +115,10 @@ BUILTIN_LAYER_DOCS: dict[str, str] = {
             "gradient so it trains by gradient descent",
     "Maxout": "maxout units: the maximum of `pieces` affine functions per unit "
               "(Goodfellow et al. 2013)",
+    "Subsampling": "LeNet-5's trainable subsampling: 2×2 sums × a coefficient + a bias "
+                   "per map",
+    "PartialConv2D": "a convolution whose output maps see chosen input maps (LeNet-5's C3)",
+    "RBFOutput": "LeNet-5's Euclidean RBF output units with fixed ±1 prototypes (−distance)",
     "WinnerTakeAll": "spatial and lifetime winner-take-all sparsity of feature maps "
                      "(Makhzani & Frey 2015)",
 }
@@ -125,6 +155,7 @@ BUILTIN_REGULARIZER_ARGS: dict[str, dict[str, dict]] = {
 
 BUILTIN_ACTIVATION_DOCS: dict[str, str] = {
     "step": "hard step: 1.0 where x >= 0 else 0.0, straight-through (identity) gradient",
+    "lecun_tanh": "LeNet-5's squashing function 1.7159 * tanh(2x/3)",
 }
 
 BUILTIN_ACTIVATION_NAMES: tuple[str, ...] = tuple(BUILTIN_ACTIVATION_DOCS)
