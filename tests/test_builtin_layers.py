@@ -401,3 +401,96 @@ def test_spec_errors_for_builtin_arguments_are_positioned():
                                "arguments: factor, dtype")
     assert lines[1].endswith("(did you mean 'factor'?)")
     assert lines[2] == "2 errors"
+
+
+# ------------------------------------------------------------------- WinnerTakeAll
+
+
+def test_winner_take_all_keeps_one_winner_per_map_and_lifetime_top_k():
+    from modelspec.build.components.builtin_layers import WinnerTakeAll
+    x = np.random.default_rng(0).random((20, 4, 4, 3)).astype("float32")
+    spatial = np.asarray(WinnerTakeAll(lifetime_rate=1.0)(x, training=True))
+    assert ((spatial != 0).sum(axis=(1, 2)) == 1).all()            # one winner per map
+    np.testing.assert_allclose(spatial.max(axis=(1, 2)), x.max(axis=(1, 2)))
+    lifetime = np.asarray(WinnerTakeAll(lifetime_rate=0.1)(x, training=True))
+    winners = x.max(axis=(1, 2))                                     # (20, 3)
+    kept = lifetime.max(axis=(1, 2)) > 0
+    assert (kept.sum(0) == 2).all()                                  # 10 % of 20 examples
+    for c in range(3):
+        assert set(np.flatnonzero(kept[:, c])) == set(np.argsort(winners[:, c])[-2:])
+    # at inference the lifetime rule (batch-dependent) is off, the spatial one stays
+    np.testing.assert_array_equal(np.asarray(WinnerTakeAll(lifetime_rate=0.1)(x)), spatial)
+
+
+def test_winner_take_all_gradient_reaches_the_winners_only():
+    import tensorflow as tf
+
+    from modelspec.build.components.builtin_layers import WinnerTakeAll
+    x = tf.Variable(np.random.default_rng(1).random((4, 3, 3, 2)).astype("float32"))
+    with tf.GradientTape() as tape:
+        y = tf.reduce_sum(WinnerTakeAll(lifetime_rate=1.0)(x, training=True))
+    grad = tape.gradient(y, x).numpy()
+    assert grad.sum() == 8 and ((grad != 0).sum(axis=(1, 2)) == 1).all()
+
+
+def test_wta_autoencoder_spec_count(repo_root):
+    from modelspec.build.compiler import build_models
+    from modelspec.lang.checks import load_and_check
+    spec = load_and_check(repo_root / "specs" / "wta_autoencoder.yaml")
+    assert build_models(spec)["model"].count_params() == 14_033
+
+
+def test_maxout_is_the_max_of_its_affine_pieces():
+    from modelspec.build.components.builtin_layers import Maxout
+    layer = Maxout(units=3, pieces=4)
+    x = np.random.default_rng(2).standard_normal((5, 6)).astype("float32")
+    y = np.asarray(layer(x))
+    kernel, bias = (w.numpy() for w in layer.dense.weights)
+    expected = (x @ kernel + bias).reshape(5, 3, 4).max(-1)
+    np.testing.assert_allclose(y, expected, rtol=1e-5)
+    assert layer.count_params() == 6 * 12 + 12
+
+
+def test_lenet5_parts_subsampling_partial_conv_rbf_and_lecun_tanh():
+    from modelspec.build.components.builtin_layers import (
+        PartialConv2D,
+        RBFOutput,
+        Subsampling,
+        lecun_tanh,
+    )
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 6, 6, 3)).astype("float32")
+    sub = Subsampling(2)
+    sub.build(x.shape)
+    sub.coefficient.assign([1.0, 2.0, 3.0])
+    sub.bias.assign([0.5, 0.0, -0.5])
+    sums = x.reshape(2, 3, 2, 3, 2, 3).sum(axis=(2, 4))
+    np.testing.assert_allclose(np.asarray(sub(x)), sums * [1, 2, 3] + [0.5, 0, -0.5],
+                               rtol=1e-5, atol=1e-5)
+    assert sub.count_params() == 6
+    # output map i sees only its input maps: equal to a full convolution with zeroed kernels
+    table = [[0, 1], [2], [0, 1, 2]]
+    partial = PartialConv2D(kernel_size=3, connections=table)
+    out = np.asarray(partial(x))
+    assert out.shape == (2, 4, 4, 3) and partial.count_params() == 9 * 6 + 3
+    kernel = np.zeros((3, 3, 3, 3), np.float32)
+    packed = partial.kernel.numpy()[..., 0]
+    column = 0
+    for o, group in enumerate(table):
+        for i in group:
+            kernel[:, :, i, o] = packed[:, :, column]
+            column += 1
+    full = keras.layers.Conv2D(3, 3)
+    full.build(x.shape)
+    full.set_weights([kernel, partial.bias.numpy()])
+    np.testing.assert_allclose(out, np.asarray(full(x)), rtol=1e-4, atol=1e-5)
+    rbf = RBFOutput(units=4, seed=1)
+    features = rng.standard_normal((5, 7)).astype("float32")
+    scores = np.asarray(rbf(features))
+    prototypes = rbf.prototypes.numpy()
+    expected = -((features[:, :, None] - prototypes[None]) ** 2).sum(1)
+    np.testing.assert_allclose(scores, expected, rtol=1e-5)
+    assert rbf.count_params() == 28 and not rbf.trainable_weights
+    assert set(np.unique(prototypes)) == {-1.0, 1.0}
+    np.testing.assert_allclose(np.asarray(lecun_tanh(np.float32(1.5))),
+                               1.7159 * np.tanh(1.0), rtol=1e-6)

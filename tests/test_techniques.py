@@ -89,6 +89,41 @@ def test_fgsm_accuracy_drops_as_epsilon_grows(classifier):
     assert np.allclose(moved[inside & (moved > 0)], 0.1, atol=1e-6)
 
 
+def test_targeted_fgsm_moves_examples_to_the_target_class(classifier):
+    from modelspec.techniques.fgsm import attack
+    report = attack(classifier, [0.0, 0.1, 0.3], split="test", target=3)
+    assert report.target == 3 and 0 < report.candidates < report.examples
+    assert report.hits[0.0] < 0.05                      # clean: few non-3s called 3
+    assert report.hits[0.3] > report.hits[0.1] > report.hits[0.0] + 0.1, report.hits
+    assert report.as_dict()["results"][2]["target_success"] == report.hits[0.3]
+    untargeted = attack(classifier, [0.3], split="test")
+    # a targeted step is a different direction from the untargeted one
+    assert report.adversarial[0.3] != untargeted.adversarial[0.3]
+
+
+def test_zeiler_fergus_top_activations_and_projections(classifier):
+    from modelspec.techniques.target import feature_model
+    from modelspec.techniques.zeiler_fergus import visualize_layer
+    views, seen = visualize_layer(classifier, "c1", units=[0, 3], top=4, limit=200)
+    assert seen == 200 and [v.unit for v in views] == [0, 3]
+    # the values are the units' largest per-image maxima over the 200 examples, in order
+    images = np.concatenate([b[0]["image"].numpy() for b in classifier.datasets().test])[:200]
+    maps = feature_model(classifier, ["c1"])(images)[0].numpy()
+    for view in views:
+        best = np.sort(maps[..., view.unit].reshape(200, -1).max(1))[::-1][:4]
+        assert np.allclose(view.values, best, rtol=1e-5)
+        for projection, (y, x), box in zip(view.projections, view.positions, view.boxes,
+                                           strict=True):
+            # c1 is a 3×3 'same' convolution: the projection lives in the 3×3 window at (y, x)
+            top, left, bottom, right = box
+            assert max(0, y - 1) <= top and bottom <= y + 2 and max(0, x - 1) <= left
+            assert right <= x + 2 and np.abs(projection).max() > 0
+    # through c2 and its ReLUs, the deconvnet's rectified backward signal differs from
+    # the plain gradient
+    deep, _ = visualize_layer(classifier, "c2", units=[1], top=2, limit=100)
+    assert deep[0].projections[0].shape == (8, 8, 1)
+
+
 def test_class_synthesis_increases_the_class_score(classifier):
     from modelspec.techniques.synthesis import synthesize_class
     image, info = synthesize_class(classifier, 3, steps=40, step_size=0.02)
@@ -138,6 +173,32 @@ def test_attack_cli_report_json_and_grid(run_dir, tmp_path):
     assert first["epsilon"] == 0.1
     assert first["drop"] == pytest.approx(report["clean_accuracy"]
                                           - first["adversarial_accuracy"])
+
+
+def test_attack_cli_target_by_index_and_bad_target(run_dir):
+    from modelspec.techniques.cli import attack_command
+    result = _invoke(attack_command, run_dir, "-e", "0.3", "--target", 3, "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["target"] == 3 and report["results"][0]["target_success"] > 0.1
+    result = _invoke(attack_command, run_dir, "-e", "0.3", "--target", 3)
+    assert "target success" in result.output and "targeted at class 3" in result.output
+    result = _invoke(attack_command, run_dir, "--target", "twelve")
+    assert result.exit_code == 2
+    assert "--target 'twelve': expected a class index from 0 to 9" in result.output
+
+
+def test_visualize_cli_writes_the_grid(run_dir, tmp_path):
+    from modelspec.techniques.cli import visualize_command
+    out = tmp_path / "c2.png"
+    result = _invoke(visualize_command, run_dir, "--layer", "c2", "--units", "0,1,2",
+                     "--top", 3, "--limit", 100, "--out", out)
+    assert result.exit_code == 0, result.output
+    assert "layer c2: 3 units, strongest activations over 100 test examples" in result.output
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    result = _invoke(visualize_command, run_dir, "--layer", "c2", "--units", "99",
+                     "--out", out)
+    assert result.exit_code == 2 and "layer 'c2' has 16 units" in result.output
 
 
 def test_dream_and_style_cli_write_images(run_dir, tmp_path):

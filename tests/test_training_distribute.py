@@ -229,3 +229,23 @@ def test_sigterm_on_the_chief_stops_every_worker_after_the_same_step(tmp_path):
     state = json.loads((run / "state.json").read_text())
     assert not state["finished"] and 1 <= state["epoch"] < 50
     assert (run / "checkpoints" / state["checkpoint"] / "model.weights.h5").exists()
+
+
+def test_parameter_server_strategy_is_refused_with_its_reason(spec_problems):
+    """Lecture V's asynchronous SGD: Keras 3 cannot train under ParameterServerStrategy."""
+    problems = spec_problems("""
+    modelspec: 1
+    model:
+      inputs: {x: {shape: [2]}}
+      layers: [{id: y, type: Dense, units: 1}]
+      outputs: {y: y}
+    train:
+      loss: mse
+      distribute: {strategy: parameter_server}
+    """)
+    assert len(problems) == 1, problems
+    assert "train.distribute.strategy: asynchronous parameter-server training is not " \
+           "supported by Keras 3" in problems[0]
+    assert "keras-team/keras#18624" in problems[0]
+    assert "expected a synchronous strategy: default, one_device, mirrored, multi_worker" \
+        in problems[0]

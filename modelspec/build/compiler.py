@@ -395,6 +395,22 @@ def _guard_output(node: Node, out) -> None:
                                  "exhausting memory)")
 
 
+def call_model(model: keras.Model, features: Mapping[str, Any]) -> dict[str, Any]:
+    """Calls `model` in inference mode on a dict of named inputs; returns a dict of outputs."""
+    structure = model.input
+    if isinstance(structure, Mapping):
+        outputs = model(dict(features), training=False)
+    elif isinstance(structure, (list, tuple)):
+        outputs = model([features[t.name] for t in structure], training=False)
+    else:
+        outputs = model(features[structure.name], training=False)
+    if isinstance(outputs, Mapping):
+        return dict(outputs)
+    if not isinstance(outputs, (list, tuple)):
+        outputs = [outputs]
+    return dict(zip(model.output_names, outputs))
+
+
 def model_io(model: keras.Model) -> tuple[dict[str, tuple], dict[str, tuple]]:
     """Returns `({input: (shape, dtype)}, {output: (shape, dtype)})`, shapes without batch.
 

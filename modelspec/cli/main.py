@@ -34,7 +34,7 @@ LAZY_COMMANDS = {
     "import": ("modelspec.importer.cli:import_command",
                "Write a Keras model (.keras, JSON config, application) as a spec."),
     "attack": ("modelspec.techniques.cli:attack_command",
-               "Adversarial examples (FGSM): accuracy drop for each ε on a run's test data."),
+               "Adversarial examples (FGSM, untargeted or --target CLASS) on a run's data."),
     "dream": ("modelspec.techniques.cli:dream_command",
               "Synthesise an input for a class, or DeepDream on a layer."),
     "compare": ("modelspec.compare.cli:compare_command",
@@ -43,6 +43,9 @@ LAZY_COMMANDS = {
              "Search a spec's params with KerasTuner (local or distributed); best.yaml."),
     "style": ("modelspec.techniques.cli:style_command",
               "Neural style transfer (Gatys et al. 2015) on a convolutional spec's layers."),
+    "visualize": ("modelspec.techniques.cli:visualize_command",
+                  "Zeiler–Fergus: a layer's top activating patches and their deconvnet "
+                  "projections."),
 }
 
 

@@ -18,6 +18,7 @@ the cardinality with `assert_cardinality`, so `len(dataset)` and the steps per e
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -159,7 +160,8 @@ def _count(ds, known):
     return int(ds.reduce(tf.constant(0, tf.int64), lambda c, _: c + 1))
 
 
-def build_datasets(spec, inputs: dict, outputs: dict) -> DataBundle:
+def build_datasets(spec, inputs: dict, outputs: dict,
+                   splits: Collection[str] | None = None) -> DataBundle:
     """Builds the batched datasets of a spec's `data:` section for a model.
 
     Args:
@@ -168,6 +170,10 @@ def build_datasets(spec, inputs: dict, outputs: dict) -> DataBundle:
             `compiler.model_io(model)`.
         outputs: Model output name → (shape, dtype); `{}` for models trained without targets
             (the datasets then yield the inputs dict only).
+        splits: The splits to build (None: every configured split). The transforms are
+            adapted on the training split whatever is asked, so `preprocessing` is always
+            complete; `()` builds only that (what an export needs): the splits' datasets,
+            and the passes that count their examples, are skipped.
 
     Returns:
         A `DataBundle`.
@@ -293,6 +299,8 @@ def build_datasets(spec, inputs: dict, outputs: dict) -> DataBundle:
                       if n in weights else ones for n in targets}
 
     for name, (ds, known) in selected.items():
+        if splits is not None and name not in splits:
+            continue
         training = name == "train"
         _check_mapped_values(ds, steps, name, errs)
         ds = _apply_steps(ds, steps[:cut], training)
@@ -337,7 +345,7 @@ def build_datasets(spec, inputs: dict, outputs: dict) -> DataBundle:
             ds = ds.prefetch(AUTOTUNE)
         setattr(bundle, name, ds)
         bundle.counts[name] = tail_count
-    bundle.element_spec = bundle.train.element_spec
+    bundle.element_spec = bundle.train.element_spec if bundle.train is not None else None
     bundle.preprocessing = build_preprocessing(steps, features, raw_spec, in_dtypes)
     bundle.raw_train = train_raw
     return bundle

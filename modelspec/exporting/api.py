@@ -28,6 +28,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -79,7 +80,9 @@ def export_models(models: Mapping[str, Any], output_dir: str | Path, *,
         **options: The other `ExportOptions` fields: `classify` (None: automatic, True/False,
             or output names; or a dict model name → one of those), `labels` (a list, or
             output name → list), `threshold`,
-            `raw_signature`, `tolerance`, `tflite_tolerance`, `tflite_optimize`.
+            `raw_signature`, `tolerance`, `tflite_tolerance`, `tflite_optimize`, `generate`
+            (a `modelspec.decoding.GenerateConfig`: a `generate` signature — greedy decoding,
+            each step's output fed back — for every exported model that has its `feed` input).
 
     Returns:
         Model name → the published version directory.
@@ -126,8 +129,11 @@ def publish_models(models: Mapping[str, Any], output_dir: str | Path, options: E
             stagings.append(staging)
             record = dict(metadata or {})
             record.update({"model": name, "exported_models": list(models)})
+            model_options = options.for_outputs(outputs[name], name)
+            if options.generate is not None and options.generate.feed not in model_io(model)[0]:
+                model_options = dataclasses.replace(model_options, generate=None)  # no decoder
             ready[name] = (base, stage_model(
-                model, staging, options.for_outputs(outputs[name], name), metadata=record,
+                model, staging, model_options, metadata=record,
                 preprocessing=preps[name], sample=(samples or {}).get(name),
                 raw_sample=(raw_samples or {}).get(name), assets=assets))
         results = {}
@@ -222,7 +228,11 @@ def data_samples(spec: CheckedSpec, built: Mapping[str, Any], names: Sequence[st
     from modelspec.data.pipeline import build_datasets
     from modelspec.errors import ModelspecError
     try:
-        bundle = build_datasets(spec, *model_io(built["model"]))
+        # one split only: the transforms are adapted on the training split whatever is asked,
+        # and counting every split (word2vec's skip-gram pairs) took minutes
+        configured = list((spec.section("data") or {}).get("splits") or ())
+        first = next((s for s in ("test", "validation", "train") if s in configured), "train")
+        bundle = build_datasets(spec, *model_io(built["model"]), splits=(first,))
     except ModelspecError as err:
         if required:
             raise
@@ -274,6 +284,7 @@ def export_spec_or_run(spec_or_run: str | Path, output: str | Path | None = None
     >>> export_spec_or_run("runs/lenet5", "exported/lenet5", formats=["savedmodel", "tflite"])
     {'model': PosixPath('exported/lenet5/1')}
     """
+    from modelspec.decoding import GenerateConfig
     from modelspec.exporting.schema import exported_models
     from modelspec.targets import open_target
     source = Path(spec_or_run)
@@ -311,6 +322,7 @@ def export_spec_or_run(spec_or_run: str | Path, output: str | Path | None = None
     raw_samples = kwargs.pop("raw_samples", None)
     if section.get("classify") is None and "classify" not in kwargs:
         kwargs["classify"] = _automatic_classify(spec, names)
+    kwargs.setdefault("generate", GenerateConfig.from_section(section.get("generate")))
     with _export_errors_at(spec, section):
         options = ExportOptions.from_section(section, formats=formats, **kwargs)
         return publish_models({n: target.models[n] for n in names}, output, options,
@@ -360,5 +372,6 @@ def _export_errors_at(spec: CheckedSpec, section: Mapping[str, Any]) -> Iterator
 
 
 _EXPECTED = {"classify": "output names of the exported models",
+             "generate": "a token input (shape [length]) and an output of the model",
              "labels": "one name per class of a classifier output",
              "preprocessing": "preprocessing that produces the model's inputs"}

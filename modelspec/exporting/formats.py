@@ -22,13 +22,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from modelspec.build.compiler import call_model
 from modelspec.errors import EXIT_INTERNAL, ModelspecError
-from modelspec.exporting.signatures import (
-    SERVING_DEFAULT,
-    call_model,
-    max_difference,
-    relative_tolerance,
-)
+from modelspec.exporting.signatures import SERVING_DEFAULT, max_difference, relative_tolerance
 
 KERAS_FILE = "model.keras"
 TFLITE_FILE = "model.tflite"

@@ -48,6 +48,8 @@ class ExportOptions:
         tolerance: Largest allowed abs difference of the reloaded SavedModel / `.keras`.
         tflite_tolerance: The same for TFLite.
         tflite_optimize: `none`, `dynamic` or `float16` TFLite weight quantisation.
+        generate: A `modelspec.decoding.GenerateConfig` (from `export.generate`): a
+            `generate` signature that decodes greedily, feeding each step's output back.
     """
 
     formats: tuple[str, ...] = ("savedmodel",)
@@ -58,6 +60,7 @@ class ExportOptions:
     tolerance: float = DEFAULT_TOLERANCE
     tflite_tolerance: float = TFLITE_TOLERANCE
     tflite_optimize: str = "none"
+    generate: Any = None  # modelspec.decoding.GenerateConfig: a `generate` signature
 
     def __post_init__(self) -> None:
         unknown = [f for f in self.formats if f not in FORMATS]

@@ -13,14 +13,18 @@ export:
   raw_signature: true            # serving_raw with the data pipeline's preprocessing
   tolerance: 1.0e-5              # reloaded SavedModel vs in-memory model
   tflite: {optimize: dynamic, tolerance: 1.0e-2}
+  generate: {feed: decoder_input, output: target, start_token: 1}   # seq2seq decoding
 ```
+`generate` adds a `generate` signature that decodes greedily, feeding each step's output
+back (`modelspec.decoding`); `modelspec evaluate` then also reports accuracy without teacher
+forcing.
 """
 
 from __future__ import annotations
 
 from modelspec.errors import Collector, did_you_mean
 from modelspec.exporting.options import FORMATS, TFLITE_OPTIMIZE
-from modelspec.lang.schema.fragments import BOOL, STR, obj, param_or
+from modelspec.lang.schema.fragments import BOOL, INT, POS_INT, STR, obj, param_or
 from modelspec.lang.spec import CheckedSpec
 
 WEIGHTS = ["final", "best", "latest"]
@@ -68,7 +72,23 @@ def export_schema() -> dict:
             "optimize": _p({"type": "string", "enum": list(TFLITE_OPTIMIZE)}),
             "tolerance": _p(positive),
         }, description="TFLite conversion options")),
+        "generate": _p(_generate_schema()),
     }, description="SavedModel export for TensorFlow Serving (and other formats)")
+
+
+def _generate_schema() -> dict:
+    token = _p(INT | {"minimum": 0})
+    return obj({
+        "feed": _p(STR | {"description": "the model input fed the tokens generated so far "
+                                         "(trained with the target shifted right)"}),
+        "output": _p(STR | {"description": "the output whose argmax is the next token"}),
+        "start_token": token,
+        "end_token": {"anyOf": [token, {"type": "null"}]},
+        "pad_token": token,
+        "max_length": _p(POS_INT | {"description": "default: the length of `feed`"}),
+    }, required=["feed", "output", "start_token"],
+        description="a `generate` signature decoding greedily without teacher forcing "
+                    "(each step's output fed back; see modelspec.decoding)")
 
 
 def _graph_outputs(spec, model_name: str) -> list[str]:
@@ -139,6 +159,7 @@ def check_export(spec: CheckedSpec, errs: Collector) -> None:
                 errs.add(path + (i,), f"duplicate label '{value}'",
                          expected="distinct class names")
             seen.add(str(value))
+    _check_generate(spec, section.get("generate"), exported, errs)
     formats = section.get("formats") or ["savedmodel"]
     if "tflite" in section and "tflite" not in formats:
         errs.add(("export", "tflite"), "TFLite options are given but 'tflite' is not in "
@@ -146,3 +167,26 @@ def check_export(spec: CheckedSpec, errs: Collector) -> None:
     if section.get("raw_signature") and "savedmodel" not in formats:
         errs.add(("export", "raw_signature"), "raw_signature needs the SavedModel format",
                  expected="formats to include 'savedmodel'")
+
+
+def _check_generate(spec, generate, exported: list[str], errs) -> None:
+    """`export.generate` names an input and an output of the one exported model."""
+    if not isinstance(generate, dict):
+        return
+    if len(exported) != 1 or exported[0] not in spec.graphs:
+        errs.add(("export", "generate"), f"generate needs one exported model; this spec "
+                 f"exports {', '.join(exported) or 'none'}", key=True,
+                 expected="export.models naming the decoder model")
+        return
+    graph = spec.graphs[exported[0]]
+    for key, names, what in (("feed", list(graph.inputs), "input"),
+                             ("output", list(graph.outputs), "output")):
+        name = generate.get(key)
+        if isinstance(name, str) and name not in names:
+            errs.add(("export", "generate", key), f"unknown {what} '{name}'",
+                     expected=f"an {what} of model '{exported[0]}' ({', '.join(names)})",
+                     suggestion=did_you_mean(name, names))
+    end = generate.get("end_token")
+    if end is not None and end == generate.get("pad_token", 0):
+        errs.add(("export", "generate", "end_token"), "end_token equals pad_token",
+                 expected="distinct end and padding tokens")

@@ -9,6 +9,9 @@ its SavedModel gets these signatures (`saved_model_cli show --all` lists them):
   prefixed: `<output>_probabilities`, ... An output is a classifier when its last activation
   is softmax or sigmoid, or when `export.classify` names it (its logits then go through
   softmax, or sigmoid for one unit).
+- `generate` (when the spec's `export.generate` is set): the model's inputs other than the
+  fed one → `tokens` and `lengths`, decoded greedily with each step's output fed back
+  (`modelspec.decoding`; a `tf.while_loop` inside the SavedModel).
 - `serving_raw` (when the data pipeline recorded preprocessing): raw features (strings,
   unnormalised numbers, images of any size) → the `serving_default` outputs plus the
   classification outputs, with the preprocessing layers (Normalization, StringLookup,
@@ -30,7 +33,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from modelspec.build.compiler import model_io
+from modelspec.build.compiler import call_model, model_io
 from modelspec.exporting.io import tensor_specs
 from modelspec.exporting.options import ExportOptionError
 
@@ -58,22 +61,6 @@ class Endpoints:
     signatures: dict[str, dict[str, tf.TensorSpec]] = field(default_factory=dict)
     tracked: list[Any] = field(default_factory=list)
     classifiers: list[ClassifierOutput] = field(default_factory=list)
-
-
-def call_model(model: keras.Model, features: Mapping[str, Any]) -> dict[str, Any]:
-    """Calls `model` in inference mode on a dict of named inputs; returns a dict of outputs."""
-    structure = model.input
-    if isinstance(structure, Mapping):
-        outputs = model(dict(features), training=False)
-    elif isinstance(structure, (list, tuple)):
-        outputs = model([features[t.name] for t in structure], training=False)
-    else:
-        outputs = model(features[structure.name], training=False)
-    if isinstance(outputs, Mapping):
-        return dict(outputs)
-    if not isinstance(outputs, (list, tuple)):
-        outputs = [outputs]
-    return dict(zip(model.output_names, outputs))
 
 
 def _last_activation(tensor) -> str | None:
@@ -210,7 +197,8 @@ def classification_outputs(outputs: Mapping[str, Any],
 
 
 def build_endpoints(model: keras.Model, *, preprocessing=None, classify=None, labels=None,
-                    threshold: float = 0.5, raw_signature: bool = True) -> Endpoints:
+                    threshold: float = 0.5, raw_signature: bool = True,
+                    generate=None) -> Endpoints:
     """Builds the serving functions of `model` (see the module docstring for what they are).
 
     Args:
@@ -220,6 +208,7 @@ def build_endpoints(model: keras.Model, *, preprocessing=None, classify=None, la
         labels: Class names (list, or dict output → list) for the `labels` output.
         threshold: Decision threshold for sigmoid outputs.
         raw_signature: Add `serving_raw` when preprocessing is given.
+        generate: A `modelspec.decoding.GenerateConfig` for a `generate` signature, or None.
 
     Returns:
         `Endpoints` with python functions (used both for tracing and as the in-memory
@@ -241,6 +230,19 @@ def build_endpoints(model: keras.Model, *, preprocessing=None, classify=None, la
 
         endpoints.functions[CLASSIFY] = classify_fn
         endpoints.signatures[CLASSIFY] = tensor_specs(inputs)
+    if generate is not None:
+        from modelspec.decoding import GENERATE, buffer_length, greedy_decode
+        try:
+            buffer_length(model, generate)
+        except ValueError as err:
+            raise ExportOptionError("generate", str(err)) from err
+
+        def generate_fn(features):
+            return greedy_decode(model, features, generate)
+
+        endpoints.functions[GENERATE] = generate_fn
+        endpoints.signatures[GENERATE] = tensor_specs(
+            {k: v for k, v in inputs.items() if k != generate.feed})
     from modelspec.exporting.preprocessing import raw_preprocessing
     prep = raw_preprocessing(preprocessing, inputs) if raw_signature else None
     if prep is not None:

@@ -148,7 +148,7 @@ def stage_model(model: Any, staging: Path, options: ExportOptions, *,
     version_dir.mkdir()
     endpoints = sigs.build_endpoints(model, preprocessing=preprocessing, classify=classify,
                                      labels=labels, threshold=threshold,
-                                     raw_signature=raw_signature)
+                                     raw_signature=raw_signature, generate=options.generate)
     batches: dict[str, dict[str, Any]] = {}
     for name, signature in endpoints.signatures.items():
         if name == sigs.CLASSIFY:  # the same inputs as serving_default

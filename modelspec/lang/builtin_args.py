@@ -77,6 +77,49 @@ BUILTIN_LAYER_ARGS: dict[str, dict[str, dict[str, Any]]] = {
                  "description": "seed of the noise ε"},
         "dtype": DTYPE_ARG,
     },
+    "Maxout": {
+        "units": {"type": "integer", "minimum": 1, "maximum": 1_000_000, "default": 240,
+                  "description": "number of maxout units (outputs)"},
+        "pieces": {"type": "integer", "minimum": 1, "maximum": 1024, "default": 5,
+                   "description": "affine pieces per unit, the paper's k"},
+        "dtype": DTYPE_ARG,
+    },
+    "Subsampling": {
+        "pool_size": {"type": "integer", "minimum": 1, "default": 2,
+                      "description": "window side and stride of the sums (LeNet-5: 2)"},
+        "dtype": DTYPE_ARG,
+    },
+    "PartialConv2D": {
+        "filters": {"type": "integer", "minimum": 1, "default": 1,
+                    "description": "output maps when connections is null"},
+        "kernel_size": {"type": "integer", "minimum": 1, "default": 5,
+                        "description": "side of the square kernel ('valid' padding)"},
+        "connections": {"anyOf": [{"type": "null"}, {
+            "type": "array", "minItems": 1,
+            "items": {"type": "array", "minItems": 1,
+                      "items": {"type": "integer", "minimum": 0}}}],
+            "default": None,
+            "description": "per output map, the input maps it sees (LeNet-5's C3 table); "
+                           "null: all of them"},
+        "dtype": DTYPE_ARG,
+    },
+    "RBFOutput": {
+        "units": {"type": "integer", "minimum": 1, "default": 10,
+                  "description": "classes: one RBF unit with a fixed ±1 prototype each"},
+        "seed": {"type": "integer", "default": 0,
+                 "description": "seed of the random ±1 prototypes"},
+        "dtype": DTYPE_ARG,
+    },
+    "WinnerTakeAll": {
+        "spatial": {
+            "type": "boolean", "default": True,
+            "description": "keep only the largest activation of each feature map"},
+        "lifetime_rate": {
+            "type": "number", "exclusiveMinimum": 0, "maximum": 1, "default": 0.05,
+            "description": "training only: each map keeps its winner in this fraction of "
+                           "the batch (the largest ones, at least one); 1.0: off"},
+        "dtype": DTYPE_ARG,
+    },
 }
 
 BUILTIN_LAYER_DOCS: dict[str, str] = {
@@ -90,10 +133,49 @@ BUILTIN_LAYER_DOCS: dict[str, str] = {
                         "Lempitsky 2015, domain-adversarial training)",
     "Step": "the perceptron's hard step (1.0 where x >= threshold) with a straight-through "
             "gradient so it trains by gradient descent",
+    "Maxout": "maxout units: the maximum of `pieces` affine functions per unit "
+              "(Goodfellow et al. 2013)",
+    "Subsampling": "LeNet-5's trainable subsampling: 2×2 sums × a coefficient + a bias "
+                   "per map",
+    "PartialConv2D": "a convolution whose output maps see chosen input maps (LeNet-5's C3)",
+    "RBFOutput": "LeNet-5's Euclidean RBF output units with fixed ±1 prototypes (−distance)",
+    "WinnerTakeAll": "spatial and lifetime winner-take-all sparsity of feature maps "
+                     "(Makhzani & Frey 2015)",
+}
+
+# Regularisers of structural multi-task learning (`modelspec.build.components.regularizers`):
+# `kernel_regularizer: {type: GroupSparsity, l: 0.01}`.
+BUILTIN_REGULARIZER_ARGS: dict[str, dict[str, dict[str, Any]]] = {
+    "GroupSparsity": {
+        "l": {"type": "number", "minimum": 0, "default": 0.01,
+              "description": "lambda: the penalty is l * sum over groups of ||w_g||_q"},
+        "q": {"type": "number", "minimum": 1, "default": 2.0,
+              "description": "the norm inside a group (q > 1: group sparsity; 1: plain L1)"},
+        "groups": {"enum": ["rows", "columns"], "default": "rows",
+                   "description": "rows: one feature across all tasks (joint feature "
+                                  "selection); columns: one task across all features"},
+    },
+    "TraceNorm": {
+        "l": {"type": "number", "minimum": 0, "default": 0.01,
+              "description": "lambda: the penalty is l * the sum of the kernel's singular "
+                             "values (low-rank multi-task learning)"},
+    },
+    "TaskClusters": {
+        "clusters": {"type": "array", "items": {"type": "integer", "minimum": 0},
+                     "minItems": 1, "default": [0],
+                     "description": "one cluster index per task (kernel column)"},
+        "mean": {"type": "number", "minimum": 0, "default": 0.0,
+                 "description": "weight of T * ||mean of all tasks||^2"},
+        "between": {"type": "number", "minimum": 0, "default": 0.0,
+                    "description": "weight of sum_c m_c ||cluster mean - overall mean||^2"},
+        "within": {"type": "number", "minimum": 0, "default": 0.01,
+                   "description": "weight of sum_c sum_(t in c) ||w_t - cluster mean||^2"},
+    },
 }
 
 BUILTIN_ACTIVATION_DOCS: dict[str, str] = {
     "step": "hard step: 1.0 where x >= 0 else 0.0, straight-through (identity) gradient",
+    "lecun_tanh": "LeNet-5's squashing function 1.7159 * tanh(2x/3)",
 }
 
 BUILTIN_ACTIVATION_NAMES: tuple[str, ...] = tuple(BUILTIN_ACTIVATION_DOCS)

@@ -2,7 +2,7 @@
 
 Each takes a run directory written by `modelspec train` (its trained weights) or a spec file
 (a freshly built model: random weights unless `--weights FILE`). Wired into `modelspec.cli.main`
-lazily: `attack_command`, `dream_command`, `style_command`.
+lazily: `attack_command`, `dream_command`, `style_command`, `visualize_command`.
 """
 
 from __future__ import annotations
@@ -63,6 +63,24 @@ def _range(classifier, given) -> tuple:
         return classifier.value_range
 
 
+def _class_index(value: str | None, names, num_classes: int) -> int | None:
+    """--target as a class index: an integer, or one of the data's class names."""
+    if value is None:
+        return None
+    if names and str(value) in [str(n) for n in names]:
+        return [str(n) for n in names].index(str(value))
+    try:
+        index = int(value)
+    except ValueError:
+        known = f"; class names: {', '.join(map(str, names))}" if names else ""
+        raise UsageError(f"--target '{value}': expected a class index from 0 to "
+                         f"{num_classes - 1}{known}") from None
+    if not 0 <= index < num_classes:
+        raise UsageError(f"--target {index}: expected a class index from 0 to "
+                         f"{num_classes - 1}")
+    return index
+
+
 def _epsilons(values) -> list[float]:
     out = []
     for value in values:
@@ -87,33 +105,40 @@ def _epsilons(values) -> list[float]:
 @click.option("--out", "out", type=click.Path(dir_okay=False),
               help="Write a grid image (.png/.jpg): examples × (clean, sign(∇ₓJ), each ε).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--target", "target_class", metavar="CLASS",
+              help="Targeted attack: push every example towards this class (an index or a "
+                   "class name), x − ε·sign(∇ₓJ(x, CLASS)); reports the success rate.")
 @_common
 @data_dir_option
 @handle_errors
-def attack_command(target, epsilons, split, limit, out, as_json, value_range, weights_file,
-                   params, output_name):
+def attack_command(target, epsilons, split, limit, out, as_json, target_class, value_range,
+                   weights_file, params, output_name):
     """Adversarial examples by the fast gradient sign method (Goodfellow et al. 2015).
 
     \b
     Each example x of the split becomes x' = clip(x + ε·sign(∇ₓJ(x, y)), low, high), J the
     classifier's cross-entropy; reports clean accuracy, adversarial accuracy and the drop
     for every ε. ε is in input units: 0.1 is a tenth of the range for images in [0, 1].
+    With --target CLASS the step goes down the gradient of J(x, CLASS) instead, and the
+    report adds the share of examples (not already of that class) now classified as CLASS.
 
     \b
     Examples:
       modelspec attack runs/lenet5 --epsilon 0.1
       modelspec attack runs/lenet5 -e 0.05,0.1,0.2 --limit 1000 --out fgsm.png
       modelspec attack runs/vgg16 -e 0.01 --split validation --json
+      modelspec attack runs/lenet5 -e 0.1,0.2 --target 3      # make every digit a 3
     """
     from modelspec.techniques.fgsm import attack, attack_figure
     from modelspec.techniques.images import check_output_path, write_figure
     if out:
         check_output_path(out)
     classifier = _load(target, params, weights_file, output_name)
+    names = classifier.datasets().meta.get("class_names")
     report = attack(classifier, _epsilons(epsilons), split=split, limit=limit,
-                    value_range=value_range or None)
+                    value_range=value_range or None,
+                    target=_class_index(target_class, names, classifier.num_classes))
     if out:
-        names = classifier.datasets().meta.get("class_names")
         write_figure(out, attack_figure(report, names))
     if as_json:
         click.echo(json.dumps(report.as_dict(), indent=2))
@@ -122,9 +147,15 @@ def attack_command(target, epsilons, split, limit, out, as_json, value_range, we
     click.echo(f"FGSM on {target}: {report.split} split, {report.examples} examples, "
                f"inputs clipped to [{low:g}, {high:g}]")
     click.echo(f"clean accuracy  {report.clean_accuracy:.4f}")
-    click.echo(f"{'epsilon':>8}  {'adversarial accuracy':>20}  {'drop':>7}")
+    aimed = report.target is not None
+    if aimed:
+        click.echo(f"targeted at class {target_class}: success = share of the "
+                   f"{report.candidates} examples of other classes now classified as it")
+    click.echo(f"{'epsilon':>8}  {'adversarial accuracy':>20}  {'drop':>7}"
+               + (f"  {'target success':>14}" if aimed else ""))
     for e, accuracy in report.adversarial.items():
-        click.echo(f"{e:>8g}  {accuracy:>20.4f}  {report.drop(e):>7.4f}")
+        click.echo(f"{e:>8g}  {accuracy:>20.4f}  {report.drop(e):>7.4f}"
+                   + (f"  {report.hits[e]:>14.4f}" if aimed else ""))
     if out:
         click.echo(f"wrote {out}: rows are the first {len(report.shown['clean'])} examples; "
                    "columns clean, sign(∇ₓJ), then one per ε (predicted class and probability)")
@@ -302,3 +333,60 @@ def style_command(target, content, style_image, content_layers, style_layers, ou
     click.echo(f"{steps} steps: content loss {history['content_loss'][0]:.4f} → "
                f"{history['content_loss'][-1]:.4f}, style loss {history['style_loss'][0]:.4f} → "
                f"{history['style_loss'][-1]:.4f}; wrote {out}")
+
+
+def _units(text: str | None) -> list[int] | None:
+    if not text:
+        return None
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise UsageError(f"--units '{text}': expected channel indices such as 0,1,2") from None
+
+
+@click.command("visualize")
+@click.argument("target", type=click.Path(exists=True))
+@click.option("--layer", required=True, metavar="ID", help="A convolutional layer (spec id).")
+@click.option("--units", metavar="I,J,...", help="Channels to show (default: the first 8).")
+@click.option("--top", type=click.IntRange(min=1, max=16), default=6, show_default=True,
+              help="Strongest activations shown per unit (one per example).")
+@click.option("--split", type=click.Choice(["test", "validation", "train"]), default="test",
+              show_default=True)
+@click.option("--limit", type=click.IntRange(min=1), default=1000, show_default=True,
+              help="Examples scanned for the strongest activations.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False),
+              help="The grid image (.png/.jpg): one row per unit.")
+@click.option("--json", "as_json", is_flag=True, help="Also print the activations as JSON.")
+@_common
+@handle_errors
+def visualize_command(target, layer, units, top, split, limit, out, as_json, value_range,
+                      weights_file, params, output_name):
+    """What units of a layer respond to (Zeiler & Fergus, ECCV 2014).
+
+    \b
+    For each unit (channel) of --layer: the examples of the split where it fires most, the
+    input patch it saw there, and that activation projected back to pixel space by a
+    deconvnet (transposed convolutions, max-unpooling switches, rectified backward signal).
+
+    \b
+    Examples:
+      modelspec visualize runs/lenet5 --layer c1 --out c1.png
+      modelspec visualize runs/alexnet --layer conv2 --units 0,5,9 --top 9 --out conv2.png
+    """
+    from modelspec.techniques.images import check_output_path, write_figure
+    from modelspec.techniques.zeiler_fergus import views_figure, visualize_layer
+    check_output_path(out)
+    classifier = _load(target, params, weights_file, output_name, need_output=False)
+    views, seen = visualize_layer(classifier, layer, _units(units), top, split, limit)
+    write_figure(out, views_figure(views, _range(classifier, value_range), layer))
+    if as_json:
+        click.echo(json.dumps({"layer": layer, "examples": seen, "units": [
+            {"unit": v.unit, "activations": v.values, "positions": v.positions,
+             "patches": v.boxes} for v in views]}, indent=2))
+        return
+    click.echo(f"layer {layer}: {len(views)} units, strongest activations over {seen} "
+               f"{split} examples")
+    for view in views:
+        click.echo(f"  unit {view.unit}: " + ", ".join(f"{v:.3g}" for v in view.values))
+    click.echo(f"wrote {out}: one row per unit; input patches left, deconvnet projections "
+               "right")

@@ -3,9 +3,14 @@
     x' = clip(x + ε · sign(∇ₓ J(θ, x, y)), low, high)
 
 where J is the classifier's cross-entropy on the true label and `(low, high)` the range of
-the input data. The gradient is computed once per batch with `tf.GradientTape`; every ε
-reuses it. The lecture's example: a panda classified at 57.7 % becomes a "gibbon" at
-99.3 % after an imperceptible ε = 0.007 step.
+the input data. The targeted variant (Kurakin, Goodfellow & Bengio, "Adversarial Examples in
+the Physical World", 2017, one step) moves towards a chosen class t instead:
+
+    x' = clip(x − ε · sign(∇ₓ J(θ, x, t)), low, high)
+
+and succeeds on an example when x' is classified as t. The gradient is computed once per
+batch with `tf.GradientTape`; every ε reuses it. The lecture's example: a panda classified
+at 57.7 % becomes a "gibbon" at 99.3 % after an imperceptible ε = 0.007 step.
 """
 
 from __future__ import annotations
@@ -31,6 +36,10 @@ class AttackReport:
         clean_accuracy: Accuracy on the unmodified examples.
         adversarial: ε → accuracy on the adversarial examples.
         shown: For the grid: `clean`, `labels`, `sign`, and per ε the images and predictions.
+        target: The class a targeted attack aims at (None: untargeted).
+        hits: ε → the fraction of the examples not of class `target` that the adversarial
+            examples make the classifier call `target` (targeted attacks only).
+        candidates: The number of examples not of class `target`.
     """
 
     split: str
@@ -39,6 +48,9 @@ class AttackReport:
     clean_accuracy: float
     adversarial: dict = field(default_factory=dict)
     shown: dict = field(default_factory=dict, repr=False)
+    target: int | None = None
+    hits: dict = field(default_factory=dict)
+    candidates: int = 0
 
     def drop(self, epsilon: float) -> float:
         """Clean minus adversarial accuracy at `epsilon`."""
@@ -47,8 +59,10 @@ class AttackReport:
     def as_dict(self) -> dict:
         return {"split": self.split, "examples": self.examples,
                 "range": list(self.value_range), "clean_accuracy": self.clean_accuracy,
+                "target": self.target, "targeted_candidates": self.candidates,
                 "results": [{"epsilon": e, "adversarial_accuracy": a, "drop": self.drop(e)}
-                            for e, a in self.adversarial.items()]}
+                            | ({"target_success": self.hits[e]} if self.target is not None
+                               else {}) for e, a in self.adversarial.items()]}
 
 
 def is_probability(scores) -> bool:
@@ -111,7 +125,7 @@ def fgsm(classifier, images, labels, epsilon: float, value_range: tuple,
 
 
 def attack(classifier, epsilons, split: str = "test", limit: int | None = None,
-           value_range=None) -> AttackReport:
+           value_range=None, target: int | None = None) -> AttackReport:
     """Runs FGSM on a split of the classifier's data and measures the accuracy drop.
 
     Args:
@@ -120,6 +134,8 @@ def attack(classifier, epsilons, split: str = "test", limit: int | None = None,
         split: "test", "validation" or "train" (no augmentation is applied to the split).
         limit: Attack at most this many examples (all when None).
         value_range: `(low, high)`; measured on the data when None.
+        target: A class index for a targeted attack (x − ε·sign(∇ₓJ(x, target))); None for
+            the untargeted one.
 
     Returns:
         An `AttackReport`.
@@ -133,6 +149,9 @@ def attack(classifier, epsilons, split: str = "test", limit: int | None = None,
     >>> report.drop(0.1)
     """
     epsilons = [float(e) for e in epsilons]
+    if target is not None and not 0 <= target < classifier.num_classes:
+        raise UsageError(f"--target {target}: expected a class index from 0 to "
+                         f"{classifier.num_classes - 1}")
     for e in epsilons:
         if not np.isfinite(e) or e < 0:
             raise UsageError(f"--epsilon {e:g}: expected a non-negative number (in input "
@@ -145,7 +164,8 @@ def attack(classifier, epsilons, split: str = "test", limit: int | None = None,
                          f"one of {', '.join(present)}")
     low_high = classifier.ensure_range(value_range)
     totals = {e: 0 for e in epsilons}
-    clean_correct, seen, from_logits = 0, 0, None
+    hits = {e: 0 for e in epsilons}
+    clean_correct, seen, candidates, from_logits = 0, 0, 0, None
     shown: dict[str, Any] = {}
     for element in data:
         if not isinstance(element, tuple) or classifier.output not in element[1]:
@@ -158,8 +178,12 @@ def attack(classifier, epsilons, split: str = "test", limit: int | None = None,
             images, labels = images[:limit - seen], labels[:limit - seen]
         if from_logits is None:
             from_logits = not is_probability(classifier.scores(images))
-        gradient, scores = loss_gradient(classifier, images, labels, from_logits)
-        sign = np.sign(gradient.numpy())
+        aim = labels if target is None else np.full_like(labels, target)
+        gradient, scores = loss_gradient(classifier, images, aim, from_logits)
+        # untargeted: up the loss of the true class; targeted: down the loss of the target
+        sign = np.sign(gradient.numpy()) * (1.0 if target is None else -1.0)
+        others = labels != target if target is not None else np.ones(len(labels), bool)
+        candidates += int(others.sum())
         clean_pred = np.asarray(scores).argmax(-1)
         clean_correct += int((clean_pred == labels).sum())
         if not shown:
@@ -169,7 +193,9 @@ def attack(classifier, epsilons, split: str = "test", limit: int | None = None,
         for e in epsilons:
             adversarial = np.clip(images + e * sign, *low_high).astype(np.float32)
             adv_scores = classifier.scores(adversarial)
-            totals[e] += int((np.asarray(adv_scores).argmax(-1) == labels).sum())
+            adv_pred = np.asarray(adv_scores).argmax(-1)
+            totals[e] += int((adv_pred == labels).sum())
+            hits[e] += int(((adv_pred == target) & others).sum())
             if e not in shown["eps"]:
                 k = len(shown["clean"])
                 shown["eps"][e] = (adversarial[:k], _top(adv_scores[:k], from_logits))
@@ -179,7 +205,9 @@ def attack(classifier, epsilons, split: str = "test", limit: int | None = None,
     if seen == 0:
         raise UsageError(f"--split {split}: the split is empty")
     return AttackReport(split, seen, low_high, clean_correct / seen,
-                        {e: totals[e] / seen for e in epsilons}, shown)
+                        {e: totals[e] / seen for e in epsilons}, shown, target,
+                        {e: hits[e] / max(candidates, 1) for e in epsilons}
+                        if target is not None else {}, candidates)
 
 
 def _top(scores, from_logits: bool) -> list[tuple[int, float]]:
@@ -210,8 +238,10 @@ def attack_figure(report: AttackReport, class_names=None):
         pred, prob = shown["clean_pred"][r]
         show(axes[r][0], shown["clean"][r], report.value_range,
              f"label {label}\n→ {name(pred)} {prob:.0%}")
+        sign_title = "sign(∇ₓJ)" if report.target is None else \
+            f"−sign(∇ₓJ(x, {name(report.target)}))"
         show(axes[r][1], low + (high - low) * (0.5 + 0.5 * shown["sign"][r]), report.value_range,
-             "sign(∇ₓJ)" if r == 0 else "")
+             sign_title if r == 0 else "")
         for c, (e, (images, preds)) in enumerate(shown["eps"].items(), start=2):
             pred, prob = preds[r]
             show(axes[r][c], images[r], report.value_range,

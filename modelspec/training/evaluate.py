@@ -42,7 +42,10 @@ def evaluate_run(run_dir: str | Path, split: str | None = None,
         which: Which weights: "final", "best" or "latest".
 
     Returns:
-        Metric name → value.
+        Metric name → value. A spec with `export.generate` (a seq2seq decoder) also gets
+        `<split>_generate_accuracy` and `<split>_generate_sequence_accuracy`: the same
+        targets decoded greedily with each step's output fed back, no teacher forcing
+        (`modelspec.decoding`), beside the teacher-forced `<split>_accuracy`.
 
     Raises:
         UsageError: For runs of loops without a single supervised model, or a missing split.
@@ -59,11 +62,26 @@ def evaluate_run(run_dir: str | Path, split: str | None = None,
     (model,) = models.values()
     compile_model(model, dict(train, loss=train.get("loss", "mse")))
     inputs, outputs = model_io(model)
-    bundle = build_datasets(spec, inputs, outputs)
     order = [split] if split else ["test", "validation"]
+    bundle = build_datasets(spec, inputs, outputs, splits=order)  # not the others' counts
     for name in order:
         data = getattr(bundle, name, None)
         if data is not None:
             result = model.evaluate(data, return_dict=True, verbose=0)
-            return {f"{name}_{k}": float(v) for k, v in result.items()}
+            metrics = {f"{name}_{k}": float(v) for k, v in result.items()}
+            metrics.update(_generation_metrics(spec, model, data, name))
+            return metrics
     raise UsageError(f"{run_dir}: the spec's data has no {' or '.join(order)} split")
+
+
+def _generation_metrics(spec, model, data, split: str) -> dict[str, float]:
+    """Accuracy without teacher forcing, for a spec with `export.generate`; else nothing."""
+    from modelspec.decoding import buffer_length, score_generation, spec_generate_config
+    config = spec_generate_config(spec)
+    if config is None:
+        return {}
+    try:
+        buffer_length(model, config)
+    except ValueError as err:
+        raise UsageError(f"export.{err}") from err
+    return score_generation(model, data, config).metrics(split)

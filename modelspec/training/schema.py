@@ -31,6 +31,12 @@ from modelspec.training import keras_names as kn
 LOOP_TYPES = ["supervised", "adversarial", "layerwise"]
 PRECISIONS = ["float32", "mixed_float16", "mixed_bfloat16"]
 STRATEGIES = ["default", "one_device", "mirrored", "multi_worker"]
+# Lecture V's asynchronous SGD (parameter servers, Hogwild): tf.distribute has
+# ParameterServerStrategy, but Keras 3 does not train under it ("Parameter server training is
+# not supported in Keras 3", keras-team/keras#18624), so a spec naming it gets that reason.
+UNSUPPORTED_STRATEGIES = {"parameter_server": (
+    "asynchronous parameter-server training is not supported by Keras 3 (tf.distribute's "
+    "ParameterServerStrategy works with tf.keras 2 only; keras-team/keras#18624)")}
 MONITOR_MODES = ["auto", "min", "max"]
 
 
@@ -177,7 +183,7 @@ def train_schema() -> dict:
                                 "default 8 with one replica, 1 under a distribution strategy"},
         "threads": obj({"intra_op": _p(INT), "inter_op": _p(INT)},
                        description="CPU thread pools (0 = TensorFlow's choice)"),
-        "distribute": obj({"strategy": _enum(STRATEGIES),
+        "distribute": obj({"strategy": _enum(STRATEGIES + list(UNSUPPORTED_STRATEGIES)),
                            "devices": {"type": "array", "items": _p(STR)},
                            "communication": _enum(["auto", "ring", "nccl"])},
                           description="a tf.distribute strategy"),
@@ -471,6 +477,10 @@ def check_train(spec: CheckedSpec, errs: Collector) -> None:
                      f"({path} has no state.json)",
                      expected="the run directory of an earlier `modelspec train`")
     dist = train.get("distribute") or {}
+    if dist.get("strategy") in UNSUPPORTED_STRATEGIES:
+        errs.add(("train", "distribute", "strategy"),
+                 UNSUPPORTED_STRATEGIES[dist["strategy"]],
+                 expected="a synchronous strategy: " + ", ".join(STRATEGIES))
     if dist.get("strategy") == "mirrored" and kind != "supervised":
         errs.add(("train", "distribute", "strategy"), f"the {kind} loop runs on one device",
                  expected="strategy: default or one_device (or train.type: supervised)")

@@ -5,6 +5,13 @@
 - `Step`: the perceptron's hard step (Rosenblatt 1958), trainable through a straight-through
   gradient.
 - `step`: the same step at threshold 0 as an activation function (`activation: step`).
+- `WinnerTakeAll`: the spatial and lifetime sparsity of winner-take-all convolutional
+  autoencoders (Makhzani & Frey 2015).
+- `Maxout`: Goodfellow et al.'s maxout units (2013), the GAN paper's discriminator units.
+- LeNet-5's own parts (LeCun et al. 1998): `Subsampling` (trainable 2×2 subsampling),
+  `PartialConv2D` (a convolution whose output maps see chosen input maps, C3's table),
+  `RBFOutput` (Euclidean RBF output units with fixed prototypes) and the activation
+  `lecun_tanh` (1.7159·tanh(2x/3)).
 
 Every object is registered with `keras.saving.register_keras_serializable(package="modelspec")`
 so saved `.keras` files and configs round-trip, and works under `tf.function`, XLA
@@ -21,6 +28,7 @@ Example:
 from __future__ import annotations
 
 import keras
+import numpy as np
 import tensorflow as tf
 from keras import ops
 
@@ -280,12 +288,253 @@ class Step(keras.layers.Layer):
         return config
 
 
+@keras.saving.register_keras_serializable(package="modelspec")
+class WinnerTakeAll(keras.layers.Layer):
+    """Winner-take-all sparsity of feature maps (Makhzani & Frey, "Winner-Take-All
+    Autoencoders", NIPS 2015; lecture V, "auto-encoders and CNNs").
+
+    Spatial sparsity: in every feature map of every example only the largest activation is
+    kept, all others become 0. Lifetime sparsity (training only): of those winners, each
+    feature map keeps only the `lifetime_rate` largest across the mini-batch (at least one),
+    so that a map fires for few examples. Gradients flow through the kept activations only.
+
+    At inference the lifetime rule, which depends on the batch, is off and the spatial rule
+    stays (the decoder was trained on one winner per map), as in the paper's reconstructions.
+
+    Args:
+        spatial: Keep only the largest activation of each feature map (else keep all).
+        lifetime_rate: Fraction of the batch in which each map's winner survives during
+            training (the paper's k%, e.g. 0.05); 1.0 turns lifetime sparsity off.
+        **kwargs: Base layer arguments.
+
+    Input shape:
+        `(batch, ..., channels)`, e.g. `(batch, height, width, channels)`.
+
+    Output shape:
+        Same as the input.
+    """
+
+    def __init__(self, spatial=True, lifetime_rate=0.05, **kwargs):
+        super().__init__(**kwargs)
+        if not 0.0 < float(lifetime_rate) <= 1.0:
+            raise ValueError(f"lifetime_rate must be in (0, 1], not {lifetime_rate}")
+        self.spatial = bool(spatial)
+        self.lifetime_rate = float(lifetime_rate)
+        self.built = True
+
+    def call(self, inputs, training=None):
+        x = ops.cast(inputs, self.compute_dtype)
+        axes = tuple(range(1, len(x.shape) - 1))
+        winners = ops.max(x, axis=axes, keepdims=True)               # (batch, 1.., channels)
+        if self.spatial:
+            x = ops.where(ops.equal(x, winners), x, ops.zeros_like(x))
+        if training and self.lifetime_rate < 1.0:
+            per_map = ops.reshape(winners, (-1, x.shape[-1]))            # (batch, channels)
+            batch = ops.shape(per_map)[0]
+            k = ops.maximum(1, ops.cast(ops.ceil(self.lifetime_rate
+                                                 * ops.cast(batch, "float32")), "int32"))
+            ranked = ops.sort(ops.transpose(per_map), axis=-1)          # ascending per map
+            threshold = ops.take_along_axis(ranked, ops.reshape(
+                ops.broadcast_to(batch - k, (x.shape[-1],)), (-1, 1)), axis=-1)[:, 0]
+            keep = ops.reshape(ops.greater_equal(per_map, threshold), ops.shape(winners))
+            x = ops.where(keep, x, ops.zeros_like(x))
+        return x
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(spatial=self.spatial, lifetime_rate=self.lifetime_rate)
+        return config
+
+
+@keras.saving.register_keras_serializable(package="modelspec")
+class Maxout(keras.layers.Layer):
+    """Maxout units (Goodfellow, Warde-Farley, Mirza, Courville & Bengio, ICML 2013): each of
+    `units` outputs is the maximum of `pieces` affine functions of the input.
+
+    Args:
+        units: Number of maxout units.
+        pieces: Affine pieces per unit (the paper's k).
+        **kwargs: Base layer arguments.
+
+    Input shape:
+        `(batch, features)`.
+
+    Output shape:
+        `(batch, units)`. Weights: features·units·pieces + units·pieces.
+    """
+
+    def __init__(self, units=240, pieces=5, **kwargs):
+        super().__init__(**kwargs)
+        self.units, self.pieces = int(units), int(pieces)
+        self.dense = keras.layers.Dense(self.units * self.pieces, dtype=self.dtype_policy,
+                                        name="affine")
+
+    def build(self, input_shape):
+        self.dense.build(input_shape)
+        self.built = True
+
+    def call(self, inputs):
+        z = self.dense(inputs)
+        z = ops.reshape(z, (-1, self.units, self.pieces))
+        return ops.max(z, axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.units)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(units=self.units, pieces=self.pieces)
+        return config
+
+
+@keras.saving.register_keras_serializable(package="modelspec", name="lecun_tanh")
+def lecun_tanh(x):
+    """LeNet-5's squashing function f(a) = 1.7159·tanh(2a/3) (LeCun et al. 1998, Appendix A)."""
+    return 1.7159 * ops.tanh(x * (2.0 / 3.0))
+
+
+@keras.saving.register_keras_serializable(package="modelspec")
+class Subsampling(keras.layers.Layer):
+    """LeNet-5's S2/S4: each map's non-overlapping `pool_size`² sums, times a trainable
+    coefficient, plus a trainable bias (2 weights per map).
+
+    Args:
+        pool_size: Side of the subsampling window (also the stride).
+        **kwargs: Base layer arguments.
+    """
+
+    def __init__(self, pool_size=2, **kwargs):
+        super().__init__(**kwargs)
+        self.pool_size = int(pool_size)
+
+    def build(self, input_shape):
+        channels = input_shape[-1]
+        self.coefficient = self.add_weight(shape=(channels,), initializer="ones",
+                                           name="coefficient")
+        self.bias = self.add_weight(shape=(channels,), initializer="zeros", name="bias")
+
+    def call(self, inputs):
+        size = self.pool_size
+        sums = ops.average_pool(inputs, size, strides=size, padding="valid") * (size * size)
+        return sums * self.coefficient + self.bias
+
+    def compute_output_shape(self, input_shape):
+        b, h, w, c = input_shape
+        size = self.pool_size
+        return (b, None if h is None else h // size, None if w is None else w // size, c)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(pool_size=self.pool_size)
+        return config
+
+
+@keras.saving.register_keras_serializable(package="modelspec")
+class PartialConv2D(keras.layers.Layer):
+    """A 'valid' convolution whose output map i sees only the input maps `connections[i]`
+    (LeNet-5's C3, Table 1): k·k weights per connection and one bias per output map.
+
+    The connected input maps are gathered side by side, convolved depthwise (one k×k kernel
+    per connection) and summed into their output maps by a fixed 0/1 matrix.
+
+    Args:
+        filters: Output maps (ignored when `connections` is given: one per entry).
+        kernel_size: Side of the square kernel.
+        connections: Per output map, the indices of the input maps it sees; None connects
+            every output map to every input map (a plain convolution).
+        **kwargs: Base layer arguments.
+    """
+
+    def __init__(self, filters=1, kernel_size=5, connections=None, **kwargs):
+        super().__init__(**kwargs)
+        self.kernel_size = int(kernel_size)
+        self.connections = None if connections is None else [
+            [int(c) for c in group] for group in connections]
+        self.filters = len(self.connections) if self.connections else int(filters)
+
+    def build(self, input_shape):
+        channels = int(input_shape[-1])
+        groups = self.connections or [list(range(channels))] * self.filters
+        self._inputs = [c for group in groups for c in group]
+        member = np.zeros((len(self._inputs), self.filters), np.float32)
+        member[np.arange(len(self._inputs)),
+               np.repeat(np.arange(self.filters), [len(g) for g in groups])] = 1.0
+        self._member = member
+        k = self.kernel_size
+        self.kernel = self.add_weight(shape=(k, k, len(self._inputs), 1),
+                                      initializer="glorot_uniform", name="kernel")
+        self.bias = self.add_weight(shape=(self.filters,), initializer="zeros", name="bias")
+
+    def call(self, inputs):
+        gathered = ops.take(inputs, self._inputs, axis=-1)
+        per_connection = ops.depthwise_conv(gathered, self.kernel, strides=1, padding="valid")
+        return ops.matmul(per_connection, ops.cast(self._member, per_connection.dtype)) \
+            + self.bias
+
+    def compute_output_shape(self, input_shape):
+        b, h, w, _ = input_shape
+        k = self.kernel_size - 1
+        return (b, None if h is None else h - k, None if w is None else w - k, self.filters)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(filters=self.filters, kernel_size=self.kernel_size,
+                      connections=self.connections)
+        return config
+
+
+@keras.saving.register_keras_serializable(package="modelspec")
+class RBFOutput(keras.layers.Layer):
+    """LeNet-5's output: Euclidean RBF units y_i = Σ_j (x_j − w_ij)² with fixed ±1 prototypes;
+    returns −y (the nearest prototype scores highest), to be followed by a softmax.
+
+    The paper's prototypes are stylised 7×12 bitmaps of the characters; these are random ±1
+    codes drawn with `seed` (not trainable either way).
+
+    Args:
+        units: Number of classes.
+        seed: Seed of the prototypes.
+        **kwargs: Base layer arguments.
+    """
+
+    def __init__(self, units=10, seed=0, **kwargs):
+        super().__init__(**kwargs)
+        self.units, self.seed = int(units), int(seed)
+
+    def build(self, input_shape):
+        codes = np.random.default_rng(self.seed).choice(
+            [-1.0, 1.0], size=(int(input_shape[-1]), self.units)).astype(np.float32)
+        self.prototypes = self.add_weight(shape=codes.shape, trainable=False,
+                                          initializer=keras.initializers.Constant(codes),
+                                          name="prototypes")
+
+    def call(self, inputs):
+        x = ops.expand_dims(inputs, -1)                      # (batch, features, 1)
+        return -ops.sum(ops.square(x - self.prototypes), axis=1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.units)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(units=self.units, seed=self.seed)
+        return config
+
+
 BUILTIN_LAYERS = {
     "LocalResponseNormalization": LocalResponseNormalization,
     "GradientReversal": GradientReversal,
     "Step": Step,
     "AddLoss": AddLoss,
     "Sampling": Sampling,
+    "WinnerTakeAll": WinnerTakeAll,
+    "Maxout": Maxout,
+    "Subsampling": Subsampling,
+    "PartialConv2D": PartialConv2D,
+    "RBFOutput": RBFOutput,
 }
 
-BUILTIN_ACTIVATIONS = {"step": step}
+BUILTIN_ACTIVATIONS = {"step": step, "lecun_tanh": lecun_tanh}

@@ -13,6 +13,8 @@ Example:
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 
 from modelspec.build.components import builtin_layers
@@ -65,6 +67,8 @@ def make(kind: str, value):
     if not isinstance(value, dict) or "type" not in value:
         raise ValueError(f"cannot make a {kind[:-1]} from {value!r}")
     name = value["type"]
+    if kind == "regularizers" and name in builtin_regularizers():
+        return builtin_regularizers()[name](**{k: v for k, v in value.items() if k != "type"})
     if name not in catalog.catalog()[kind]:
         raise ValueError(f"unknown {kind[:-1]} '{name}'")
     args = {k: v for k, v in value.items() if k != "type"}
@@ -89,6 +93,11 @@ def _python_component(kind: str, value):
     args = {k: v for k, v in value.items() if k != "type"} if isinstance(value, dict) else {}
     return component.obj(**args)
 
+
+def builtin_regularizers() -> dict[str, Any]:
+    """modelspec's own regularisers (structural multi-task learning), by class name."""
+    from modelspec.build.components.regularizers import BUILTIN_REGULARIZERS
+    return BUILTIN_REGULARIZERS
 
 def layer_arguments(args: dict) -> dict:
     """Converts a layer's argument values that name components into Keras objects."""

@@ -128,24 +128,31 @@ def _from_default(default: Any) -> dict[str, Any]:
     return {}
 
 
-def component_schema(kind: str, string_names: list[str]) -> dict[str, Any]:
+def component_schema(kind: str, string_names: list[str],
+                     builtin: dict[str, dict[str, dict[str, Any]]] | None = None,
+                     ) -> dict[str, Any]:
     """`"he_normal"` or `{type: HeNormal, seed: 1}`: a Keras name, or a class with its arguments.
 
     One `if/then` rule per class closes the object over that class's own arguments, so a
     misspelt argument is reported against the class (with a suggestion). Any value may also
-    be a parameter reference.
+    be a parameter reference. `builtin` adds modelspec's own classes of that kind (class →
+    argument → JSON Schema), e.g. the multi-task regularisers.
     """
     from modelspec.lang import registry
+    builtin = builtin or {}
     own = registry.python_components(kind) if kind in registry.COMPONENT_KINDS else {}
     arguments = {cls: catalog.arguments(kind, cls) for cls in catalog.names(kind)}
     arguments.update({name: c.args for name, c in own.items() if isinstance(c.obj, type)})
     string_names = list(string_names) + list(own)
-    classes = sorted(arguments)
+    classes = sorted(set(arguments) | set(builtin))
     rules = []
     for cls in classes:
         props = {"type": {"const": cls}}
-        for arg, default in arguments[cls].items():
-            props[arg] = param_or(argument_schema(kind, cls, arg, default))
+        if cls in builtin:
+            props.update({arg: param_or(schema) for arg, schema in builtin[cls].items()})
+        else:
+            props.update({arg: param_or(argument_schema(kind, cls, arg, default))
+                          for arg, default in arguments[cls].items()})
         rules.append({"if": {"properties": {"type": {"const": cls}}, "required": ["type"]},
                       "then": {"properties": props, "additionalProperties": False}})
     return {"anyOf": [

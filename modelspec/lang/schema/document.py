@@ -180,7 +180,8 @@ def document_schema() -> dict[str, Any]:
         "initializer": argtypes.component_schema("initializers",
                                                  catalog.string_names("initializers")),
         "regularizer": argtypes.component_schema("regularizers",
-                                                 catalog.string_names("regularizers")),
+                                                 catalog.string_names("regularizers"),
+                                                 _builtin_regularizers()),
         "constraint": argtypes.component_schema("constraints", catalog.string_names("constraints")),
         "schedule": argtypes.component_schema("schedules", []),
     }
@@ -214,6 +215,11 @@ def document_schema() -> dict[str, Any]:
         "properties": properties,
         "$defs": defs,
     }
+
+
+def _builtin_regularizers() -> dict[str, dict[str, dict[str, Any]]]:
+    from modelspec.lang import builtin_args
+    return builtin_args.BUILTIN_REGULARIZER_ARGS
 
 
 def _builtin_activations() -> list[str]:
