@@ -280,14 +280,14 @@ def test_train_without_network_stops_with_exit_2_and_writes_nothing(tmp_path, di
     (tmp_path / "lenet5.yaml").write_text(shipped.replace(origin, dead))
     start = time.monotonic()
     result = CliRunner().invoke(main, ["train", str(tmp_path / "lenet5.yaml"), "--output",
-                                       str(tmp_path / "run"), "-q"])
+                                       str(tmp_path / "runs" / "lenet5"), "-q"])
     assert time.monotonic() - start < 20
     assert result.exit_code == 2, result.output
     assert (f"data.source.download: cannot download data set 'mnist' from "
             f"'{dead}train-images-idx3-ubyte.gz'") in result.output
     assert "a local copy: the files train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, " \
            "t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz in" in result.output
-    assert not (tmp_path / "run").exists()
+    assert not (tmp_path / "runs").exists()  # nor the parent folder the run would have needed
 
 
 def test_a_shipped_spec_copied_anywhere_reads_its_local_copy(tmp_path, local_data):

@@ -45,8 +45,12 @@ def check_before_tensorflow(argument: str | None, values: Mapping[str, Any]) -> 
     """
     overrides = parse_param_overrides(values.get("params") or ())
     given = values.get(argument) if argument else None
-    if given is None:
-        return
+    for each in given if isinstance(given, (list, tuple)) else [given]:  # `compare RUN RUN...`
+        if each is not None:
+            _check_path(each, overrides)
+
+
+def _check_path(given: Any, overrides: Mapping[str, Any]) -> None:
     path = Path(given)
     if not path.exists():
         raise UsageError(f"{given}: no such file or directory — expected a spec file (.yaml) "

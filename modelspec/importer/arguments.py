@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from modelspec.lang import catalog, registry
+from modelspec.lang import builtin_args, catalog, registry
 from modelspec.lang.flatgraph import keras_style_name
 
 # Keys of a layer config that are not constructor arguments a spec writes.
@@ -112,6 +112,12 @@ def component(kind: str, value: Any) -> tuple[Any, str | None]:
         return None, f"a {kind[:-1]} that is not a Keras object ({_short(value)})"
     name = value["class_name"]
     classes = catalog.catalog()[kind]
+    if kind == "regularizers" and name in builtin_args.BUILTIN_REGULARIZER_ARGS:
+        # modelspec's own (structural multi-task learning): `{type: GroupSparsity, l: ...}`
+        allowed = builtin_args.BUILTIN_REGULARIZER_ARGS[name]
+        own = {k: _plain(v) for k, v in (value.get("config") or {}).items()
+               if k in allowed and _plain(v) != allowed[k].get("default", _NONE)}
+        return {"type": name, **own}, None
     if name not in classes:
         return None, (f"{kind[:-1]} '{name}' is not one of Keras's {kind} (a custom object "
                       "cannot be written in a spec)")

@@ -191,6 +191,8 @@ def evaluation_diagnostics(model: Any, dataset: Any, train: dict, directory: Pat
             continue
         suffix = f"_{output}" if several else ""
         title = f"{model.name}: {output} ({split})"
+        if kind == "classification" and preds[output].ndim > 2:
+            continue  # one class per position (a sequence output): no per-example matrix
         if kind == "classification":
             true, pred = class_decisions(trues[output], preds[output], loss)
             width = preds[output].shape[-1] if preds[output].ndim > 1 else 1

@@ -23,13 +23,14 @@ def run_lock(root: Path) -> Iterator[None]:
     """Holds the lock of run directory `root` (created if needed) for the `with` block.
 
     When this call created the directory and the block fails leaving nothing but the lock
-    file, the directory is removed again (nothing written before the build succeeds).
+    file, the directory, and any parent created for it, is removed again (nothing written
+    before the build succeeds).
 
     Raises:
         StateConflictError: Another process holds the lock.
     """
     root = Path(root)
-    created = not root.exists()
+    created = [d for d in (root, *root.parents) if not d.exists()]  # innermost first
     root.mkdir(parents=True, exist_ok=True)
     fd = os.open(root / LOCK, os.O_RDWR | os.O_CREAT, 0o666)
     try:
@@ -49,6 +50,10 @@ def run_lock(root: Path) -> Iterator[None]:
         finally:
             if not ok and created and [p.name for p in root.iterdir()] == [LOCK]:
                 (root / LOCK).unlink()
-                root.rmdir()
+                for directory in created:  # the run directory, then the parents it needed
+                    try:
+                        directory.rmdir()
+                    except OSError:  # not empty: something else lives there now
+                        break
     finally:
         os.close(fd)
