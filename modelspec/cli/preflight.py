@@ -57,7 +57,7 @@ def _check_path(given: Any, overrides: Mapping[str, Any]) -> None:
                          "or a run directory written by `modelspec train`")
     if path.is_file() and path.suffix.lower() in SPEC_SUFFIXES:
         from modelspec.lang.checks import load_and_check
-        load_and_check(path, overrides=overrides or None)
+        load_and_check(path, overrides=dict(overrides) or None)
     elif overrides and path.is_dir():
         raise UsageError(f"-p/--param applies to a spec file; {given} is a directory (a run "
                          "keeps the parameters it was trained with)")
