@@ -295,3 +295,15 @@ def test_shipped_spec_round_trips(path, tmp_path):
             assert model.count_params() > 0
     finally:
         keras.backend.clear_session()
+
+
+def test_import_through_the_modelspec_command_takes_an_application_name(tmp_path):
+    """`modelspec import VGG16` names a model, not a spec or run: the command line's
+    pre-TensorFlow path check (cli/preflight.py) must not refuse it."""
+    from click.testing import CliRunner
+
+    from modelspec.cli.main import main
+    out = tmp_path / "vgg16.yaml"
+    result = CliRunner().invoke(main, ["import", "VGG16", "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    assert out.read_text().startswith("# Imported from VGG16 by 'modelspec import'.")

@@ -49,6 +49,10 @@ LAZY_COMMANDS = {
 }
 
 
+# Lazy commands whose argument is not a spec file or run directory: no preflight path check.
+NOT_A_SPEC_OR_RUN = {"import"}
+
+
 class LazyGroup(click.Group):
     """A click group whose heavy commands are imported only when they run."""
 
@@ -58,7 +62,9 @@ class LazyGroup(click.Group):
     def get_command(self, ctx, name):
         if name in LAZY_COMMANDS:
             module, attr = LAZY_COMMANDS[name][0].split(":")
-            return preflight(getattr(importlib.import_module(module), attr))
+            command = getattr(importlib.import_module(module), attr)
+            # `import MODEL` names a Keras model (a file or an application), not a spec or run
+            return command if name in NOT_A_SPEC_OR_RUN else preflight(command)
         return super().get_command(ctx, name)
 
     def format_commands(self, ctx, formatter):
