@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from modelspec.build.show import count_params, node_summaries
 from modelspec.errors import UsageError
 
 FORMATS = ("svg", "png", "pdf", "dot")
@@ -43,21 +44,6 @@ class Box:
     clusters: tuple[str, ...]
 
 
-def _count(weights: Any) -> int:
-    total = 0
-    for weight in weights:
-        size = 1
-        for dim in weight.shape:
-            size *= int(dim)
-        total += size
-    return total
-
-
-def _shape(tensor: Any) -> str:
-    from modelspec.build.show import _shape as show_shape
-    return show_shape(tensor)
-
-
 def _colour(kind: str) -> str:
     if kind.startswith(("block ", "model ")):
         return "thistle1"
@@ -76,20 +62,8 @@ def _clusters(expansion: tuple) -> tuple[str, ...]:
 
 def layer_boxes(spec: Any, name: str, model: Any, record: list) -> list[Box]:
     """One box per node of the model's flat graph, with its output shape and parameters."""
-    boxes, seen = [], set()
-    for node, out in record:
-        if node.kind == "model":
-            kind, params = f"model {node.target}", 0
-        elif node.kind == "shares":
-            kind, params = f"shares {node.target}", 0
-        else:
-            layer = model.get_layer(node.name)
-            kind = node.type
-            params = 0 if id(layer) in seen else _count(layer.weights)
-            seen.add(id(layer))
-        boxes.append(Box(f"{name}/{node.name}", node.name, kind, _shape(out), params,
-                         _clusters(node.expansion)))
-    return boxes
+    return [Box(f"{name}/{node.name}", node.name, kind, shape, params, _clusters(node.expansion))
+            for node, kind, shape, params in node_summaries(model, record)]
 
 
 def collapse_blocks(boxes: list[Box]) -> tuple[list[Box], dict[str, str]]:
@@ -130,7 +104,7 @@ def model_graph(spec: Any, models: dict, record: dict, collapse: bool = False) -
         parent: Any = graph
         if several:
             parent = pydot.Cluster(f"model_{name}", label=f"model {name} "
-                                   f"({_count(model.weights):,} params)", style="dashed",
+                                   f"({count_params(model.weights):,} params)", style="dashed",
                                    fontname="Helvetica-Bold", fontsize="12")
             graph.add_subgraph(parent)
         _draw_model(parent, spec, name, model, record.get(name, []), collapse)

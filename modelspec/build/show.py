@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 
 def _shape(tensor) -> str:
     if isinstance(tensor, dict):
@@ -14,7 +17,8 @@ def _shape(tensor) -> str:
     return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ")"
 
 
-def _count(weights) -> int:
+def count_params(weights) -> int:
+    """The number of values in `weights` (from their shapes: nothing is read)."""
     total = 0
     for w in weights:
         size = 1
@@ -24,9 +28,9 @@ def _count(weights) -> int:
     return total
 
 
-def render_model(spec, name: str, model, record: list) -> str:
-    """Renders one model's table and totals as text."""
-    rows = [("id", "type", "output shape", "params", "line")]
+def node_summaries(model, record: list) -> Iterator[tuple[Any, str, str, int]]:
+    """`(node, type, output shape, parameters)` per node of a built model's flat graph, as
+    `show` and `show --diagram` list them; a shared layer's parameters count once."""
     seen_layers = set()
     for node, out in record:
         if node.kind == "shares":
@@ -36,10 +40,17 @@ def render_model(spec, name: str, model, record: list) -> str:
         else:
             layer = model.get_layer(node.name)
             layer_type = node.type
-            params = 0 if id(layer) in seen_layers else _count(layer.weights)
+            params = 0 if id(layer) in seen_layers else count_params(layer.weights)
             seen_layers.add(id(layer))
+        yield node, layer_type, _shape(out), params
+
+
+def render_model(spec, name: str, model, record: list) -> str:
+    """Renders one model's table and totals as text."""
+    rows = [("id", "type", "output shape", "params", "line")]
+    for node, layer_type, shape, params in node_summaries(model, record):
         line = spec.source.position(node.path)[0]
-        rows.append((node.name, layer_type, _shape(out), f"{params:,}", str(line)))
+        rows.append((node.name, layer_type, shape, f"{params:,}", str(line)))
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
     lines = [f"model '{model.name}'" + (f" ({name})" if name != "model" else "")]
     for i, row in enumerate(rows):
@@ -48,8 +59,8 @@ def render_model(spec, name: str, model, record: list) -> str:
         lines.append("  ".join(cells).rstrip())
         if i == 0:
             lines.append("  ".join("-" * w for w in widths))
-    trainable = _count(model.trainable_weights)
-    non_trainable = _count(model.non_trainable_weights)
+    trainable = count_params(model.trainable_weights)
+    non_trainable = count_params(model.non_trainable_weights)
     lines.append("inputs: " + ", ".join(f"{k} {_shape(v)} {v.dtype}"
                                          for k, v in _named(model.input).items()))
     lines.append("outputs: " + ", ".join(f"{k} {_shape(v)}"

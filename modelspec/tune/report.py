@@ -128,7 +128,9 @@ def best_spec_text(text: str, values: dict, header: str, old_base: Path | None =
     `old_base` and `new_base`, relative file paths are rebased from one to the other."""
     from ruamel.yaml import YAML
 
-    yaml = YAML()  # round-trip: comments, key order and flow style survive
+    # ruamel's round-trip loader builds only its own mappings and sequences (never an
+    # object from a tag), on a spec modelspec already checked: comments and order survive
+    yaml = YAML(typ="rt")
     yaml.width = 4096
     yaml.preserve_quotes = True
     yaml.indent(mapping=2, sequence=4, offset=2)
