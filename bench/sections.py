@@ -428,6 +428,16 @@ def data(cfg) -> Section:
 
 # 6. time to accuracy -------------------------------------------------------------------------
 
+def _local_mnist(shared: Path, out: Path) -> None:
+    """MNIST's local copies for a spec that names it by origin (tools/prepare_local_data.py)."""
+    loader = importlib.util.spec_from_file_location(
+        "prepare_local_data", REPO / "tools" / "prepare_local_data.py")
+    assert loader is not None and loader.loader is not None
+    module = importlib.util.module_from_spec(loader)
+    loader.loader.exec_module(module)
+    module.write_mnist(shared, out)
+
+
 def time_to_accuracy(cfg) -> Section:
     """`modelspec train` then `modelspec export` of LeNet-5, timed from the first command."""
     sec = Section("6. Time to accuracy: LeNet-5 to ≥ 98.5 % on MNIST (8,000 / 2,000)")
@@ -436,22 +446,20 @@ def time_to_accuracy(cfg) -> Section:
     if not (shared_data() / "mnist").exists():
         sec.lines.append(f"skipped: no MNIST at {shared_data() / 'mnist'}.")
         return sec
-    # The run directory sits at the same depth as bench/specs/: `modelspec export RUN` re-reads
-    # the run's copy of the spec, whose relative data paths resolve against the run directory.
-    # `modelspec export RUN` re-reads the run's copy of the spec, whose relative data paths
-    # resolve against the run directory: the run directory is made a sibling of the spec's
-    # folder so that they resolve to the same files (see bench/README.md).
-    work = Path(tempfile.mkdtemp(prefix=".bench_tta_", dir=Path(spec).resolve().parent.parent))
+    # The spec names MNIST by its origin; MODELSPEC_DATA_DIR points at local copies written
+    # from ../shared/data by tools/prepare_local_data.py (the test set stands in: 8,000 / 2,000).
+    work = Path(tempfile.mkdtemp(prefix="bench_tta_"))
     try:
+        _local_mnist(shared_data(), work / "data")
+        env = quiet_env({"MODELSPEC_DATA_DIR": str(work / "data")})
         train = [sys.executable, "-m", "modelspec", "train", str(spec), "--output",
-                 str(work), "--quiet"] + (["--epochs", "1"] if cfg["quick"] else [])
-        export = [sys.executable, "-m", "modelspec", "export", str(work), "--output",
+                 str(work / "run"), "--quiet"] + (["--epochs", "1"] if cfg["quick"] else [])
+        export = [sys.executable, "-m", "modelspec", "export", str(work / "run"), "--output",
                   str(work / "export")]
         t0 = time.perf_counter()
-        p1 = subprocess.run(train, capture_output=True, text=True, env=quiet_env(),
-                            cwd=str(REPO))
+        p1 = subprocess.run(train, capture_output=True, text=True, env=env, cwd=str(REPO))
         t_train = time.perf_counter() - t0
-        p2 = subprocess.run(export, capture_output=True, text=True, env=quiet_env(),
+        p2 = subprocess.run(export, capture_output=True, text=True, env=env,
                             cwd=str(REPO)) if p1.returncode == 0 else None
         total = time.perf_counter() - t0
         if p1.returncode != 0 or p2 is None or p2.returncode != 0:
@@ -459,7 +467,7 @@ def time_to_accuracy(cfg) -> Section:
             sec.lines.append(f"failed (exit {bad.returncode}):")
             sec.lines.extend(["```", *bad.stderr.strip().splitlines()[-12:], "```"])
             return sec
-        metrics = json.loads((work / "metrics.json").read_text())
+        metrics = json.loads((work / "run" / "metrics.json").read_text())
         acc = metrics.get("test_accuracy", metrics.get("test_label_accuracy"))
         exported = sorted(p for p in (work / "export").rglob("saved_model.pb"))
         rel = Path(spec).resolve().relative_to(REPO) if Path(spec).resolve().is_relative_to(
