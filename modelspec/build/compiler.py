@@ -112,7 +112,7 @@ def _resolve_weight_paths(flat: FlatGraph, spec: CheckedSpec) -> None:
 
 def _load_model_weights(model: keras.Model, flat: FlatGraph, spec: CheckedSpec) -> None:
     """Loads the model's `weights:` file (Keras's .weights.h5), e.g. from `modelspec import`."""
-    graph = spec.raw
+    graph: Any = spec.raw
     for key in flat.path:
         graph = graph[key]
     path = model_weights_file(graph, spec.base_dir)
