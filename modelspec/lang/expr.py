@@ -54,7 +54,8 @@ class ExpressionError(ValueError):
         expected: What was expected instead (for the "— expected ..." part of the message).
     """
 
-    def __init__(self, message: str, name: str | None = None, expected: str | None = None):
+    def __init__(self, message: str, name: str | None = None,
+                 expected: str | None = None) -> None:
         super().__init__(message)
         self.name = name
         self.expected = expected or ("a parameter defined under 'params:'" if name else ALLOWED)
