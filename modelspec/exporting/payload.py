@@ -50,10 +50,10 @@ class Payload:
     signature: str | None = None
 
 
-def _array(values, name: str, spec: InputSpec, rows: int | None = None) -> np.ndarray:
+def _array(values: Any, name: str, spec: InputSpec, rows: int | None = None) -> np.ndarray:
     """Converts JSON/CSV/NumPy values of one input into a batch of the input's shape."""
     if spec.dtype == "string":
-        def decode(v):
+        def decode(v: Any) -> Any:  # bytes, or nested lists of bytes
             if isinstance(v, Mapping) and set(v) == {"b64"}:
                 return base64.b64decode(v["b64"])
             if isinstance(v, (list, tuple, np.ndarray)):
@@ -252,10 +252,10 @@ def read_payload(files: Sequence[str | Path], inputs: Mapping[str, InputSpec],
                      ".npy, .npz or an image (.png, .jpg, .bmp, .gif)")
 
 
-def _jsonable(array: np.ndarray):
+def _jsonable(array: np.ndarray) -> Any:  # nested lists of JSON values
     array = np.asarray(array)
     if array.dtype.kind in "OSU":
-        def text(v):
+        def text(v: Any) -> str | dict[str, str]:
             if isinstance(v, bytes):
                 try:
                     return v.decode("utf-8")

@@ -30,6 +30,7 @@ import re
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
 
 STAGING_PREFIX = ".tmp-export-"
 _VERSION_RE = re.compile(r"^\s*[+-]?\d+\s*$")  # what TF Serving's safe_strto64 accepts
@@ -134,7 +135,7 @@ def remove_tree(path: str | os.PathLike | None) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def _libc_renameat2():
+def _libc_renameat2() -> Any:  # the C function renameat2, or None where libc lacks it
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
         func = libc.renameat2
