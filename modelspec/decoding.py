@@ -169,7 +169,7 @@ class GenerationScore:
                     self.correct_sequences / max(self.sequences, 1)}
 
 
-def score_generation(model: Any, batches: Iterable, config: GenerateConfig
+def score_generation(model: Any, batches: Iterable[Any], config: GenerateConfig
                      ) -> GenerationScore:
     """Decodes every batch of a `(features, targets[, weights])` dataset without teacher forcing.
 

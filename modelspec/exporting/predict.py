@@ -55,7 +55,7 @@ class Predictor:
                              + (f" (did you mean '{hint}'?)" if hint else ""))
 
 
-def _input_specs(specs: Mapping) -> dict[str, InputSpec]:
+def _input_specs(specs: Mapping[str, Any]) -> dict[str, InputSpec]:
     return {name: InputSpec(tuple(spec.shape.as_list()[1:]),
                             "string" if spec.dtype.name == "string" else spec.dtype.name)
             for name, spec in specs.items()}

@@ -45,7 +45,7 @@ class RawFeature:
     """
 
     layers: Sequence[keras.layers.Layer]
-    shape: tuple = ()
+    shape: tuple[int | None, ...] = ()
     dtype: str = "float32"
     name: str | None = None
 
@@ -61,8 +61,8 @@ class RawPreprocessing:
         layers: The Keras layers it uses (tracked so lookup tables are saved).
     """
 
-    function: Callable[[dict], dict]
-    raw_inputs: Mapping[str, tuple]
+    function: Callable[[dict[str, Any]], dict[str, Any]]
+    raw_inputs: Mapping[str, tuple[Any, ...]]
     layers: Sequence[Any] = ()
 
 
@@ -71,7 +71,7 @@ def _fail(message: str) -> NoReturn:
 
 
 def _from_features(features: Mapping[str, RawFeature],
-                   model_inputs: Mapping[str, tuple]) -> RawPreprocessing:
+                   model_inputs: Mapping[str, tuple[Any, ...]]) -> RawPreprocessing:
     raw, produced = {}, {}
     for name, feature in features.items():
         if name not in model_inputs:

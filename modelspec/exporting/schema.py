@@ -32,15 +32,15 @@ from modelspec.lang.spec import CheckedSpec
 WEIGHTS = ["final", "best", "latest"]
 
 
-def _p(schema: dict) -> dict:
+def _p(schema: dict[str, Any]) -> dict[str, Any]:
     return param_or(schema)
 
 
-def _names() -> dict:
+def _names() -> dict[str, Any]:
     return {"type": "array", "items": _p(STR), "minItems": 1, "uniqueItems": True}
 
 
-def export_schema() -> dict:
+def export_schema() -> dict[str, Any]:
     """Returns the JSON Schema (Draft 2020-12) of the `export:` section."""
     labels_list = {"type": "array", "items": _p({"type": ["string", "integer"]}),
                    "minItems": 1}
@@ -78,7 +78,7 @@ def export_schema() -> dict:
     }, description="SavedModel export for TensorFlow Serving (and other formats)")
 
 
-def _generate_schema() -> dict:
+def _generate_schema() -> dict[str, Any]:
     token = _p(INT | {"minimum": 0})
     return obj({
         "feed": _p(STR | {"description": "the model input fed the tokens generated so far "

@@ -64,7 +64,7 @@ class ClassifierOutput:
 class Endpoints:
     """The signatures of one model: name → python function and input signature."""
 
-    functions: dict[str, Callable] = field(default_factory=dict)
+    functions: dict[str, Callable[..., Any]] = field(default_factory=dict)
     signatures: dict[str, dict[str, tf.TensorSpec]] = field(default_factory=dict)
     tracked: list[Any] = field(default_factory=list)
     classifiers: list[ClassifierOutput] = field(default_factory=list)
