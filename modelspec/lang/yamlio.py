@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from modelspec.errors import Problem, SpecError, UsageError, format_path
+from modelspec.lang.yamlsyntax import explain_syntax_error
 from modelspec.source import LoadedSpec, PathT, SourceMap, YamlValue
 
 MAX_MB, MAX_NODES, MAX_DEPTH = 2, 100_000, 64
@@ -118,41 +119,6 @@ def _bad_tag(tag: str, kind: str) -> tuple[str, str]:
     return f"tag '{_show_tag(tag)}' is not allowed", "plain YAML data (a spec is data, never code)"
 
 
-def _explain(err: Any, text: str) -> tuple[int, int, str, str]:
-    """Turns a ruamel scanner/parser error into (line, col, message, expected)."""
-    problem, context = str(err.problem or "invalid YAML"), str(err.context or "")
-    mark, cmark = err.problem_mark or err.context_mark, err.context_mark
-    line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-    where = f" (started at line {cmark.line + 1})" if cmark else ""
-    if problem.startswith("found character '\\t'"):
-        before = (text.splitlines() + [""])[mark.line][:mark.column] if mark else ""
-        return line, col, ("tab characters are not allowed for indentation" if not
-                           before.strip() else "a tab character is not allowed here"), "spaces"
-    if problem.startswith("found character") and "cannot start any token" in problem:
-        return line, col, f"a plain value cannot start with {problem.split()[2]}", \
-            "the value in quotes"
-    if problem == "mapping values are not allowed here":
-        return line, col, "unexpected ':' in a value", "a nested mapping on its own indented " \
-            "line, or quotes around a value that contains ': '"
-    if problem == "could not find expected ':'" and cmark:
-        return (cmark.line + 1, cmark.column + 1, "this line is neither 'key: value' nor a list "
-                "item", "'key: value' (or '- item' inside a list)")
-    found = {"'<block mapping start>'": "mapping entry", "'?'": "mapping key", "'-'": "list "
-             "item", "'<block sequence start>'": "list item"}.get(problem.split("found ")[-1])
-    if problem.startswith("expected <block end>, but found") and found:
-        return (line, col, f"unexpected {found}: the indentation does not match the block{where}",
-                "entries of one block indented by the same number of spaces")
-    if problem.startswith("expected ") and ", but " in problem:
-        wanted, got = problem[len("expected "):].replace("<block end>", "the end of the "
-                                                         "block").split(", but ", 1)
-        what = context.replace("while parsing a ", "") or "block"
-        return line, col, f"unexpected {got.split(' ', 1)[-1]} in a {what}{where}", wanted
-    if problem == "found unexpected end of stream" and "quoted" in context:
-        return line, col, f"the quoted string is never closed{where}", "a closing quote"
-    detail = f" ({context}{where.replace(' (', ', ')[:-1]})" if context else ""
-    return line, col, problem + detail, "valid YAML"
-
-
 def _scalar(node: _Node) -> tuple[YamlValue, tuple[str, str] | None]:
     """Resolves a scalar per the YAML 1.2 core schema → (value, (message, expected)|None)."""
     text, tag = node.value, node.tag
@@ -191,7 +157,8 @@ class _Loader:
     def __init__(self, text: str, filename: str) -> None:
         self.text, self.filename, self.source = text, filename, SourceMap(filename=filename)
         self.problems: list[Problem] = []
-        self.count = 0
+        self.count = 0      # nodes produced, aliases expanded (tick)
+        self.composed = 0   # nodes composed from events
         self.reported: set[tuple[int, str]] = set()
 
     def record(self, line: int, col: int, path: PathT, msg: str,
@@ -220,7 +187,7 @@ class _Loader:
         roots: list[_Node] = []
         anchors: dict[str, _Node] = {}
         open_anchors: set[str] = set()
-        documents = composed = 0
+        documents = 0
         try:
             for event in _parse_events(self.text, YAML):
                 kind = _EVENTS.get(type(event).__name__)
@@ -238,32 +205,13 @@ class _Loader:
                 elif kind is None:  # stream start/end, document end
                     continue
                 else:
-                    path = _child_path(stack[-1]) if stack else ()
-                    node, anchor = _Node(kind, event, path), event.anchor
-                    composed += 1
-                    if composed > MAX_NODES:
-                        self.abort(node.line, node.col, path, "the document has too many nodes "
-                                   f"(limit {MAX_NODES})", "a spec of a reasonable size")
-                    if kind == "alias":
-                        node.target = anchors.get(anchor)
-                        if node.target is None:
-                            why = ("is used inside the node it names" if anchor in open_anchors
-                                   else "is not defined before it")
-                            self.abort(node.line, node.col, path, f"alias '*{anchor}' {why}",
-                                       f"an anchor '&{anchor}' defined earlier in the file")
-                    elif kind == "scalar" and anchor:
-                        anchors[anchor] = node
-                    elif kind != "scalar":
-                        if len(stack) >= MAX_DEPTH:
-                            self.abort(node.line, node.col, path, "the document is nested too "
-                                       f"deeply (limit {MAX_DEPTH} levels)", "a flatter document")
-                        node.value = anchor
-                        open_anchors.add(anchor)
-                        stack.append(node)
+                    started = self.start_node(kind, event, stack, anchors, open_anchors)
+                    if started is None:  # a collection: children follow until its end event
                         continue
+                    node = started
                 (stack[-1].children if stack else roots).append(node)
         except MarkedYAMLError as err:
-            line, col, message, expected = _explain(err, self.text)
+            line, col, message, expected = explain_syntax_error(err, self.text)
             self.abort(line, col, stack[-1].path if stack else (), message, expected)
         except ReaderError as err:
             self.abort(*_position(self.text, err.position), (), f"control character U+"
@@ -272,6 +220,35 @@ class _Loader:
         except YAMLError as err:  # any other parser failure, reported without a traceback
             self.abort(1, 1, (), f"invalid YAML: {str(err).splitlines()[0]}", "valid YAML")
         return roots[0] if roots else None
+
+    def start_node(self, kind: str, event: Any, stack: list[_Node], anchors: dict[str, _Node],
+                   open_anchors: set[str]) -> _Node | None:
+        """The node an event starts: a scalar or an alias (returned, to add to its parent), or
+        a collection (pushed on `stack` until its end event; None)."""
+        path = _child_path(stack[-1]) if stack else ()
+        node, anchor = _Node(kind, event, path), event.anchor
+        self.composed += 1
+        if self.composed > MAX_NODES:
+            self.abort(node.line, node.col, path, "the document has too many nodes "
+                       f"(limit {MAX_NODES})", "a spec of a reasonable size")
+        if kind == "alias":
+            node.target = anchors.get(anchor)
+            if node.target is None:
+                why = ("is used inside the node it names" if anchor in open_anchors
+                       else "is not defined before it")
+                self.abort(node.line, node.col, path, f"alias '*{anchor}' {why}",
+                           f"an anchor '&{anchor}' defined earlier in the file")
+        elif kind == "scalar" and anchor:
+            anchors[anchor] = node
+        elif kind != "scalar":
+            if len(stack) >= MAX_DEPTH:
+                self.abort(node.line, node.col, path, "the document is nested too "
+                           f"deeply (limit {MAX_DEPTH} levels)", "a flatter document")
+            node.value = anchor
+            open_anchors.add(anchor)
+            stack.append(node)
+            return None
+        return node
 
     def tick(self, node: _Node, path: PathT) -> None:  # counts nodes as produced, aliases expanded
         self.count += 1
