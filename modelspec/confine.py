@@ -19,8 +19,13 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from modelspec.errors import Collector
+from modelspec.source import PathT
+
+if TYPE_CHECKING:
+    from modelspec.lang.spec import CheckedSpec
 
 ENV = "MODELSPEC_CONFINE"
 DATA_ENV = "MODELSPEC_DATA_DIR"
@@ -47,7 +52,7 @@ def inside(value: str, base_dir: Path, roots: list[Path]) -> bool:
     return any(path == root or root in path.parents for root in roots)
 
 
-def _data_paths(node, path: tuple) -> Iterator[tuple[tuple, str]]:
+def _data_paths(node: Any, path: PathT) -> Iterator[tuple[PathT, str]]:
     if isinstance(node, dict):
         for key, value in node.items():
             if key in _DATA_KEYS and isinstance(value, str):
@@ -62,7 +67,7 @@ def _data_paths(node, path: tuple) -> Iterator[tuple[tuple, str]]:
             yield from _data_paths(value, path + (i,))
 
 
-def named_paths(spec) -> Iterator[tuple[tuple, str]]:
+def named_paths(spec: CheckedSpec) -> Iterator[tuple[PathT, str]]:
     """(document path, value) of every file or folder a checked spec names."""
     doc = spec.raw
     yield from _data_paths(spec.resolve(doc.get("data") or {}), ("data",))
@@ -80,7 +85,7 @@ def named_paths(spec) -> Iterator[tuple[tuple, str]]:
         yield ("train", "init_from", "run"), init["run"]
 
 
-def check_confined(spec, errs: Collector) -> None:
+def check_confined(spec: CheckedSpec, errs: Collector) -> None:
     """Reports every path of `spec` outside the allowed folders (only when confined)."""
     if not confined():
         return

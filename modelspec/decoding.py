@@ -130,7 +130,8 @@ def greedy_decode(model: Any, features: Mapping[str, Any], config: GenerateConfi
     end = tf.constant(-1 if config.end_token is None else config.end_token, tf.int64)
     positions = tf.range(width)
 
-    def step(t, fed, tokens, lengths, finished):
+    def step(t: tf.Tensor, fed: tf.Tensor, tokens: tf.Tensor, lengths: tf.Tensor,
+             finished: tf.Tensor) -> tuple[tf.Tensor, ...]:
         logits = call_model(model, {**others, config.feed: tf.cast(fed, dtype)})[config.output]
         chosen = tf.argmax(tf.gather(logits, t, axis=1), axis=-1, output_type=tf.int64)
         chosen = tf.where(finished, pad, chosen)
@@ -168,7 +169,7 @@ class GenerationScore:
                     self.correct_sequences / max(self.sequences, 1)}
 
 
-def score_generation(model: Any, batches: Iterable, config: GenerateConfig
+def score_generation(model: Any, batches: Iterable[Any], config: GenerateConfig
                      ) -> GenerationScore:
     """Decodes every batch of a `(features, targets[, weights])` dataset without teacher forcing.
 

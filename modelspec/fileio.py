@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 
 
-def atomic_write_bytes(path, data: bytes) -> Path:
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
     """Writes `data` to `path` atomically (creating parent directories)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -38,7 +38,7 @@ def _file_mode() -> int:
     return 0o666 & ~mask
 
 
-def remove_leftovers(directory) -> list[Path]:
+def remove_leftovers(directory: str | os.PathLike[str]) -> list[Path]:
     """Removes the temporary files and directories of writes a kill cut short
     (`.<name>.<random>.tmp`, `.<name>-<random>.tmp`, `.final.tmp`) directly in `directory`.
 
@@ -61,12 +61,12 @@ def remove_leftovers(directory) -> list[Path]:
     return removed
 
 
-def atomic_write_text(path, text: str) -> Path:
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
     """Writes `text` (UTF-8) to `path` atomically."""
     return atomic_write_bytes(path, text.encode("utf-8"))
 
 
-def replace_dir(tmp, final) -> Path:
+def replace_dir(tmp: str | os.PathLike[str], final: str | os.PathLike[str]) -> Path:
     """Moves the filled directory `tmp` to `final`, replacing what is there.
 
     POSIX cannot rename a directory over a non-empty one, so the old one is first renamed to
@@ -85,7 +85,7 @@ def replace_dir(tmp, final) -> Path:
     return final
 
 
-def restore_dir(final) -> bool:
+def restore_dir(final: str | os.PathLike[str]) -> bool:
     """Undoes a `replace_dir` cut between its two renames; True when it restored `final`."""
     final = Path(final)
     old = final.parent / f".{final.name}.old"

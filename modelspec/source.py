@@ -12,6 +12,11 @@ from pathlib import Path
 from typing import Any
 
 PathT = tuple[str | int, ...]  # a path inside the document: ("model", "layers", 3, "units")
+# Plain YAML data as the loader returns it: a dict[str, YamlValue], list[YamlValue], str, int,
+# float, bool or None. `Any` rather than the recursive union: every reader narrows it with
+# isinstance where it matters, and the schema has already checked the shape.
+YamlValue = Any
+YamlMap = dict[str, Any]  # a mapping of such data (a spec, a section, a layer's arguments)
 
 
 @dataclass
@@ -64,7 +69,7 @@ class LoadedSpec:
         text: The document's text (used for fingerprints and metadata).
     """
 
-    data: Any
+    data: YamlValue
     source: SourceMap
     path: Path | None = None
     text: str = ""

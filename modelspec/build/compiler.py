@@ -41,9 +41,12 @@ MAX_LAYER_PARAMS = 2_000_000_000      # 8 GB of float32 weights in one layer
 MAX_MODEL_PARAMS = 2_000_000_000      # and in one model, summed over its layers
 MAX_ACTIVATION_ELEMENTS = 1 << 31     # per example, for one layer's output
 
+Signature = tuple[tuple[int | None, ...], str]  # a tensor's (shape without batch, dtype)
+
 
 def build_from_spec(spec: str | Path | CheckedSpec,
-                    overrides: dict[str, Any] | None = None) -> Any:
+                    overrides: dict[str, Any] | None = None
+                    ) -> keras.Model | dict[str, keras.Model]:
     """Builds the Keras model(s) of a spec.
 
     Args:
@@ -62,8 +65,8 @@ def build_from_spec(spec: str | Path | CheckedSpec,
     return models["model"] if not checked.is_multi_model else models
 
 
-def build_models(spec: CheckedSpec, record: dict | None = None,
-                 allocate: bool = True) -> dict:
+def build_models(spec: CheckedSpec, record: dict[str, list[tuple[Node, Any]]] | None = None,
+                 allocate: bool = True) -> dict[str, keras.Model]:
     """Builds every model of a checked spec, in dependency order; name → keras.Model.
 
     Args:
@@ -79,7 +82,7 @@ def build_models(spec: CheckedSpec, record: dict | None = None,
         with keras.StatelessScope(initialize_variables=False):
             return build_models(spec, record)
     errs = spec.errors()
-    built: dict = {}
+    built: dict[str, keras.Model] = {}
     pending = dict(spec.graphs)
     while pending:
         progress = False
@@ -112,7 +115,7 @@ def _resolve_weight_paths(flat: FlatGraph, spec: CheckedSpec) -> None:
 
 def _load_model_weights(model: keras.Model, flat: FlatGraph, spec: CheckedSpec) -> None:
     """Loads the model's `weights:` file (Keras's .weights.h5), e.g. from `modelspec import`."""
-    graph = spec.raw
+    graph: Any = spec.raw
     for key in flat.path:
         graph = graph[key]
     path = model_weights_file(graph, spec.base_dir)
@@ -129,7 +132,7 @@ def _load_model_weights(model: keras.Model, flat: FlatGraph, spec: CheckedSpec) 
 
 
 def build_graph(flat: FlatGraph, name: str, built: dict[str, Any], errs: Collector,
-                record: list[Any] | None = None) -> Any:
+                record: list[tuple[Node, Any]] | None = None) -> keras.Model | None:
     """Builds one flat graph into a functional `keras.Model` (None after errors)."""
     inputs = {}
     for input_name, decl in flat.inputs.items():
@@ -175,7 +178,10 @@ def _model_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_]", "_", name)
 
 
-def _tensor(ref: Ref, tensors: dict):
+Tensors = dict[str, Any]  # node name → its output: a KerasTensor, or a list/dict of them
+
+
+def _tensor(ref: Ref, tensors: Tensors) -> Any:
     value = tensors[ref.node]
     if ref.port is None:
         return value
@@ -186,15 +192,15 @@ def _tensor(ref: Ref, tensors: dict):
     return value  # a single-output layer read as its `out` port
 
 
-def _port_index(ref: Ref, value) -> int:
+def _port_index(ref: Ref, value: list[Any] | tuple[Any, ...]) -> int:
     port_names = _PORTS.get(ref.node)
-    return port_names.index(ref.port) if port_names else 0
+    return port_names.index(str(ref.port)) if port_names else 0
 
 
-_PORTS: dict = {}
+_PORTS: dict[str, list[str]] = {}
 
 
-def _call_value(value, tensors):
+def _call_value(value: Any, tensors: Tensors) -> Any:
     if isinstance(value, Ref):
         return _tensor(value, tensors)
     if isinstance(value, list) and value and all(isinstance(v, Ref) for v in value):
@@ -202,13 +208,14 @@ def _call_value(value, tensors):
     return value
 
 
-def _make_layer(node: Node, layers: dict, built: dict, inputs: list):
+def _make_layer(node: Node, layers: dict[str, Any], built: dict[str, keras.Model],
+                inputs: list[Any]) -> Any:
     if node.kind == "shares":
         if node.ports:
             _PORTS[node.name] = node.ports
-        return layers[node.target]
+        return layers[str(node.target)]
     if node.kind == "model":
-        model = built[node.target]
+        model = built[str(node.target)]
         if node.trainable is not None:
             model.trainable = node.trainable
         return model
@@ -222,6 +229,7 @@ def _make_layer(node: Node, layers: dict, built: dict, inputs: list):
 
 
 def make_layer(layer_type: str, args: dict[str, Any], name: str | None = None) -> Any:
+    # a keras.layers.Layer (or a _DeferredApplication that builds one when called)
     """Creates one Keras layer from its type and resolved spec arguments."""
     kwargs = objects.layer_arguments(args)
     for key in ("layer", "backward_layer"):
@@ -245,7 +253,8 @@ def make_layer(layer_type: str, args: dict[str, Any], name: str | None = None) -
     return getattr(keras.layers, layer_type)(**kwargs)
 
 
-def _application(kwargs: dict, layer_name: str | None = None):
+def _application(kwargs: dict[str, Any],
+                 layer_name: str | None = None) -> _DeferredApplication:
     """A pretrained Keras application used as a layer (transfer learning).
 
     `weights` is null (random), a local weights file (relative to the spec; checked when
@@ -281,7 +290,7 @@ class _DeferredApplication:
         return self.model(x)
 
 
-def _call(layer, node: Node, args: list, call: dict):
+def _call(layer: Any, node: Node, args: list[Any], call: dict[str, Any]) -> Any:
     convention = (registry.input_convention(node.type)
                   if node.kind == "layer" and node.type is not None else "single")
     if node.kind == "model":
@@ -306,11 +315,11 @@ def _call(layer, node: Node, args: list, call: dict):
     return layer(args[0], **call)
 
 
-def _shape_of(tensor):
+def _shape_of(tensor: Any) -> tuple[int | None, ...] | None:
     return tuple(tensor.shape) if hasattr(tensor, "shape") else None
 
 
-def _shape_notes(node: Node, tensors: dict) -> list[str]:
+def _shape_notes(node: Node, tensors: Tensors) -> list[str]:
     notes = []
     for ref in node.inputs:
         try:
@@ -324,7 +333,7 @@ def _shape_notes(node: Node, tensors: dict) -> list[str]:
     return notes
 
 
-def _format_shape(shape) -> str:
+def _format_shape(shape: tuple[int | None, ...] | None) -> str:
     if shape is None:
         return "?"
     return "(" + ", ".join("batch" if i == 0 and d is None else str(d)
@@ -367,7 +376,7 @@ class _SizeGuard(Exception):
         self.message, self.expected = message, expected
 
 
-def _guard_size(node: Node, inputs: list, before: int = 0) -> int:
+def _guard_size(node: Node, inputs: list[Any], before: int = 0) -> int:
     """The layer's estimated weights; raises `_SizeGuard` when the layer alone, or the model
     with it (`before` weights already), would exceed the limits — before Keras allocates."""
     shape = _shape_of(inputs[0]) if inputs else None
@@ -383,12 +392,13 @@ def _guard_size(node: Node, inputs: list, before: int = 0) -> int:
     return count
 
 
-def _guard_output(node: Node, out) -> None:
+def _guard_output(node: Node, out: Any) -> None:
     outs = out if isinstance(out, (list, tuple)) else [out]
     for tensor in outs:
         shape = _shape_of(tensor)
-        if shape and all(d is not None for d in shape[1:]):
-            size = math.prod(shape[1:])
+        dims = [d for d in shape[1:] if d is not None] if shape else []
+        if shape and len(dims) == len(shape) - 1:
+            size = math.prod(dims)
             if size > MAX_ACTIVATION_ELEMENTS:
                 raise _SizeGuard(f"layer '{node.name}' outputs {size:,} values per example",
                                  f"at most {MAX_ACTIVATION_ELEMENTS:,} (a size guard against "
@@ -411,14 +421,14 @@ def call_model(model: keras.Model, features: Mapping[str, Any]) -> dict[str, Any
     return dict(zip(model.output_names, outputs))
 
 
-def model_io(model: keras.Model) -> tuple[dict[str, tuple], dict[str, tuple]]:
+def model_io(model: keras.Model) -> tuple[dict[str, Signature], dict[str, Signature]]:
     """Returns `({input: (shape, dtype)}, {output: (shape, dtype)})`, shapes without batch.
 
     Works for dict-in/dict-out functional models (what the compiler builds) and for models
     with list or single inputs/outputs (names are then the Keras tensor / output names).
     Dtypes are Keras's standard names (`float32`, `int32`, ...).
     """
-    def describe(struct, names):
+    def describe(struct: Any, names: list[str]) -> dict[str, Signature]:
         items: Iterable[tuple[Any, Any]]
         if isinstance(struct, Mapping):
             items = struct.items()

@@ -14,10 +14,16 @@ import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modelspec.build.show import count_params, node_summaries
 from modelspec.errors import UsageError
+
+if TYPE_CHECKING:
+    import keras
+
+    from modelspec.lang.flatgraph import Node
+    from modelspec.lang.spec import CheckedSpec
 
 FORMATS = ("svg", "png", "pdf", "dot")
 _BLOCK = re.compile(r"in block '(?P<block>[^']+)' used at line \d+ as '(?P<name>[^']+)'")
@@ -50,7 +56,7 @@ def _colour(kind: str) -> str:
     return next((c for word, c in _COLOURS if word in kind), "white")
 
 
-def _clusters(expansion: tuple) -> tuple[str, ...]:
+def _clusters(expansion: tuple[str, ...]) -> tuple[str, ...]:
     """Block instances a node lies in, outermost first ('stage2_0 (basic)')."""
     out = []
     for text in expansion:
@@ -60,7 +66,8 @@ def _clusters(expansion: tuple) -> tuple[str, ...]:
     return tuple(out)
 
 
-def layer_boxes(spec: Any, name: str, model: Any, record: list) -> list[Box]:
+def layer_boxes(spec: CheckedSpec, name: str, model: keras.Model,
+                record: list[tuple[Node, Any]]) -> list[Box]:
     """One box per node of the model's flat graph, with its output shape and parameters."""
     return [Box(f"{name}/{node.name}", node.name, kind, shape, params, _clusters(node.expansion))
             for node, kind, shape, params in node_summaries(model, record)]
@@ -90,7 +97,8 @@ def _label(box: Box) -> str:
     return f"{box.title} : {box.kind}\n{box.shape}\n{params}"
 
 
-def model_graph(spec: Any, models: dict, record: dict, collapse: bool = False) -> Any:
+def model_graph(spec: CheckedSpec, models: dict[str, keras.Model],
+                record: dict[str, list[tuple[Node, Any]]], collapse: bool = False) -> Any:
     """The pydot graph of every model of a spec (each a cluster when there are several)."""
     import pydot
 
@@ -111,7 +119,8 @@ def model_graph(spec: Any, models: dict, record: dict, collapse: bool = False) -
     return graph
 
 
-def _draw_model(parent: Any, spec: Any, name: str, model: Any, record: list,
+def _draw_model(parent: Any, spec: CheckedSpec, name: str, model: keras.Model,
+                record: list[tuple[Node, Any]],
                 collapse: bool) -> None:
     import pydot
 
@@ -124,7 +133,7 @@ def _draw_model(parent: Any, spec: Any, name: str, model: Any, record: list,
         shape = "(None, " + ", ".join(str(d) for d in decl["shape"]) + ")"
         parent.add_node(pydot.Node(_id(f"{name}/<input:{input_name}>"), fillcolor="gray80",
                                    label=f"{input_name} : Input\n{shape} {decl['dtype']}"))
-    clusters: dict[tuple, Any] = {(): parent}
+    clusters: dict[tuple[str, ...], Any] = {(): parent}
     for box in boxes:
         _cluster(clusters, box.clusters, name).add_node(pydot.Node(
             _id(box.key), label=_label(box), fillcolor=_colour(box.kind)))
@@ -144,7 +153,7 @@ def _draw_model(parent: Any, spec: Any, name: str, model: Any, record: list,
         parent.add_edge(pydot.Edge(_id(tail), _id(head)))
 
 
-def _cluster(clusters: dict, path: tuple, model: str) -> Any:
+def _cluster(clusters: dict[tuple[str, ...], Any], path: tuple[str, ...], model: str) -> Any:
     """The (nested) cluster of a block instance, created on first use."""
     import pydot
 

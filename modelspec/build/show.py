@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import keras
+
+    from modelspec.lang.flatgraph import Node
+    from modelspec.lang.spec import CheckedSpec
 
 
-def _shape(tensor) -> str:
+def _shape(tensor: Any) -> str:
     if isinstance(tensor, dict):
         return ", ".join(f"{k}: {_shape(v)}" for k, v in tensor.items())
     if isinstance(tensor, (list, tuple)):
@@ -17,7 +23,7 @@ def _shape(tensor) -> str:
     return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ")"
 
 
-def count_params(weights) -> int:
+def count_params(weights: Iterable[keras.Variable]) -> int:
     """The number of values in `weights` (from their shapes: nothing is read)."""
     total = 0
     for w in weights:
@@ -28,7 +34,8 @@ def count_params(weights) -> int:
     return total
 
 
-def node_summaries(model, record: list) -> Iterator[tuple[Any, str, str, int]]:
+def node_summaries(model: keras.Model,
+                   record: list[tuple[Node, Any]]) -> Iterator[tuple[Node, str, str, int]]:
     """`(node, type, output shape, parameters)` per node of a built model's flat graph, as
     `show` and `show --diagram` list them; a shared layer's parameters count once."""
     seen_layers = set()
@@ -39,13 +46,14 @@ def node_summaries(model, record: list) -> Iterator[tuple[Any, str, str, int]]:
             layer_type, params = f"model {node.target}", 0
         else:
             layer = model.get_layer(node.name)
-            layer_type = node.type
+            layer_type = str(node.type)
             params = 0 if id(layer) in seen_layers else count_params(layer.weights)
             seen_layers.add(id(layer))
         yield node, layer_type, _shape(out), params
 
 
-def render_model(spec, name: str, model, record: list) -> str:
+def render_model(spec: CheckedSpec, name: str, model: keras.Model,
+                 record: list[tuple[Node, Any]]) -> str:
     """Renders one model's table and totals as text."""
     rows = [("id", "type", "output shape", "params", "line")]
     for node, layer_type, shape, params in node_summaries(model, record):
@@ -70,14 +78,15 @@ def render_model(spec, name: str, model, record: list) -> str:
     return "\n".join(lines)
 
 
-def _named(structure) -> dict:
+def _named(structure: Any) -> dict[str, Any]:
     if isinstance(structure, dict):
         return structure
     items = structure if isinstance(structure, (list, tuple)) else [structure]
     return {getattr(t, "name", str(i)): t for i, t in enumerate(items)}
 
 
-def render_models(spec, models: dict, record: dict) -> str:
+def render_models(spec: CheckedSpec, models: dict[str, keras.Model],
+                  record: dict[str, list[tuple[Node, Any]]]) -> str:
     """Renders every model of a spec (one table each)."""
     return "\n\n".join(render_model(spec, name, models[name], record.get(name, []))
                        for name in models)

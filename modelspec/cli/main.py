@@ -11,6 +11,7 @@ import importlib
 import json
 import os
 import sys
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -20,6 +21,9 @@ from modelspec.cli.util import OutputPath, handle_errors
 from modelspec.errors import SpecError, UsageError
 from modelspec.tfenv import quiet_tensorflow
 from modelspec.version import __version__
+
+if TYPE_CHECKING:
+    from modelspec.lang.flatgraph import Node
 
 # name → (module:attribute, one-line help). Help is static so that `--help` imports nothing.
 LAZY_COMMANDS = {
@@ -56,10 +60,10 @@ NOT_A_SPEC_OR_RUN = {"import"}
 class LazyGroup(click.Group):
     """A click group whose heavy commands are imported only when they run."""
 
-    def list_commands(self, ctx):
+    def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(set(super().list_commands(ctx)) | set(LAZY_COMMANDS))
 
-    def get_command(self, ctx, name):
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name in LAZY_COMMANDS:
             module, attr = LAZY_COMMANDS[name][0].split(":")
             command = getattr(importlib.import_module(module), attr)
@@ -67,7 +71,7 @@ class LazyGroup(click.Group):
             return command if name in NOT_A_SPEC_OR_RUN else preflight(command)
         return super().get_command(ctx, name)
 
-    def format_commands(self, ctx, formatter):
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = []
         for name in self.list_commands(ctx):
             if name in LAZY_COMMANDS:
@@ -89,7 +93,7 @@ class LazyGroup(click.Group):
               help="Refuse any path in a spec that resolves outside the spec's folder or "
                    "MODELSPEC_DATA_DIR (the same as MODELSPEC_CONFINE=1; docs/RELIABILITY.md).")
 @handle_errors
-def main(plugins, confine):
+def main(plugins: tuple[str, ...], confine: bool) -> None:
     """modelspec: declarative model specs for Keras 3 on TensorFlow.
 
     \b
@@ -144,7 +148,7 @@ def load_plugin(name: str) -> None:
 @click.argument("specs", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--quiet", "-q", is_flag=True, help="Print errors only.")
 @handle_errors
-def validate(specs, quiet):
+def validate(specs: tuple[str, ...], quiet: bool) -> None:
     """Check specs: YAML, schema and semantics (does not import TensorFlow).
 
     \b
@@ -182,7 +186,7 @@ def validate(specs, quiet):
               help="Also draw the layer graph to FILE (.svg, .png, .pdf; needs Graphviz).")
 @click.option("--collapse", is_flag=True, help="In the diagram, draw each block as one box.")
 @handle_errors
-def show(spec, params, diagram, collapse):
+def show(spec: str, params: tuple[str, ...], diagram: str | None, collapse: bool) -> None:
     """Build a spec and print its layers, output shapes and parameter counts.
 
     \b
@@ -201,7 +205,7 @@ def show(spec, params, diagram, collapse):
     from modelspec.lang.checks import load_and_check
 
     checked = load_and_check(spec, overrides=parse_param_overrides(params) or None)
-    record: dict = {}
+    record: dict[str, list[tuple[Node, Any]]] = {}
     models = build_models(checked, record=record, allocate=False)  # shapes, no weights
     click.echo(render_models(checked, models, record))
     if diagram:
@@ -214,7 +218,7 @@ def show(spec, params, diagram, collapse):
 @click.option("--output", "-o", type=OutputPath(dir_okay=False),
               help="Write to this file instead of standard output.")
 @handle_errors
-def schema(output):
+def schema(output: str | None) -> None:
     """Print the JSON Schema (Draft 2020-12) of specs, for editors and tools.
 
     \b

@@ -67,7 +67,7 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
-def data_dir_option(func):
+def data_dir_option(func: Callable[..., R]) -> Callable[..., R]:
     """Adds `--data-dir DIR` (default: env MODELSPEC_DATA_DIR) to a command that reads data.
 
     The folder holds local copies of downloaded data sets, one sub-folder per data set
@@ -75,7 +75,7 @@ def data_dir_option(func):
     """
 
     @functools.wraps(func)
-    def wrapper(*args, data_dir=None, **kwargs):
+    def wrapper(*args: Any, data_dir: str | None = None, **kwargs: Any) -> R:
         from modelspec.data.fetch import using_data_dir
         with using_data_dir(data_dir):
             return func(*args, **kwargs)

@@ -300,20 +300,9 @@ def export_spec_or_run(spec_or_run: str | Path, output: str | Path | None = None
     unknown = [n for n in names if n not in target.models]
     if unknown:
         raise UsageError(f"unknown model(s) {unknown}; the spec has {sorted(target.models)}")
-    if output is None:
-        if not section.get("directory"):
-            raise UsageError("no output directory: give --output DIR or set export.directory "
-                             "in the spec")
-        output = spec.base_dir / section["directory"]
-    raw_signature = section.get("raw_signature")
+    output = _output_directory(output, spec, section)
     if isinstance(preprocessing, str) and preprocessing == "auto":
-        data = DataSamples() if raw_signature is False else \
-            data_samples(spec, target.models, names, required=bool(raw_signature))
-        preprocessing = data.preprocessing
-        if data.inputs is not None:
-            kwargs.setdefault("samples", {names[0]: data.inputs})
-        if data.raw is not None:
-            kwargs.setdefault("raw_samples", {names[0]: data.raw})
+        preprocessing = _recorded_preprocessing(spec, target.models, names, section, kwargs)
     facts, assets = _spec_facts(spec)
     facts["source"] = {"kind": "run" if target.trained else "spec", "path": str(source)}
     if target.trained:
@@ -329,6 +318,32 @@ def export_spec_or_run(spec_or_run: str | Path, output: str | Path | None = None
                               metadata=facts, preprocessing=preprocessing, samples=samples,
                               raw_samples=raw_samples, assets=assets,
                               per_model=len(default_names) > 1)
+
+
+def _output_directory(output: str | Path | None, spec: CheckedSpec,
+                      section: Mapping[str, Any]) -> str | Path:
+    """The base output directory: `output`, else `export.directory` (relative to the spec)."""
+    if output is not None:
+        return output
+    if not section.get("directory"):
+        raise UsageError("no output directory: give --output DIR or set export.directory "
+                         "in the spec")
+    return spec.base_dir / section["directory"]
+
+
+def _recorded_preprocessing(spec: CheckedSpec, models: Mapping[str, Any],
+                            names: Sequence[str], section: Mapping[str, Any],
+                            kwargs: dict[str, Any]) -> Any:
+    """The preprocessing the data pipeline records (for `serving_raw`; None without one);
+    its example batches become the default `samples` / `raw_samples` in `kwargs`."""
+    raw_signature = section.get("raw_signature")
+    data = DataSamples() if raw_signature is False else \
+        data_samples(spec, models, names, required=bool(raw_signature))
+    if data.inputs is not None:
+        kwargs.setdefault("samples", {names[0]: data.inputs})
+    if data.raw is not None:
+        kwargs.setdefault("raw_samples", {names[0]: data.raw})
+    return data.preprocessing
 
 
 def _automatic_classify(spec: CheckedSpec, names: Sequence[str]) -> dict[str, Any]:

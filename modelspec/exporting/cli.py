@@ -73,7 +73,9 @@ def describe_export(version_dir: Path) -> str:
 @click.option("--param", "-p", "params", multiple=True, metavar="NAME=VALUE",
               help="Override a spec parameter (specs only), e.g. -p small=true.")
 @handle_errors
-def export_command(source, output, formats, models, weights, as_json, params):
+def export_command(source: Path, output: Path | None, formats: str | None,
+                   models: tuple[str, ...], weights: str | None, as_json: bool,
+                   params: tuple[str, ...]) -> None:
     """Export a spec or a training run as a versioned SavedModel for TensorFlow Serving.
 
     \b
@@ -124,7 +126,9 @@ def export_command(source, output, formats, models, weights, as_json, params):
 @click.option("--param", "-p", "params", multiple=True, metavar="NAME=VALUE",
               help="Override a spec parameter (a spec file only), e.g. -p small=true.")
 @handle_errors
-def predict_command(target, inputs, signature, model, rescale, output, pretty, params):
+def predict_command(target: Path, inputs: tuple[Path, ...], signature: str | None,
+                    model: str | None, rescale: float, output: Path | None, pretty: bool,
+                    params: tuple[str, ...]) -> None:
     """Predict with an export, a run or a spec on JSON/CSV/.npy/image input.
 
     \b

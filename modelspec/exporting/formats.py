@@ -17,6 +17,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import keras
 import numpy as np
@@ -112,6 +113,6 @@ def write_tflite(savedmodel_dir: Path, path: Path, reference: Mapping[str, np.nd
     return diff
 
 
-def to_numpy(values: Mapping) -> dict[str, np.ndarray]:
+def to_numpy(values: Mapping[str, Any]) -> dict[str, np.ndarray]:
     """Converts a dict of tensors (any backend) to NumPy arrays."""
     return {name: keras.ops.convert_to_numpy(value) for name, value in values.items()}

@@ -20,6 +20,9 @@ TFLITE_OPTIMIZE = ("none", "dynamic", "float16")
 DEFAULT_TOLERANCE = 1e-5   # reloaded SavedModel / .keras vs the in-memory model
 TFLITE_TOLERANCE = 1e-4    # TFLite (its kernels differ more)
 
+# `classify`: None (automatic), True/False, output names, or model name → one of those.
+Classify = bool | Sequence[str] | Mapping[str, Any] | None
+
 
 class ExportOptionError(ValueError):
     """An export option (`classify`, `labels`, `preprocessing`) does not fit the model.
@@ -53,7 +56,7 @@ class ExportOptions:
     """
 
     formats: tuple[str, ...] = ("savedmodel",)
-    classify: bool | Sequence[str] | Mapping[str, Any] | None = None
+    classify: Classify = None
     labels: Sequence[Any] | Mapping[str, Sequence[Any]] | None = None
     threshold: float = 0.5
     raw_signature: bool = True

@@ -37,7 +37,7 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif"}
 class InputSpec:
     """What a signature input expects: shape without the batch dim (None = any) and dtype."""
 
-    shape: tuple
+    shape: tuple[int | None, ...]
     dtype: str  # numpy-style name, or "string"
 
 
@@ -50,10 +50,10 @@ class Payload:
     signature: str | None = None
 
 
-def _array(values, name: str, spec: InputSpec, rows: int | None = None) -> np.ndarray:
+def _array(values: Any, name: str, spec: InputSpec, rows: int | None = None) -> np.ndarray:
     """Converts JSON/CSV/NumPy values of one input into a batch of the input's shape."""
     if spec.dtype == "string":
-        def decode(v):
+        def decode(v: Any) -> Any:  # bytes, or nested lists of bytes
             if isinstance(v, Mapping) and set(v) == {"b64"}:
                 return base64.b64decode(v["b64"])
             if isinstance(v, (list, tuple, np.ndarray)):
@@ -79,8 +79,9 @@ def _fit_shape(array: np.ndarray, name: str, spec: InputSpec,
         candidates.append(array)
     if rows is None and array.ndim == want:  # one example without the batch dimension
         candidates.append(array[None])
-    if all(d is not None for d in spec.shape) and array.ndim >= 1 and \
-            array.size and np.size(array[0]) == int(np.prod(spec.shape, dtype=np.int64)):
+    known = [d for d in spec.shape if d is not None]
+    if len(known) == len(spec.shape) and array.ndim >= 1 and \
+            array.size and np.size(array[0]) == int(np.prod(known, dtype=np.int64)):
         candidates.append(array.reshape((array.shape[0],) + tuple(spec.shape)))
     for candidate in candidates:
         if all(w is None or g == w for g, w in zip(candidate.shape[1:], spec.shape)):
@@ -252,10 +253,10 @@ def read_payload(files: Sequence[str | Path], inputs: Mapping[str, InputSpec],
                      ".npy, .npz or an image (.png, .jpg, .bmp, .gif)")
 
 
-def _jsonable(array: np.ndarray):
+def _jsonable(array: np.ndarray) -> Any:  # nested lists of JSON values
     array = np.asarray(array)
     if array.dtype.kind in "OSU":
-        def text(v):
+        def text(v: Any) -> str | dict[str, str]:
             if isinstance(v, bytes):
                 try:
                     return v.decode("utf-8")
@@ -269,7 +270,7 @@ def _jsonable(array: np.ndarray):
     return array.tolist()
 
 
-def format_response(outputs: Mapping[str, np.ndarray], style: str = "rows") -> dict:
+def format_response(outputs: Mapping[str, np.ndarray], style: str = "rows") -> dict[str, Any]:
     """Builds TF Serving's answer: `{"predictions": rows}` or `{"outputs": columns}`."""
     if style == "columns":
         if len(outputs) == 1:

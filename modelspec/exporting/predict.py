@@ -55,7 +55,7 @@ class Predictor:
                              + (f" (did you mean '{hint}'?)" if hint else ""))
 
 
-def _input_specs(specs: Mapping) -> dict[str, InputSpec]:
+def _input_specs(specs: Mapping[str, Any]) -> dict[str, InputSpec]:
     return {name: InputSpec(tuple(spec.shape.as_list()[1:]),
                             "string" if spec.dtype.name == "string" else spec.dtype.name)
             for name, spec in specs.items()}
@@ -66,7 +66,8 @@ def _from_savedmodel(version_dir: Path) -> Predictor:
     loaded = tf.saved_model.load(str(version_dir))
     signatures = {}
     for name, function in loaded.signatures.items():
-        def call(batch, function=function):
+        def call(batch: Mapping[str, np.ndarray],
+                 function: Any = function) -> dict[str, np.ndarray]:
             return {k: v.numpy() for k, v in function(
                 **{n: tf.constant(a) for n, a in batch.items()}).items()}
         signatures[name] = (_input_specs(function.structured_input_signature[1]), call)
@@ -91,7 +92,8 @@ def _from_target(target: Target, model: str | None, origin: str,
                                 threshold=options.threshold, preprocessing=prep)
     signatures = {}
     for sig, function in endpoints.functions.items():
-        def call(batch, function=function):
+        def call(batch: Mapping[str, np.ndarray],
+                 function: Callable[..., Any] = function) -> dict[str, np.ndarray]:
             return {k: np.asarray(v) for k, v in function(
                 {n: tf.constant(a) for n, a in batch.items()}).items()}
         signatures[sig] = (_input_specs(endpoints.signatures[sig]), call)

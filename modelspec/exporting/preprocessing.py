@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 import keras
 import tensorflow as tf
@@ -45,7 +45,7 @@ class RawFeature:
     """
 
     layers: Sequence[keras.layers.Layer]
-    shape: tuple = ()
+    shape: tuple[int | None, ...] = ()
     dtype: str = "float32"
     name: str | None = None
 
@@ -61,17 +61,17 @@ class RawPreprocessing:
         layers: The Keras layers it uses (tracked so lookup tables are saved).
     """
 
-    function: Callable[[dict], dict]
-    raw_inputs: Mapping[str, tuple]
+    function: Callable[[dict[str, Any]], dict[str, Any]]
+    raw_inputs: Mapping[str, tuple[Any, ...]]
     layers: Sequence[Any] = ()
 
 
-def _fail(message: str):
+def _fail(message: str) -> NoReturn:
     raise ExportOptionError("preprocessing", message)
 
 
 def _from_features(features: Mapping[str, RawFeature],
-                   model_inputs: Mapping[str, tuple]) -> RawPreprocessing:
+                   model_inputs: Mapping[str, tuple[Any, ...]]) -> RawPreprocessing:
     raw, produced = {}, {}
     for name, feature in features.items():
         if name not in model_inputs:
@@ -87,7 +87,8 @@ def _from_features(features: Mapping[str, RawFeature],
     return RawPreprocessing(lambda f: prep(f, training=False), model_io(prep)[0], [prep])
 
 
-def raw_preprocessing(preprocessing, model_inputs: Mapping[str, tuple]) -> RawPreprocessing | None:
+def raw_preprocessing(preprocessing: Any,
+                      model_inputs: Mapping[str, tuple[Any, ...]]) -> RawPreprocessing | None:
     """Normalises recorded preprocessing: raw features → every model input.
 
     Args:
@@ -134,7 +135,7 @@ def raw_preprocessing(preprocessing, model_inputs: Mapping[str, tuple]) -> RawPr
         if name not in produced and name not in raw_inputs:
             raw_inputs[name] = model_inputs[name]  # passed through unchanged
 
-    def function(features):
+    def function(features: Mapping[str, tf.Tensor]) -> dict[str, tf.Tensor]:
         out = dict(base.function({k: features[k] for k in base.raw_inputs}))
         result = {}
         for name, (_, dtype) in model_inputs.items():

@@ -30,6 +30,7 @@ import re
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
 
 STAGING_PREFIX = ".tmp-export-"
 _VERSION_RE = re.compile(r"^\s*[+-]?\d+\s*$")  # what TF Serving's safe_strto64 accepts
@@ -57,7 +58,7 @@ def version_of(name: str) -> int | None:
     return value if -_INT64_MAX - 1 <= value <= _INT64_MAX else None
 
 
-def existing_versions(base_dir: str | os.PathLike) -> list[int]:
+def existing_versions(base_dir: str | os.PathLike[str]) -> list[int]:
     """Returns the sorted version numbers present in `base_dir` (empty when it does not exist)."""
     base = Path(base_dir)
     if not base.is_dir():
@@ -66,13 +67,13 @@ def existing_versions(base_dir: str | os.PathLike) -> list[int]:
     return sorted(v for v in found if v is not None)
 
 
-def next_version(base_dir: str | os.PathLike) -> int:
+def next_version(base_dir: str | os.PathLike[str]) -> int:
     """Returns 1 + the highest existing version in `base_dir` (1 when there is none)."""
     versions = existing_versions(base_dir)
     return max(max(versions) + 1, 1) if versions else 1
 
 
-def latest_version_dir(base_dir: str | os.PathLike) -> Path | None:
+def latest_version_dir(base_dir: str | os.PathLike[str]) -> Path | None:
     """Returns the directory of the highest version in `base_dir`, or None."""
     base = Path(base_dir)
     best = None
@@ -83,7 +84,7 @@ def latest_version_dir(base_dir: str | os.PathLike) -> Path | None:
     return best[1] if best else None
 
 
-def make_staging_dir(base_dir: str | os.PathLike) -> Path:
+def make_staging_dir(base_dir: str | os.PathLike[str]) -> Path:
     """Creates (and returns) a fresh staging directory inside `base_dir`, creating `base_dir`.
 
     The name starts with `.tmp-export-<pid>-`, which TF Serving never takes for a version;
@@ -110,7 +111,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def remove_stale_staging(base_dir: str | os.PathLike, max_age: float = 86_400.0) -> list[Path]:
+def remove_stale_staging(base_dir: str | os.PathLike[str], max_age: float = 86_400.0) -> list[Path]:
     """Removes the staging directories of exports that are no longer running: those whose
     process (the pid in the name) has ended, and unnamed ones older than `max_age` seconds.
     Staging directories of running exports (concurrent ones included) are left alone."""
@@ -128,13 +129,13 @@ def remove_stale_staging(base_dir: str | os.PathLike, max_age: float = 86_400.0)
     return removed
 
 
-def remove_tree(path: str | os.PathLike | None) -> None:
+def remove_tree(path: str | os.PathLike[str] | None) -> None:
     """Removes a directory tree if it exists (used to clean up after failures)."""
     if path is not None and Path(path).exists():
         shutil.rmtree(path, ignore_errors=True)
 
 
-def _libc_renameat2():
+def _libc_renameat2() -> Any:  # the C function renameat2, or None where libc lacks it
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
         func = libc.renameat2
@@ -149,7 +150,7 @@ def _libc_renameat2():
 _RENAMEAT2 = _libc_renameat2()
 
 
-def rename_no_replace(src: str | os.PathLike, dst: str | os.PathLike) -> None:
+def rename_no_replace(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
     """Renames `src` to `dst`, failing with FileExistsError when `dst` exists.
 
     Uses `renameat2(RENAME_NOREPLACE)` when the platform has it, so the check and the rename
@@ -175,7 +176,7 @@ def rename_no_replace(src: str | os.PathLike, dst: str | os.PathLike) -> None:
     os.rename(src, dst)
 
 
-def publish(ready_dir: str | os.PathLike, base_dir: str | os.PathLike,
+def publish(ready_dir: str | os.PathLike[str], base_dir: str | os.PathLike[str],
             attempts: int = 1000) -> Path:
     """Renames a complete, checked directory to the next free version `base_dir/<N>`.
 

@@ -22,6 +22,8 @@ forcing.
 
 from __future__ import annotations
 
+from typing import Any
+
 from modelspec.errors import Collector, did_you_mean
 from modelspec.exporting.options import FORMATS, TFLITE_OPTIMIZE
 from modelspec.lang.schema.fragments import BOOL, INT, POS_INT, STR, obj, param_or
@@ -30,15 +32,15 @@ from modelspec.lang.spec import CheckedSpec
 WEIGHTS = ["final", "best", "latest"]
 
 
-def _p(schema: dict) -> dict:
+def _p(schema: dict[str, Any]) -> dict[str, Any]:
     return param_or(schema)
 
 
-def _names() -> dict:
+def _names() -> dict[str, Any]:
     return {"type": "array", "items": _p(STR), "minItems": 1, "uniqueItems": True}
 
 
-def export_schema() -> dict:
+def export_schema() -> dict[str, Any]:
     """Returns the JSON Schema (Draft 2020-12) of the `export:` section."""
     labels_list = {"type": "array", "items": _p({"type": ["string", "integer"]}),
                    "minItems": 1}
@@ -76,7 +78,7 @@ def export_schema() -> dict:
     }, description="SavedModel export for TensorFlow Serving (and other formats)")
 
 
-def _generate_schema() -> dict:
+def _generate_schema() -> dict[str, Any]:
     token = _p(INT | {"minimum": 0})
     return obj({
         "feed": _p(STR | {"description": "the model input fed the tokens generated so far "
@@ -91,7 +93,7 @@ def _generate_schema() -> dict:
                     "(each step's output fed back; see modelspec.decoding)")
 
 
-def _graph_outputs(spec, model_name: str) -> list[str]:
+def _graph_outputs(spec: CheckedSpec, model_name: str) -> list[str]:
     graph = spec.graphs.get(model_name)
     return list(graph.outputs) if graph is not None else []
 
@@ -169,7 +171,8 @@ def check_export(spec: CheckedSpec, errs: Collector) -> None:
                  expected="formats to include 'savedmodel'")
 
 
-def _check_generate(spec, generate, exported: list[str], errs) -> None:
+def _check_generate(spec: CheckedSpec, generate: Any, exported: list[str],
+                    errs: Collector) -> None:
     """`export.generate` names an input and an output of the one exported model."""
     if not isinstance(generate, dict):
         return

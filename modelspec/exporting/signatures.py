@@ -25,9 +25,10 @@ hand), and it needs no private API.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import keras
 import numpy as np
@@ -35,7 +36,13 @@ import tensorflow as tf
 
 from modelspec.build.compiler import call_model, model_io
 from modelspec.exporting.io import tensor_specs
-from modelspec.exporting.options import ExportOptionError
+from modelspec.exporting.options import Classify, ExportOptionError
+
+if TYPE_CHECKING:
+    from modelspec.decoding import GenerateConfig
+
+# Class names: one list (the single classifier output) or output name → list.
+Labels = Sequence[str] | Mapping[str, Sequence[str]] | None
 
 SERVING_DEFAULT = "serving_default"
 CLASSIFY = "classify"
@@ -57,13 +64,13 @@ class ClassifierOutput:
 class Endpoints:
     """The signatures of one model: name → python function and input signature."""
 
-    functions: dict[str, Callable] = field(default_factory=dict)
+    functions: dict[str, Callable[..., Any]] = field(default_factory=dict)
     signatures: dict[str, dict[str, tf.TensorSpec]] = field(default_factory=dict)
     tracked: list[Any] = field(default_factory=list)
     classifiers: list[ClassifierOutput] = field(default_factory=list)
 
 
-def _last_activation(tensor) -> str | None:
+def _last_activation(tensor: keras.KerasTensor) -> str | None:
     """`softmax` / `sigmoid` when that is the last activation producing `tensor`, else None.
 
     Pass-through layers after it (a linear `Activation`, e.g. a float32 cast added for mixed
@@ -85,7 +92,8 @@ def _last_activation(tensor) -> str | None:
     return None
 
 
-def _is_picture(activation: str, shape: tuple, input_shapes: set) -> bool:
+def _is_picture(activation: str, shape: tuple[int | None, ...],
+                input_shapes: set[tuple[int | None, ...]]) -> bool:
     """A sigmoid output that is an image or a reconstruction, not class probabilities.
 
     Sigmoid maps of rank > 1 (an image, a decoder's pixels) and sigmoid outputs shaped like
@@ -94,7 +102,8 @@ def _is_picture(activation: str, shape: tuple, input_shapes: set) -> bool:
     return activation == "sigmoid" and (len(shape) > 1 or shape in input_shapes)
 
 
-def find_classifiers(model: keras.Model, classify=None, labels=None,
+def find_classifiers(model: keras.Model, classify: Classify = None,
+                     labels: Labels = None,
                      threshold: float = 0.5) -> list[ClassifierOutput]:
     """Finds the outputs to expose as classifiers.
 
@@ -143,7 +152,8 @@ def find_classifiers(model: keras.Model, classify=None, labels=None,
     return found
 
 
-def _attach_labels(found: list[ClassifierOutput], labels, outputs: Mapping) -> None:
+def _attach_labels(found: list[ClassifierOutput], labels: Labels,
+                   outputs: Mapping[str, Any]) -> None:
     by_output = labels if isinstance(labels, Mapping) else (
         {found[0].output: labels} if len(found) == 1 else None)
     if by_output is None:
@@ -196,9 +206,10 @@ def classification_outputs(outputs: Mapping[str, Any],
     return result
 
 
-def build_endpoints(model: keras.Model, *, preprocessing=None, classify=None, labels=None,
+def build_endpoints(model: keras.Model, *, preprocessing: Any = None,
+                    classify: Classify = None, labels: Labels = None,
                     threshold: float = 0.5, raw_signature: bool = True,
-                    generate=None) -> Endpoints:
+                    generate: GenerateConfig | None = None) -> Endpoints:
     """Builds the serving functions of `model` (see the module docstring for what they are).
 
     Args:
@@ -219,13 +230,13 @@ def build_endpoints(model: keras.Model, *, preprocessing=None, classify=None, la
     endpoints.classifiers = find_classifiers(model, classify, labels, threshold)
     classifiers = endpoints.classifiers
 
-    def serve(features):
+    def serve(features: Mapping[str, tf.Tensor]) -> dict[str, tf.Tensor]:
         return call_model(model, features)
 
     endpoints.functions[SERVING_DEFAULT] = serve
     endpoints.signatures[SERVING_DEFAULT] = tensor_specs(inputs)
     if classifiers:
-        def classify_fn(features):
+        def classify_fn(features: Mapping[str, tf.Tensor]) -> dict[str, tf.Tensor]:
             return classification_outputs(call_model(model, features), classifiers)
 
         endpoints.functions[CLASSIFY] = classify_fn
@@ -237,7 +248,7 @@ def build_endpoints(model: keras.Model, *, preprocessing=None, classify=None, la
         except ValueError as err:
             raise ExportOptionError("generate", str(err)) from err
 
-        def generate_fn(features):
+        def generate_fn(features: Mapping[str, tf.Tensor]) -> dict[str, tf.Tensor]:
             return greedy_decode(model, features, generate)
 
         endpoints.functions[GENERATE] = generate_fn
@@ -248,7 +259,7 @@ def build_endpoints(model: keras.Model, *, preprocessing=None, classify=None, la
     if prep is not None:
         endpoints.tracked.extend(prep.layers)
 
-        def serve_raw(features):
+        def serve_raw(features: Mapping[str, tf.Tensor]) -> dict[str, tf.Tensor]:
             outputs = call_model(model, prep.function(dict(features)))
             outputs.update(classification_outputs(outputs, classifiers))
             return outputs
@@ -258,7 +269,7 @@ def build_endpoints(model: keras.Model, *, preprocessing=None, classify=None, la
     return endpoints
 
 
-def write_savedmodel(endpoints: Endpoints, path) -> None:
+def write_savedmodel(endpoints: Endpoints, path: str | os.PathLike[str]) -> None:
     """Writes the endpoints as a SavedModel at `path` with `keras.export.ExportArchive`."""
     archive = keras.export.ExportArchive()
     for resource in endpoints.tracked:

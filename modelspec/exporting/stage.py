@@ -15,9 +15,16 @@ import json
 import platform
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modelspec.exporting.options import ExportOptions
+
+if TYPE_CHECKING:
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from modelspec.exporting.signatures import Endpoints
 
 METADATA_FILE = "modelspec.json"
 
@@ -31,8 +38,9 @@ def _versions() -> dict[str, str]:
             "keras": keras.__version__, "python": platform.python_version()}
 
 
-def _describe(signature_fn) -> dict:
-    def spec(s):
+def _describe(signature_fn: Any) -> dict[str, Any]:
+    """The inputs and outputs (shape, dtype) of a reloaded SavedModel signature."""
+    def spec(s: tf.TensorSpec) -> dict[str, Any]:
         return {"shape": [None if d is None else int(d) for d in s.shape.as_list()],
                 "dtype": s.dtype.name}
     inputs = signature_fn.structured_input_signature[1]
@@ -40,7 +48,9 @@ def _describe(signature_fn) -> dict:
             "outputs": {k: spec(v) for k, v in sorted(signature_fn.structured_outputs.items())}}
 
 
-def _check_savedmodel(path: Path, endpoints, batches, tolerance) -> tuple[dict, dict, dict]:
+def _check_savedmodel(path: Path, endpoints: Endpoints, batches: Mapping[str, Mapping[str, Any]],
+                      tolerance: float) -> tuple[dict[str, float], dict[str, Any],
+                                                 dict[str, dict[str, np.ndarray]]]:
     """Reloads a SavedModel and compares every signature with the in-memory functions."""
     import tensorflow as tf
 
@@ -118,7 +128,7 @@ def accepted_batch(name: str, function: Any, signature: Mapping[str, Any],
                            f"sample batch tried ({tried}): {first}")
 
 
-def stage_model(model: Any, staging: Path, options: ExportOptions, *,
+def stage_model(model: keras.Model, staging: Path, options: ExportOptions, *,
                 metadata: Mapping[str, Any], preprocessing: Any = None,
                 sample: Mapping[str, Any] | None = None,
                 raw_sample: Mapping[str, Any] | None = None,
@@ -138,40 +148,25 @@ def stage_model(model: Any, staging: Path, options: ExportOptions, *,
     Raises:
         ExportCheckError: A written format does not reproduce the model.
     """
-    from modelspec.exporting import formats as export_formats
     from modelspec.exporting import signatures as sigs
-    formats, tolerance = options.formats, options.tolerance
-    classify, labels, threshold = options.classify, options.labels, options.threshold
-    raw_signature = options.raw_signature
-    tflite_tolerance, tflite_optimize = options.tflite_tolerance, options.tflite_optimize
     version_dir = staging / "version"
     version_dir.mkdir()
-    endpoints = sigs.build_endpoints(model, preprocessing=preprocessing, classify=classify,
-                                     labels=labels, threshold=threshold,
-                                     raw_signature=raw_signature, generate=options.generate)
-    batches: dict[str, dict[str, Any]] = {}
-    for name, signature in endpoints.signatures.items():
-        if name == sigs.CLASSIFY:  # the same inputs as serving_default
-            batches[name] = batches[sigs.SERVING_DEFAULT]
-            continue
-        given = raw_sample if name == sigs.SERVING_RAW else sample
-        batches[name] = accepted_batch(name, endpoints.functions[name], signature, given)
-    savedmodel_dir = version_dir if "savedmodel" in formats else staging / "savedmodel"
+    endpoints = sigs.build_endpoints(model, preprocessing=preprocessing,
+                                     classify=options.classify, labels=options.labels,
+                                     threshold=options.threshold,
+                                     raw_signature=options.raw_signature,
+                                     generate=options.generate)
+    batches = _check_batches(endpoints, sample, raw_sample)
+    savedmodel = "savedmodel" in options.formats
+    savedmodel_dir = version_dir if savedmodel else staging / "savedmodel"
     savedmodel_dir.mkdir(exist_ok=True)
     sigs.write_savedmodel(endpoints, savedmodel_dir)
     diffs, described, references = _check_savedmodel(savedmodel_dir, endpoints, batches,
-                                                     tolerance)
-    files = {"savedmodel": "."} if "savedmodel" in formats else {}
+                                                     options.tolerance)
+    files = {"savedmodel": "."} if savedmodel else {}
     default_batch = batches[sigs.SERVING_DEFAULT]
-    if "keras" in formats:
-        diffs["keras"] = export_formats.write_keras(
-            model, version_dir / export_formats.KERAS_FILE, default_batch, tolerance)
-        files["keras"] = export_formats.KERAS_FILE
-    if "tflite" in formats:
-        diffs["tflite"] = export_formats.write_tflite(
-            savedmodel_dir, version_dir / export_formats.TFLITE_FILE,
-            references[sigs.SERVING_DEFAULT], default_batch, tflite_tolerance, tflite_optimize)
-        files["tflite"] = export_formats.TFLITE_FILE
+    files.update(_write_other_formats(model, options, version_dir, savedmodel_dir,
+                                      references[sigs.SERVING_DEFAULT], default_batch, diffs))
     record = dict(metadata)
     record.update({
         "format": "modelspec-export/1",
@@ -182,12 +177,46 @@ def stage_model(model: Any, staging: Path, options: ExportOptions, *,
                          "labels": c.labels} for c in endpoints.classifiers],
         "files": files,
         "check": {"batch_size": len(next(iter(default_batch.values()))),
-                  "tolerance": tolerance, "max_abs_diff": diffs},
+                  "tolerance": options.tolerance, "max_abs_diff": diffs},
     })
-    meta_dir = version_dir / "assets" if "savedmodel" in formats else version_dir
+    meta_dir = version_dir / "assets" if savedmodel else version_dir
     meta_dir.mkdir(exist_ok=True)
     (meta_dir / METADATA_FILE).write_text(json.dumps(record, indent=2, default=str) + "\n",
                                           encoding="utf-8")
     for filename, text in (assets or {}).items():
         (meta_dir / filename).write_text(text, encoding="utf-8")
     return version_dir
+
+
+def _check_batches(endpoints: Endpoints, sample: Mapping[str, Any] | None,
+                   raw_sample: Mapping[str, Any] | None) -> dict[str, dict[str, Any]]:
+    """Signature name → the batch its checks call it on (data examples where given)."""
+    from modelspec.exporting import signatures as sigs
+    batches: dict[str, dict[str, Any]] = {}
+    for name, signature in endpoints.signatures.items():
+        if name == sigs.CLASSIFY:  # the same inputs as serving_default
+            batches[name] = batches[sigs.SERVING_DEFAULT]
+            continue
+        given = raw_sample if name == sigs.SERVING_RAW else sample
+        batches[name] = accepted_batch(name, endpoints.functions[name], signature, given)
+    return batches
+
+
+def _write_other_formats(model: keras.Model, options: ExportOptions, version_dir: Path,
+                         savedmodel_dir: Path, reference: Mapping[str, np.ndarray],
+                         batch: Mapping[str, np.ndarray], diffs: dict[str, float]
+                         ) -> dict[str, str]:
+    """Writes and checks the `.keras` and TFLite files asked for; their measured differences
+    go into `diffs`. Returns format → file name."""
+    from modelspec.exporting import formats as export_formats
+    files = {}
+    if "keras" in options.formats:
+        diffs["keras"] = export_formats.write_keras(
+            model, version_dir / export_formats.KERAS_FILE, batch, options.tolerance)
+        files["keras"] = export_formats.KERAS_FILE
+    if "tflite" in options.formats:
+        diffs["tflite"] = export_formats.write_tflite(
+            savedmodel_dir, version_dir / export_formats.TFLITE_FILE, reference, batch,
+            options.tflite_tolerance, options.tflite_optimize)
+        files["tflite"] = export_formats.TFLITE_FILE
+    return files

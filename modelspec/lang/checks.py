@@ -305,7 +305,7 @@ def check_layer_arguments(flat: FlatGraph, errs: Collector) -> None:
             continue  # the common case: repeated layers share their arguments
         for error in layer_validator(node.type).iter_errors(node.args):
             key = error.absolute_path[0] if error.absolute_path else None
-            path = node.arg_paths.get(key, node.path)
+            path = node.arg_paths.get(key, node.path) if isinstance(key, str) else node.path
             rest = tuple(error.absolute_path)[1:]
             if isinstance(error.instance, dict) and error.validator == "additionalProperties" \
                     and not error.absolute_path:

@@ -3,8 +3,9 @@
 The result is a list of `Node`s in creation order, each reading earlier nodes through
 `Ref`s, with readable unique names (`stage2_0_conv1`) and, for error messages, the document
 path it came from and its block-expansion path. Everything is checked here that can be
-checked without TensorFlow: unique ids, references that resolve (with did-you-mean), no
-reference to a later id, block parameters supplied, `vary` lengths, output ports.
+checked without TensorFlow: unique ids, references that resolve (with did-you-mean, in
+`modelspec.lang.references`), no reference to a later id, block parameters supplied, `vary`
+lengths, output ports.
 
 Example:
 >>> flat = expand_graph(spec_data["model"], ("model",), blocks, params, errs)
@@ -14,40 +15,49 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
 from modelspec.errors import Collector, did_you_mean
 from modelspec.lang import registry
-from modelspec.lang.expr import REF_NAME, ExpressionError
+from modelspec.lang.controls import Expansion, Overrides, Values
 from modelspec.lang.flatgraph import FlatGraph, Node, Ref, check_connected  # noqa: F401
 from modelspec.lang.flatgraph import keras_style_name as _snake
+from modelspec.lang.references import (
+    BLOCK_INPUT,
+    DEFAULT_PORT,
+    FAILED,
+    Instance,
+    Names,
+    Scope,
+    lookup,
+    source_path,
+)
 from modelspec.lang.schema.document import COMMON_KEYS
-from modelspec.lang.spec import resolve_value
+from modelspec.source import PathT, YamlMap
 
-BLOCK_INPUT = "input"
-DEFAULT_PORT = "out"  # what `in: enc` reads from a layer with several outputs
 MAX_LAYERS = 10_000  # layers of one model after every repeat and nested block (ResNet-1001: 3,338)
-MAX_REPEAT = 1000    # the schema's own bound on `repeat`, enforced here before expanding
+
+Models = set[str] | dict[str, Any]  # the spec's model names (→ their output names)
 
 
 class _TooLarge(Exception):
     """Stops an expansion that would exceed MAX_LAYERS (reported at the top-level item)."""
 
 
-@dataclass
-class _Instance:
-    """A block instance in a scope: its output and its inner scope (for `stage2.conv1`)."""
-
-    output: Ref
-    scope: dict
+class _Missing:
+    """A `call:` reference that did not resolve (its error is reported)."""
 
 
-class _Expander:
-    def __init__(self, blocks: dict, params: dict, errs: Collector, models: set | dict):
+_MISSING = _Missing()
+
+
+class _Expander(Values):
+    def __init__(self, blocks: YamlMap, params: Mapping[str, Any], errs: Collector,
+                 models: Models) -> None:
+        super().__init__(errs)
         self.blocks = blocks or {}
         self.params = params
-        self.errs = errs
         self.models = models
         self.nodes: list[Node] = []
         self.node_by_name: dict[str, Node] = {}
@@ -66,81 +76,16 @@ class _Expander:
         self.names.add(candidate)
         return candidate
 
-    def resolve(self, value, names, path):
-        try:
-            return resolve_value(value, names), True
-        except ExpressionError as err:
-            self.errs.add(path, str(err), expected=err.expected,
-                          suggestion=did_you_mean(err.name, names) if err.name else None)
-            return None, False
-
-    # -- references --------------------------------------------------------------------
-    def lookup(self, text: str, scope: dict, later: dict, path, expansion) -> Ref | None:
-        parts = text.split(".")
-        head = parts[0]
-        if head not in scope:
-            if head in later:
-                self.errs.add(path, f"'{head}' is defined later (line {later[head]}) — "
-                              "a layer can read only inputs and earlier layers",
-                              notes=expansion)
-            else:
-                self.errs.add(path, f"unknown layer or input '{head}'",
-                              expected="the id of an earlier layer or an input name",
-                              suggestion=did_you_mean(head, [k for k in scope if k]),
-                              notes=expansion)
-            return None
-        entry = scope[head]
-        if entry is _FAILED:
-            return None
-        for i, part in enumerate(parts[1:], start=1):
-            if isinstance(entry, _Instance):
-                if part not in entry.scope or part == BLOCK_INPUT:
-                    self.errs.add(path, f"block instance '{'.'.join(parts[:i])}' has no layer "
-                                  f"'{part}'", expected="the id of a layer inside the block",
-                                  suggestion=did_you_mean(part, entry.scope), notes=expansion)
-                    return None
-                entry = entry.scope[part]
-                continue
-            if i != len(parts) - 1 or entry.port not in (None, DEFAULT_PORT):
-                self.errs.add(path, f"'{text}' has too many parts", expected="id or id.port",
-                              notes=expansion)
-                return None
-            node = self.node_by_name.get(entry.node)
-            ports = node.ports if node is not None else None
-            if ports is None or (part not in ports and not part.isdigit()):
-                what = (f"one of its ports: {', '.join(ports)}" if ports else
-                        "no port: this layer has a single output (ports exist for layers with "
-                        "several outputs, e.g. an LSTM with return_state: true)")
-                self.errs.add(path, f"'{entry.node}' has no output port '{part}'",
-                              expected=what, suggestion=did_you_mean(part, ports or []),
-                              notes=expansion)
-                return None
-            return Ref(entry.node, part)
-        node = self.node_by_name.get(entry.node) if isinstance(entry, Ref) else None
-        if node is not None and node.kind == "model" and node.ports and entry.port is None:
-            self.errs.add(path, f"'{text}' calls model '{node.target}', which has several "
-                          "outputs", expected="one of them: " + ", ".join(
-                              f"{text}.{p}" for p in node.ports), notes=expansion)
-            return None
-        return entry.output if isinstance(entry, _Instance) else entry
+    def lookup(self, text: str, scope: Scope, later: Mapping[str, int], path: PathT,
+               expansion: Expansion) -> Ref | None:
+        return lookup(text, scope, later, self.node_by_name, self.errs, path, expansion)
 
     # -- layer lists -------------------------------------------------------------------
-    def expand_list(self, items, path, scope, names, prefix, first_input, expansion):
+    def expand_list(self, items: list[Any], path: PathT, scope: Scope, names: Mapping[str, Any],
+                    prefix: str, first_input: Ref | None,
+                    expansion: Expansion) -> tuple[Scope, Ref | None]:
         """Expands a list of layer items; returns (scope, last output Ref or None)."""
-        later: dict[str, Any] = {}
-        for i, item in enumerate(items):
-            if isinstance(item, dict) and isinstance(item.get("id"), str):
-                line = self.errs.source.position(path + (i, "id"))[0]
-                if item["id"] in later:
-                    self.errs.add(path + (i, "id"), f"duplicate id '{item['id']}' "
-                                  f"(first used at line {later[item['id']]})",
-                                  expected="ids unique within a model or block", notes=expansion)
-                else:
-                    later[item["id"]] = line
-                taken = scope.get(item["id"])
-                if isinstance(taken, Ref) and taken.node.startswith("<input:"):
-                    self.errs.add(path + (i, "id"), f"id '{item['id']}' is already an input "
-                                  "name", expected="a new id", notes=expansion)
+        later = self.declared_ids(items, path, scope, expansion)
         prev = first_input
         for i, item in enumerate(items):
             if not isinstance(item, dict):
@@ -159,67 +104,59 @@ class _Expander:
                 self.too_large = True
                 return scope, None
             if isinstance(item.get("id"), str):  # not in scope: it failed, here or on an input
-                scope.setdefault(item["id"], _FAILED)  # later uses are not errors of their own
+                scope.setdefault(item["id"], FAILED)  # later uses are not errors of their own
             if out is not None:
                 prev = out
         return scope, prev
 
-    def expand_item(self, item, ipath, scope, later, names, prefix, prev, expansion):
+    def declared_ids(self, items: list[Any], path: PathT, scope: Scope,
+                     expansion: Expansion) -> dict[str, int]:
+        """The ids of a list → their line; reports duplicates and ids taken by inputs."""
+        later: dict[str, int] = {}
+        for i, item in enumerate(items):
+            if isinstance(item, dict) and isinstance(item.get("id"), str):
+                line = self.errs.source.position(path + (i, "id"))[0]
+                if item["id"] in later:
+                    self.errs.add(path + (i, "id"), f"duplicate id '{item['id']}' "
+                                  f"(first used at line {later[item['id']]})",
+                                  expected="ids unique within a model or block", notes=expansion)
+                else:
+                    later[item["id"]] = line
+                taken = scope.get(item["id"])
+                if isinstance(taken, Ref) and taken.node.startswith("<input:"):
+                    self.errs.add(path + (i, "id"), f"id '{item['id']}' is already an input "
+                                  "name", expected="a new id", notes=expansion)
+        return later
+
+    def expand_item(self, item: YamlMap, ipath: PathT, scope: Scope, later: Mapping[str, int],
+                    names: Mapping[str, Any], prefix: str, prev: Ref | None,
+                    expansion: Expansion) -> Ref | None:
+        """Expands one item (`if:`, `repeat:`, `vary:`, then each copy); returns its output."""
         if "if" in item:
-            cond, ok = self.resolve(item["if"], names, ipath + ("if",))
-            if not ok:
+            cond = self.condition(item, ipath, names, expansion)
+            if cond is None:
                 return prev
-            if not isinstance(cond, bool):
-                self.errs.add(ipath + ("if",), f"'if' must be true or false, got {cond!r}",
-                              expected="a boolean or a comparison", notes=expansion)
-                return prev
-            if not cond:
+            if not cond:  # skipped: the item passes its (first) input through
                 inputs = self.read_inputs(item, ipath, scope, later, prev, expansion)
-                out = inputs[0] if inputs else prev
-                if isinstance(item.get("id"), str) and out is not None:
-                    scope[item["id"]] = out
-                return out
-        repeat = 1
-        if "repeat" in item:
-            repeat, ok = self.resolve(item["repeat"], names, ipath + ("repeat",))
-            if not ok or not isinstance(repeat, int) or isinstance(repeat, bool) or repeat < 1:
-                if ok:
-                    self.errs.add(ipath + ("repeat",), f"'repeat' must be a positive integer, "
-                                  f"got {repeat!r}", expected="an integer ≥ 1", notes=expansion)
-                return prev
-            if repeat > MAX_REPEAT:
-                self.errs.add(ipath + ("repeat",), f"'repeat' is {repeat}, more than "
-                              f"{MAX_REPEAT}", expected=f"an integer from 1 to {MAX_REPEAT}",
-                              notes=expansion)
-                return prev
+                passed = inputs[0] if inputs else prev
+                if isinstance(item.get("id"), str) and passed is not None:
+                    scope[item["id"]] = passed
+                return passed
+        repeat = self.repeat_count(item, ipath, names, expansion)
         vary = item.get("vary") or {}
-        for key, values in vary.items():
-            values, ok = self.resolve(values, names, ipath + ("vary", key))
-            if not ok:
-                return prev
-            if not isinstance(values, list) or len(values) != repeat:
-                got = len(values) if isinstance(values, list) else "not a list"
-                self.errs.add(ipath + ("vary", key), f"'vary.{key}' has {got} values but "
-                              f"'repeat' is {repeat}", expected=f"a list of {repeat} values, "
-                              "one per copy", notes=expansion)
-                return prev
+        if repeat is None or not self.check_vary(vary, repeat, ipath, names, expansion):
+            return prev
         ident = item.get("id")
         base = ident if isinstance(ident, str) else None
         inputs = self.read_inputs(item, ipath, scope, later, prev, expansion)
         if inputs is None:
             return prev
-        out, instance = None, None
+        out: Ref | None = None
+        instance: Instance | None = None
         for copy in range(repeat):
-            if base is not None:
-                copy_name = f"{prefix}{base}" + (f"_{copy}" if repeat > 1 else "")
-            else:
-                copy_name = None
-            overrides = {}
-            if copy == 0 and isinstance(item.get("first"), dict):
-                overrides.update({k: (v, ipath + ("first", k)) for k, v in item["first"].items()})
-            for key, values in vary.items():
-                values, _ = self.resolve(values, names, ipath + ("vary", key))
-                overrides[key] = (values[copy], ipath + ("vary", key, copy))
+            copy_name = (None if base is None else
+                         f"{prefix}{base}" + (f"_{copy}" if repeat > 1 else ""))
+            overrides = self.copy_overrides(item, ipath, names, vary, copy)
             copy_expansion = expansion
             if repeat > 1:
                 copy_expansion = expansion + (f"copy {copy} of {repeat} of "
@@ -234,11 +171,12 @@ class _Expander:
             if out is None:
                 return prev
             inputs = [out]
-        if isinstance(base, str):
+        if base is not None and out is not None:
             scope[base] = instance if instance is not None else out
         return out
 
-    def read_inputs(self, item, ipath, scope, later, prev, expansion):
+    def read_inputs(self, item: YamlMap, ipath: PathT, scope: Scope, later: Mapping[str, int],
+                    prev: Ref | None, expansion: Expansion) -> list[Ref] | None:
         if "in" not in item:
             if prev is None:
                 self.errs.add(ipath, "this layer has no input: it is first in a graph with "
@@ -257,7 +195,10 @@ class _Expander:
         return out
 
     # -- blocks --------------------------------------------------------------------------
-    def expand_block(self, item, ipath, scope, names, copy_name, inputs, overrides, expansion):
+    def expand_block(self, item: YamlMap, ipath: PathT, scope: Scope, names: Mapping[str, Any],
+                     copy_name: str | None, inputs: list[Ref], overrides: Overrides,
+                     expansion: Expansion) -> tuple[Ref | None, Instance | None]:
+        """Expands one copy of a `block:` item; returns (its output, the instance)."""
         name = item["block"]
         if name not in self.blocks:
             self.errs.add(ipath + ("block",), f"unknown block '{name}'",
@@ -269,43 +210,9 @@ class _Expander:
                           expected="blocks that do not call themselves", notes=expansion)
             return None, None
         block = self.blocks[name]
-        bpath = ("blocks", name)
-        declared = block.get("params") or {}
-        values = {}
-        for key, value in item.items():
-            if key in COMMON_KEYS or key == "block":
-                continue
-            if key not in declared:
-                self.errs.add(ipath + (key,), f"block '{name}' has no parameter '{key}'",
-                              expected=f"one of: {', '.join(declared) or '(none)'}",
-                              suggestion=did_you_mean(key, declared), key=True, notes=expansion)
-                continue
-            values[key] = (value, ipath + (key,))
-        for key, (value, vpath) in overrides.items():
-            if key not in declared:
-                self.errs.add(vpath, f"block '{name}' has no parameter '{key}'",
-                              expected=f"one of: {', '.join(declared) or '(none)'}",
-                              suggestion=did_you_mean(key, declared), key=True, notes=expansion)
-                continue
-            values[key] = (value, vpath)
-        local = _Names(names)
-        for key, default in declared.items():
-            if key in values:
-                value, ok = self.resolve(values[key][0], names, values[key][1])
-                if not ok:
-                    return None, None
-                local.paths[key] = _source_path(values[key][0], names, values[key][1])
-            elif default == "required":
-                self.errs.add(ipath, f"block '{name}' needs parameter '{key}'",
-                              expected=f"'{key}: ...' on this line (its definition is at line "
-                              f"{self.errs.source.position(bpath + ('params', key))[0]})",
-                              notes=expansion)
-                return None, None
-            else:
-                value, ok = self.resolve(default, names, bpath + ("params", key))
-                if not ok:
-                    return None, None
-            local[key] = value
+        local = self.block_params(item, ipath, names, overrides, expansion)
+        if local is None:
+            return None, None
         input_names = block.get("inputs") or [BLOCK_INPUT]
         if len(inputs) != len(input_names):
             self.errs.add(ipath + ("in",) if "in" in item else ipath,
@@ -313,13 +220,13 @@ class _Expander:
                           f"({', '.join(input_names)}), got {len(inputs)}",
                           expected=f"'in:' with {len(input_names)} tensor(s)", notes=expansion)
             return None, None
-        inner_scope = dict(zip(input_names, inputs))
+        inner_scope: Scope = dict(zip(input_names, inputs))
         label = copy_name or name
         prefix = f"{copy_name}_" if copy_name else self.unique(f"{_snake(name)}") + "_"
         here = expansion + (f"in block '{name}' used at line "
                             f"{self.errs.source.position(ipath)[0]} as '{label}'",)
         self.depth += 1
-        inner, out = self.expand_list(block.get("layers") or [], bpath + ("layers",),
+        inner, out = self.expand_list(block.get("layers") or [], ("blocks", name, "layers"),
                                       inner_scope, local, prefix, inputs[0], here)
         self.depth -= 1
         if out is None:
@@ -329,32 +236,92 @@ class _Expander:
             for node in self.nodes:
                 if node.name.startswith(prefix) and node.trainable is None:
                     node.trainable = flag
-        return out, _Instance(out, inner)
+        return out, Instance(out, inner)
+
+    def block_params(self, item: YamlMap, ipath: PathT, names: Mapping[str, Any],
+                     overrides: Overrides, expansion: Expansion) -> Names | None:
+        """The parameters a block instance sees (given, else defaults), or None (reported)."""
+        name = item["block"]
+        bpath: PathT = ("blocks", name)
+        declared = self.blocks[name].get("params") or {}
+        given = [(key, value, ipath + (key,)) for key, value in item.items()
+                 if key not in COMMON_KEYS and key != "block"]
+        given += [(key, value, vpath) for key, (value, vpath) in overrides.items()]
+        values: Overrides = {}
+        for key, value, vpath in given:
+            if key not in declared:
+                self.errs.add(vpath, f"block '{name}' has no parameter '{key}'",
+                              expected=f"one of: {', '.join(declared) or '(none)'}",
+                              suggestion=did_you_mean(key, declared), key=True, notes=expansion)
+                continue
+            values[key] = (value, vpath)
+        local = Names(names)
+        for key, default in declared.items():
+            if key in values:
+                value, ok = self.resolve(values[key][0], names, values[key][1])
+                if not ok:
+                    return None
+                local.paths[key] = source_path(values[key][0], names, values[key][1])
+            elif default == "required":
+                self.errs.add(ipath, f"block '{name}' needs parameter '{key}'",
+                              expected=f"'{key}: ...' on this line (its definition is at line "
+                              f"{self.errs.source.position(bpath + ('params', key))[0]})",
+                              notes=expansion)
+                return None
+            else:
+                value, ok = self.resolve(default, names, bpath + ("params", key))
+                if not ok:
+                    return None
+            local[key] = value
+        return local
 
     # -- single layers -------------------------------------------------------------------
-    def make_node(self, item, ipath, scope, names, copy_name, inputs, overrides, expansion,
-                  prefix=""):
+    def make_node(self, item: YamlMap, ipath: PathT, scope: Scope, names: Mapping[str, Any],
+                  copy_name: str | None, inputs: list[Ref], overrides: Overrides,
+                  expansion: Expansion, prefix: str = "") -> Ref | None:
+        """Makes the node of one copy of a `type:`, `model:` or `shares:` item."""
         if "type" in item:
             kind, layer_type = "layer", item["type"]
         elif "model" in item:
             kind, layer_type = "model", None
         else:
             kind, layer_type = "shares", None
-        args, arg_paths = {}, {}
         skip = set(COMMON_KEYS) | {"type", "model", "shares"}
-        for key, value in item.items():
-            if key not in skip:
-                args[key], arg_paths[key] = value, ipath + (key,)
+        arg_paths = {key: ipath + (key,) for key in item if key not in skip}
+        args = {key: item[key] for key in arg_paths}
         for key, (value, vpath) in overrides.items():
             args[key], arg_paths[key] = value, vpath
         for key, value in args.items():  # `units: $width` in a block: point at the width given
-            arg_paths[key] = _source_path(value, names, arg_paths[key])
+            arg_paths[key] = source_path(value, names, arg_paths[key])
         resolved = {}
         for key, value in args.items():
             value, ok = self.resolve(value, names, arg_paths[key])
             if not ok:
                 return None
             resolved[key] = value
+        call = self.call_arguments(item, ipath, scope, names, expansion)
+        if call is None:
+            return None
+        trainable = None
+        if "trainable" in item:
+            trainable, _ = self.resolve(item["trainable"], names, ipath + ("trainable",))
+        found, target = self.target(kind, item, ipath, scope, expansion)
+        if not found:
+            return None
+        default = prefix + _snake((layer_type or target or "layer").split(".")[-1])
+        name = self.unique(copy_name if copy_name else default)
+        ports = self.ports(kind, layer_type, target, resolved, call)
+        if len(self.nodes) >= MAX_LAYERS:
+            raise _TooLarge()
+        node = Node(name, kind, layer_type, resolved, list(inputs), call, target, trainable,
+                    ipath, expansion, arg_paths, ports)
+        self.nodes.append(node)
+        self.node_by_name[name] = node
+        return Ref(name, DEFAULT_PORT if ports and kind != "model" else None)
+
+    def call_arguments(self, item: YamlMap, ipath: PathT, scope: Scope,
+                       names: Mapping[str, Any], expansion: Expansion) -> dict[str, Any] | None:
+        """The item's `call:` values, references resolved; None when one fails (reported)."""
         call = {}
         for key, value in (item.get("call") or {}).items():
             cpath = ipath + ("call", key)
@@ -364,47 +331,9 @@ class _Expander:
             call[key] = self.call_value(value, scope, cpath, expansion)
             if call[key] is _MISSING:
                 return None
-        trainable = None
-        if "trainable" in item:
-            trainable, _ = self.resolve(item["trainable"], names, ipath + ("trainable",))
-        target = item.get("model") if kind == "model" else item.get("shares")
-        if kind == "model" and target not in self.models:
-            self.errs.add(ipath + ("model",), f"unknown model '{target}'",
-                          expected="the name of a model under 'models:'",
-                          suggestion=did_you_mean(target, self.models), notes=expansion)
-            return None
-        if kind == "shares":
-            shared = scope.get(target)
-            if shared is _FAILED:
-                return None
-            node = self.node_by_name.get(shared.node) if isinstance(shared, Ref) else None
-            if node is None or node.kind != "layer":
-                self.errs.add(ipath + ("shares",), f"'shares: {target}' does not name an "
-                              "earlier layer", expected="the id of an earlier layer in this graph",
-                              suggestion=did_you_mean(target, [k for k, v in scope.items()
-                                                               if isinstance(v, Ref)]),
-                              notes=expansion)
-                return None
-            target = node.name
-        default = prefix + _snake((layer_type or target or "layer").split(".")[-1])
-        name = self.unique(copy_name if copy_name else default)
-        ports = None
-        if kind == "layer":
-            ports = registry.output_ports(layer_type, resolved, call)
-        elif kind == "shares":
-            ports = self.node_by_name[target].ports
-        elif kind == "model":
-            outputs = self.models.get(target) if isinstance(self.models, dict) else None
-            ports = list(outputs) if outputs and len(outputs) > 1 else None
-        if len(self.nodes) >= MAX_LAYERS:
-            raise _TooLarge()
-        node = Node(name, kind, layer_type, resolved, list(inputs), call, target, trainable,
-                    ipath, expansion, arg_paths, ports)
-        self.nodes.append(node)
-        self.node_by_name[name] = node
-        return Ref(name, DEFAULT_PORT if ports and kind != "model" else None)
+        return call
 
-    def call_value(self, value, scope, cpath, expansion):
+    def call_value(self, value: Any, scope: Scope, cpath: PathT, expansion: Expansion) -> Any:
         if isinstance(value, str):
             ref = self.lookup(value, scope, {}, cpath, expansion)
             return _MISSING if ref is None else ref
@@ -414,29 +343,45 @@ class _Expander:
             return _MISSING if any(r is None for r in refs) else refs
         return value
 
+    def target(self, kind: str, item: YamlMap, ipath: PathT, scope: Scope,
+               expansion: Expansion) -> tuple[bool, str | None]:
+        """(found, the called model or the shared node's name); False when reported."""
+        target = item.get("model") if kind == "model" else item.get("shares")
+        if kind == "model" and target not in self.models:
+            self.errs.add(ipath + ("model",), f"unknown model '{target}'",
+                          expected="the name of a model under 'models:'",
+                          suggestion=did_you_mean(target, self.models), notes=expansion)
+            return False, None
+        if kind != "shares":
+            return True, target
+        shared = scope.get(target) if isinstance(target, str) else None
+        if shared is FAILED:
+            return False, None
+        node = self.node_by_name.get(shared.node) if isinstance(shared, Ref) else None
+        if node is None or node.kind != "layer":
+            self.errs.add(ipath + ("shares",), f"'shares: {target}' does not name an "
+                          "earlier layer", expected="the id of an earlier layer in this graph",
+                          suggestion=did_you_mean(target, [k for k, v in scope.items()
+                                                           if isinstance(v, Ref)]),
+                          notes=expansion)
+            return False, None
+        return True, node.name
 
-class _Names(dict):
-    """Parameters visible in a block, with where each value was written (for errors)."""
-
-    def __init__(self, names: dict):
-        super().__init__(names)
-        self.paths = dict(getattr(names, "paths", {}))
-
-
-def _source_path(value, names, path):
-    """The document path a plain `$name` of a block parameter stands for, else `path`."""
-    match = REF_NAME.match(value) if isinstance(value, str) else None
-    if match and match.group(1) in getattr(names, "paths", {}):
-        return names.paths[match.group(1)]
-    return path
+    def ports(self, kind: str, layer_type: str | None, target: str | None,
+              resolved: dict[str, Any], call: dict[str, Any]) -> list[str] | None:
+        """The named outputs of a node (None for a single output)."""
+        if kind == "layer":
+            assert layer_type is not None
+            return registry.output_ports(layer_type, resolved, call)
+        if kind == "shares":
+            assert target is not None
+            return self.node_by_name[target].ports
+        outputs = self.models.get(target) if isinstance(self.models, dict) and target else None
+        return list(outputs) if outputs and len(outputs) > 1 else None
 
 
-_MISSING = object()
-_FAILED = object()  # the id of a layer that could not be expanded (its error is reported)
-
-
-def expand_graph(graph: dict, path: tuple, blocks: dict, params: dict, errs: Collector,
-                 models: set | dict | None = None) -> FlatGraph | None:
+def expand_graph(graph: YamlMap, path: PathT, blocks: YamlMap, params: dict[str, Any],
+                 errs: Collector, models: Models | None = None) -> FlatGraph | None:
     """Expands one model's layer graph.
 
     Args:
@@ -453,7 +398,8 @@ def expand_graph(graph: dict, path: tuple, blocks: dict, params: dict, errs: Col
     """
     count = len(errs.problems)
     exp = _Expander(blocks, params, errs, models or set())
-    inputs, scope = {}, {}
+    inputs: dict[str, dict[str, Any]] = {}
+    refs: dict[str, Ref] = {}
     for name, decl in (graph.get("inputs") or {}).items():
         shape, ok = exp.resolve(decl.get("shape"), params, path + ("inputs", name, "shape"))
         dtype, ok2 = exp.resolve(decl.get("dtype", "float32"), params,
@@ -463,13 +409,15 @@ def expand_graph(graph: dict, path: tuple, blocks: dict, params: dict, errs: Col
                             "sparse": decl.get("sparse", False),
                             "ragged": decl.get("ragged", False)}
         exp.names.add(name)
-        scope[name] = Ref(f"<input:{name}>")
-    first = next(iter(scope.values())) if len(scope) == 1 else None
+        refs[name] = Ref(f"<input:{name}>")
+    scope: Scope = dict(refs)
+    first = next(iter(refs.values())) if len(refs) == 1 else None
     scope, last = exp.expand_list(graph.get("layers") or [], path + ("layers",), scope, params,
                                   "", first, ())
     if exp.too_large:
         return None
-    outputs, output_paths = {}, {}
+    outputs: dict[str, Ref] = {}
+    output_paths: dict[str, PathT] = {}
     declared = graph.get("outputs")
     if declared is None:
         declared = {"output": None}

@@ -19,7 +19,7 @@ import ast
 import math
 import operator
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 _BINARY = {
@@ -54,18 +54,19 @@ class ExpressionError(ValueError):
         expected: What was expected instead (for the "— expected ..." part of the message).
     """
 
-    def __init__(self, message: str, name: str | None = None, expected: str | None = None):
+    def __init__(self, message: str, name: str | None = None,
+                 expected: str | None = None) -> None:
         super().__init__(message)
         self.name = name
         self.expected = expected or ("a parameter defined under 'params:'" if name else ALLOWED)
 
 
-def is_reference(value) -> bool:
+def is_reference(value: object) -> bool:
     """True for strings of the form `$name` or `$(expression)`."""
     return isinstance(value, str) and bool(REF_NAME.match(value) or REF_EXPR.match(value))
 
 
-def evaluate_reference(value: str, names: dict):
+def evaluate_reference(value: str, names: Mapping[str, Any]) -> Any:
     """Evaluates `$name` or `$(expression)` against `names`.
 
     Raises:
@@ -84,7 +85,7 @@ def evaluate_reference(value: str, names: dict):
     return evaluate(match.group(1), names)
 
 
-def evaluate(text: str, names: dict):
+def evaluate(text: str, names: Mapping[str, Any]) -> Any:
     """Evaluates a safe arithmetic expression.
 
     Args:
@@ -117,14 +118,14 @@ def evaluate(text: str, names: dict):
                               "each operator") from None
 
 
-def _number(value):
+def _number(value: Any) -> int | float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ExpressionError(f"{value!r} is not a number", expected="numbers on both sides "
                               "of + - * / // % ** and in min/max/abs/int/round")
     return value
 
 
-def _check_size(value):
+def _check_size(value: Any) -> Any:
     if isinstance(value, complex):
         raise ExpressionError("the expression's result is a complex number",
                               expected="a real number (no fractional power of a negative "
@@ -139,7 +140,7 @@ def _check_size(value):
     return value
 
 
-def _check_arguments(function: str, args: list) -> None:
+def _check_arguments(function: str, args: list[int | float]) -> None:
     """Bounds a function's arguments before it runs: `round(12345, -10**9)` would compute
     10**(10**9) inside Python's `round`, long before the result could be checked."""
     if function == "round" and len(args) == 2:
@@ -150,73 +151,115 @@ def _check_arguments(function: str, args: list) -> None:
                                   f"-{_MAX_DIGITS} and {_MAX_DIGITS}")
 
 
-def _short(value) -> str:
+def _short(value: object) -> str:
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _eval(node, names):
-    if isinstance(node, ast.Constant):
-        if isinstance(node.value, str) and len(node.value) <= _MAX_STRING:
-            return node.value
-        if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
-            raise ExpressionError("only numbers and short quoted strings are allowed in "
-                                  f"expressions, got {_short(node.value)}")
+Names = Mapping[str, Any]  # the values an expression may name (the spec's params)
+
+
+def _eval(node: ast.expr, names: Names) -> Any:
+    """Evaluates one node through the handler of its type; any other node is refused."""
+    handler = _HANDLERS.get(type(node))
+    if handler is None:
+        raise ExpressionError(f"'{ast.unparse(node)}' is not allowed in expressions")
+    return handler(node, names)
+
+
+def _constant(node: ast.Constant, names: Names) -> Any:
+    if isinstance(node.value, str) and len(node.value) <= _MAX_STRING:
         return node.value
-    if isinstance(node, ast.Name):
-        if node.id in names:
-            return names[node.id]
-        if node.id in _CONSTANTS:
-            return _CONSTANTS[node.id]
-        raise ExpressionError(f"unknown parameter '{node.id}'", name=node.id)
-    if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
-        left = _number(_eval(node.left, names))
-        right = _number(_eval(node.right, names))
-        if isinstance(node.op, ast.Pow) and (abs(right) > 64 or abs(left) > 1e6 and right > 2):
-            raise ExpressionError("power too large in expression",
-                                  expected=f"a result of at most {_MAX_MAGNITUDE:.0e}")
-        try:
-            return _check_size(_BINARY[type(node.op)](left, right))
-        except ZeroDivisionError:
-            raise ExpressionError(f"division by zero in '{ast.unparse(node)}'",
-                                  expected="a divisor that is not zero") from None
-    if isinstance(node, ast.UnaryOp):
-        value = _eval(node.operand, names)
-        if isinstance(node.op, ast.Not):
-            return not value
-        if isinstance(node.op, ast.USub):
-            return -_number(value)
-        if isinstance(node.op, ast.UAdd):
-            return +_number(value)
-    if isinstance(node, ast.BoolOp):
-        values = [_eval(v, names) for v in node.values]
-        return all(values) if isinstance(node.op, ast.And) else any(values)
-    if isinstance(node, ast.Compare):
-        left = _eval(node.left, names)
-        for op, comparator in zip(node.ops, node.comparators):
-            if type(op) not in _COMPARE:
-                raise ExpressionError(f"operator '{type(op).__name__}' is not allowed")
-            right = _eval(comparator, names)
-            if type(op) not in (ast.Eq, ast.NotEq) and \
-                    isinstance(left, str) != isinstance(right, str):
-                raise ExpressionError(f"cannot order {_short(left)} and {_short(right)} in "
-                                      f"'{ast.unparse(node)}'",
-                                      expected="two numbers or two strings (== and != "
-                                      "compare anything)")
-            if not _COMPARE[type(op)](left, right):
-                return False
-            left = right
-        return True
-    if isinstance(node, ast.IfExp):
-        return _eval(node.body, names) if _eval(node.test, names) else _eval(node.orelse, names)
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
-            and node.func.id in _FUNCTIONS and not node.keywords:
-        args = [_number(_eval(a, names)) for a in node.args]
-        if not args:
-            raise ExpressionError(f"{node.func.id}() needs arguments")
-        _check_arguments(node.func.id, args)
-        try:
-            return _check_size(_FUNCTIONS[node.func.id](*args))
-        except TypeError as err:
-            raise ExpressionError(f"{node.func.id}(): {err}") from None
-    raise ExpressionError(f"'{ast.unparse(node)}' is not allowed in expressions")
+    if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
+        raise ExpressionError("only numbers and short quoted strings are allowed in "
+                              f"expressions, got {_short(node.value)}")
+    return node.value
+
+
+def _name(node: ast.Name, names: Names) -> Any:
+    if node.id in names:
+        return names[node.id]
+    if node.id in _CONSTANTS:
+        return _CONSTANTS[node.id]
+    raise ExpressionError(f"unknown parameter '{node.id}'", name=node.id)
+
+
+def _binary(node: ast.BinOp, names: Names) -> Any:
+    if type(node.op) not in _BINARY:
+        raise ExpressionError(f"'{ast.unparse(node)}' is not allowed in expressions")
+    left = _number(_eval(node.left, names))
+    right = _number(_eval(node.right, names))
+    if isinstance(node.op, ast.Pow) and (abs(right) > 64 or abs(left) > 1e6 and right > 2):
+        raise ExpressionError("power too large in expression",
+                              expected=f"a result of at most {_MAX_MAGNITUDE:.0e}")
+    try:
+        return _check_size(_BINARY[type(node.op)](left, right))
+    except ZeroDivisionError:
+        raise ExpressionError(f"division by zero in '{ast.unparse(node)}'",
+                              expected="a divisor that is not zero") from None
+
+
+def _unary(node: ast.UnaryOp, names: Names) -> Any:
+    """`-x`, `+x`, `not x`; a run of them (`--x`) is applied in a loop, not a recursion."""
+    chain = [node]
+    while isinstance(chain[-1].operand, ast.UnaryOp):
+        chain.append(chain[-1].operand)
+    value = _eval(chain[-1].operand, names)
+    for op in reversed(chain):
+        if isinstance(op.op, ast.Not):
+            value = not value
+        elif isinstance(op.op, ast.USub):
+            value = -_number(value)
+        elif isinstance(op.op, ast.UAdd):
+            value = +_number(value)
+        else:
+            raise ExpressionError(f"'{ast.unparse(op)}' is not allowed in expressions")
+    return value
+
+
+def _boolean(node: ast.BoolOp, names: Names) -> bool:
+    values = [_eval(v, names) for v in node.values]
+    return all(values) if isinstance(node.op, ast.And) else any(values)
+
+
+def _compare(node: ast.Compare, names: Names) -> bool:
+    left = _eval(node.left, names)
+    for op, comparator in zip(node.ops, node.comparators):
+        if type(op) not in _COMPARE:
+            raise ExpressionError(f"operator '{type(op).__name__}' is not allowed")
+        right = _eval(comparator, names)
+        if type(op) not in (ast.Eq, ast.NotEq) and \
+                isinstance(left, str) != isinstance(right, str):
+            raise ExpressionError(f"cannot order {_short(left)} and {_short(right)} in "
+                                  f"'{ast.unparse(node)}'",
+                                  expected="two numbers or two strings (== and != "
+                                  "compare anything)")
+        if not _COMPARE[type(op)](left, right):
+            return False
+        left = right
+    return True
+
+
+def _choice(node: ast.IfExp, names: Names) -> Any:
+    return _eval(node.body, names) if _eval(node.test, names) else _eval(node.orelse, names)
+
+
+def _call(node: ast.Call, names: Names) -> Any:
+    if not (isinstance(node.func, ast.Name) and node.func.id in _FUNCTIONS
+            and not node.keywords):
+        raise ExpressionError(f"'{ast.unparse(node)}' is not allowed in expressions")
+    args = [_number(_eval(a, names)) for a in node.args]
+    if not args:
+        raise ExpressionError(f"{node.func.id}() needs arguments")
+    _check_arguments(node.func.id, args)
+    try:
+        return _check_size(_FUNCTIONS[node.func.id](*args))
+    except TypeError as err:
+        raise ExpressionError(f"{node.func.id}(): {err}") from None
+
+
+# The closed set of node types an expression may contain, each with its evaluator.
+_HANDLERS: dict[type[ast.expr], Callable[[Any, Names], Any]] = {
+    ast.Constant: _constant, ast.Name: _name, ast.BinOp: _binary, ast.UnaryOp: _unary,
+    ast.BoolOp: _boolean, ast.Compare: _compare, ast.IfExp: _choice, ast.Call: _call,
+}

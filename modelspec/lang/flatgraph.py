@@ -9,8 +9,10 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from modelspec.errors import Collector
+from modelspec.source import PathT
 
 
 @functools.lru_cache(maxsize=1024)
@@ -38,37 +40,37 @@ class Node:
     name: str
     kind: str                      # "layer" | "model" | "shares"
     type: str | None = None        # layer type for kind == "layer"
-    args: dict = field(default_factory=dict)
-    inputs: list = field(default_factory=list)   # list[Ref]
-    call: dict = field(default_factory=dict)     # values may be Ref or list[Ref]
+    args: dict[str, Any] = field(default_factory=dict)  # resolved constructor arguments
+    inputs: list[Ref] = field(default_factory=list)
+    call: dict[str, Any] = field(default_factory=dict)  # values may be Ref or list[Ref]
     target: str | None = None      # shared node name, or model name
     trainable: bool | None = None
-    path: tuple = ()               # document path of the layer item
-    expansion: tuple = ()          # block-expansion path, outermost first
-    arg_paths: dict = field(default_factory=dict)
-    ports: list | None = None
+    path: PathT = ()               # document path of the layer item
+    expansion: tuple[str, ...] = ()  # block-expansion path, outermost first
+    arg_paths: dict[str, PathT] = field(default_factory=dict)
+    ports: list[str] | None = None
 
 
 @dataclass
 class FlatGraph:
     """A model's graph after expansion."""
 
-    inputs: dict                   # name → {"shape": [...], "dtype": str, "path": tuple}
-    nodes: list                    # list[Node], creation order
-    outputs: dict                  # name → Ref
-    output_paths: dict = field(default_factory=dict)
-    path: tuple = ()
+    inputs: dict[str, dict[str, Any]]  # name → {"shape": [...], "dtype": str, "path": tuple}
+    nodes: list[Node]              # creation order
+    outputs: dict[str, Ref]
+    output_paths: dict[str, PathT] = field(default_factory=dict)
+    path: PathT = ()
 
     def node(self, name: str) -> Node:
         return self._by_name[name]
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         self._by_name = {n.name: n for n in self.nodes}
 
 
 def check_connected(flat: FlatGraph, errs: Collector) -> None:
     """Every layer must contribute to an output (a forgotten branch is a likely mistake)."""
-    needed = set()
+    needed: set[str] = set()
     stack = [r.node for r in flat.outputs.values()]
     by_name = {n.name: n for n in flat.nodes}
     while stack:
@@ -82,7 +84,7 @@ def check_connected(flat: FlatGraph, errs: Collector) -> None:
             for ref in value if isinstance(value, list) else [value]:
                 if isinstance(ref, Ref):
                     stack.append(ref.node)
-        if node.kind == "shares":
+        if node.kind == "shares" and node.target is not None:
             stack.append(node.target)
     for node in flat.nodes:
         if node.name not in needed:

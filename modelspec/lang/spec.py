@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from modelspec.lang.expr import evaluate_reference, is_reference
 from modelspec.source import LoadedSpec, SourceMap
 
 
-def resolve_value(value: Any, names: dict[str, Any]) -> Any:
+def resolve_value(value: Any, names: Mapping[str, Any]) -> Any:
     """Substitutes parameter references in `value`, recursively (lists and dicts).
 
     Raises:

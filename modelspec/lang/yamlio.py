@@ -14,11 +14,13 @@ from __future__ import annotations
 import math
 import os
 import re
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from modelspec.errors import Problem, SpecError, UsageError, format_path
-from modelspec.source import LoadedSpec, SourceMap
+from modelspec.lang.yamlsyntax import explain_syntax_error
+from modelspec.source import LoadedSpec, PathT, SourceMap, YamlValue
 
 MAX_MB, MAX_NODES, MAX_DEPTH = 2, 100_000, 64
 MAX_BYTES = MAX_MB * 2**20
@@ -45,15 +47,19 @@ class _Node:
 
     __slots__ = ("kind", "tag", "value", "plain", "line", "col", "children", "target", "path")
 
-    def __init__(self, kind, event, path=()):
-        self.kind, self.path, self.children, self.target = kind, path, [], None
+    def __init__(self, kind: str, event: Any, path: PathT = ()) -> None:
+        self.kind, self.path = kind, path
+        self.children: list[_Node] = []
+        self.target: _Node | None = None
         self.line, self.col = event.start_mark.line + 1, event.start_mark.column + 1
         tag = getattr(event, "tag", None)
-        self.tag = None if tag is None else str(getattr(tag, "value", tag))
-        self.value, self.plain = getattr(event, "value", None), not getattr(event, "style", None)
+        self.tag: str | None = None if tag is None else str(getattr(tag, "value", tag))
+        # a scalar's text, or a collection's anchor name once composed
+        self.value: Any = getattr(event, "value", None)
+        self.plain = not getattr(event, "style", None)
 
 
-def _parse_events(text: str, ruamel_yaml):
+def _parse_events(text: str, ruamel_yaml: Any) -> Iterable[Any]:
     """The document's parse events: libyaml's C parser when it accepts the text, else ruamel.
 
     Only events are taken (no constructor runs on either path). PyYAML's libyaml binding
@@ -64,15 +70,18 @@ def _parse_events(text: str, ruamel_yaml):
     count LF only, as YAML 1.2, editors and `grep -n` do: libyaml (a YAML 1.1 parser) also
     breaks lines at U+0085, U+2028 and U+2029, so a text containing one goes to ruamel.
     """
+    events: Iterable[Any]
     if _OTHER_BREAKS.search(text):  # libyaml counts these as line breaks (YAML 1.1)
-        return ruamel_yaml(typ="safe", pure=True).parse(text)
+        events = ruamel_yaml(typ="safe", pure=True).parse(text)
+        return events
     try:
         import yaml
         if getattr(yaml, "__with_libyaml__", False):
             return list(yaml.parse(text, Loader=yaml.CSafeLoader))
     except Exception:  # any libyaml complaint: let ruamel report it precisely
         pass
-    return ruamel_yaml(typ="safe", pure=True).parse(text)
+    events = ruamel_yaml(typ="safe", pure=True).parse(text)
+    return events
 
 
 class _Abort(Exception):
@@ -87,63 +96,30 @@ def _clip(text: str) -> str:  # a user value short enough to quote in a message
     return text if len(text) <= 40 and "\n" not in text else repr(text)[1:38] + "..."
 
 
-def _position(text, index: int) -> tuple[int, int]:
+def _position(text: str | bytes, index: int) -> tuple[int, int]:
     """1-based (line, col) of a character (or byte) index in `text`."""
-    newline = "\n" if isinstance(text, str) else b"\n"
-    return text.count(newline, 0, index) + 1, index - text.rfind(newline, 0, index)
+    if isinstance(text, bytes):
+        return text.count(b"\n", 0, index) + 1, index - text.rfind(b"\n", 0, index)
+    return text.count("\n", 0, index) + 1, index - text.rfind("\n", 0, index)
 
 
-def _child_path(parent: _Node) -> tuple:
+def _child_path(parent: _Node) -> PathT:
     """The document path of the next child of an open collection (for syntax errors)."""
-    index, key = len(parent.children), (parent.children or [None])[-1]
+    index = len(parent.children)
     if parent.kind == "seq" or index % 2 == 0:
         return parent.path + ((index,) if parent.kind == "seq" else ())
-    return parent.path + ((key.value if key.kind == "scalar" else "?"),)
+    key = parent.children[-1]
+    return parent.path + (str(key.value) if key.kind == "scalar" else "?",)
 
 
-def _bad_tag(tag: str, kind: str):
+def _bad_tag(tag: str, kind: str) -> tuple[str, str]:
     """(message, expected) for a tag on a node of `kind` ('scalar', 'mapping', 'list')."""
     if tag.startswith(_STD) and tag[len(_STD):] in _SCALAR_TAGS + ("map", "seq"):
         return f"tag '{_show_tag(tag)}' cannot be used on a {kind}", "no tag"
     return f"tag '{_show_tag(tag)}' is not allowed", "plain YAML data (a spec is data, never code)"
 
 
-def _explain(err, text: str):
-    """Turns a ruamel scanner/parser error into (line, col, message, expected)."""
-    problem, context = str(err.problem or "invalid YAML"), str(err.context or "")
-    mark, cmark = err.problem_mark or err.context_mark, err.context_mark
-    line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-    where = f" (started at line {cmark.line + 1})" if cmark else ""
-    if problem.startswith("found character '\\t'"):
-        before = (text.splitlines() + [""])[mark.line][:mark.column] if mark else ""
-        return line, col, ("tab characters are not allowed for indentation" if not
-                           before.strip() else "a tab character is not allowed here"), "spaces"
-    if problem.startswith("found character") and "cannot start any token" in problem:
-        return line, col, f"a plain value cannot start with {problem.split()[2]}", \
-            "the value in quotes"
-    if problem == "mapping values are not allowed here":
-        return line, col, "unexpected ':' in a value", "a nested mapping on its own indented " \
-            "line, or quotes around a value that contains ': '"
-    if problem == "could not find expected ':'" and cmark:
-        return (cmark.line + 1, cmark.column + 1, "this line is neither 'key: value' nor a list "
-                "item", "'key: value' (or '- item' inside a list)")
-    found = {"'<block mapping start>'": "mapping entry", "'?'": "mapping key", "'-'": "list "
-             "item", "'<block sequence start>'": "list item"}.get(problem.split("found ")[-1])
-    if problem.startswith("expected <block end>, but found") and found:
-        return (line, col, f"unexpected {found}: the indentation does not match the block{where}",
-                "entries of one block indented by the same number of spaces")
-    if problem.startswith("expected ") and ", but " in problem:
-        wanted, got = problem[len("expected "):].replace("<block end>", "the end of the "
-                                                         "block").split(", but ", 1)
-        what = context.replace("while parsing a ", "") or "block"
-        return line, col, f"unexpected {got.split(' ', 1)[-1]} in a {what}{where}", wanted
-    if problem == "found unexpected end of stream" and "quoted" in context:
-        return line, col, f"the quoted string is never closed{where}", "a closing quote"
-    detail = f" ({context}{where.replace(' (', ', ')[:-1]})" if context else ""
-    return line, col, problem + detail, "valid YAML"
-
-
-def _scalar(node):
+def _scalar(node: _Node) -> tuple[YamlValue, tuple[str, str] | None]:
     """Resolves a scalar per the YAML 1.2 core schema → (value, (message, expected)|None)."""
     text, tag = node.value, node.tag
     if tag is None and node.plain:
@@ -171,40 +147,47 @@ def _scalar(node):
     if len(kinds) > 1:
         return text, None
     kind = ("an " if kinds[0] == "int" else "a ") + kinds[0]
-    return text, (f"'{_clip(text)}' is not {kind} (tagged '{_show_tag(tag)}')",
+    return text, (f"'{_clip(text)}' is not {kind} (tagged '{_show_tag(str(tag))}')",
                   f"{kind}, or no tag")
 
 
 class _Loader:
     """Composes the parser's events into nodes, then converts them to plain data."""
 
-    def __init__(self, text: str, filename: str):
+    def __init__(self, text: str, filename: str) -> None:
         self.text, self.filename, self.source = text, filename, SourceMap(filename=filename)
         self.problems: list[Problem] = []
-        self.count = 0
+        self.count = 0      # nodes produced, aliases expanded (tick)
+        self.composed = 0   # nodes composed from events
         self.reported: set[tuple[int, str]] = set()
 
-    def abort(self, line, col, path, msg, expected=None, stop=True):
-        """Records a problem; stops loading unless `stop` is False."""
+    def record(self, line: int, col: int, path: PathT, msg: str,
+               expected: str | None = None) -> None:
+        """Records a problem; loading goes on."""
         self.problems.append(Problem(self.filename, line, col, format_path(path), msg, expected))
-        if stop:
-            raise _Abort()
 
-    def report(self, node, path, msg, expected=None):
+    def abort(self, line: int, col: int, path: PathT, msg: str,
+              expected: str | None = None) -> NoReturn:
+        """Records a problem and stops loading."""
+        self.record(line, col, path, msg, expected)
+        raise _Abort()
+
+    def report(self, node: _Node, path: PathT, msg: str, expected: str | None = None) -> None:
         """Reports a problem of `node` once, even when aliases repeat the node."""
         if (id(node), msg) not in self.reported:
             self.reported.add((id(node), msg))
-            self.abort(node.line, node.col, path, msg, expected, stop=False)
+            self.record(node.line, node.col, path, msg, expected)
 
-    def compose(self):
+    def compose(self) -> _Node | None:
         """Returns the root node of the only document (None when there is none)."""
         from ruamel.yaml import YAML
         from ruamel.yaml.error import MarkedYAMLError, YAMLError
         from ruamel.yaml.reader import ReaderError
-        stack: list[Any] = []
-        roots: list[Any] = []
-        anchors, open_anchors = {}, set()
-        documents = composed = 0
+        stack: list[_Node] = []
+        roots: list[_Node] = []
+        anchors: dict[str, _Node] = {}
+        open_anchors: set[str] = set()
+        documents = 0
         try:
             for event in _parse_events(self.text, YAML):
                 kind = _EVENTS.get(type(event).__name__)
@@ -222,32 +205,13 @@ class _Loader:
                 elif kind is None:  # stream start/end, document end
                     continue
                 else:
-                    path = _child_path(stack[-1]) if stack else ()
-                    node, anchor = _Node(kind, event, path), event.anchor
-                    composed += 1
-                    if composed > MAX_NODES:
-                        self.abort(node.line, node.col, path, "the document has too many nodes "
-                                   f"(limit {MAX_NODES})", "a spec of a reasonable size")
-                    if kind == "alias":
-                        node.target = anchors.get(anchor)
-                        if node.target is None:
-                            why = ("is used inside the node it names" if anchor in open_anchors
-                                   else "is not defined before it")
-                            self.abort(node.line, node.col, path, f"alias '*{anchor}' {why}",
-                                       f"an anchor '&{anchor}' defined earlier in the file")
-                    elif kind == "scalar" and anchor:
-                        anchors[anchor] = node
-                    elif kind != "scalar":
-                        if len(stack) >= MAX_DEPTH:
-                            self.abort(node.line, node.col, path, "the document is nested too "
-                                       f"deeply (limit {MAX_DEPTH} levels)", "a flatter document")
-                        node.value = anchor
-                        open_anchors.add(anchor)
-                        stack.append(node)
+                    started = self.start_node(kind, event, stack, anchors, open_anchors)
+                    if started is None:  # a collection: children follow until its end event
                         continue
+                    node = started
                 (stack[-1].children if stack else roots).append(node)
         except MarkedYAMLError as err:
-            line, col, message, expected = _explain(err, self.text)
+            line, col, message, expected = explain_syntax_error(err, self.text)
             self.abort(line, col, stack[-1].path if stack else (), message, expected)
         except ReaderError as err:
             self.abort(*_position(self.text, err.position), (), f"control character U+"
@@ -257,17 +221,48 @@ class _Loader:
             self.abort(1, 1, (), f"invalid YAML: {str(err).splitlines()[0]}", "valid YAML")
         return roots[0] if roots else None
 
-    def tick(self, node, path):  # counts nodes as produced, aliases expanded
+    def start_node(self, kind: str, event: Any, stack: list[_Node], anchors: dict[str, _Node],
+                   open_anchors: set[str]) -> _Node | None:
+        """The node an event starts: a scalar or an alias (returned, to add to its parent), or
+        a collection (pushed on `stack` until its end event; None)."""
+        path = _child_path(stack[-1]) if stack else ()
+        node, anchor = _Node(kind, event, path), event.anchor
+        self.composed += 1
+        if self.composed > MAX_NODES:
+            self.abort(node.line, node.col, path, "the document has too many nodes "
+                       f"(limit {MAX_NODES})", "a spec of a reasonable size")
+        if kind == "alias":
+            node.target = anchors.get(anchor)
+            if node.target is None:
+                why = ("is used inside the node it names" if anchor in open_anchors
+                       else "is not defined before it")
+                self.abort(node.line, node.col, path, f"alias '*{anchor}' {why}",
+                           f"an anchor '&{anchor}' defined earlier in the file")
+        elif kind == "scalar" and anchor:
+            anchors[anchor] = node
+        elif kind != "scalar":
+            if len(stack) >= MAX_DEPTH:
+                self.abort(node.line, node.col, path, "the document is nested too "
+                           f"deeply (limit {MAX_DEPTH} levels)", "a flatter document")
+            node.value = anchor
+            open_anchors.add(anchor)
+            stack.append(node)
+            return None
+        return node
+
+    def tick(self, node: _Node, path: PathT) -> None:  # counts nodes as produced, aliases expanded
         self.count += 1
         if self.count > MAX_NODES:
             self.abort(node.line, node.col, path, f"too many nodes after expanding aliases (limit "
                        f"{MAX_NODES}) — anchors and aliases may not be used to build huge "
                        "documents")
 
-    def convert(self, node, path, depth=0, at=None, via=None):
+    def convert(self, node: _Node, path: PathT, depth: int = 0, at: tuple[int, int] | None = None,
+                via: tuple[int, int] | None = None) -> YamlValue:
         """Plain value of `node`; records positions (`at`: an alias's own, `via`: last alias)."""
         self.tick(node, path)
         if node.kind == "alias":
+            assert node.target is not None  # compose() resolved every alias or stopped
             return self.convert(node.target, path, depth, at or (node.line, node.col),
                                 (node.line, node.col))
         self.source.values[path] = at or (node.line, node.col)
@@ -284,16 +279,16 @@ class _Loader:
         if node.kind == "seq":
             return [self.convert(child, path + (i,), depth + 1, via=via)
                     for i, child in enumerate(node.children)]
-        result = {}
+        result: dict[str, YamlValue] = {}
         for key, knode, vnode in self.entries(node, path, depth):
             self.source.keys[path + (key,)] = (knode.line, knode.col)
             result[key] = self.convert(vnode, path + (key,), depth + 1, via=via)
         return result
 
-    def entries(self, node, path, depth):
+    def entries(self, node: _Node, path: PathT, depth: int) -> list[tuple[str, _Node, _Node]]:
         """Returns the (key, key node, value node) of a mapping, with merge keys applied."""
-        explicit: dict[Any, Any] = {}
-        keyed = []
+        explicit: dict[str, _Node] = {}
+        keyed: list[tuple[str | None, _Node, _Node]] = []
         for knode, vnode in zip(node.children[0::2], node.children[1::2]):
             target = knode.target or knode
             if target.kind == "scalar" and target.plain and target.value == "<<" and \
@@ -305,7 +300,8 @@ class _Loader:
             elif key is not None:
                 explicit[key] = knode
                 keyed.append((key, knode, vnode))
-        out, seen = [], set(explicit)
+        out: list[tuple[str, _Node, _Node]] = []
+        seen: set[str] = set(explicit)
         for key, knode, vnode in keyed:
             if key is not None:
                 out.append((key, knode, vnode))
@@ -328,7 +324,7 @@ class _Loader:
                             out.append(entry)
         return out
 
-    def key(self, knode, path):
+    def key(self, knode: _Node, path: PathT) -> str | None:
         """Returns a mapping key as a string, or None after reporting why it is not one."""
         node = knode.target or knode
         value, error = _scalar(node) if node.kind == "scalar" else (None, (
@@ -384,7 +380,7 @@ def load_text(text: str, filename: str = "<string>", *, path: Path | None = None
     return LoadedSpec(data=data, source=loader.source, path=path, text=text)
 
 
-def load(path_or_text, *, filename: str | None = None) -> LoadedSpec:
+def load(path_or_text: str | os.PathLike[str], *, filename: str | None = None) -> LoadedSpec:
     """Loads one spec document from a file (or from YAML text).
 
     Args:

@@ -8,6 +8,8 @@ lazily: `attack_command`, `dream_command`, `style_command`, `visualize_command`.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -15,8 +17,15 @@ from modelspec.cli.util import data_dir_option, handle_errors
 from modelspec.errors import SpecError, UsageError
 from modelspec.tfenv import quiet_tensorflow
 
+if TYPE_CHECKING:
+    import numpy as np
 
-def _common(func):
+    from modelspec.techniques.target import Classifier, Range
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _common(func: F) -> F:
     """Options shared by the three commands."""
     options = [
         click.option("--range", "value_range", type=float, nargs=2, metavar="LOW HIGH",
@@ -35,7 +44,8 @@ def _common(func):
     return func
 
 
-def _load(target, params, weights_file, output_name, need_output=True):
+def _load(target: str, params: tuple[str, ...], weights_file: str | None,
+          output_name: str | None, need_output: bool = True) -> Classifier:
     quiet_tensorflow()
     from modelspec.cli.params import parse_param_overrides
     from modelspec.techniques.target import load_classifier
@@ -49,7 +59,7 @@ def _load(target, params, weights_file, output_name, need_output=True):
     return classifier
 
 
-def _range(classifier, given) -> tuple:
+def _range(classifier: Classifier, given: Sequence[float] | None) -> Range:
     """The input range; falls back to [0, 1] (with a note) when the data cannot be read."""
     try:
         return classifier.ensure_range(given)
@@ -63,7 +73,8 @@ def _range(classifier, given) -> tuple:
         return classifier.value_range
 
 
-def _class_index(value: str | None, names, num_classes: int) -> int | None:
+def _class_index(value: str | None, names: Sequence[object] | None,
+                 num_classes: int) -> int | None:
     """--target as a class index: an integer, or one of the data's class names."""
     if value is None:
         return None
@@ -81,7 +92,7 @@ def _class_index(value: str | None, names, num_classes: int) -> int | None:
     return index
 
 
-def _epsilons(values) -> list[float]:
+def _epsilons(values: Sequence[str]) -> list[float]:
     out = []
     for value in values:
         for part in str(value).split(","):
@@ -111,8 +122,10 @@ def _epsilons(values) -> list[float]:
 @_common
 @data_dir_option
 @handle_errors
-def attack_command(target, epsilons, split, limit, out, as_json, target_class, value_range,
-                   weights_file, params, output_name):
+def attack_command(target: str, epsilons: tuple[str, ...], split: str, limit: int | None,
+                   out: str | None, as_json: bool, target_class: str | None,
+                   value_range: tuple[float, float] | None, weights_file: str | None,
+                   params: tuple[str, ...], output_name: str | None) -> None:
     """Adversarial examples by the fast gradient sign method (Goodfellow et al. 2015).
 
     \b
@@ -190,9 +203,12 @@ def attack_command(target, epsilons, split, limit, out, as_json, target_class, v
 @_common
 @data_dir_option
 @handle_errors
-def dream_command(target, class_index, layers, image, out, steps, step_size, octaves,
-                  octave_scale, tv, l2, jitter, seed, value_range, weights_file, params,
-                  output_name):
+def dream_command(target: str, class_index: int | None, layers: tuple[str, ...],
+                  image: str | None, out: str, steps: int | None, step_size: float,
+                  octaves: int, octave_scale: float, tv: float, l2: float, jitter: int,
+                  seed: int, value_range: tuple[float, float] | None,
+                  weights_file: str | None, params: tuple[str, ...],
+                  output_name: str | None) -> None:
     """Synthesise an input for a class, or DeepDream on a layer.
 
     \b
@@ -208,15 +224,7 @@ def dream_command(target, class_index, layers, image, out, steps, step_size, oct
       modelspec dream runs/lenet5 --layer c3 --image digit.png --out dream.png --octaves 3
       modelspec dream runs/vgg16 --layer stage3.conv --layer stage4.conv --image cat.jpg --out d.png
     """
-    import numpy as np
-
-    from modelspec.techniques.images import (
-        check_output_path,
-        read_image,
-        write_image,
-        write_labelled_image,
-    )
-    from modelspec.techniques.synthesis import deep_dream, synthesize_class
+    from modelspec.techniques.images import check_output_path, read_image
     if (class_index is None) == (not layers):
         raise UsageError("dream: give either --class N (class synthesis) or --layer ID "
                          "(DeepDream), not both and not neither")
@@ -226,38 +234,56 @@ def dream_command(target, class_index, layers, image, out, steps, step_size, oct
     low, high = _range(classifier, value_range or None)
     start = read_image(image, classifier.image_shape, (low, high)) if image else None
     if class_index is not None:
-        if start is None and classifier.spec.section("data") is not None:
-            from modelspec.techniques.target import mean_image
-            try:
-                start = mean_image(classifier)
-            except (SpecError, UsageError):
-                start = None
-        result, info = synthesize_class(classifier, class_index, steps=steps or 200,
-                                        step_size=step_size, l2=l2, tv=tv, jitter=jitter,
-                                        start=start, value_range=(low, high), seed=seed)
-        write_labelled_image(out, result, (low, high),
-                             f"class {class_index}: probability "
-                             f"{info['probability_before']:.2f} -> "
-                             f"{info['probability_after']:.2f}")
-        click.echo(f"class {class_index}: score {info['score_before']:.3f} → "
-                   f"{info['score_after']:.3f}, probability {info['probability_before']:.3f} → "
-                   f"{info['probability_after']:.3f}; wrote {out}")
-        return
+        _class_synthesis(classifier, class_index, start, out, (low, high), steps=steps or 200,
+                         step_size=step_size, l2=l2, tv=tv, jitter=jitter, seed=seed)
+    else:
+        _deep_dream(classifier, layers, start, out, (low, high), seed, steps=steps or 20,
+                    step_size=step_size, octaves=octaves, octave_scale=octave_scale)
+
+
+def _class_synthesis(classifier: Classifier, class_index: int, start: np.ndarray | None,
+                     out: str, value_range: Range, **options: Any) -> None:
+    """`dream --class N`: synthesises an input for the class and writes it, captioned."""
+    from modelspec.techniques.images import write_labelled_image
+    from modelspec.techniques.synthesis import synthesize_class
+    if start is None and classifier.spec.section("data") is not None:
+        from modelspec.techniques.target import mean_image
+        try:
+            start = mean_image(classifier)
+        except (SpecError, UsageError):
+            start = None
+    result, info = synthesize_class(classifier, class_index, start=start,
+                                    value_range=value_range, **options)
+    write_labelled_image(out, result, value_range,
+                         f"class {class_index}: probability "
+                         f"{info['probability_before']:.2f} -> "
+                         f"{info['probability_after']:.2f}")
+    click.echo(f"class {class_index}: score {info['score_before']:.3f} → "
+               f"{info['score_after']:.3f}, probability {info['probability_before']:.3f} → "
+               f"{info['probability_after']:.3f}; wrote {out}")
+
+
+def _deep_dream(classifier: Classifier, layers: Sequence[str], start: np.ndarray | None,
+                out: str, value_range: Range, seed: int, **options: Any) -> None:
+    """`dream --layer ID`: DeepDream on the layers from `start` (else grey + noise)."""
+    import numpy as np
+
+    from modelspec.techniques.images import write_image
+    from modelspec.techniques.synthesis import deep_dream
     from modelspec.techniques.target import feature_model
+    low, high = value_range
     features = feature_model(classifier, list(layers))
     if start is None:
         rng = np.random.default_rng(seed)
         start = np.clip((low + high) / 2 + 0.1 * (high - low)
                         * rng.standard_normal(classifier.image_shape), low, high)
-    result, info = deep_dream(classifier, features, start, steps=steps or 20,
-                              step_size=step_size, octaves=octaves, octave_scale=octave_scale,
-                              value_range=(low, high))
-    write_image(out, result, (low, high))
+    result, info = deep_dream(classifier, features, start, value_range=value_range, **options)
+    write_image(out, result, value_range)
     click.echo(f"layers {', '.join(features.names)}: RMS activation {info['norm_before']:.4f} → "
                f"{info['norm_after']:.4f}; wrote {out}")
 
 
-def _ids(values) -> list[str]:
+def _ids(values: Sequence[str]) -> list[str]:
     return [p.strip() for v in values for p in str(v).split(",") if p.strip()]
 
 
@@ -286,9 +312,12 @@ def _ids(values) -> list[str]:
 @_common
 @data_dir_option
 @handle_errors
-def style_command(target, content, style_image, content_layers, style_layers, out, steps,
-                  content_weight, style_weight, tv_weight, learning_rate, init, seed,
-                  value_range, weights_file, params, output_name):
+def style_command(target: str, content: str, style_image: str, content_layers: tuple[str, ...],
+                  style_layers: tuple[str, ...], out: str, steps: int, content_weight: float,
+                  style_weight: float, tv_weight: float, learning_rate: float, init: str,
+                  seed: int, value_range: tuple[float, float] | None,
+                  weights_file: str | None, params: tuple[str, ...],
+                  output_name: str | None) -> None:
     """Neural style transfer (Gatys et al. 2015) on a convolutional spec's layers.
 
     \b
@@ -359,8 +388,10 @@ def _units(text: str | None) -> list[int] | None:
 @click.option("--json", "as_json", is_flag=True, help="Also print the activations as JSON.")
 @_common
 @handle_errors
-def visualize_command(target, layer, units, top, split, limit, out, as_json, value_range,
-                      weights_file, params, output_name):
+def visualize_command(target: str, layer: str, units: str | None, top: int, split: str,
+                      limit: int, out: str, as_json: bool,
+                      value_range: tuple[float, float] | None, weights_file: str | None,
+                      params: tuple[str, ...], output_name: str | None) -> None:
     """What units of a layer respond to (Zeiler & Fergus, ECCV 2014).
 
     \b

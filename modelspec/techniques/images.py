@@ -8,16 +8,23 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from modelspec.errors import UsageError
 from modelspec.fileio import atomic_write_bytes
 
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from modelspec.techniques.target import Range
+
 FORMATS = (".png", ".jpg", ".jpeg")
 
 
-def check_output_path(path, option: str = "--out") -> Path:
+def check_output_path(path: str | Path, option: str = "--out") -> Path:
     """Raises UsageError unless `path` names a .png or .jpg file."""
     path = Path(path)
     if path.suffix.lower() not in FORMATS:
@@ -28,7 +35,8 @@ def check_output_path(path, option: str = "--out") -> Path:
     return path
 
 
-def read_image(path, shape: tuple, value_range: tuple, option: str = "--image") -> np.ndarray:
+def read_image(path: str | Path, shape: tuple[int, ...], value_range: Range,
+               option: str = "--image") -> np.ndarray:
     """Reads a PNG/JPEG/GIF/BMP file as one model input `(height, width, channels)`.
 
     The image is resized (bilinear) to the model's size, converted to its channels and
@@ -59,14 +67,14 @@ def read_image(path, shape: tuple, value_range: tuple, option: str = "--image") 
     return (np.clip(image.numpy(), 0, 255) / 255.0 * (high - low) + low).astype(np.float32)
 
 
-def to_uint8(image, value_range: tuple) -> np.ndarray:
+def to_uint8(image: np.ndarray, value_range: Range) -> np.ndarray:
     """Maps a model-space image back to uint8 pixels `(height, width, channels)`."""
     low, high = value_range
     pixels = (np.asarray(image, np.float32) - low) / (high - low) * 255.0
     return np.clip(np.round(pixels), 0, 255).astype(np.uint8)
 
 
-def write_image(path, image, value_range: tuple) -> Path:
+def write_image(path: str | Path, image: np.ndarray, value_range: Range) -> Path:
     """Writes one model-space image as PNG or JPEG (by suffix), atomically."""
     import tensorflow as tf
     path = check_output_path(path)
@@ -78,7 +86,7 @@ def write_image(path, image, value_range: tuple) -> Path:
     return atomic_write_bytes(path, data)
 
 
-def write_figure(path, figure) -> Path:
+def write_figure(path: str | Path, figure: Figure) -> Path:
     """Renders a `matplotlib.figure.Figure` to `path` (PNG/JPEG by suffix) atomically."""
     path = check_output_path(path)
     buffer = io.BytesIO()
@@ -87,7 +95,7 @@ def write_figure(path, figure) -> Path:
     return atomic_write_bytes(path, buffer.getvalue())
 
 
-def show(axis, image, value_range: tuple, title: str = "") -> None:
+def show(axis: Axes, image: np.ndarray, value_range: Range, title: str = "") -> None:
     """Draws a model-space image on a matplotlib axis (grey for one channel)."""
     pixels = to_uint8(image, value_range)
     if pixels.shape[-1] == 1:
@@ -103,7 +111,8 @@ def show(axis, image, value_range: tuple, title: str = "") -> None:
 MIN_PICTURE_SIDE = 256  # a 28×28 or 32×32 synthesis is too small to look at
 
 
-def write_labelled_image(path, image, value_range: tuple, caption: str) -> Path:
+def write_labelled_image(path: str | Path, image: np.ndarray, value_range: Range,
+                         caption: str) -> Path:
     """Writes a model-space image scaled up (nearest neighbour, a whole factor, to at least
     `MIN_PICTURE_SIDE` pixels, so that each model pixel stays a crisp square) with `caption`
     printed in a white band beneath it (Pillow's default font), as PNG or JPEG, atomically."""

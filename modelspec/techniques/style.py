@@ -18,13 +18,21 @@ same architecture with `--weights FILE`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from modelspec.errors import UsageError
-from modelspec.techniques.synthesis import total_variation
+from modelspec.techniques.synthesis import FeaturesFn, total_variation
+
+if TYPE_CHECKING:
+    import tensorflow as tf
+
+    from modelspec.techniques.target import Classifier, Range
 
 
-def gram_matrix(features):
+def gram_matrix(features: tf.Tensor) -> tf.Tensor:
     """Gram matrices `(batch, channels, channels)` of feature maps `(batch, h, w, channels)`."""
     import tensorflow as tf
     shape = tf.shape(features)
@@ -32,12 +40,13 @@ def gram_matrix(features):
     return tf.einsum("bijc,bijd->bcd", features, features) / positions
 
 
-def _relative(difference, target):
+def _relative(difference: tf.Tensor, target: tf.Tensor) -> tf.Tensor:
     import tensorflow as tf
     return tf.reduce_sum(tf.square(difference)) / (tf.reduce_sum(tf.square(target)) + 1e-12)
 
 
-def check_style_layers(features, names, shapes_of) -> None:
+def check_style_layers(features: FeaturesFn, names: Sequence[str],
+                       shapes_of: Sequence[tuple[int | None, ...]]) -> None:
     """Raises UsageError for style layers whose outputs are not feature maps."""
     for name, shape in zip(names, shapes_of):
         if len(shape) != 4:
@@ -45,10 +54,12 @@ def check_style_layers(features, names, shapes_of) -> None:
                              "expected a convolutional feature map (height, width, channels)")
 
 
-def style_transfer(classifier, content_features, style_features, content, style, *,
+def style_transfer(classifier: Classifier, content_features: FeaturesFn,
+                   style_features: FeaturesFn, content: np.ndarray, style: np.ndarray, *,
                    steps: int = 100, content_weight: float = 1.0, style_weight: float = 10.0,
                    tv_weight: float = 0.01, learning_rate: float = 0.02, init: str = "content",
-                   value_range=None, seed: int = 0):
+                   value_range: Sequence[float] | None = None,
+                   seed: int = 0) -> tuple[np.ndarray, dict[str, list[float]]]:
     """Optimises an image with the content of `content` and the style of `style`.
 
     Args:
@@ -91,20 +102,13 @@ def style_transfer(classifier, content_features, style_features, content, style,
     check_style_layers(style_features, getattr(style_features, "names", []),
                        [m.shape for m in style_maps])
     style_targets = [gram_matrix(m) for m in style_maps]
-    if init == "content":
-        start = np.asarray(content, np.float32)
-    else:
-        start = np.random.default_rng(seed).uniform(low, high, content.shape).astype(np.float32)
-    image = tf.Variable(start[None])
+    image = tf.Variable(_start(content, init, seed, (low, high))[None])
     optimizer = keras.optimizers.Adam(learning_rate=learning_rate * span)
     history: dict[str, list[float]] = {"loss": [], "content_loss": [], "style_loss": []}
     for _ in range(int(steps)):
         with tf.GradientTape() as tape:
-            c_loss = tf.add_n([_relative(f - t, t) for f, t in
-                               zip(content_features(image), content_targets)]) \
-                / len(content_targets)
-            s_loss = tf.add_n([_relative(gram_matrix(f) - t, t) for f, t in
-                               zip(style_features(image), style_targets)]) / len(style_targets)
+            c_loss, s_loss = _losses(image, content_features, content_targets, style_features,
+                                     style_targets)
             loss = (content_weight * c_loss + style_weight * s_loss
                     + tv_weight * total_variation(image / span))
         gradient = tape.gradient(loss, image)
@@ -114,3 +118,24 @@ def style_transfer(classifier, content_features, style_features, content, style,
         history["content_loss"].append(float(c_loss))
         history["style_loss"].append(float(s_loss))
     return image.numpy()[0], history
+
+
+def _start(content: np.ndarray, init: str, seed: int, value_range: Range) -> np.ndarray:
+    """The image optimisation starts from: the content image, or white noise (as Gatys)."""
+    if init == "content":
+        return np.asarray(content, np.float32)
+    low, high = value_range
+    return np.random.default_rng(seed).uniform(low, high, content.shape).astype(np.float32)
+
+
+def _losses(image: tf.Variable, content_features: FeaturesFn, content_targets: list[tf.Tensor],
+            style_features: FeaturesFn, style_targets: list[tf.Tensor]
+            ) -> tuple[tf.Tensor, tf.Tensor]:
+    """(content loss, style loss) of `image`: relative squared errors of the content layers'
+    features and of the style layers' Gram matrices, each averaged over its layers."""
+    import tensorflow as tf
+    c_loss = tf.add_n([_relative(f - t, t) for f, t in
+                       zip(content_features(image), content_targets)]) / len(content_targets)
+    s_loss = tf.add_n([_relative(gram_matrix(f) - t, t) for f, t in
+                       zip(style_features(image), style_targets)]) / len(style_targets)
+    return c_loss, s_loss

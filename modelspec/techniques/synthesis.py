@@ -20,19 +20,27 @@ fractions of that range.
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from modelspec.errors import UsageError
 
+if TYPE_CHECKING:
+    import tensorflow as tf
 
-def _tf():
+    from modelspec.techniques.target import Classifier, Range
+
+FeaturesFn = Callable[[Any], list[Any]]  # images → a list of layer outputs (tf.Tensor)
+
+
+def _tf() -> Any:  # the tensorflow module, imported when first needed
     import tensorflow as tf
     return tf
 
 
-def total_variation(images):
+def total_variation(images: tf.Tensor) -> tf.Tensor:
     """Mean absolute difference between neighbouring pixels of a batch of images."""
     tf = _tf()
     dy = images[:, 1:, :, :] - images[:, :-1, :, :]
@@ -41,7 +49,7 @@ def total_variation(images):
 
 
 @contextlib.contextmanager
-def logits_view(classifier):
+def logits_view(classifier: Classifier) -> Iterator[bool]:
     """Makes the model output logits while inside, when its output layer applies softmax.
 
     The output layer's `activation` is swapped for the identity during the `with` block
@@ -61,7 +69,8 @@ def logits_view(classifier):
         layer.activation = activation
 
 
-def class_score(classifier, images, class_index: int, from_logits: bool):
+def class_score(classifier: Classifier, images: tf.Tensor, class_index: int,
+                from_logits: bool) -> tf.Tensor:
     """The class's logit, or its log-probability for a model that outputs probabilities."""
     tf = _tf()
     scores = classifier.scores(images)
@@ -70,16 +79,19 @@ def class_score(classifier, images, class_index: int, from_logits: bool):
     return tf.math.log(scores[:, class_index] + 1e-12)
 
 
-def _probability(classifier, image, class_index: int, from_logits: bool) -> float:
+def _probability(classifier: Classifier, image: tf.Tensor, class_index: int,
+                 from_logits: bool) -> float:
     tf = _tf()
     scores = classifier.scores(image[None])
     probs = tf.nn.softmax(scores) if from_logits else scores
     return float(probs[0, class_index])
 
 
-def synthesize_class(classifier, class_index: int, *, steps: int = 200,
+def synthesize_class(classifier: Classifier, class_index: int, *, steps: int = 200,
                      step_size: float = 0.01, l2: float = 0.001, tv: float = 0.05,
-                     jitter: int = 1, start=None, value_range=None, seed: int = 0):
+                     jitter: int = 1, start: np.ndarray | None = None,
+                     value_range: Sequence[float] | None = None,
+                     seed: int = 0) -> tuple[np.ndarray, dict[str, Any]]:
     """Synthesises an input the classifier scores highly for `class_index`.
 
     Args:
@@ -122,8 +134,9 @@ def synthesize_class(classifier, class_index: int, *, steps: int = 200,
                        l2, tv, jitter, (low, high), rng)
 
 
-def _ascend(classifier, image, class_index, from_logits, steps, step_size, l2, tv, jitter,
-            value_range, rng):
+def _ascend(classifier: Classifier, image: tf.Variable, class_index: int, from_logits: bool,
+            steps: int, step_size: float, l2: float, tv: float, jitter: int,
+            value_range: Range, rng: np.random.Generator) -> tuple[np.ndarray, dict[str, Any]]:
     tf = _tf()
     low, high = value_range
     span, middle = high - low, (low + high) / 2
@@ -148,12 +161,12 @@ def _ascend(classifier, image, class_index, from_logits, steps, step_size, l2, t
                                                       from_logits)}
 
 
-def _probabilities(classifier, image) -> bool:
+def _probabilities(classifier: Classifier, image: tf.Tensor) -> bool:
     from modelspec.techniques.fgsm import is_probability
     return is_probability(classifier.scores(image))
 
 
-def activation_norm(features, images) -> float:
+def activation_norm(features: FeaturesFn, images: tf.Tensor) -> float:
     """Root mean square of the activations of the layers `features` returns for `images`."""
     tf = _tf()
     outputs = features(tf.convert_to_tensor(images, tf.float32))
@@ -161,8 +174,10 @@ def activation_norm(features, images) -> float:
                          / len(outputs)))
 
 
-def deep_dream(classifier, features, image, *, steps: int = 50, step_size: float = 0.01,
-               octaves: int = 1, octave_scale: float = 1.4, value_range=None):
+def deep_dream(classifier: Classifier, features: FeaturesFn, image: np.ndarray, *,
+               steps: int = 50, step_size: float = 0.01, octaves: int = 1,
+               octave_scale: float = 1.4, value_range: Sequence[float] | None = None
+               ) -> tuple[np.ndarray, dict[str, Any]]:
     """Amplifies what layers respond to: gradient ascent on their mean squared activation.
 
     Args:

@@ -10,13 +10,23 @@ and its spec. `feature_model` gives the outputs of layers named by their spec id
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modelspec.errors import UsageError, did_you_mean
 
-COMMON_RANGES = ((0.0, 1.0), (-1.0, 1.0), (0.0, 255.0))
+if TYPE_CHECKING:
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from modelspec.data.pipeline import DataBundle
+    from modelspec.lang.spec import CheckedSpec
+
+Range = tuple[float, float]  # (low, high) of the input pixels
+COMMON_RANGES: tuple[Range, ...] = ((0.0, 1.0), (-1.0, 1.0), (0.0, 255.0))
 
 
 @dataclass
@@ -34,18 +44,18 @@ class Classifier:
         run_dir: The run directory, or None for a spec.
     """
 
-    model: Any
+    model: keras.Model
     image: str
     output: str | None
-    spec: Any
+    spec: CheckedSpec
     origin: str
     trained: bool
-    value_range: tuple | None = None
+    value_range: Range | None = None
     run_dir: Path | None = None
-    _datasets: Any = field(default=None, repr=False)
+    _datasets: DataBundle | None = field(default=None, repr=False)
 
     @property
-    def image_shape(self) -> tuple:
+    def image_shape(self) -> tuple[int, ...]:
         """`(height, width, channels)` of the image input."""
         return tuple(int(d) for d in self.model.input[self.image].shape[1:])
 
@@ -53,11 +63,11 @@ class Classifier:
     def num_classes(self) -> int:
         return int(self.model.output[self.output].shape[-1])
 
-    def scores(self, images, training: bool = False):
+    def scores(self, images: np.ndarray | tf.Tensor, training: bool = False) -> tf.Tensor:
         """Class scores (the output as the spec defines it) for a batch of images."""
         return self.model({self.image: images}, training=training)[self.output]
 
-    def datasets(self):
+    def datasets(self) -> DataBundle:
         """The spec's `DataBundle` for this model (built once)."""
         if self._datasets is None:
             from modelspec.build.compiler import model_io
@@ -70,7 +80,7 @@ class Classifier:
             self._datasets = build_datasets(self.spec, inputs, outputs)
         return self._datasets
 
-    def ensure_range(self, given=None) -> tuple:
+    def ensure_range(self, given: Sequence[float] | None = None) -> Range:
         """Sets and returns the pixel range: `given`, else measured on the data, else (0, 1)."""
         if given:
             low, high = float(given[0]), float(given[1])
@@ -83,7 +93,7 @@ class Classifier:
         return self.value_range
 
 
-def mean_image(classifier: Classifier, batches: int = 8):
+def mean_image(classifier: Classifier, batches: int = 8) -> np.ndarray | None:
     """The mean training image (a prior to start synthesis from), or None without data."""
     import numpy as np
     bundle = classifier.datasets()
@@ -92,7 +102,7 @@ def mean_image(classifier: Classifier, batches: int = 8):
     return np.concatenate(images).mean(0).astype(np.float32) if images else None
 
 
-def measure_range(classifier: Classifier, batches: int = 8) -> tuple:
+def measure_range(classifier: Classifier, batches: int = 8) -> Range:
     """The input range of the data: measured min/max, snapped to [0,1], [-1,1] or [0,255]."""
     import numpy as np
     bundle = classifier.datasets()
@@ -114,7 +124,8 @@ def measure_range(classifier: Classifier, batches: int = 8) -> tuple:
     return (low, high)
 
 
-def _batches(data, count):
+def _batches(data: tf.data.Dataset, count: int) -> Iterator[tuple[Any]]:
+    """The inputs of the first `count` batches of `data` (its elements may be (x, y))."""
     for element in data.take(count):
         yield (element[0] if isinstance(element, tuple) else element,)
 
@@ -164,7 +175,7 @@ def load_classifier(target: str | Path, *, params: dict[str, Any] | None = None,
     return Classifier(model, image, out, spec, str(target), trained, run_dir=run_dir)
 
 
-def load_weights_file(model: Any, weights: str | Path) -> None:
+def load_weights_file(model: keras.Model, weights: str | Path) -> None:
     """Loads a local Keras weights file into `model`; UsageError when it does not fit."""
     wpath = Path(weights)
     if not wpath.is_file():
@@ -177,7 +188,7 @@ def load_weights_file(model: Any, weights: str | Path) -> None:
                          f"{type(err).__name__}: {str(err).splitlines()[0][:300]}") from None
 
 
-def _single_model(models: dict, target) -> Any:
+def _single_model(models: dict[str, keras.Model], target: str | Path) -> keras.Model:
     if len(models) == 1:
         return next(iter(models.values()))
     if "model" in models:
@@ -186,7 +197,7 @@ def _single_model(models: dict, target) -> Any:
                      "an image classifier spec with a single model")
 
 
-def _image_input(model, target) -> str:
+def _image_input(model: keras.Model, target: str | Path) -> str:
     inputs = {k: v for k, v in model.input.items()} if isinstance(model.input, dict) else {
         t.name: t for t in model.inputs}
     described = ", ".join(f"'{k}' {tuple(v.shape[1:])}" for k, v in inputs.items())
@@ -198,7 +209,7 @@ def _image_input(model, target) -> str:
     return images[0]
 
 
-def _class_output(model, target, wanted: str | None) -> str:
+def _class_output(model: keras.Model, target: str | Path, wanted: str | None) -> str:
     outputs = dict(model.output) if isinstance(model.output, dict) else {
         t.name: t for t in model.outputs}
     fitting = [k for k, v in outputs.items() if len(v.shape) == 2 and (v.shape[-1] or 0) >= 2]
@@ -222,7 +233,7 @@ def _class_output(model, target, wanted: str | None) -> str:
                      "--model-output NAME")
 
 
-def _suggest(word, options) -> str:
+def _suggest(word: str, options: Iterable[str]) -> str:
     close = did_you_mean(word, list(options))
     return f" (did you mean '{close}'?)" if close else ""
 
@@ -261,7 +272,7 @@ def resolve_layer(classifier: Classifier, text: str, option: str = "--layer") ->
                      f"expected one of {shown}" + _suggest(text, names + _dotted(names)))
 
 
-def _dotted(names) -> list[str]:
+def _dotted(names: Sequence[str]) -> list[str]:
     return [n.replace("_", ".") for n in names]
 
 
@@ -275,11 +286,11 @@ def _short_list(names: list[str], limit: int = 24) -> str:
 class FeatureModel:
     """Called on a batch of images: the outputs of the layers `names` (Keras names), a list."""
 
-    model: Any  # keras.Model from the classifier's input to those layers' outputs
+    model: keras.Model  # from the classifier's input to those layers' outputs
     image: str
     names: list[str]
 
-    def __call__(self, images: Any) -> list[Any]:
+    def __call__(self, images: np.ndarray | tf.Tensor) -> list[tf.Tensor]:
         result = self.model({self.image: images}, training=False)
         return list(result) if isinstance(result, (list, tuple)) else [result]
 

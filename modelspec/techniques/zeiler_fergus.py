@@ -20,11 +20,22 @@ the one chosen activation with respect to the input.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from modelspec.errors import UsageError
+
+if TYPE_CHECKING:
+    import keras
+    import tensorflow as tf
+    from matplotlib.figure import Figure
+
+    from modelspec.techniques.target import Classifier, Range
+
+ImagesFn = Callable[[Any], Any]  # a batch of images → a layer's activations (tf.Tensor)
 
 
 @dataclass
@@ -39,12 +50,12 @@ class UnitView:
     boxes: list[tuple[int, int, int, int]] = field(default_factory=list)
 
 
-def _deconv_relu():
+def _deconv_relu() -> Callable[[tf.Tensor], tf.Tensor]:
     import tensorflow as tf
 
     @tf.custom_gradient
-    def deconv_relu(x):
-        def grad(upstream):
+    def deconv_relu(x: tf.Tensor) -> tuple[tf.Tensor, Callable[[tf.Tensor], tf.Tensor]]:
+        def grad(upstream: tf.Tensor) -> tf.Tensor:
             return tf.nn.relu(upstream)  # the deconvnet rule: rectify the backward signal
 
         return tf.nn.relu(x), grad
@@ -52,7 +63,7 @@ def _deconv_relu():
     return deconv_relu
 
 
-def _swap_relu(layer):
+def _swap_relu(layer: keras.layers.Layer) -> keras.layers.Layer:
     """A copy of `layer` whose ReLU (as activation or as the layer itself) is the deconvnet's."""
     import keras
     relu = _deconv_relu()
@@ -66,7 +77,7 @@ def _swap_relu(layer):
     return clone
 
 
-def deconvnet(classifier, layer_name: str):
+def deconvnet(classifier: Classifier, layer_name: str) -> ImagesFn:
     """`images → activations of layer_name`, differentiated by the deconvnet rules."""
     import keras
     clone = keras.models.clone_model(classifier.model, clone_function=_swap_relu)
@@ -75,8 +86,8 @@ def deconvnet(classifier, layer_name: str):
     return lambda images: inner({classifier.image: images}, training=False)
 
 
-def top_activations(features, data, image: str, units: list[int], top: int,
-                    limit: int) -> tuple[list[UnitView], int]:
+def top_activations(features: ImagesFn, data: tf.data.Dataset, image: str, units: list[int],
+                    top: int, limit: int) -> tuple[list[UnitView], int]:
     """The `top` largest activations of each unit over at most `limit` examples of `data`.
 
     Args:
@@ -120,7 +131,7 @@ def top_activations(features, data, image: str, units: list[int], top: int,
     return views, seen
 
 
-def project(deconv, view: UnitView) -> None:
+def project(deconv: ImagesFn, view: UnitView) -> None:
     """Fills `view.projections` and `view.boxes` (the patch each activation saw)."""
     import tensorflow as tf
     for picture, (y, x) in zip(view.images, view.positions, strict=True):
@@ -144,8 +155,9 @@ def support_box(projection: np.ndarray, fraction: float = 1e-6) -> tuple[int, in
     return int(rows[0]), int(cols[0]), int(rows[-1]) + 1, int(cols[-1]) + 1
 
 
-def visualize_layer(classifier, layer: str, units: list[int] | None = None, top: int = 6,
-                    split: str = "test", limit: int = 1000) -> tuple[list[UnitView], int]:
+def visualize_layer(classifier: Classifier, layer: str, units: list[int] | None = None,
+                    top: int = 6, split: str = "test",
+                    limit: int = 1000) -> tuple[list[UnitView], int]:
     """Zeiler–Fergus views of `units` of `layer` (default: its first 8 channels).
 
     Raises:
@@ -172,7 +184,7 @@ def visualize_layer(classifier, layer: str, units: list[int] | None = None, top:
     return views, seen
 
 
-def views_figure(views: list[UnitView], value_range: tuple, layer: str):
+def views_figure(views: list[UnitView], value_range: Range, layer: str) -> Figure:
     """Rows: units. Left half: the input patches; right half: their deconvnet projections."""
     from matplotlib.figure import Figure
 

@@ -3,4 +3,5 @@
 - `builtin_args`: argument tables (JSON Schema) of the built-in layers; no TensorFlow.
 - `builtin_layers`: the built-in layers (`LocalResponseNormalization`, `GradientReversal`,
   `Step`) and the `step` activation, registered as Keras serializable objects.
+- `lenet_layers`, `loss_layers`, `regularizers`: more built-ins, by concern.
 """

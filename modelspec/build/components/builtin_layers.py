@@ -8,10 +8,9 @@
 - `WinnerTakeAll`: the spatial and lifetime sparsity of winner-take-all convolutional
   autoencoders (Makhzani & Frey 2015).
 - `Maxout`: Goodfellow et al.'s maxout units (2013), the GAN paper's discriminator units.
-- LeNet-5's own parts (LeCun et al. 1998): `Subsampling` (trainable 2×2 subsampling),
-  `PartialConv2D` (a convolution whose output maps see chosen input maps, C3's table),
-  `RBFOutput` (Euclidean RBF output units with fixed prototypes) and the activation
-  `lecun_tanh` (1.7159·tanh(2x/3)).
+- LeNet-5's own parts (LeCun et al. 1998), in `lenet_layers`: `Subsampling`,
+  `PartialConv2D`, `RBFOutput` and the activation `lecun_tanh`.
+- `AddLoss` and `Sampling`, layers that add a loss term, in `loss_layers`.
 
 Every object is registered with `keras.saving.register_keras_serializable(package="modelspec")`
 so saved `.keras` files and configs round-trip, and works under `tf.function`, XLA
@@ -27,24 +26,33 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import keras
-import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from modelspec.build.components.lenet_layers import (
+    PartialConv2D,
+    RBFOutput,
+    Subsampling,
+    lecun_tanh,
+)
 from modelspec.build.components.loss_layers import AddLoss, Sampling
+from modelspec.build.components.shapes import Shape
 
 _LOW_PRECISION = ("float16", "bfloat16")
 
 
-def _straight_through_step(x, threshold):
+def _straight_through_step(x: tf.Tensor, threshold: float) -> tf.Tensor:
     """Hard step `x >= threshold` (in x's dtype) whose gradient is the identity."""
 
     @tf.custom_gradient
-    def _step(t):
+    def _step(t: tf.Tensor) -> tuple[tf.Tensor, Callable[[tf.Tensor], tf.Tensor]]:
         out = tf.cast(t >= tf.cast(threshold, t.dtype), t.dtype)
 
-        def grad(upstream):
+        def grad(upstream: tf.Tensor) -> tf.Tensor:
             return upstream
 
         return out, grad
@@ -53,7 +61,7 @@ def _straight_through_step(x, threshold):
 
 
 @keras.saving.register_keras_serializable(package="modelspec", name="step")
-def step(x):
+def step(x: tf.Tensor) -> tf.Tensor:
     """Hard step activation: 1.0 where `x >= 0`, else 0.0, with a straight-through gradient.
 
     The forward pass is the perceptron's step (a float tensor of 0s and 1s in x's dtype). Its
@@ -125,7 +133,8 @@ class LocalResponseNormalization(keras.layers.Layer):
     >>> y = lrn(keras.random.normal((2, 27, 27, 96)))
     """
 
-    def __init__(self, depth_radius=2, bias=1.0, alpha=1e-4, beta=0.75, **kwargs):
+    def __init__(self, depth_radius: int = 2, bias: float = 1.0, alpha: float = 1e-4,
+                 beta: float = 0.75, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if isinstance(depth_radius, bool) or int(depth_radius) != depth_radius or depth_radius < 0:
             raise ValueError(f"depth_radius must be a non-negative integer, got {depth_radius!r}")
@@ -140,13 +149,13 @@ class LocalResponseNormalization(keras.layers.Layer):
         self.supports_masking = True
         self._channels: int = 0  # set by build()
 
-    def build(self, input_shape):
+    def build(self, input_shape: Shape) -> None:
         if len(input_shape) < 2 or input_shape[-1] is None:
             raise ValueError("LocalResponseNormalization needs inputs of rank >= 2 with a "
                              f"known channel (last) dimension, got shape {tuple(input_shape)}")
         self._channels = int(input_shape[-1])
 
-    def call(self, inputs):
+    def call(self, inputs: tf.Tensor) -> tf.Tensor:
         x = ops.cast(inputs, self.compute_dtype)
         work_dtype = "float32" if self.compute_dtype in _LOW_PRECISION else self.compute_dtype
         xw = ops.cast(x, work_dtype)
@@ -164,10 +173,10 @@ class LocalResponseNormalization(keras.layers.Layer):
         scale = ops.power(self.bias + self.alpha * window, self.beta)
         return ops.cast(xw / scale, self.compute_dtype)
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
         return tuple(input_shape)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         config = super().get_config()
         config.update(depth_radius=self.depth_radius, bias=self.bias, alpha=self.alpha,
                       beta=self.beta)
@@ -209,7 +218,7 @@ class GradientReversal(keras.layers.Layer):
     >>> grl.factor.assign(1.0)  # e.g. in a callback's on_epoch_begin
     """
 
-    def __init__(self, factor=1.0, **kwargs):
+    def __init__(self, factor: float = 1.0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.initial_factor = float(factor)
         self.supports_masking = True
@@ -218,23 +227,23 @@ class GradientReversal(keras.layers.Layer):
             trainable=False, name="factor", dtype="float32")
         self.built = True
 
-    def call(self, inputs):
+    def call(self, inputs: tf.Tensor) -> tf.Tensor:
         x = ops.cast(inputs, self.compute_dtype)
         factor = ops.cast(ops.convert_to_tensor(self.factor), self.compute_dtype)
 
         @tf.custom_gradient
-        def _reverse(t):
-            def grad(upstream):
+        def _reverse(t: tf.Tensor) -> tuple[tf.Tensor, Callable[[tf.Tensor], tf.Tensor]]:
+            def grad(upstream: tf.Tensor) -> tf.Tensor:
                 return -factor * upstream
 
             return tf.identity(t), grad
 
         return _reverse(x)
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
         return tuple(input_shape)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         config = super().get_config()
         config.update(factor=self.initial_factor)
         return config
@@ -269,20 +278,20 @@ class Step(keras.layers.Layer):
     >>> Step(threshold=0.4)(keras.ops.convert_to_tensor([[0.3, 0.6]]))  # [[0., 1.]]
     """
 
-    def __init__(self, threshold=0.0, **kwargs):
+    def __init__(self, threshold: float = 0.0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.threshold = float(threshold)
         self.supports_masking = True
         self.built = True
 
-    def call(self, inputs):
+    def call(self, inputs: tf.Tensor) -> tf.Tensor:
         x = ops.cast(inputs, self.compute_dtype)
         return _straight_through_step(x, self.threshold)
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
         return tuple(input_shape)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         config = super().get_config()
         config.update(threshold=self.threshold)
         return config
@@ -314,7 +323,7 @@ class WinnerTakeAll(keras.layers.Layer):
         Same as the input.
     """
 
-    def __init__(self, spatial=True, lifetime_rate=0.05, **kwargs):
+    def __init__(self, spatial: bool = True, lifetime_rate: float = 0.05, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if not 0.0 < float(lifetime_rate) <= 1.0:
             raise ValueError(f"lifetime_rate must be in (0, 1], not {lifetime_rate}")
@@ -322,7 +331,7 @@ class WinnerTakeAll(keras.layers.Layer):
         self.lifetime_rate = float(lifetime_rate)
         self.built = True
 
-    def call(self, inputs, training=None):
+    def call(self, inputs: tf.Tensor, training: bool | None = None) -> tf.Tensor:
         x = ops.cast(inputs, self.compute_dtype)
         axes = tuple(range(1, len(x.shape) - 1))
         winners = ops.max(x, axis=axes, keepdims=True)               # (batch, 1.., channels)
@@ -340,10 +349,10 @@ class WinnerTakeAll(keras.layers.Layer):
             x = ops.where(keep, x, ops.zeros_like(x))
         return x
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
         return tuple(input_shape)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         config = super().get_config()
         config.update(spatial=self.spatial, lifetime_rate=self.lifetime_rate)
         return config
@@ -366,161 +375,27 @@ class Maxout(keras.layers.Layer):
         `(batch, units)`. Weights: features·units·pieces + units·pieces.
     """
 
-    def __init__(self, units=240, pieces=5, **kwargs):
+    def __init__(self, units: int = 240, pieces: int = 5, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.units, self.pieces = int(units), int(pieces)
         self.dense = keras.layers.Dense(self.units * self.pieces, dtype=self.dtype_policy,
                                         name="affine")
 
-    def build(self, input_shape):
+    def build(self, input_shape: Shape) -> None:
         self.dense.build(input_shape)
         self.built = True
 
-    def call(self, inputs):
+    def call(self, inputs: tf.Tensor) -> tf.Tensor:
         z = self.dense(inputs)
         z = ops.reshape(z, (-1, self.units, self.pieces))
         return ops.max(z, axis=-1)
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
         return (input_shape[0], self.units)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         config = super().get_config()
         config.update(units=self.units, pieces=self.pieces)
-        return config
-
-
-@keras.saving.register_keras_serializable(package="modelspec", name="lecun_tanh")
-def lecun_tanh(x):
-    """LeNet-5's squashing function f(a) = 1.7159·tanh(2a/3) (LeCun et al. 1998, Appendix A)."""
-    return 1.7159 * ops.tanh(x * (2.0 / 3.0))
-
-
-@keras.saving.register_keras_serializable(package="modelspec")
-class Subsampling(keras.layers.Layer):
-    """LeNet-5's S2/S4: each map's non-overlapping `pool_size`² sums, times a trainable
-    coefficient, plus a trainable bias (2 weights per map).
-
-    Args:
-        pool_size: Side of the subsampling window (also the stride).
-        **kwargs: Base layer arguments.
-    """
-
-    def __init__(self, pool_size=2, **kwargs):
-        super().__init__(**kwargs)
-        self.pool_size = int(pool_size)
-
-    def build(self, input_shape):
-        channels = input_shape[-1]
-        self.coefficient = self.add_weight(shape=(channels,), initializer="ones",
-                                           name="coefficient")
-        self.bias = self.add_weight(shape=(channels,), initializer="zeros", name="bias")
-
-    def call(self, inputs):
-        size = self.pool_size
-        sums = ops.average_pool(inputs, size, strides=size, padding="valid") * (size * size)
-        return sums * self.coefficient + self.bias
-
-    def compute_output_shape(self, input_shape):
-        b, h, w, c = input_shape
-        size = self.pool_size
-        return (b, None if h is None else h // size, None if w is None else w // size, c)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(pool_size=self.pool_size)
-        return config
-
-
-@keras.saving.register_keras_serializable(package="modelspec")
-class PartialConv2D(keras.layers.Layer):
-    """A 'valid' convolution whose output map i sees only the input maps `connections[i]`
-    (LeNet-5's C3, Table 1): k·k weights per connection and one bias per output map.
-
-    The connected input maps are gathered side by side, convolved depthwise (one k×k kernel
-    per connection) and summed into their output maps by a fixed 0/1 matrix.
-
-    Args:
-        filters: Output maps (ignored when `connections` is given: one per entry).
-        kernel_size: Side of the square kernel.
-        connections: Per output map, the indices of the input maps it sees; None connects
-            every output map to every input map (a plain convolution).
-        **kwargs: Base layer arguments.
-    """
-
-    def __init__(self, filters=1, kernel_size=5, connections=None, **kwargs):
-        super().__init__(**kwargs)
-        self.kernel_size = int(kernel_size)
-        self.connections = None if connections is None else [
-            [int(c) for c in group] for group in connections]
-        self.filters = len(self.connections) if self.connections else int(filters)
-
-    def build(self, input_shape):
-        channels = int(input_shape[-1])
-        groups = self.connections or [list(range(channels))] * self.filters
-        self._inputs = [c for group in groups for c in group]
-        member = np.zeros((len(self._inputs), self.filters), np.float32)
-        member[np.arange(len(self._inputs)),
-               np.repeat(np.arange(self.filters), [len(g) for g in groups])] = 1.0
-        self._member = member
-        k = self.kernel_size
-        self.kernel = self.add_weight(shape=(k, k, len(self._inputs), 1),
-                                      initializer="glorot_uniform", name="kernel")
-        self.bias = self.add_weight(shape=(self.filters,), initializer="zeros", name="bias")
-
-    def call(self, inputs):
-        gathered = ops.take(inputs, self._inputs, axis=-1)
-        per_connection = ops.depthwise_conv(gathered, self.kernel, strides=1, padding="valid")
-        return ops.matmul(per_connection, ops.cast(self._member, per_connection.dtype)) \
-            + self.bias
-
-    def compute_output_shape(self, input_shape):
-        b, h, w, _ = input_shape
-        k = self.kernel_size - 1
-        return (b, None if h is None else h - k, None if w is None else w - k, self.filters)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(filters=self.filters, kernel_size=self.kernel_size,
-                      connections=self.connections)
-        return config
-
-
-@keras.saving.register_keras_serializable(package="modelspec")
-class RBFOutput(keras.layers.Layer):
-    """LeNet-5's output: Euclidean RBF units y_i = Σ_j (x_j − w_ij)² with fixed ±1 prototypes;
-    returns −y (the nearest prototype scores highest), to be followed by a softmax.
-
-    The paper's prototypes are stylised 7×12 bitmaps of the characters; these are random ±1
-    codes drawn with `seed` (not trainable either way).
-
-    Args:
-        units: Number of classes.
-        seed: Seed of the prototypes.
-        **kwargs: Base layer arguments.
-    """
-
-    def __init__(self, units=10, seed=0, **kwargs):
-        super().__init__(**kwargs)
-        self.units, self.seed = int(units), int(seed)
-
-    def build(self, input_shape):
-        codes = np.random.default_rng(self.seed).choice(
-            [-1.0, 1.0], size=(int(input_shape[-1]), self.units)).astype(np.float32)
-        self.prototypes = self.add_weight(shape=codes.shape, trainable=False,
-                                          initializer=keras.initializers.Constant(codes),
-                                          name="prototypes")
-
-    def call(self, inputs):
-        x = ops.expand_dims(inputs, -1)                      # (batch, features, 1)
-        return -ops.sum(ops.square(x - self.prototypes), axis=1)
-
-    def compute_output_shape(self, input_shape):
-        return (input_shape[0], self.units)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(units=self.units, seed=self.seed)
         return config
 
 

@@ -16,18 +16,25 @@ a VAE's KL divergence, an activity penalty on one tensor — come from layers:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import keras
 from keras import ops
+
+from modelspec.build.components.shapes import Shape
+
+if TYPE_CHECKING:
+    import tensorflow as tf
 
 
 class AddLoss(keras.layers.Layer):
     """Identity on its (first) input; adds `weight × mean(term)` to the model's losses."""
 
-    def __init__(self, weight: float = 1.0, **kwargs):
+    def __init__(self, weight: float = 1.0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.weight = float(weight)
 
-    def call(self, inputs):
+    def call(self, inputs: tf.Tensor | list[tf.Tensor]) -> tf.Tensor:
         if isinstance(inputs, (list, tuple)):
             passed, term = inputs[0], inputs[-1]
         else:
@@ -35,26 +42,26 @@ class AddLoss(keras.layers.Layer):
         self.add_loss(self.weight * ops.mean(ops.cast(term, "float32")))
         return passed
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Any) -> Shape:  # a shape or a list of them
         if isinstance(input_shape, (list, tuple)) and input_shape and \
                 isinstance(input_shape[0], (list, tuple)):
             return tuple(input_shape[0])
         return tuple(input_shape)
 
-    def get_config(self) -> dict:
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "weight": self.weight}
 
 
 class Sampling(keras.layers.Layer):
     """z = z_mean + exp(z_log_var / 2) · ε, adding the KL term to N(0, I) as a loss."""
 
-    def __init__(self, kl_weight: float = 1.0, seed: int | None = None, **kwargs):
+    def __init__(self, kl_weight: float = 1.0, seed: int | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.kl_weight = float(kl_weight)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
 
-    def call(self, inputs, training=None):
+    def call(self, inputs: list[tf.Tensor], training: bool | None = None) -> tf.Tensor:
         z_mean, z_log_var = inputs
         kl = -0.5 * (1.0 + z_log_var - ops.square(z_mean) - ops.exp(z_log_var))
         self.add_loss(self.kl_weight * ops.mean(ops.sum(kl, axis=-1)))
@@ -63,8 +70,8 @@ class Sampling(keras.layers.Layer):
         epsilon = keras.random.normal(ops.shape(z_mean), seed=self.seed_generator)
         return z_mean + ops.exp(0.5 * z_log_var) * epsilon
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: list[Shape]) -> Shape:
         return tuple(input_shape[0])
 
-    def get_config(self) -> dict:
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "kl_weight": self.kl_weight, "seed": self.seed}

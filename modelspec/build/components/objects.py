@@ -29,7 +29,7 @@ _MODULES = {
 _NESTED = {"learning_rate": "schedules"}
 
 
-def make(kind: str, value):
+def make(kind: str, value: Any) -> Any:
     """Turns a spec value into the Keras object of `kind`.
 
     Args:
@@ -78,7 +78,7 @@ def make(kind: str, value):
     return getattr(module, name)(**args)
 
 
-def _python_component(kind: str, value):
+def _python_component(kind: str, value: Any) -> Any:
     """A loss or metric registered from Python (`modelspec.register_loss`), or None."""
     from modelspec.lang import registry
     if kind not in registry.COMPONENT_KINDS:
@@ -99,7 +99,7 @@ def builtin_regularizers() -> dict[str, Any]:
     from modelspec.build.components.regularizers import BUILTIN_REGULARIZERS
     return BUILTIN_REGULARIZERS
 
-def layer_arguments(args: dict) -> dict:
+def layer_arguments(args: dict[str, Any]) -> dict[str, Any]:
     """Converts a layer's argument values that name components into Keras objects."""
     out = {}
     for key, value in args.items():

@@ -22,6 +22,7 @@ inside the root so that a zero row has a finite gradient.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import keras
 import tensorflow as tf
@@ -29,7 +30,7 @@ import tensorflow as tf
 _SMOOTH = 1e-12
 
 
-def _matrix(x) -> tf.Tensor:
+def _matrix(x: tf.Tensor) -> tf.Tensor:
     """The kernel as (rows, tasks): every axis but the last flattened."""
     x = tf.convert_to_tensor(x)
     return tf.reshape(x, [-1, x.shape[-1]]) if x.shape.rank != 2 else x
@@ -45,20 +46,21 @@ class GroupSparsity(keras.regularizers.Regularizer):
         groups: "rows" (a feature across all tasks) or "columns" (a task across features).
     """
 
-    def __init__(self, l: float = 0.01, q: float = 2.0, groups: str = "rows"):  # noqa: E741
+    def __init__(self, l: float = 0.01,  # noqa: E741 (Keras's own name: L1(l1=...))
+                 q: float = 2.0, groups: str = "rows") -> None:
         if groups not in ("rows", "columns"):
             raise ValueError(f"groups must be 'rows' or 'columns', not {groups!r}")
         if q < 1:
             raise ValueError(f"q must be at least 1, not {q}")
         self.l, self.q, self.groups = float(l), float(q), groups
 
-    def __call__(self, x):
+    def __call__(self, x: tf.Tensor) -> tf.Tensor:
         w = _matrix(x)
         axis = 1 if self.groups == "rows" else 0
         inner = tf.reduce_sum(tf.abs(w) ** self.q, axis=axis) + _SMOOTH
         return self.l * tf.reduce_sum(inner ** (1.0 / self.q))
 
-    def get_config(self) -> dict:
+    def get_config(self) -> dict[str, Any]:
         return {"l": self.l, "q": self.q, "groups": self.groups}
 
 
@@ -70,16 +72,16 @@ class TraceNorm(keras.regularizers.Regularizer):
         l: λ, the regularisation factor.
     """
 
-    def __init__(self, l: float = 0.01):  # noqa: E741 (Keras's own name: L1(l1=...))
+    def __init__(self, l: float = 0.01) -> None:  # noqa: E741 (Keras's own name: L1(l1=...))
         self.l = float(l)
 
-    def __call__(self, x):
+    def __call__(self, x: tf.Tensor) -> tf.Tensor:
         w = tf.cast(_matrix(x), tf.float32)
         gram = tf.matmul(w, w, transpose_a=True)  # (T, T): ‖W‖_* = Σ √eig(WᵀW)
         eigenvalues = tf.linalg.eigvalsh(gram)
         return self.l * tf.reduce_sum(tf.sqrt(tf.nn.relu(eigenvalues) + _SMOOTH))
 
-    def get_config(self) -> dict:
+    def get_config(self) -> dict[str, Any]:
         return {"l": self.l}
 
 
@@ -95,11 +97,11 @@ class TaskClusters(keras.regularizers.Regularizer):
     """
 
     def __init__(self, clusters: Sequence[int] = (0,), mean: float = 0.0,
-                 between: float = 0.0, within: float = 0.01):
+                 between: float = 0.0, within: float = 0.01) -> None:
         self.clusters = [int(c) for c in clusters]
         self.mean, self.between, self.within = float(mean), float(between), float(within)
 
-    def __call__(self, x):
+    def __call__(self, x: tf.Tensor) -> tf.Tensor:
         w = _matrix(x)
         tasks = w.shape[-1]
         if len(self.clusters) != tasks:
@@ -118,7 +120,7 @@ class TaskClusters(keras.regularizers.Regularizer):
         return (self.mean * mean_term + self.between * between_term
                 + self.within * within_term)
 
-    def get_config(self) -> dict:
+    def get_config(self) -> dict[str, Any]:
         return {"clusters": self.clusters, "mean": self.mean, "between": self.between,
                 "within": self.within}
 

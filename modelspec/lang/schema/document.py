@@ -147,46 +147,22 @@ def _layer_item_schema() -> dict[str, Any]:
 @functools.lru_cache(maxsize=1)
 def document_schema() -> dict[str, Any]:
     """The whole-document schema; passes `Draft202012Validator.check_schema`."""
-    arg_schemas = layer_argument_schemas()
-    names = registry.layer_names()
-    wrapped = {"type": "object", "required": ["type"],
-               "properties": {"type": {"enum": names}},
-               "allOf": [{"if": r["if"], "then": {
-                   "properties": {k: v for k, v in r["then"]["properties"].items()
-                                  if k not in COMMON_KEYS},
-                   "additionalProperties": False}}
-                   for r in (_layer_rule(n, arg_schemas[n]) for n in names)]}
-    block = {"type": "object", "additionalProperties": False, "required": ["layers"],
-             "properties": {
-                 "description": {"type": "string"},
-                 "params": {"type": "object", "propertyNames": {"pattern": IDENT}},
-                 "inputs": {"type": "array", "items": {"type": "string", "pattern": IDENT},
-                            "minItems": 1},
-                 "layers": {"type": "array", "minItems": 1,
-                            "items": {"$ref": "#/$defs/layer_item"}},
-             }}
-    defs = {
-        "param_ref": PARAM_REF,
-        "graph": _graph_schema(),
-        "block": block,
-        "layer_item": _layer_item_schema(),
-        "typed_layer": {"type": "object", "properties": {"type": {"enum": names}},
-                        "allOf": [_layer_rule(n, arg_schemas[n]) for n in names]},
-        "wrapped_layer": wrapped,
-        "activation": {"anyOf": [
-            {"enum": sorted(set(catalog.string_names("activations"))
-                            | set(_builtin_activations())) + [None]},
-            {"$ref": "#/$defs/param_ref"}]},
-        "initializer": argtypes.component_schema("initializers",
-                                                 catalog.string_names("initializers")),
-        "regularizer": argtypes.component_schema("regularizers",
-                                                 catalog.string_names("regularizers"),
-                                                 _builtin_regularizers()),
-        "constraint": argtypes.component_schema("constraints", catalog.string_names("constraints")),
-        "schedule": argtypes.component_schema("schedules", []),
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": SCHEMA_ID,
+        "title": "modelspec spec, language version 1",
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["modelspec"],
+        "properties": _document_properties(),
+        "$defs": _definitions(),
     }
+
+
+def _document_properties() -> dict[str, Any]:
+    """The top-level keys: metadata, params, blocks, the model(s) and each stage's section."""
     scalar = {"type": ["number", "integer", "string", "boolean", "null", "array"]}
-    properties = {
+    properties: dict[str, Any] = {
         "modelspec": {"const": 1, "description": "language version"},
         "name": {"type": "string", "pattern": r"^[A-Za-z][A-Za-z0-9_.-]*$"},
         "description": {"type": "string"},
@@ -205,16 +181,53 @@ def document_schema() -> dict[str, Any]:
     }
     for section in SECTIONS:
         properties[section.key] = section.schema()
+    return properties
+
+
+def _definitions() -> dict[str, Any]:
+    """The `$defs`: graphs, blocks, layer items (one rule per layer type), argument types."""
+    arg_schemas = layer_argument_schemas()
+    names = registry.layer_names()
+    wrapped = {"type": "object", "required": ["type"],
+               "properties": {"type": {"enum": names}},
+               "allOf": [{"if": r["if"], "then": {
+                   "properties": {k: v for k, v in r["then"]["properties"].items()
+                                  if k not in COMMON_KEYS},
+                   "additionalProperties": False}}
+                   for r in (_layer_rule(n, arg_schemas[n]) for n in names)]}
     return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": SCHEMA_ID,
-        "title": "modelspec spec, language version 1",
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["modelspec"],
-        "properties": properties,
-        "$defs": defs,
+        "param_ref": PARAM_REF,
+        "graph": _graph_schema(),
+        "block": _block_schema(),
+        "layer_item": _layer_item_schema(),
+        "typed_layer": {"type": "object", "properties": {"type": {"enum": names}},
+                        "allOf": [_layer_rule(n, arg_schemas[n]) for n in names]},
+        "wrapped_layer": wrapped,
+        "activation": {"anyOf": [
+            {"enum": sorted(set(catalog.string_names("activations"))
+                            | set(_builtin_activations())) + [None]},
+            {"$ref": "#/$defs/param_ref"}]},
+        "initializer": argtypes.component_schema("initializers",
+                                                 catalog.string_names("initializers")),
+        "regularizer": argtypes.component_schema("regularizers",
+                                                 catalog.string_names("regularizers"),
+                                                 _builtin_regularizers()),
+        "constraint": argtypes.component_schema("constraints", catalog.string_names("constraints")),
+        "schedule": argtypes.component_schema("schedules", []),
     }
+
+
+def _block_schema() -> dict[str, Any]:
+    """A `blocks:` entry: its parameters, inputs and layers."""
+    return {"type": "object", "additionalProperties": False, "required": ["layers"],
+            "properties": {
+                "description": {"type": "string"},
+                "params": {"type": "object", "propertyNames": {"pattern": IDENT}},
+                "inputs": {"type": "array", "items": {"type": "string", "pattern": IDENT},
+                           "minItems": 1},
+                "layers": {"type": "array", "minItems": 1,
+                           "items": {"$ref": "#/$defs/layer_item"}},
+            }}
 
 
 def _builtin_regularizers() -> dict[str, dict[str, dict[str, Any]]]:
