@@ -23,17 +23,18 @@ class Step:
     restructuring = False
     filtering = False
 
-    def __init__(self, cfg: dict):
+    def __init__(self, cfg: dict[str, Any]) -> None:
         self.kind = cfg["type"]
         self.config = dict(cfg)
         self.inputs = list(cfg.get("fields") or [cfg["field"]])
         self.output = cfg.get("output") or self.inputs[0]
         self.layer: Any = None
 
-    def adapt(self, dataset) -> None:
+    def adapt(self, dataset: tf.data.Dataset) -> None:
         """Learns statistics from the training split (a dataset of dict examples)."""
 
-    def problem(self, spec: dict):
+    def problem(self, spec: dict[str, tf.TensorSpec]) -> tuple[tuple[Any, ...], str, str,
+                                                                bool] | None:
         """`(path below the entry, message, expected, at_key)` when the fields cannot work.
 
         None when they can; `at_key` points the problem at the mapping key of the path.
@@ -43,15 +44,25 @@ class Step:
         """
         return None
 
-    def batched(self, tensors: dict, training: bool = False):
+    def batched(self, tensors: dict[str, tf.Tensor], training: bool = False) -> tf.Tensor:
         """Returns the output for batched `tensors` (field → tensor with a batch dim)."""
         raise NotImplementedError
 
-    def __call__(self, example: dict, training: bool = False) -> dict:
+    def restructure(self, dataset: tf.data.Dataset, training: bool = False,
+                    counting: bool = False) -> tf.data.Dataset:
+        """The dataset a `restructuring` step makes of `dataset` (windows, pairs, ...)."""
+        raise NotImplementedError
+
+    def keep(self, example: dict[str, tf.Tensor]) -> tf.Tensor:
+        """Whether a `filtering` step keeps `example` (a boolean scalar tensor)."""
+        raise NotImplementedError
+
+    def __call__(self, example: dict[str, tf.Tensor],
+                 training: bool = False) -> dict[str, tf.Tensor]:
         batch = {f: tf.expand_dims(example[f], 0) for f in self.inputs}
         return {**example, self.output: self.batched(batch, training)[0]}
 
-    def _column(self, dataset, dtype=None):
+    def _column(self, dataset: tf.data.Dataset, dtype: Any = None) -> tf.data.Dataset:
         x = dataset.map(lambda e: e[self.inputs[0]], num_parallel_calls=tf.data.AUTOTUNE)
         if dtype is not None:
             x = x.map(lambda v: tf.cast(v, dtype))

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import math
 import signal
+from collections.abc import Mapping
+from typing import Any
 
 import keras
 
 from modelspec.errors import DivergedError, ModelspecError
 from modelspec.training.checkpoints import write_manifest
+from modelspec.training.config import CallbacksConfig
 from modelspec.training.exact import callback_state, save_random_state
 from modelspec.training.rundir import RunDir, atomic_write_json, save_models
 
@@ -221,12 +224,14 @@ class EpochCheckpoint(keras.callbacks.Callback):
         self.save(epoch + 1, dict(logs or {}))
 
 
-def spec_callbacks(run: RunDir, config: dict, has_validation: bool, resumed: bool) -> list:
+def spec_callbacks(run: RunDir, config: CallbacksConfig | Mapping[str, Any],
+                   has_validation: bool, resumed: bool) -> list[keras.callbacks.Callback]:
     """Builds the Keras callbacks the spec asks for (`train.callbacks`).
 
     Args:
         run: The run directory (for TensorBoard logs and the CSV log).
-        config: The spec's `train.callbacks` mapping (may be empty).
+        config: The spec's `train.callbacks` (a raw mapping is read through
+            `CallbacksConfig.from_section`: the multi-worker loop passes one).
         has_validation: Whether a validation set exists (decides default monitors).
         resumed: Whether this run continues an earlier one (the CSV log is appended).
 
@@ -234,29 +239,25 @@ def spec_callbacks(run: RunDir, config: dict, has_validation: bool, resumed: boo
         A list of `keras.callbacks.Callback`; a `CompletedEpochsCSVLogger` among them reads
         `.checkpoint` (set it to the run's `EpochCheckpoint`).
     """
-    config = config or {}
+    if not isinstance(config, CallbacksConfig):
+        config = CallbacksConfig.from_section(config)
     default_monitor = "val_loss" if has_validation else "loss"
-    out = []
-    if "early_stopping" in config:
-        args = dict(config["early_stopping"] or {})
-        args.setdefault("monitor", default_monitor)
-        out.append(keras.callbacks.EarlyStopping(**args))
-    if "reduce_lr_on_plateau" in config:
-        args = dict(config["reduce_lr_on_plateau"] or {})
-        args.setdefault("monitor", default_monitor)
-        out.append(keras.callbacks.ReduceLROnPlateau(**args))
-    tb = config.get("tensorboard", True)
-    if tb:
-        args = dict(tb) if isinstance(tb, dict) else {}
-        args.setdefault("profile_batch", 0)
-        out.append(keras.callbacks.TensorBoard(log_dir=str(run.path("logs")), **args))
-    if config.get("csv_log", True):
+    out: list[keras.callbacks.Callback] = []
+    for args, make in ((config.early_stopping, keras.callbacks.EarlyStopping),
+                       (config.reduce_lr_on_plateau, keras.callbacks.ReduceLROnPlateau)):
+        if args is not None:
+            out.append(make(**{"monitor": default_monitor, **args}))
+    if config.tensorboard:
+        tb_args = dict(config.tensorboard) if isinstance(config.tensorboard, Mapping) else {}
+        tb_args.setdefault("profile_batch", 0)
+        out.append(keras.callbacks.TensorBoard(log_dir=str(run.path("logs")), **tb_args))
+    if config.csv_log:
         out.append(CompletedEpochsCSVLogger(str(run.path("training.csv")), append=resumed))
     from modelspec.lang import registry
     for name, component in registry.python_components("callbacks").items():
-        if config.get(name):  # registered with modelspec.register_callback (a plugin)
-            args = config[name] if isinstance(config[name], dict) else {}
-            out.append(component.obj(**args))
+        value = config.plugins.get(name)
+        if value:  # registered with modelspec.register_callback (a plugin)
+            out.append(component.obj(**(value if isinstance(value, Mapping) else {})))
     return out
 
 

@@ -11,6 +11,8 @@ supervised loop and the multi-worker loop weight classes alike.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import tensorflow as tf
 
 from modelspec.errors import UsageError
@@ -25,7 +27,8 @@ def _class_index(y: tf.Tensor) -> tf.Tensor:
     return tf.cast(tf.round(y), tf.int32)
 
 
-def with_class_weights(dataset: tf.data.Dataset, class_weight: dict) -> tf.data.Dataset:
+def with_class_weights(dataset: tf.data.Dataset,
+                       class_weight: Mapping[str, float]) -> tf.data.Dataset:
     """Adds `class_weight` as the sample weights of the single output of `dataset`.
 
     Args:

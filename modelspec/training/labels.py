@@ -13,6 +13,8 @@ read here (their cost would exceed the check's worth).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from modelspec.errors import Collector
@@ -74,10 +76,11 @@ def label_problem(values: np.ndarray, loss: str | None, classes: int | None) -> 
     return None
 
 
-def check_labels(bundle, model, train: dict, errs: Collector) -> None:
-    """Adds a problem per output whose labels do not fit its loss (see the module doc)."""
+def check_labels(bundle: Any, model: Any, loss: Any, errs: Collector) -> None:
+    """Adds a problem per output whose labels do not fit its loss (`train.loss`: one loss, or
+    output → loss; see the module doc)."""
     outputs = model.output if isinstance(model.output, dict) else {}
-    losses = losses_by_output(train.get("loss"), list(outputs))
+    losses = losses_by_output(loss, list(outputs))
     for split in ("train", "validation", "test"):
         dataset = getattr(bundle, split, None)
         count = (getattr(bundle, "counts", {}) or {}).get(split)
