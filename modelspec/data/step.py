@@ -6,6 +6,10 @@ from typing import Any
 
 import tensorflow as tf
 
+Tensors = dict[str, tf.Tensor]  # field → tensor (one example, or a batch)
+# what cannot work: (path below the transform's entry, message, expected, at the mapping key)
+Problem = tuple[tuple[str | int, ...], str, str, bool]
+
 
 class Step:
     """One field-wise transform.
@@ -33,8 +37,7 @@ class Step:
     def adapt(self, dataset: tf.data.Dataset) -> None:
         """Learns statistics from the training split (a dataset of dict examples)."""
 
-    def problem(self, spec: dict[str, tf.TensorSpec]) -> tuple[tuple[Any, ...], str, str,
-                                                                bool] | None:
+    def problem(self, spec: dict[str, tf.TensorSpec]) -> Problem | None:
         """`(path below the entry, message, expected, at_key)` when the fields cannot work.
 
         None when they can; `at_key` points the problem at the mapping key of the path.
@@ -44,7 +47,7 @@ class Step:
         """
         return None
 
-    def batched(self, tensors: dict[str, tf.Tensor], training: bool = False) -> tf.Tensor:
+    def batched(self, tensors: Tensors, training: bool = False) -> tf.Tensor:
         """Returns the output for batched `tensors` (field → tensor with a batch dim)."""
         raise NotImplementedError
 
@@ -53,12 +56,11 @@ class Step:
         """The dataset a `restructuring` step makes of `dataset` (windows, pairs, ...)."""
         raise NotImplementedError
 
-    def keep(self, example: dict[str, tf.Tensor]) -> tf.Tensor:
+    def keep(self, example: Tensors) -> tf.Tensor:
         """Whether a `filtering` step keeps `example` (a boolean scalar tensor)."""
         raise NotImplementedError
 
-    def __call__(self, example: dict[str, tf.Tensor],
-                 training: bool = False) -> dict[str, tf.Tensor]:
+    def __call__(self, example: Tensors, training: bool = False) -> Tensors:
         batch = {f: tf.expand_dims(example[f], 0) for f in self.inputs}
         return {**example, self.output: self.batched(batch, training)[0]}
 

@@ -12,6 +12,7 @@ supervised loop and the multi-worker loop weight classes alike.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import tensorflow as tf
 
@@ -50,7 +51,7 @@ def with_class_weights(dataset: tf.data.Dataset,
                          f"{len(targets)} ({', '.join(targets)}); weigh each output with "
                          "data.sample_weights instead")
 
-    def weigh(x, y, *rest):
+    def weigh(x: Any, y: Any, *rest: Any) -> tuple[Any, ...]:
         (name, labels), = y.items() if isinstance(y, dict) else (("", y),)
         index, size = _class_index(labels), weights.shape[0]
         listed = tf.logical_and(index >= 0, index < size)  # classes not listed weigh 1

@@ -373,7 +373,7 @@ def _run_locked(run: RunDir, config: TrainConfig, build: Callable[[], dict[str, 
                                base_state=_base_state(config, request, strategy, warm))
             metrics = _train(ctx)
         history = run.history()
-        if stopper.stopped:
+        if stopper.signum is not None:  # stopped by a signal
             raise Interrupted(stopper.signum, f"training of {request.name} interrupted; a "
                               f"checkpoint is in {run.root} — run the same command again to "
                               "continue")
