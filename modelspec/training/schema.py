@@ -23,6 +23,7 @@ train:
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from modelspec.errors import Collector, did_you_mean
@@ -156,20 +157,34 @@ def check_train(spec: CheckedSpec, errs: Collector) -> None:
     check_supervised(spec, train, errs, outputs)
     if kind == "layerwise":
         check_layerwise(spec, train, errs)
+    _check_jit(train, errs)
+    _check_init_from(spec, train, errs)
+    _check_distribute(train, kind, errs)
+
+
+def _check_jit(train: dict[str, Any], errs: Collector) -> None:
+    """XLA cannot be forced on in a seeded (op-deterministic) run."""
     if train.get("jit_compile") is True and train.get("seed") is not None \
             and train.get("deterministic", True):
         errs.add(("train", "jit_compile"), "jit_compile: true cannot be used with op "
                  "determinism (on whenever a seed is given): Keras then turns XLA off",
                  expected="'deterministic: false' next to 'seed' to use XLA, or no jit_compile")
+
+
+def _check_init_from(spec: CheckedSpec, train: dict[str, Any], errs: Collector) -> None:
+    """`train.init_from.run` is the run directory of an earlier `modelspec train`."""
     init = train.get("init_from")
     if isinstance(init, dict) and isinstance(init.get("run"), str):
-        from pathlib import Path
         path = Path(init["run"])
         path = path if path.is_absolute() else spec.base_dir / path
         if not (path / "state.json").is_file():
             errs.add(("train", "init_from", "run"), f"'{init['run']}' is not a run directory "
                      f"({path} has no state.json)",
                      expected="the run directory of an earlier `modelspec train`")
+
+
+def _check_distribute(train: dict[str, Any], kind: str, errs: Collector) -> None:
+    """A supported strategy that the loop can use, devices only where they are read."""
     dist = train.get("distribute") or {}
     if dist.get("strategy") in UNSUPPORTED_STRATEGIES:
         errs.add(("train", "distribute", "strategy"),
