@@ -27,7 +27,8 @@ def _setup(threads):
     import tensorflow as tf
     if threads == "modelspec":
         from modelspec.training import runtime
-        runtime.apply_runtime({})
+        from modelspec.training.config import RuntimeConfig
+        runtime.apply_runtime(RuntimeConfig())
     elif threads:
         tf.config.threading.set_intra_op_parallelism_threads(int(threads[0]))
         tf.config.threading.set_inter_op_parallelism_threads(int(threads[1]))
@@ -44,17 +45,19 @@ def _compile(model, as_dict, spe=1, jit="auto"):
     """Adam 1e-3 and cross-entropy on logits; `spe="modelspec"` takes modelspec's defaults.
 
     With `"modelspec"` the runtime arguments are exactly what `modelspec train` passes to
-    `model.compile` for a spec without runtime settings (`runtime.compile_options({}, model)`:
-    steps per execution and XLA by model kind), and the returned options say whether its
-    `fit` runs with XLA auto-clustering (`runtime.wants_autoclustering`; see `_fit_time`).
+    `model.compile` for a spec without runtime settings
+    (`runtime.compile_options(RuntimeConfig(), model)`: steps per execution and XLA by model
+    kind), and the returned options say whether its `fit` runs with XLA auto-clustering
+    (`runtime.wants_autoclustering`; see `_fit_time`).
     """
     import keras
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     autocluster = False
     if spe == "modelspec":
+        from modelspec.training.config import RuntimeConfig
         from modelspec.training.runtime import compile_options, wants_autoclustering
-        options = compile_options({}, model)
-        autocluster = wants_autoclustering({}, model)
+        options = compile_options(RuntimeConfig(), model)
+        autocluster = wants_autoclustering(RuntimeConfig(), model)
     else:
         options = {"steps_per_execution": spe, "jit_compile": jit}
     model.compile(optimizer=keras.optimizers.Adam(1e-3),

@@ -26,13 +26,16 @@ def main() -> None:
     from modelspec.build.compiler import build_from_spec, model_io
     from modelspec.data.pipeline import build_datasets
     from modelspec.training.checkpoints import load_run
+    from modelspec.training.config import TrainConfig
     from modelspec.training.warmstart import warm_start
 
     spec = load_spec(args.spec)
     train = spec.section("train")
     student = build_from_spec(spec)
     models = student if isinstance(student, dict) else {"model": student}
-    report = warm_start(models, train["init_from"], spec.base_dir, seed=train.get("seed"))
+    config = TrainConfig.from_section(train)
+    assert config.init_from is not None, "the spec has no train.init_from"
+    report = warm_start(models, config.init_from, spec.base_dir, seed=config.seed)
     (student,) = models.values()
     teacher_run = spec.base_dir / train["init_from"]["run"]
     _, teachers, _ = load_run(teacher_run)

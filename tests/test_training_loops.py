@@ -157,6 +157,7 @@ INIT"""
 def test_net2net_grown_network_computes_the_same_function(tmp_path):
     import modelspec
     from modelspec.training.checkpoints import load_run
+    from modelspec.training.config import InitFromConfig
     from modelspec.training.warmstart import warm_start
     small = tmp_path / "small.yaml"
     small.write_text(SMALL.replace("NAME", "small").replace("UNITS", "8")
@@ -169,7 +170,8 @@ def test_net2net_grown_network_computes_the_same_function(tmp_path):
                    .replace("INIT", "  init_from: {run: runs/small, grow: net2net}\n"))
     _, teacher, _ = load_run(tmp_path / "runs" / "small")
     student = {"model": modelspec.build_model(big)}
-    report = warm_start(student, {"run": "runs/small", "grow": "net2net"}, tmp_path, seed=0)
+    report = warm_start(student, InitFromConfig(run="runs/small", grow="net2net"), tmp_path,
+                        seed=0)
     assert report["widened"] == ["h1"] and report["deepened"] == ["h1b"]
     x = np.random.default_rng(1).uniform(0, 1, size=(16, 8, 8, 1)).astype("float32")
     before = teacher["model"]({"image": x})["digit"]
@@ -268,6 +270,7 @@ def test_pretraining_leaves_every_layer_trainable_for_fine_tuning(tmp_path):
     import keras
     import tensorflow as tf
 
+    from modelspec.training.config import PretrainConfig
     from modelspec.training.loops.layerwise import pretrain
     from modelspec.training.rundir import RunDir
     keras.utils.set_random_seed(0)
@@ -277,7 +280,8 @@ def test_pretraining_leaves_every_layer_trainable_for_fine_tuning(tmp_path):
     model = keras.Model(inputs, keras.layers.Dense(2, name="out")(h2))
     x = np.random.default_rng(0).uniform(size=(32, 6)).astype("float32")
     data = tf.data.Dataset.from_tensor_slices((x, x[:, :2])).batch(8)
-    losses = pretrain(model, data, {"layers": ["h1", "h2"], "epochs": 1}, RunDir(tmp_path))
+    losses = pretrain(model, data, PretrainConfig(layers=("h1", "h2"), epochs=1),
+                      RunDir(tmp_path))
     assert set(losses) == {"pretrain_h1_loss", "pretrain_h2_loss"}
     assert all(layer.trainable for layer in model.layers)
     before = model.get_layer("h1").get_weights()[0].copy()

@@ -73,24 +73,25 @@ def test_compile_defaults_steps_per_execution_and_jit_by_model_kind():
     import tensorflow as tf
 
     from modelspec.training import runtime
+    from modelspec.training.config import RuntimeConfig
     dense_in = keras.Input((4,))
     dense = keras.Model(dense_in, keras.layers.Dense(2)(dense_in))
     conv_in = keras.Input((8, 8, 1))
     conv = keras.Model(conv_in, keras.layers.Conv2D(2, 3)(conv_in))
     cpu_only = not runtime.has_gpu()
-    assert runtime.compile_options({}, dense) == {
+    assert runtime.compile_options(RuntimeConfig.from_section({}), dense) == {
         "steps_per_execution": runtime.DEFAULT_STEPS_PER_EXECUTION,
         **({"jit_compile": True} if cpu_only else {})}
     if cpu_only:
-        assert runtime.compile_options({}, conv)["jit_compile"] is False
+        assert runtime.compile_options(RuntimeConfig.from_section({}), conv)["jit_compile"] is False
         # a seeded run is deterministic: XLA is not forced on
-        assert runtime.compile_options({"seed": 1}, dense)["jit_compile"] is False
+        assert runtime.compile_options(RuntimeConfig.from_section({"seed": 1}), dense)["jit_compile"] is False
     # the spec's own settings win
-    assert runtime.compile_options({"steps_per_execution": 1, "jit_compile": True}, conv) == {
+    assert runtime.compile_options(RuntimeConfig.from_section({"steps_per_execution": 1, "jit_compile": True}), conv) == {
         "steps_per_execution": 1, "jit_compile": True}
     # under a distribution strategy Keras's default of one step per call stays
     with tf.distribute.MirroredStrategy(["/cpu:0"]).scope():
-        assert "steps_per_execution" not in runtime.compile_options({}, dense)
+        assert "steps_per_execution" not in runtime.compile_options(RuntimeConfig.from_section({}), dense)
 
 
 def test_xla_flags_are_added_before_tensorflow_only():
@@ -117,6 +118,7 @@ def test_autoclustering_default_by_model_kind_and_restored():
     import tensorflow as tf
 
     from modelspec.training import runtime
+    from modelspec.training.config import RuntimeConfig
     conv_in = keras.Input((8, 8, 1))
     conv = keras.Model(conv_in, keras.layers.Conv2D(2, 3)(conv_in))
     x = keras.layers.Conv2D(2, 3)(conv_in)
@@ -125,13 +127,13 @@ def test_autoclustering_default_by_model_kind_and_restored():
     dense_bn = keras.Model(dense_in, keras.layers.BatchNormalization()(
         keras.layers.Dense(2)(dense_in)))
     if not runtime.has_gpu():
-        assert runtime.wants_autoclustering({}, conv_bn) is True
-    assert runtime.wants_autoclustering({}, conv) is False  # LeNet-like: no gain measured
-    assert runtime.wants_autoclustering({}, dense_bn) is False  # fully XLA-compiled instead
-    assert runtime.wants_autoclustering({"seed": 0}, conv_bn) is False  # deterministic
-    assert runtime.wants_autoclustering({"seed": 0, "deterministic": False}, conv_bn) \
+        assert runtime.wants_autoclustering(RuntimeConfig.from_section({}), conv_bn) is True
+    assert runtime.wants_autoclustering(RuntimeConfig.from_section({}), conv) is False  # LeNet-like: no gain measured
+    assert runtime.wants_autoclustering(RuntimeConfig.from_section({}), dense_bn) is False  # fully XLA-compiled instead
+    assert runtime.wants_autoclustering(RuntimeConfig.from_section({"seed": 0}), conv_bn) is False  # deterministic
+    assert runtime.wants_autoclustering(RuntimeConfig.from_section({"seed": 0, "deterministic": False}), conv_bn) \
         is not runtime.has_gpu()
-    assert runtime.wants_autoclustering({"jit_compile": False}, conv_bn) is False
+    assert runtime.wants_autoclustering(RuntimeConfig.from_section({"jit_compile": False}), conv_bn) is False
     before = tf.config.optimizer.get_jit()
     with runtime.autoclustering(True):
         assert tf.config.optimizer.get_jit() == "autoclustering"

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import csv
 import zipfile
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 from modelspec.data.fetch import url_name
 from modelspec.data.registry import (
@@ -21,19 +23,20 @@ from modelspec.data.registry import (
     TRANSFORM_FIELDS,
 )
 from modelspec.data.splits import default_splits, parse_split
-from modelspec.errors import did_you_mean
+from modelspec.errors import Collector, did_you_mean
+from modelspec.source import PathT
 
-SRC = ("data", "source")
+SRC: PathT = ("data", "source")
 
 
-def path_map(value, default_split: str = "all") -> dict[str, str]:
+def path_map(value: Any, default_split: str = "all") -> dict[str, str]:
     """`a.csv` → {"all": "a.csv"}; `{train: a, test: b}` unchanged."""
     if isinstance(value, dict):
         return dict(value)
     return {default_split: value}
 
 
-def resolve(base_dir, path: str) -> Path:
+def resolve(base_dir: str | Path, path: str) -> Path:
     """Resolves a spec path against the spec's directory (`~` expanded)."""
     p = Path(path).expanduser()
     return p if p.is_absolute() else Path(base_dir) / p
@@ -47,7 +50,8 @@ def _csv_header(path: Path, delimiter: str, skiprows: int = 0) -> list[str]:
     return [c.strip() for c in row]
 
 
-def _check_download_path(src: dict, rel: str, where: tuple, errs) -> None:
+def _check_download_path(src: Mapping[str, Any], rel: str, where: PathT,
+                         errs: Collector) -> None:
     """A path of a downloaded data set names one of its files (or an archive's member)."""
     files = src["download"].get("files") or []
     names = [f.get("fname") or url_name(f.get("url", "")) for f in files]
@@ -58,7 +62,8 @@ def _check_download_path(src: dict, rel: str, where: tuple, errs) -> None:
              suggestion=did_you_mean(rel, names))
 
 
-def _check_paths(src: dict, key: str, base_dir, errs, want_dir: bool = False) -> dict:
+def _check_paths(src: Mapping[str, Any], key: str, base_dir: str | Path, errs: Collector,
+                 want_dir: bool = False) -> dict[str, Path]:
     """Checks the file(s) of `src[key]` exist; returns {split: Path} of those that do.
 
     Files of a `download:` are fetched when the data is read: only their names are checked.
@@ -83,85 +88,127 @@ def _check_paths(src: dict, key: str, base_dir, errs, want_dir: bool = False) ->
     return found
 
 
-def source_info(src: dict, base_dir, errs):
-    """Statically known (fields, split names) of a source; None where unknown."""
-    kind = src.get("type")
-    if kind == "sklearn":
-        name = src.get("name")
-        fields: set[str] | None = ({"data", "label", "images"} if name == "digits"
-                                   else {"data", "label"})
-        return (fields if name in SKLEARN_NAMES else None), ["all"]
-    if kind == "generated":
-        entry = GENERATED.get(str(src.get("name")))
-        return (set(entry[1]) if entry else None), ["all"]
-    if kind == "tfds":
-        if "data_dir" in src and not resolve(base_dir, src["data_dir"]).is_dir():
-            errs.add(SRC + ("data_dir",), f"folder '{src['data_dir']}' does not exist",
-                     expected="the TFDS data_dir holding the prepared data set")
-        return None, None
-    if kind == "idx":
-        images = _check_paths(src, "images", base_dir, errs)
-        _check_paths(src, "labels", base_dir, errs)
-        if "labels" in src and set(path_map(src["images"])) != set(path_map(src["labels"])):
-            errs.add(SRC + ("labels",), "labels name other splits than images",
-                     expected=f"the same split names as images: {sorted(path_map(src['images']))}")
-        fields = {"image", "label"} if "labels" in src else {"image"}
-        return fields, list(path_map(src.get("images", {})) or images) or None
-    if kind == "cifar":
-        _check_paths(src, "path", base_dir, errs, want_dir=True)
-        return {"image", "label"}, ["train", "test"]
-    if kind == "image_folder":
-        _check_paths(src, "path", base_dir, errs, want_dir=True)
-        return {"image", "label"}, list(path_map(src["path"]))
-    if kind == "text":
-        _check_paths(src, "path", base_dir, errs, want_dir=src.get("unit") == "file")
-        return {"text"}, list(path_map(src["path"]))
-    found = _check_paths(src, "path", base_dir, errs)
-    splits = list(path_map(src["path"])) if "path" in src else None
-    if kind in ("csv", "timeseries"):
-        delim = src.get("delimiter", ",")
-        columns = src.get("column_names")
-        if columns is None and src.get("header", True) and found:
-            columns = _csv_header(next(iter(found.values())), delim, src.get("skiprows", 0))
-        if kind == "timeseries":
-            for key in ("columns", "target"):
-                names = src.get(key, [])
-                for i, name in enumerate([names] if isinstance(names, str) else names):
-                    if columns is not None and name not in columns:
-                        at = SRC + ((key,) if isinstance(names, str) else (key, i))
-                        errs.add(at, f"unknown column '{name}'",
-                                 expected=f"one of {columns}",
-                                 suggestion=did_you_mean(name, columns))
-            return {"window", "target"}, splits
-        if columns is not None and "columns" in src:
-            for i, name in enumerate(src["columns"]):
-                if name not in columns:
-                    errs.add(SRC + ("columns", i), f"unknown column '{name}'",
-                             expected=f"one of {columns}", suggestion=did_you_mean(name, columns))
-            columns = [c for c in columns if c in src["columns"]]
-        if columns is None and not src.get("header", True):
-            return None, splits
-        return (set(columns) if columns is not None else None), splits
-    if kind == "npz":
-        fields = None
-        for path in found.values():
-            if path.suffix == ".npz":
-                with zipfile.ZipFile(path) as z:
-                    names = {n[:-4] for n in z.namelist() if n.endswith(".npy")}
-                fields = names if fields is None else fields & names
-            else:
-                fields = {src.get("field", "data")}
-        return fields, splits
+# what the checks know of a source before reading it: (its fields, its split names), each
+# None where it cannot be known without the data
+SourceInfo = tuple[set[str] | None, list[str] | None]
+
+
+def _sklearn_info(src: Mapping[str, Any], base_dir: str | Path, errs: Collector) -> SourceInfo:
+    name = src.get("name")
+    fields = {"data", "label", "images"} if name == "digits" else {"data", "label"}
+    return (fields if name in SKLEARN_NAMES else None), ["all"]
+
+
+def _generated_info(src: Mapping[str, Any], base_dir: str | Path, errs: Collector) -> SourceInfo:
+    entry = GENERATED.get(str(src.get("name")))
+    return (set(entry[1]) if entry else None), ["all"]
+
+
+def _tfds_info(src: Mapping[str, Any], base_dir: str | Path, errs: Collector) -> SourceInfo:
+    if "data_dir" in src and not resolve(base_dir, src["data_dir"]).is_dir():
+        errs.add(SRC + ("data_dir",), f"folder '{src['data_dir']}' does not exist",
+                 expected="the TFDS data_dir holding the prepared data set")
     return None, None
 
 
-def _check_field(name, fields, where, errs, what="field"):
+def _idx_info(src: Mapping[str, Any], base_dir: str | Path, errs: Collector) -> SourceInfo:
+    images = _check_paths(src, "images", base_dir, errs)
+    _check_paths(src, "labels", base_dir, errs)
+    if "labels" in src and set(path_map(src["images"])) != set(path_map(src["labels"])):
+        errs.add(SRC + ("labels",), "labels name other splits than images",
+                 expected=f"the same split names as images: {sorted(path_map(src['images']))}")
+    fields = {"image", "label"} if "labels" in src else {"image"}
+    return fields, list(path_map(src.get("images", {})) or images) or None
+
+
+def _cifar_info(src: Mapping[str, Any], base_dir: str | Path, errs: Collector) -> SourceInfo:
+    _check_paths(src, "path", base_dir, errs, want_dir=True)
+    return {"image", "label"}, ["train", "test"]
+
+
+def _image_folder_info(src: Mapping[str, Any], base_dir: str | Path, errs: Collector) -> SourceInfo:
+    _check_paths(src, "path", base_dir, errs, want_dir=True)
+    return {"image", "label"}, list(path_map(src["path"]))
+
+
+def _text_info(src: Mapping[str, Any], base_dir: str | Path, errs: Collector) -> SourceInfo:
+    _check_paths(src, "path", base_dir, errs, want_dir=src.get("unit") == "file")
+    return {"text"}, list(path_map(src["path"]))
+
+
+def _check_columns(src: Mapping[str, Any], key: str, columns: list[str],
+                   errs: Collector) -> None:
+    """`src[key]` (a column name or a list of them) names columns of the file."""
+    names = src.get(key, [])
+    for i, name in enumerate([names] if isinstance(names, str) else names):
+        if name not in columns:
+            at: PathT = SRC + ((key,) if isinstance(names, str) else (key, i))
+            errs.add(at, f"unknown column '{name}'", expected=f"one of {columns}",
+                     suggestion=did_you_mean(name, columns))
+
+
+def _csv_info(src: Mapping[str, Any], base_dir: str | Path, errs: Collector) -> SourceInfo:
+    """CSV and time-series sources: the columns of the header (or `column_names`)."""
+    found = _check_paths(src, "path", base_dir, errs)
+    splits = list(path_map(src["path"])) if "path" in src else None
+    columns = src.get("column_names")
+    if columns is None and src.get("header", True) and found:
+        columns = _csv_header(next(iter(found.values())), src.get("delimiter", ","),
+                              src.get("skiprows", 0))
+    if src.get("type") == "timeseries":
+        for key in ("columns", "target"):
+            if columns is not None:
+                _check_columns(src, key, columns, errs)
+        return {"window", "target"}, splits
+    if columns is not None and "columns" in src:
+        _check_columns(src, "columns", columns, errs)
+        columns = [c for c in columns if c in src["columns"]]
+    if columns is None and not src.get("header", True):
+        return None, splits
+    return (set(columns) if columns is not None else None), splits
+
+
+def _npz_info(src: Mapping[str, Any], base_dir: str | Path, errs: Collector) -> SourceInfo:
+    """`.npz` archives (their arrays' names) or a `.npy` array (`field`)."""
+    found = _check_paths(src, "path", base_dir, errs)
+    fields: set[str] | None = None
+    for path in found.values():
+        if path.suffix == ".npz":
+            with zipfile.ZipFile(path) as z:
+                names = {n[:-4] for n in z.namelist() if n.endswith(".npy")}
+            fields = names if fields is None else fields & names
+        else:
+            fields = {src.get("field", "data")}
+    return fields, list(path_map(src["path"])) if "path" in src else None
+
+
+def _other_info(src: Mapping[str, Any], base_dir: str | Path, errs: Collector) -> SourceInfo:
+    _check_paths(src, "path", base_dir, errs)
+    return None, None
+
+
+_INFO: dict[str, Callable[[Mapping[str, Any], str | Path, Collector], SourceInfo]] = {
+    "sklearn": _sklearn_info, "generated": _generated_info, "tfds": _tfds_info,
+    "idx": _idx_info, "cifar": _cifar_info, "image_folder": _image_folder_info,
+    "text": _text_info, "csv": _csv_info, "timeseries": _csv_info, "npz": _npz_info,
+}
+
+
+def source_info(src: Mapping[str, Any], base_dir: str | Path, errs: Collector) -> SourceInfo:
+    """Statically known (fields, split names) of a source; None where unknown (files that
+    the source names are checked to exist on the way)."""
+    return _INFO.get(str(src.get("type")), _other_info)(src, base_dir, errs)
+
+
+def _check_field(name: str, fields: set[str] | None, where: PathT, errs: Collector,
+                 what: str = "field") -> None:
     if fields is not None and name not in fields:
         errs.add(where, f"unknown {what} '{name}'", expected=f"one of {sorted(fields)}",
                  suggestion=did_you_mean(name, sorted(fields)))
 
 
-def check_section(data: dict, base_dir, errs, outputs=None) -> None:
+def check_section(data: Mapping[str, Any], base_dir: str | Path, errs: Collector,
+                  outputs: list[str] | None = None) -> None:
     """Checks a resolved `data:` section; problems go to `errs`.
 
     Args:
@@ -216,7 +263,8 @@ def check_section(data: dict, base_dir, errs, outputs=None) -> None:
     _check_weight_outputs(data, outputs, errs)
 
 
-def _check_weight_outputs(data: dict, outputs, errs) -> None:
+def _check_weight_outputs(data: Mapping[str, Any], outputs: list[str] | None,
+                          errs: Collector) -> None:
     """`sample_weights` keys must name model outputs (else `targets` keys, when given)."""
     names = outputs if outputs is not None else (
         sorted(data["targets"]) if data.get("targets") else None)

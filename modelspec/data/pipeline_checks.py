@@ -6,15 +6,20 @@ fields can weight examples (`data.sample_weights`), and the class names after tr
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 import tensorflow as tf
 
-from modelspec.errors import did_you_mean
+from modelspec.data.step import Step
+from modelspec.data.transforms_select import MapValues
+from modelspec.errors import Collector, did_you_mean
 
 NUMERIC_ONLY = ("rescale", "normalize", "resize", "stack", "one_hot", "noise")
 STRING_ONLY = ("replace", "tokenize")
 
 
-def dtype_problem(step, spec):
+def dtype_problem(step: Step, spec: Mapping[str, tf.TensorSpec]) -> tuple[str, str] | None:
     """(message, expected) when a transform reads a field of the wrong kind, else None."""
     for f in step.inputs:
         is_string = spec[f].dtype == tf.string
@@ -27,9 +32,9 @@ def dtype_problem(step, spec):
     return None
 
 
-def weight_fields(data, outputs, fields, errs) -> dict:
-    """Checks `data.sample_weights` (model output → field); returns it."""
-    given = data.get("sample_weights") or {}
+def weight_fields(given: Mapping[str, str], outputs: Mapping[str, Any],
+                  fields: Mapping[str, tf.TensorSpec], errs: Collector) -> Mapping[str, str]:
+    """Checks `data.sample_weights` (model output → field, `given`); returns it."""
     for name, fld in given.items():
         where = ("data", "sample_weights", name)
         if name not in outputs:
@@ -48,7 +53,7 @@ def weight_fields(data, outputs, fields, errs) -> dict:
     return given
 
 
-def class_names_after(names, steps):
+def class_names_after(names: list[str] | None, steps: Sequence[Step]) -> list[str] | None:
     """The source's `class_names` (of field `label`) after the steps that rewrite `label`.
 
     A `map_values` table relabels them (new class j is named after the old classes mapped to
@@ -57,11 +62,11 @@ def class_names_after(names, steps):
     for step in steps:
         if names is None or step.output != "label" or step.kind in ("cast", "one_hot"):
             continue
-        table = step.config.get("mapping") if step.kind == "map_values" else None
-        if not table or step.out_dtype != tf.int64 or "default" in step.config \
-                or min(table.values()) < 0:
+        table = step.config.get("mapping") if isinstance(step, MapValues) else None
+        if not table or not isinstance(step, MapValues) or step.out_dtype != tf.int64 \
+                or "default" in step.config or min(table.values()) < 0:
             return None
-        new: dict = {}
+        new: dict[Any, list[str]] = {}
         for key, value in table.items():
             if 0 <= int(key) < len(names):
                 new.setdefault(value, []).append(names[int(key)])

@@ -11,20 +11,22 @@ Restructuring transforms (sequences, skipgrams, cbow) turn a token stream into n
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 import tensorflow as tf
 
 from modelspec.data.registry import TRANSFORM_FIELDS
-from modelspec.data.step import Step
+from modelspec.data.step import Step, Tensors
 from modelspec.data.transforms_select import Filter, MapValues
 
 
-def _float(x):
+def _float(x: tf.Tensor) -> tf.Tensor:
     return x if x.dtype.is_floating else tf.cast(x, tf.float32)
 
 
 class Cast(Step):
-    def batched(self, t, training=False):
+    def batched(self, t: Tensors, training: bool = False) -> tf.Tensor:
         x, dtype = t[self.inputs[0]], self.config["dtype"]
         if dtype == "string":
             return x if x.dtype == tf.string else tf.strings.as_string(x)
@@ -36,25 +38,25 @@ class Cast(Step):
 class Layered(Step):
     """A transform that is one Keras preprocessing layer applied to `field`."""
 
-    def batched(self, t, training=False):
+    def batched(self, t: Tensors, training: bool = False) -> tf.Tensor:
         return self.layer(t[self.inputs[0]])
 
 
 class Rescale(Layered):
-    def __init__(self, cfg):
+    def __init__(self, cfg: dict[str, Any]) -> None:
         super().__init__(cfg)
         self.layer = keras.layers.Rescaling(cfg["scale"], cfg.get("offset", 0.0))
 
-    def batched(self, t, training=False):
+    def batched(self, t: Tensors, training: bool = False) -> tf.Tensor:
         return self.layer(_float(t[self.inputs[0]]))
 
 
 class Normalize(Layered):
-    def __init__(self, cfg):
+    def __init__(self, cfg: dict[str, Any]) -> None:
         super().__init__(cfg)
         self.layer = keras.layers.Normalization(axis=cfg.get("axis", -1))
 
-    def adapt(self, dataset):
+    def adapt(self, dataset: tf.data.Dataset) -> None:
         if "axis" not in self.config and dataset.element_spec[self.inputs[0]].shape.rank == 0:
             self.layer = keras.layers.Normalization(axis=None)  # one mean for a scalar field
         column = self._column(dataset, tf.float32)
@@ -62,23 +64,23 @@ class Normalize(Layered):
             column = column.map(lambda v: tf.reshape(v, [-1, 1]))
         self.layer.adapt(column)
 
-    def batched(self, t, training=False):
+    def batched(self, t: Tensors, training: bool = False) -> tf.Tensor:
         x = _float(t[self.inputs[0]])
         return tf.reshape(self.layer(x), tf.shape(x))
 
 
 class Resize(Layered):
-    def __init__(self, cfg):
+    def __init__(self, cfg: dict[str, Any]) -> None:
         super().__init__(cfg)
         self.layer = keras.layers.Resizing(cfg["height"], cfg["width"],
                                            interpolation=cfg.get("interpolation", "bilinear"))
 
-    def batched(self, t, training=False):
+    def batched(self, t: Tensors, training: bool = False) -> tf.Tensor:
         return self.layer(_float(t[self.inputs[0]]))
 
 
 class Pad(Step):
-    def batched(self, t, training=False):
+    def batched(self, t: Tensors, training: bool = False) -> tf.Tensor:
         x, pad = t[self.inputs[0]], self.config["padding"]
         if isinstance(pad, int):  # every spatial side of (batch, ..., channels)
             pad = [[pad, pad]] * (x.shape.rank - 2) + [[0, 0]]
@@ -87,21 +89,21 @@ class Pad(Step):
 
 
 class Reshape(Step):
-    def batched(self, t, training=False):
+    def batched(self, t: Tensors, training: bool = False) -> tf.Tensor:
         return tf.reshape(t[self.inputs[0]], [-1, *self.config["shape"]])
 
 
 class OneHot(Step):
-    def batched(self, t, training=False):
+    def batched(self, t: Tensors, training: bool = False) -> tf.Tensor:
         return tf.one_hot(tf.cast(t[self.inputs[0]], tf.int32), self.config["depth"])
 
 
 class Lookup(Layered):
-    def __init__(self, cfg):
+    def __init__(self, cfg: dict[str, Any]) -> None:
         super().__init__(cfg)
         self.adapted = "vocabulary" in cfg
 
-    def _make(self, is_string: bool):
+    def _make(self, is_string: bool) -> None:
         cls = keras.layers.StringLookup if is_string else keras.layers.IntegerLookup
         args = {"output_mode": self.config.get("output_mode", "int"),
                 "num_oov_indices": self.config.get("num_oov_indices", 1)}
@@ -112,14 +114,14 @@ class Lookup(Layered):
             args["vocabulary"] = [str(v) for v in vocab] if is_string else [int(v) for v in vocab]
         self.layer = cls(**args)
 
-    def adapt(self, dataset):
+    def adapt(self, dataset: tf.data.Dataset) -> None:
         is_string = dataset.element_spec[self.inputs[0]].dtype == tf.string
         self._make(is_string)
         if not self.adapted:
             column = self._column(dataset, None if is_string else tf.int64)
             self.layer.adapt(column)
 
-    def batched(self, t, training=False):
+    def batched(self, t: Tensors, training: bool = False) -> tf.Tensor:
         x = t[self.inputs[0]]
         if x.dtype != tf.string and x.dtype != tf.int64:
             x = tf.cast(x, tf.int64)
@@ -127,38 +129,38 @@ class Lookup(Layered):
 
 
 class Hash(Layered):
-    def __init__(self, cfg):
+    def __init__(self, cfg: dict[str, Any]) -> None:
         super().__init__(cfg)
         self.layer = keras.layers.Hashing(cfg["num_bins"], output_mode=cfg.get("output_mode",
                                                                               "int"))
 
 
 class Cross(Step):
-    def __init__(self, cfg):
+    def __init__(self, cfg: dict[str, Any]) -> None:
         super().__init__(cfg)
         self.layer = keras.layers.HashedCrossing(cfg["num_bins"],
                                                  output_mode=cfg.get("output_mode", "int"))
 
-    def batched(self, t, training=False):
+    def batched(self, t: Tensors, training: bool = False) -> tf.Tensor:
         xs = tuple(t[f] if t[f].dtype in (tf.string, tf.int64) else tf.cast(t[f], tf.int64)
                    for f in self.inputs)
         return self.layer(xs)
 
 
 class Stack(Step):
-    def batched(self, t, training=False):
+    def batched(self, t: Tensors, training: bool = False) -> tf.Tensor:
         parts = [tf.reshape(_float(t[f]), [tf.shape(t[f])[0], -1]) for f in self.inputs]
         return tf.concat([tf.cast(p, tf.float32) for p in parts], axis=-1)
 
 
 class Replace(Step):
-    def batched(self, t, training=False):
+    def batched(self, t: Tensors, training: bool = False) -> tf.Tensor:
         return tf.strings.regex_replace(t[self.inputs[0]], self.config["pattern"],
                                         self.config.get("rewrite", ""))
 
 
 class Tokenize(Layered):
-    def __init__(self, cfg):
+    def __init__(self, cfg: dict[str, Any]) -> None:
         super().__init__(cfg)
         args = {k: cfg[k] for k in ("max_tokens", "output_sequence_length", "vocabulary")
                 if k in cfg}
@@ -166,7 +168,7 @@ class Tokenize(Layered):
             standardize=cfg.get("standardize", "lower_and_strip_punctuation"),
             split=cfg.get("split", "whitespace"), output_mode="int", **args)
 
-    def adapt(self, dataset):
+    def adapt(self, dataset: tf.data.Dataset) -> None:
         if "vocabulary" not in self.config:
             self.layer.adapt(self._column(dataset))
 
@@ -174,7 +176,7 @@ class Tokenize(Layered):
 class Noise(Step):
     random = True
 
-    def batched(self, t, training=False):
+    def batched(self, t: Tensors, training: bool = False) -> tf.Tensor:
         x = _float(t[self.inputs[0]])
         if not training:
             return x
@@ -192,13 +194,14 @@ class Restructure(Step):
 
     restructuring = True
 
-    def __init__(self, cfg):
+    def __init__(self, cfg: dict[str, Any]) -> None:
         super().__init__(cfg)
         names = TRANSFORM_FIELDS[self.kind]
         self.outputs = [cfg.get(n, n) for n in names]
         self.random = self.kind != "sequences"
 
-    def _windows(self, dataset, size, shift, chunk=1 << 16):
+    def _windows(self, dataset: tf.data.Dataset, size: int, shift: int,
+                 chunk: int = 1 << 16) -> tf.data.Dataset:
         """Windows of `size` tokens every `shift` tokens, framed in large vectorised chunks.
 
         The token stream is cut into chunks of `chunk` tokens (a multiple of `shift`), and
@@ -211,7 +214,8 @@ class Restructure(Step):
             lambda x: tf.signal.frame(x, size, shift), num_parallel_calls=tf.data.AUTOTUNE)
         return frames.unbatch()
 
-    def restructure(self, dataset, training: bool = False, counting: bool = False):
+    def restructure(self, dataset: tf.data.Dataset, training: bool = False,
+                    counting: bool = False) -> tf.data.Dataset:
         """Returns the new examples; `counting` skips the 1:1 negative sampling (for counts)."""
         cfg = self.config
         if self.kind == "sequences":
@@ -226,7 +230,7 @@ class Restructure(Step):
         windows = windows.filter(lambda v: v[w] > 1)  # drop padding / out-of-vocabulary centres
         target_name, context_name, label_name = self.outputs
 
-        def negatives(true):
+        def negatives(true: tf.Tensor) -> tf.Tensor:
             sampled, _, _ = tf.random.log_uniform_candidate_sampler(
                 true_classes=tf.reshape(true, [1, 1]), num_true=1, num_sampled=k, unique=True,
                 range_max=vocab)
@@ -234,7 +238,7 @@ class Restructure(Step):
 
         label = tf.constant([1.0] + [0.0] * k)
         if self.kind == "skipgrams":
-            def pairs(v):
+            def pairs(v: tf.Tensor) -> tf.data.Dataset:
                 ctx = tf.concat([v[:w], v[w + 1:]], 0)
                 return tf.data.Dataset.from_tensor_slices(
                     {"t": tf.fill(tf.shape(ctx), v[w]), "c": ctx})
@@ -260,6 +264,6 @@ TRANSFORM_CLASSES = {"cast": Cast, "rescale": Rescale, "normalize": Normalize, "
                      "map_values": MapValues}
 
 
-def make_step(cfg: dict) -> Step:
+def make_step(cfg: dict[str, Any]) -> Step:
     """Returns the `Step` of one resolved `data.transforms` entry."""
     return TRANSFORM_CLASSES[cfg["type"]](cfg)

@@ -13,7 +13,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from modelspec.data.step import Step
+from modelspec.data.step import Problem, Step, Tensors
 
 
 class TableHolder(keras.layers.Layer):
@@ -23,16 +23,16 @@ class TableHolder(keras.layers.Layer):
     of its steps; a table reachable from a layer is exported with the model.
     """
 
-    def __init__(self, table, **kwargs):
+    def __init__(self, table: Any, **kwargs: Any) -> None:
         super().__init__(trainable=False, **kwargs)
         self.table = table
         self.built = True  # no weights: nothing to build
 
-    def call(self, keys):
+    def call(self, keys: tf.Tensor) -> tf.Tensor:
         return self.table.lookup(keys)
 
 
-def _one_value(step, spec):
+def _one_value(step: Step, spec: dict[str, tf.TensorSpec]) -> Problem | None:
     """A problem when the step's field holds more than one value per example."""
     f = step.inputs[0]
     if spec[f].shape.num_elements() != 1:
@@ -51,11 +51,11 @@ class Filter(Step):
 
     filtering = True
 
-    def __init__(self, cfg):
+    def __init__(self, cfg: dict[str, Any]) -> None:
         super().__init__(cfg)
         self.output = None
 
-    def problem(self, spec):
+    def problem(self, spec: dict[str, tf.TensorSpec]) -> Problem | None:
         f = self.inputs[0]
         is_string = spec[f].dtype == tf.string
         for i, v in enumerate(self.config["values"]):
@@ -65,7 +65,7 @@ class Filter(Step):
                         f"{kind}", "strings" if is_string else "integers", False)
         return _one_value(self, spec)
 
-    def keep(self, example) -> tf.Tensor:
+    def keep(self, example: Tensors) -> tf.Tensor:
         """The `tf.data.Dataset.filter` predicate: a scalar bool tensor."""
         x = tf.reshape(example[self.inputs[0]], [])
         return tf.reduce_any(tf.equal(x, tf.constant(self.config["values"], dtype=x.dtype)))
@@ -81,7 +81,7 @@ class MapValues(Step):
     graph has no error path; give `default` to choose the value.
     """
 
-    def __init__(self, cfg):
+    def __init__(self, cfg: dict[str, Any]) -> None:
         super().__init__(cfg)
         values = list(cfg["mapping"].values()) + ([cfg["default"]] if "default" in cfg else [])
         ints = all(isinstance(v, int) and not isinstance(v, bool) for v in values)
@@ -90,7 +90,7 @@ class MapValues(Step):
         self.table: Any = None
         self.keys: Any = None
 
-    def problem(self, spec):
+    def problem(self, spec: dict[str, tf.TensorSpec]) -> Problem | None:
         f = self.inputs[0]
         dtype = spec[f].dtype
         if dtype.is_floating or dtype == tf.bool:
@@ -106,7 +106,7 @@ class MapValues(Step):
                             f"is {dtype.name}", "integer keys, quoted: {'1': 0, '5': 1}", True)
         return None
 
-    def adapt(self, dataset):
+    def adapt(self, dataset: tf.data.Dataset) -> None:
         is_string = dataset.element_spec[self.inputs[0]].dtype == tf.string
         mapping = self.config["mapping"]
         keys = [str(k) if is_string else int(k) for k in mapping]
@@ -117,18 +117,18 @@ class MapValues(Step):
             tf.lookup.KeyValueTensorInitializer(self.keys, values), default_value=default)
         self.layer = TableHolder(self.table)
 
-    def _keys(self, x):
+    def _keys(self, x: tf.Tensor) -> tf.Tensor:
         return x if x.dtype == tf.string else tf.cast(x, tf.int64)
 
-    def batched(self, t, training=False):
+    def batched(self, t: Tensors, training: bool = False) -> tf.Tensor:
         return self.table.lookup(self._keys(t[self.inputs[0]]))
 
-    def unknown_values(self, dataset, limit: int = 5) -> list:
+    def unknown_values(self, dataset: tf.data.Dataset, limit: int = 5) -> list[Any]:
         """Up to `limit` values of the field in `dataset` that the mapping lacks (sorted)."""
         known = set(self.keys.numpy().tolist())
         column = dataset.map(lambda e: tf.reshape(self._keys(e[self.inputs[0]]), [-1]),
                              num_parallel_calls=tf.data.AUTOTUNE)
-        seen = set()
+        seen: set[Any] = set()
         for chunk in column.unbatch().batch(1 << 14):
             seen.update(tf.unique(chunk)[0].numpy().tolist())
         missing = sorted(seen - known)

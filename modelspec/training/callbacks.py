@@ -12,24 +12,29 @@ from __future__ import annotations
 
 import math
 import signal
+from collections.abc import Collection, Mapping
+from typing import Any
 
 import keras
 
 from modelspec.errors import DivergedError, ModelspecError
 from modelspec.training.checkpoints import write_manifest
+from modelspec.training.config import CallbacksConfig
 from modelspec.training.exact import callback_state, save_random_state
 from modelspec.training.rundir import RunDir, atomic_write_json, save_models
+
+Logs = Mapping[str, Any] | None  # what Keras passes a callback hook
 
 
 class Interrupted(ModelspecError):
     """Training was stopped by a signal after writing a checkpoint; exit 128 + signal."""
 
-    def __init__(self, signum: int, message: str):
+    def __init__(self, signum: int, message: str) -> None:
         super().__init__(message)
         self.exit_code = 128 + signum
 
 
-def _finite(value) -> bool:
+def _finite(value: Any) -> bool:
     try:
         return math.isfinite(float(value))
     except (TypeError, ValueError):
@@ -44,17 +49,17 @@ class DivergenceGuard(keras.callbacks.Callback):
         keys: Log entries to watch (every entry ending in `loss` when None).
     """
 
-    def __init__(self, run: RunDir, keys=None):
+    def __init__(self, run: RunDir, keys: Collection[str] | None = None) -> None:
         super().__init__()
         self.run, self.keys, self.epoch, self.first_step = run, keys, 0, 0
 
-    def on_epoch_begin(self, epoch, logs=None):
+    def on_epoch_begin(self, epoch: int, logs: Logs = None) -> None:
         self.epoch = epoch
 
-    def on_train_batch_begin(self, batch, logs=None):
+    def on_train_batch_begin(self, batch: int, logs: Logs = None) -> None:
         self.first_step = batch
 
-    def check(self, logs, step, first_step=None):
+    def check(self, logs: Logs, step: int, first_step: int | None = None) -> None:
         """Raises `DivergedError` when a watched entry of `logs` is not finite.
 
         With `steps_per_execution` > 1, Keras reports once per group of steps: the message
@@ -74,7 +79,7 @@ class DivergenceGuard(keras.callbacks.Callback):
                     f"{where}; {kept}. Lower the learning rate, add gradient "
                     "clipping (clipnorm) or check the data for NaN values")
 
-    def on_train_batch_end(self, batch, logs=None):
+    def on_train_batch_end(self, batch: int, logs: Logs = None) -> None:
         steps = (self.params or {}).get("steps")
         if steps:  # Keras numbers a shorter last group as if it were full
             batch = min(batch, steps - 1)
@@ -87,12 +92,12 @@ class SignalStop(keras.callbacks.Callback):
     Use as a context manager around training: the handlers are restored on exit.
     """
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__()
-        self.signum = None
-        self._old = {}
+        self.signum: int | None = None
+        self._old: dict[int, Any] = {}
 
-    def __enter__(self):
+    def __enter__(self) -> SignalStop:
         for sig in (signal.SIGTERM, signal.SIGINT):
             try:
                 self._old[sig] = signal.signal(sig, self._handle)
@@ -100,12 +105,12 @@ class SignalStop(keras.callbacks.Callback):
                 pass
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         for sig, old in self._old.items():
             signal.signal(sig, old)
         self._old.clear()
 
-    def _handle(self, signum, frame):
+    def _handle(self, signum: int, frame: Any) -> None:
         if self.signum is not None:  # a second signal: give up at once
             raise KeyboardInterrupt
         self.signum = signum
@@ -114,7 +119,7 @@ class SignalStop(keras.callbacks.Callback):
     def stopped(self) -> bool:
         return self.signum is not None
 
-    def on_train_batch_end(self, batch, logs=None):
+    def on_train_batch_end(self, batch: int, logs: Logs = None) -> None:
         if self.stopped and self.model is not None:
             self.model.stop_training = True
 
@@ -145,9 +150,10 @@ class EpochCheckpoint(keras.callbacks.Callback):
     checkpoint is kept, as the fallback when the newest one is found damaged.
     """
 
-    def __init__(self, run: RunDir, models: dict, optimizers: dict, base_state: dict,
-                 monitor: str = "val_loss", mode: str = "auto", stopper=None,
-                 random_state: list | None = None, carried: list | None = None):
+    def __init__(self, run: RunDir, models: dict[str, Any], optimizers: dict[str, Any],
+                 base_state: dict[str, Any], monitor: str = "val_loss", mode: str = "auto",
+                 stopper: SignalStop | None = None, random_state: list[Any] | None = None,
+                 carried: list[Any] | None = None) -> None:
         super().__init__()
         self.run, self.models, self.optimizers = run, models, optimizers
         self.random_state = list(random_state or [])
@@ -162,10 +168,10 @@ class EpochCheckpoint(keras.callbacks.Callback):
         self.history = run.history()
         self.last_step = -1
 
-    def on_epoch_begin(self, epoch, logs=None):
+    def on_epoch_begin(self, epoch: int, logs: Logs = None) -> None:
         self.last_step = -1
 
-    def on_train_batch_end(self, batch, logs=None):
+    def on_train_batch_end(self, batch: int, logs: Logs = None) -> None:
         self.last_step = batch
 
     def epoch_completed(self) -> bool:
@@ -178,14 +184,15 @@ class EpochCheckpoint(keras.callbacks.Callback):
         steps = (self.params or {}).get("steps")
         return steps is not None and self.last_step + 1 >= steps
 
-    def _improved(self, value) -> bool:
+    def _improved(self, value: Any) -> bool:
         if value is None or not _finite(value):
             return False
         if self.best is None:
             return True
         return value < self.best if self.mode == "min" else value > self.best
 
-    def save(self, completed_epochs: int, logs: dict | None, interrupted=None) -> None:
+    def save(self, completed_epochs: int, logs: dict[str, Any] | None,
+             interrupted: dict[str, Any] | None = None) -> None:
         """Saves a checkpoint for `completed_epochs` and, with `logs`, appends history."""
         if logs is not None:
             for key, value in logs.items():
@@ -211,7 +218,7 @@ class EpochCheckpoint(keras.callbacks.Callback):
         atomic_write_json(self.run.path("history.json"), self.history)
         self.run.prune({name, "best"} | ({previous} if previous and previous != name else set()))
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: Logs = None) -> None:
         if not self.epoch_completed():
             import sys
             print(f"epoch {epoch + 1} was interrupted after {self.last_step + 1} step(s): it is "
@@ -221,12 +228,14 @@ class EpochCheckpoint(keras.callbacks.Callback):
         self.save(epoch + 1, dict(logs or {}))
 
 
-def spec_callbacks(run: RunDir, config: dict, has_validation: bool, resumed: bool) -> list:
+def spec_callbacks(run: RunDir, config: CallbacksConfig | Mapping[str, Any],
+                   has_validation: bool, resumed: bool) -> list[keras.callbacks.Callback]:
     """Builds the Keras callbacks the spec asks for (`train.callbacks`).
 
     Args:
         run: The run directory (for TensorBoard logs and the CSV log).
-        config: The spec's `train.callbacks` mapping (may be empty).
+        config: The spec's `train.callbacks` (a raw mapping is read through
+            `CallbacksConfig.from_section`: the multi-worker loop passes one).
         has_validation: Whether a validation set exists (decides default monitors).
         resumed: Whether this run continues an earlier one (the CSV log is appended).
 
@@ -234,29 +243,25 @@ def spec_callbacks(run: RunDir, config: dict, has_validation: bool, resumed: boo
         A list of `keras.callbacks.Callback`; a `CompletedEpochsCSVLogger` among them reads
         `.checkpoint` (set it to the run's `EpochCheckpoint`).
     """
-    config = config or {}
+    if not isinstance(config, CallbacksConfig):
+        config = CallbacksConfig.from_section(config)
     default_monitor = "val_loss" if has_validation else "loss"
-    out = []
-    if "early_stopping" in config:
-        args = dict(config["early_stopping"] or {})
-        args.setdefault("monitor", default_monitor)
-        out.append(keras.callbacks.EarlyStopping(**args))
-    if "reduce_lr_on_plateau" in config:
-        args = dict(config["reduce_lr_on_plateau"] or {})
-        args.setdefault("monitor", default_monitor)
-        out.append(keras.callbacks.ReduceLROnPlateau(**args))
-    tb = config.get("tensorboard", True)
-    if tb:
-        args = dict(tb) if isinstance(tb, dict) else {}
-        args.setdefault("profile_batch", 0)
-        out.append(keras.callbacks.TensorBoard(log_dir=str(run.path("logs")), **args))
-    if config.get("csv_log", True):
+    out: list[keras.callbacks.Callback] = []
+    for args, make in ((config.early_stopping, keras.callbacks.EarlyStopping),
+                       (config.reduce_lr_on_plateau, keras.callbacks.ReduceLROnPlateau)):
+        if args is not None:
+            out.append(make(**{"monitor": default_monitor, **args}))
+    if config.tensorboard:
+        tb_args = dict(config.tensorboard) if isinstance(config.tensorboard, Mapping) else {}
+        tb_args.setdefault("profile_batch", 0)
+        out.append(keras.callbacks.TensorBoard(log_dir=str(run.path("logs")), **tb_args))
+    if config.csv_log:
         out.append(CompletedEpochsCSVLogger(str(run.path("training.csv")), append=resumed))
     from modelspec.lang import registry
     for name, component in registry.python_components("callbacks").items():
-        if config.get(name):  # registered with modelspec.register_callback (a plugin)
-            args = config[name] if isinstance(config[name], dict) else {}
-            out.append(component.obj(**args))
+        value = config.plugins.get(name)
+        if value:  # registered with modelspec.register_callback (a plugin)
+            out.append(component.obj(**(value if isinstance(value, Mapping) else {})))
     return out
 
 
@@ -266,6 +271,6 @@ class CompletedEpochsCSVLogger(keras.callbacks.CSVLogger):
 
     checkpoint: EpochCheckpoint | None = None
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: Logs = None) -> None:
         if self.checkpoint is None or self.checkpoint.epoch_completed():
             super().on_epoch_end(epoch, logs)

@@ -11,6 +11,9 @@ supervised loop and the multi-worker loop weight classes alike.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import tensorflow as tf
 
 from modelspec.errors import UsageError
@@ -25,7 +28,8 @@ def _class_index(y: tf.Tensor) -> tf.Tensor:
     return tf.cast(tf.round(y), tf.int32)
 
 
-def with_class_weights(dataset: tf.data.Dataset, class_weight: dict) -> tf.data.Dataset:
+def with_class_weights(dataset: tf.data.Dataset,
+                       class_weight: Mapping[str, float]) -> tf.data.Dataset:
     """Adds `class_weight` as the sample weights of the single output of `dataset`.
 
     Args:
@@ -47,7 +51,7 @@ def with_class_weights(dataset: tf.data.Dataset, class_weight: dict) -> tf.data.
                          f"{len(targets)} ({', '.join(targets)}); weigh each output with "
                          "data.sample_weights instead")
 
-    def weigh(x, y, *rest):
+    def weigh(x: Any, y: Any, *rest: Any) -> tuple[Any, ...]:
         (name, labels), = y.items() if isinstance(y, dict) else (("", y),)
         index, size = _class_index(labels), weights.shape[0]
         listed = tf.logical_and(index >= 0, index < size)  # classes not listed weigh 1

@@ -11,6 +11,7 @@ import os
 import socket
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
@@ -75,8 +76,8 @@ def _wait_all(procs: list, grace: float = 10.0) -> int:
     return failed or 0
 
 
-def launch_local_workers(spec: str, workers: int, output: Path, epochs, restart,
-                         params=()) -> int:
+def launch_local_workers(spec: str, workers: int, output: Path, epochs: int | None,
+                         restart: bool, params: Sequence[str] = ()) -> int:
     """Starts `workers` local processes training `spec` with MultiWorkerMirroredStrategy.
 
     Each process gets a `TF_CONFIG` naming all workers on 127.0.0.1 and the same
@@ -125,7 +126,9 @@ def launch_local_workers(spec: str, workers: int, output: Path, epochs, restart,
               help="Override a spec parameter (repeatable), e.g. -p small=true.")
 @data_dir_option
 @handle_errors
-def train_command(spec, epochs, output, restart, workers, strategy, quiet, params):
+def train_command(spec: str, epochs: int | None, output: str | None, restart: bool,
+                  workers: int | None, strategy: str | None, quiet: bool,
+                  params: tuple[str, ...]) -> None:
     quiet_tensorflow()
     from modelspec.cli.params import parse_param_overrides
     from modelspec.lang.checks import load_and_check
@@ -171,7 +174,8 @@ Examples:
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
 @data_dir_option
 @handle_errors
-def evaluate_command(spec_or_run, run_dir, split, weights, as_json):
+def evaluate_command(spec_or_run: str, run_dir: str | None, split: str | None, weights: str,
+                     as_json: bool) -> None:
     quiet_tensorflow()
     from modelspec.training.evaluate import evaluate_run, locate_run
     run = locate_run(spec_or_run, run_dir)

@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from modelspec.training.config import TrainConfig
+
 _CLASSIFICATION = ("crossentropy", "hinge")
 _REGRESSION = ("squared_error", "absolute_error", "huber", "log_cosh", "mse", "mae", "mape",
                "logcosh", "MeanSquared", "MeanAbsolute", "Huber", "LogCosh")
@@ -162,14 +164,13 @@ def _labels_for(labels: Any, output: str, count: int) -> list[str]:
     return [str(i) for i in range(count)]
 
 
-def _losses(train: dict, outputs: list[str]) -> dict:
-    loss = train.get("loss")
+def _losses(loss: Any, outputs: list[str]) -> dict[str, Any]:
     if isinstance(loss, dict) and "type" not in loss:
         return {name: loss.get(name) for name in outputs}
     return {name: loss for name in outputs}
 
 
-def evaluation_diagnostics(model: Any, dataset: Any, train: dict, directory: Path, *,
+def evaluation_diagnostics(model: Any, dataset: Any, loss: Any, directory: Path, *,
                            split: str = "test", labels: Any = None) -> Diagnostics:
     """Confusion matrices and per-class figures (classifiers) and predicted-vs-true plots
     (regressions) of `model` on `dataset`, written into `directory`.
@@ -177,7 +178,7 @@ def evaluation_diagnostics(model: Any, dataset: Any, train: dict, directory: Pat
     Args:
         model: The trained single-model `keras.Model` (dict outputs).
         dataset: The evaluation split (yields `(inputs, targets[, weights])`).
-        train: The resolved `train:` section (its losses decide each output's kind).
+        loss: `train.loss`: one loss, or output → loss (they decide each output's kind).
         directory: The run directory.
         split: The split's name, which prefixes the flat metrics (`test_macro_f1`).
         labels: Class names (`export.labels`: a list, or output → list).
@@ -185,8 +186,8 @@ def evaluation_diagnostics(model: Any, dataset: Any, train: dict, directory: Pat
     found = Diagnostics()
     trues, preds = collect(model, dataset)
     several = len(trues) > 1
-    for output, loss in _losses(train, list(trues)).items():
-        kind = output_kind(loss)
+    for output, output_loss in _losses(loss, list(trues)).items():
+        kind = output_kind(output_loss)
         if output not in trues or kind is None:
             continue
         suffix = f"_{output}" if several else ""
@@ -194,7 +195,7 @@ def evaluation_diagnostics(model: Any, dataset: Any, train: dict, directory: Pat
         if kind == "classification" and preds[output].ndim > 2:
             continue  # one class per position (a sequence output): no per-example matrix
         if kind == "classification":
-            true, pred = class_decisions(trues[output], preds[output], loss)
+            true, pred = class_decisions(trues[output], preds[output], output_loss)
             width = preds[output].shape[-1] if preds[output].ndim > 1 else 1
             names = _labels_for(labels, output, max(width, 2, int(true.max()) + 1))
             if len(names) > MAX_CLASSES:
@@ -213,16 +214,16 @@ def evaluation_diagnostics(model: Any, dataset: Any, train: dict, directory: Pat
     return found
 
 
-def run_diagnostics(models: dict, bundle: Any, train: dict, directory: Path,
+def run_diagnostics(models: dict[str, Any], bundle: Any, train: TrainConfig, directory: Path,
                     labels: Any = None) -> Diagnostics | None:
     """The diagnostics of a finished supervised run on its test split (else validation);
     None for other loops, several models or no evaluation split."""
-    if train.get("type", "supervised") == "adversarial" or len(models) != 1:
+    if train.kind == "adversarial" or len(models) != 1:
         return None
     for split in ("test", "validation"):
         dataset = getattr(bundle, split, None)
         if dataset is not None:
             (model,) = models.values()
-            return evaluation_diagnostics(model, dataset, train, Path(directory),
+            return evaluation_diagnostics(model, dataset, train.loss, Path(directory),
                                           split=split, labels=labels)
     return None

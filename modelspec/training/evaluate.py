@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from modelspec.errors import UsageError
 from modelspec.targets import open_target
+from modelspec.training.config import TrainConfig
 from modelspec.training.rundir import find_run_dir
 
 
@@ -52,15 +55,15 @@ def evaluate_run(run_dir: str | Path, split: str | None = None,
     """
     opened = open_target(run_dir, which=which, allow_spec=False)
     spec, models = opened.spec, opened.models
-    train = spec.section("train") or {}
-    if train.get("type", "supervised") == "adversarial" or len(models) != 1:
+    train = TrainConfig.from_section(spec.section("train") or {})
+    if train.kind == "adversarial" or len(models) != 1:
         raise UsageError(f"{run_dir}: evaluate needs a single supervised model; this run "
                          f"trained {', '.join(models)}")
     from modelspec.build.compiler import model_io
     from modelspec.data.pipeline import build_datasets
     from modelspec.training.loops.supervised import compile_model
     (model,) = models.values()
-    compile_model(model, dict(train, loss=train.get("loss", "mse")))
+    compile_model(model, replace(train, loss="mse") if train.loss is None else train)
     inputs, outputs = model_io(model)
     order = [split] if split else ["test", "validation"]
     bundle = build_datasets(spec, inputs, outputs, splits=order)  # not the others' counts
@@ -74,7 +77,7 @@ def evaluate_run(run_dir: str | Path, split: str | None = None,
     raise UsageError(f"{run_dir}: the spec's data has no {' or '.join(order)} split")
 
 
-def _generation_metrics(spec, model, data, split: str) -> dict[str, float]:
+def _generation_metrics(spec: Any, model: Any, data: Any, split: str) -> dict[str, float]:
     """Accuracy without teacher forcing, for a spec with `export.generate`; else nothing."""
     from modelspec.decoding import buffer_length, score_generation, spec_generate_config
     config = spec_generate_config(spec)

@@ -13,6 +13,8 @@ read here (their cost would exceed the check's worth).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from modelspec.errors import Collector
@@ -25,7 +27,7 @@ _PROBABILITY = {"binary_crossentropy", "BinaryCrossentropy", "categorical_crosse
                 "BinaryFocalCrossentropy", "kl_divergence", "KLDivergence"}
 
 
-def loss_name(loss) -> str | None:
+def loss_name(loss: Any) -> str | None:
     """The name of one loss entry (`"mse"`, `{type: Huber, ...}`), or None."""
     if isinstance(loss, str):
         return loss
@@ -34,14 +36,14 @@ def loss_name(loss) -> str | None:
     return None
 
 
-def losses_by_output(loss, outputs: list[str]) -> dict[str, str | None]:
+def losses_by_output(loss: Any, outputs: list[str]) -> dict[str, str | None]:
     """Output name → its loss's name, for a single loss or a per-output mapping."""
     if isinstance(loss, dict) and "type" not in loss:
         return {name: loss_name(loss.get(name)) for name in outputs}
     return {name: loss_name(loss) for name in outputs}
 
 
-def _targets(dataset) -> dict[str, np.ndarray]:
+def _targets(dataset: Any) -> dict[str, np.ndarray]:
     """All targets of a batched `(x, y[, w])` dataset, concatenated per output."""
     parts: dict[str, list] = {}
     for element in dataset.map(lambda *e: e[1]).as_numpy_iterator():
@@ -74,10 +76,11 @@ def label_problem(values: np.ndarray, loss: str | None, classes: int | None) -> 
     return None
 
 
-def check_labels(bundle, model, train: dict, errs: Collector) -> None:
-    """Adds a problem per output whose labels do not fit its loss (see the module doc)."""
+def check_labels(bundle: Any, model: Any, loss: Any, errs: Collector) -> None:
+    """Adds a problem per output whose labels do not fit its loss (`train.loss`: one loss, or
+    output → loss; see the module doc)."""
     outputs = model.output if isinstance(model.output, dict) else {}
-    losses = losses_by_output(train.get("loss"), list(outputs))
+    losses = losses_by_output(loss, list(outputs))
     for split in ("train", "validation", "test"):
         dataset = getattr(bundle, split, None)
         count = (getattr(bundle, "counts", {}) or {}).get(split)
@@ -97,7 +100,7 @@ def check_labels(bundle, model, train: dict, errs: Collector) -> None:
                 return  # one is enough to act on; the others are alike
 
 
-def _show(value) -> str:
+def _show(value: Any) -> str:
     array = np.asarray(value)
     text = str(array.tolist() if array.ndim else array.item())
     return text if len(text) <= 40 else text[:37] + "..."

@@ -7,13 +7,13 @@ shapes (one loss for all outputs, a loss per output, metrics per output) onto `c
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from modelspec.build.components.objects import make
 
 
-def make_optimizer(value: str | dict[str, Any] | None) -> Any:
+def make_optimizer(value: str | Mapping[str, Any] | None) -> Any:
     """Builds a Keras optimizer from `"adam"` or `{type: Adam, learning_rate: ..., ...}`.
 
     Example:
@@ -22,12 +22,12 @@ def make_optimizer(value: str | dict[str, Any] | None) -> Any:
     return make("optimizers", "Adam" if value is None else value)
 
 
-def make_loss(value: str | dict[str, Any]) -> Any:
+def make_loss(value: str | Mapping[str, Any]) -> Any:
     """Builds a loss: strings are Keras names (`mse`), dicts `{type: Huber, delta: 2}`."""
     return make("losses", value)
 
 
-def make_metric(value: str | dict[str, Any]) -> Any:
+def make_metric(value: str | Mapping[str, Any]) -> Any:
     """Builds a metric; plain Keras strings such as `accuracy` are passed through."""
     from modelspec.lang import registry
     if isinstance(value, str) and value not in registry.python_components("metrics"):

@@ -22,6 +22,7 @@ import json
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from modelspec.errors import UsageError
 from modelspec.fileio import atomic_write_text, replace_dir, restore_dir
@@ -29,19 +30,19 @@ from modelspec.fileio import atomic_write_text, replace_dir, restore_dir
 STATE = "state.json"
 
 
-def atomic_write_json(path: Path, data) -> None:
+def atomic_write_json(path: Path, data: Any) -> None:
     """Writes JSON atomically (sorted keys, indented)."""
     atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True, default=_plain) + "\n")
 
 
-def _plain(value):
+def _plain(value: Any) -> float | str:
     try:
         return float(value)
     except (TypeError, ValueError):
         return str(value)
 
 
-def read_json(path: Path, default=None):
+def read_json(path: Path, default: Any = None) -> Any:
     """Reads a JSON file, or returns `default` when it does not exist."""
     path = Path(path)
     if not path.exists():
@@ -56,10 +57,10 @@ class RunDir:
         root: The directory (created on first write).
     """
 
-    def __init__(self, root):
+    def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
 
-    def path(self, *parts) -> Path:
+    def path(self, *parts: str) -> Path:
         return self.root.joinpath(*parts)
 
     @property
@@ -140,7 +141,7 @@ def load_models(directory: Path, models: dict, optimizers: dict | None = None) -
             var.assign(value)
 
 
-def find_run_dir(path) -> Path | None:
+def find_run_dir(path: str | Path) -> Path | None:
     """Returns `path` when it is a run directory (has `state.json`), else None."""
     path = Path(path)
     return path if path.is_dir() and (path / STATE).exists() else None

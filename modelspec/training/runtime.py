@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import contextlib
 import warnings
+from collections.abc import Iterator
+from typing import Any
 
 import keras
 import tensorflow as tf
 
 from modelspec import tfenv
+from modelspec.training.config import RuntimeConfig, ThreadsConfig
 
 
-def apply_threads(threads: dict | None, explicit: bool = True) -> None:
-    """Sets TensorFlow's CPU thread pools from `{intra_op: N, inter_op: M}` (0 = default).
+def apply_threads(threads: ThreadsConfig | None, explicit: bool = True) -> None:
+    """Sets TensorFlow's CPU thread pools from `train.threads` (0 = default).
 
     When TensorFlow's runtime already runs, the pools cannot change: a warning says so for
     settings the spec asked for (`explicit`), and defaults are silently skipped.
@@ -25,10 +28,10 @@ def apply_threads(threads: dict | None, explicit: bool = True) -> None:
     if not threads:
         return
     try:
-        if threads.get("intra_op") is not None:
-            tf.config.threading.set_intra_op_parallelism_threads(int(threads["intra_op"]))
-        if threads.get("inter_op") is not None:
-            tf.config.threading.set_inter_op_parallelism_threads(int(threads["inter_op"]))
+        if threads.intra_op is not None:
+            tf.config.threading.set_intra_op_parallelism_threads(int(threads.intra_op))
+        if threads.inter_op is not None:
+            tf.config.threading.set_inter_op_parallelism_threads(int(threads.inter_op))
     except RuntimeError as err:  # the runtime is already initialised
         if explicit:
             warnings.warn(f"train.threads not applied: {err}", stacklevel=2)
@@ -69,7 +72,7 @@ def apply_precision(precision: str | None) -> None:
 # (`modelspec.tfenv`): the many small ops between convolutions fuse while the convolutions stay
 # TensorFlow's oneDNN kernels; LeNet-5 (no batch normalisation) did not gain, so it keeps none.
 DEFAULT_STEPS_PER_EXECUTION = 8
-DEFAULT_CPU_THREADS = {"inter_op": 1}
+DEFAULT_CPU_THREADS = ThreadsConfig(inter_op=1)
 _CONV_LAYERS = ("Conv", "Pooling", "Pool")
 _NORM_LAYERS = ("BatchNormalization",)
 
@@ -84,26 +87,25 @@ def _replicated() -> bool:
     return tf.distribute.has_strategy() and tf.distribute.get_strategy().num_replicas_in_sync > 1
 
 
-def _layer_types(model):
+def _layer_types(model: Any) -> set[str]:
     """Class names of every layer of `model`, nested models and blocks included."""
-    def layers(m):
+    def layers(m: Any) -> Iterator[Any]:
         for layer in getattr(m, "layers", []):
             yield layer
             yield from layers(layer)
     return {type(layer).__name__ for layer in layers(model)}
 
 
-def _dense_only(model) -> bool:
+def _dense_only(model: Any) -> bool:
     return not any(part in name for name in _layer_types(model) for part in _CONV_LAYERS)
 
 
-def _tuned_for_cpu(train: dict) -> bool:
+def _tuned_for_cpu(runtime: RuntimeConfig) -> bool:
     """True when the CPU defaults apply: no GPU, one replica, no seeded determinism."""
-    deterministic = train.get("seed") is not None and train.get("deterministic", True)
-    return not has_gpu() and not _replicated() and not deterministic
+    return not has_gpu() and not _replicated() and not runtime.seeded_determinism
 
 
-def compile_options(train: dict, model=None) -> dict:
+def compile_options(runtime: RuntimeConfig, model: Any = None) -> dict[str, Any]:
     """The `model.compile` runtime arguments: the `train:` section's, else measured defaults.
 
     Without an explicit `jit_compile`, on a CPU-only machine with one replica XLA is on for
@@ -113,29 +115,29 @@ def compile_options(train: dict, model=None) -> dict:
     `DEFAULT_STEPS_PER_EXECUTION` steps per call (Keras's 1 under a distribution strategy).
 
     Args:
-        train: The spec's resolved `train:` section.
+        runtime: The runtime part of the spec's `train:` section.
         model: The model to compile (decides XLA by its layers); None skips that choice.
 
     Returns:
         Keyword arguments for `model.compile`.
 
     Example:
-    >>> compile_options({"steps_per_execution": 4})["steps_per_execution"]
+    >>> compile_options(RuntimeConfig(steps_per_execution=4))["steps_per_execution"]
     4
     """
-    out = {}
-    if "steps_per_execution" in train:
-        out["steps_per_execution"] = int(train["steps_per_execution"])
+    out: dict[str, Any] = {}
+    if runtime.steps_per_execution is not None:
+        out["steps_per_execution"] = int(runtime.steps_per_execution)
     elif not tf.distribute.has_strategy():
         out["steps_per_execution"] = DEFAULT_STEPS_PER_EXECUTION
-    if "jit_compile" in train:
-        out["jit_compile"] = train["jit_compile"]
+    if runtime.jit_compile is not None:
+        out["jit_compile"] = runtime.jit_compile
     elif model is not None and not has_gpu() and not _replicated():
-        out["jit_compile"] = _dense_only(model) and _tuned_for_cpu(train)
+        out["jit_compile"] = _dense_only(model) and _tuned_for_cpu(runtime)
     return out
 
 
-def wants_autoclustering(train: dict, model) -> bool:
+def wants_autoclustering(runtime: RuntimeConfig, model: Any) -> bool:
     """Whether `fit` runs with XLA auto-clustering of element-wise ops (see `modelspec.tfenv`).
 
     Only by default (no `jit_compile` in the spec), on a CPU-only machine with one replica,
@@ -143,18 +145,18 @@ def wants_autoclustering(train: dict, model) -> bool:
     and when `modelspec.tfenv` took effect before TensorFlow was imported.
 
     Example:
-    >>> wants_autoclustering({"jit_compile": False}, None)
+    >>> wants_autoclustering(RuntimeConfig(jit_compile=False), None)
     False
     """
-    if "jit_compile" in train or model is None or not tfenv.active():
+    if runtime.jit_compile is not None or model is None or not tfenv.active():
         return False
-    if not _tuned_for_cpu(train) or _dense_only(model):
+    if not _tuned_for_cpu(runtime) or _dense_only(model):
         return False
     return any(part in name for name in _layer_types(model) for part in _NORM_LAYERS)
 
 
 @contextlib.contextmanager
-def autoclustering(enabled: bool):
+def autoclustering(enabled: bool) -> Iterator[None]:
     """Turns TensorFlow's XLA auto-clustering on inside the block (restored afterwards).
 
     TensorFlow's jit level is process-wide; functions called inside the block are
@@ -171,12 +173,11 @@ def autoclustering(enabled: bool):
         tf.config.optimizer.set_jit(previous or False)
 
 
-def apply_runtime(train: dict) -> None:
+def apply_runtime(runtime: RuntimeConfig) -> None:
     """Applies threads, precision and seed from a `train:` section, in that order."""
-    threads = train.get("threads")
-    if threads is None and not has_gpu():
+    if runtime.threads is None and not has_gpu():
         apply_threads(DEFAULT_CPU_THREADS, explicit=False)
     else:
-        apply_threads(threads)
-    apply_precision(train.get("precision"))
-    apply_seed(train.get("seed"), train.get("deterministic"))
+        apply_threads(runtime.threads)
+    apply_precision(runtime.precision)
+    apply_seed(runtime.seed, runtime.deterministic)

@@ -14,19 +14,22 @@ same function as the trained one (Chen et al. 2015, "Net2Net"):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import keras
 import numpy as np
 
 from modelspec.errors import UsageError
+from modelspec.training.config import InitFromConfig
 
 
-def _dense_chain(model) -> list:
+def _dense_chain(model: Any) -> list[Any]:
     return [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
 
 
-def widen(student, teacher, rng) -> list[str]:
+def widen(student: Any, teacher: Any, rng: np.random.Generator) -> list[str]:
     """Copies `teacher`'s weights into `student`, widening Dense layers function-preservingly.
 
     Returns:
@@ -62,7 +65,8 @@ def widen(student, teacher, rng) -> list[str]:
     return grown
 
 
-def _previous_mapping(student, layer, mappings):
+def _previous_mapping(student: Any, layer: Any,
+                      mappings: dict[str, np.ndarray]) -> np.ndarray | None:
     chain = _dense_chain(student)
     index = chain.index(layer)
     for earlier in reversed(chain[:index]):
@@ -71,7 +75,7 @@ def _previous_mapping(student, layer, mappings):
     return None
 
 
-def deepen(student, teacher) -> list[str]:
+def deepen(student: Any, teacher: Any) -> list[str]:
     """Initialises Dense layers absent from `teacher` as identities; returns their names."""
     names = {layer.name for layer in teacher.layers}
     added = []
@@ -90,10 +94,11 @@ def deepen(student, teacher) -> list[str]:
     return added
 
 
-def copy_by_name(student, teacher, layers=None) -> list[str]:
+def copy_by_name(student: Any, teacher: Any, layers: Sequence[str] | None = None) -> list[str]:
     """Copies the weights of same-named layers (all shared names, or `layers`)."""
-    names = layers or [lay.name for lay in student.layers
-                       if lay.weights and lay.name in {t.name for t in teacher.layers}]
+    names = list(layers) if layers else [
+        lay.name for lay in student.layers
+        if lay.weights and lay.name in {t.name for t in teacher.layers}]
     for name in names:
         try:
             student.get_layer(name).set_weights(teacher.get_layer(name).get_weights())
@@ -102,12 +107,13 @@ def copy_by_name(student, teacher, layers=None) -> list[str]:
     return names
 
 
-def warm_start(models: dict, config: dict, base_dir: Path, seed: int | None = None) -> dict:
+def warm_start(models: dict[str, Any], config: InitFromConfig, base_dir: Path,
+               seed: int | None = None) -> dict[str, list[str]]:
     """Initialises `models` from an earlier run as `train.init_from` asks.
 
     Args:
         models: The freshly built models of this run.
-        config: `{run: PATH, weights: final|best|latest, layers: [...], grow: net2net}`.
+        config: `train.init_from`: the run, which weights, the layers, the growth.
         base_dir: The directory `run` is relative to (the spec's).
         seed: Seeds the choice of copied units for Net2WiderNet.
 
@@ -115,15 +121,15 @@ def warm_start(models: dict, config: dict, base_dir: Path, seed: int | None = No
         What was done: `{"copied": [...], "widened": [...], "deepened": [...]}`.
     """
     from modelspec.training.checkpoints import load_run
-    source = Path(config["run"])
+    source = Path(config.run)
     source = source if source.is_absolute() else Path(base_dir) / source
-    _, teachers, _ = load_run(source, which=config.get("weights", "final"))
+    _, teachers, _ = load_run(source, which=config.weights)
     report: dict[str, list[str]] = {"copied": [], "widened": [], "deepened": []}
     for name, student in models.items():
         if name not in teachers:
             continue
         teacher = teachers[name]
-        if config.get("grow") == "net2net":
+        if config.grow == "net2net":
             rng = np.random.default_rng(seed)
             report["widened"] += widen(student, teacher, rng)
             report["deepened"] += deepen(student, teacher)
@@ -132,5 +138,5 @@ def warm_start(models: dict, config: dict, base_dir: Path, seed: int | None = No
                       dense and lay.name in {t.name for t in teacher.layers}]
             report["copied"] += copy_by_name(student, teacher, others) if others else []
         else:
-            report["copied"] += copy_by_name(student, teacher, config.get("layers"))
+            report["copied"] += copy_by_name(student, teacher, config.layers)
     return report

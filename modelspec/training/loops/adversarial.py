@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
+from typing import Any
 
 import keras
 import numpy as np
@@ -20,10 +22,12 @@ import tensorflow as tf
 from modelspec.errors import UsageError
 from modelspec.training import objects
 from modelspec.training.callbacks import DivergenceGuard, EpochCheckpoint
-from modelspec.training.rundir import load_models
+from modelspec.training.config import AdversarialConfig, SamplesConfig
+from modelspec.training.context import TrainContext
+from modelspec.training.rundir import RunDir, load_models
 
 
-def _io_names(model):
+def _io_names(model: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     ins = model._inputs_struct if isinstance(model._inputs_struct, dict) else {
         t.name: t for t in model.inputs}
     outs = model._outputs_struct if isinstance(model._outputs_struct, dict) else {
@@ -31,9 +35,9 @@ def _io_names(model):
     return ins, outs
 
 
-def _merge(batch) -> dict:
+def _merge(batch: Any) -> dict[str, Any]:
     if isinstance(batch, (tuple, list)):
-        merged = {}
+        merged: dict[str, Any] = {}
         for part in batch:
             if isinstance(part, dict):
                 merged.update(part)
@@ -41,7 +45,7 @@ def _merge(batch) -> dict:
     return dict(batch)
 
 
-def save_grid(images: np.ndarray, path, columns: int = 8) -> None:
+def save_grid(images: np.ndarray, path: str, columns: int = 8) -> None:
     """Saves generated samples (N, H, W[, C]) as one PNG grid, written atomically."""
     import matplotlib
     matplotlib.use("Agg")
@@ -72,16 +76,15 @@ def save_grid(images: np.ndarray, path, columns: int = 8) -> None:
 class _Gan:
     """The two compiled train steps of one generator/discriminator pair."""
 
-    def __init__(self, train, gen, disc):
+    def __init__(self, config: AdversarialConfig, gen: Any, disc: Any) -> None:
         self.gen, self.disc = gen, disc
         g_in, g_out = _io_names(gen)
         d_in, d_out = _io_names(disc)
-        noise = train.get("noise") or {}
-        self.noise_name = noise.get("input")
+        self.noise = config.noise
+        self.noise_name = config.noise.input
         if self.noise_name and self.noise_name not in g_in:
             raise UsageError(f"train.noise.input '{self.noise_name}' is not an input of the "
                              f"generator (inputs: {', '.join(g_in)})")
-        self.noise = noise
         self.noise_shape = tuple(g_in[self.noise_name].shape[1:]) if self.noise_name else ()
         missing = [n for n in g_out if n not in d_in]
         if missing:
@@ -92,47 +95,46 @@ class _Gan:
         self.g_out = list(g_out)
         self.g_conditions = [n for n in g_in if n != self.noise_name]
         self.d_conditions = [n for n in d_in if n not in g_out]
-        self.loss = objects.make_loss(train.get("loss") or
-                                      {"type": "BinaryCrossentropy", "from_logits": True})
-        self.smoothing = float(train.get("label_smoothing", 0.0))
-        rec = train.get("reconstruction") or {}
-        self.rec_weight = float(rec.get("weight", 0.0)) if rec else 0.0
-        self.rec_loss = objects.make_loss(rec.get("loss", "mae")) if rec else None
+        self.loss = objects.make_loss(config.loss)
+        self.smoothing = config.label_smoothing
+        rec = config.reconstruction
+        self.rec_weight = rec.weight if rec else 0.0
+        self.rec_loss = objects.make_loss(rec.loss) if rec else None
 
-    def sample_noise(self, batch_size, seed=None):
+    def sample_noise(self, batch_size: Any, seed: int | None = None) -> Any:
         """A batch of the generator's noise input; None for a generator without one (pix2pix,
         whose only noise is dropout)."""
         if not self.noise_name:
             return None
         shape = (batch_size,) + self.noise_shape
-        if self.noise.get("distribution", "normal") == "uniform":
-            lo, hi = self.noise.get("minval", -1.0), self.noise.get("maxval", 1.0)
-            return tf.random.uniform(shape, lo, hi, seed=seed)
-        return tf.random.normal(shape, stddev=self.noise.get("stddev", 1.0), seed=seed)
+        if self.noise.distribution == "uniform":
+            return tf.random.uniform(shape, self.noise.minval, self.noise.maxval, seed=seed)
+        return tf.random.normal(shape, stddev=self.noise.stddev, seed=seed)
 
-    def generate(self, batch, noise, training):
+    def generate(self, batch: dict[str, Any], noise: Any, training: bool) -> Any:
         inputs = {n: batch[n] for n in self.g_conditions}
         if self.noise_name:
             inputs[self.noise_name] = noise
         return self.gen(inputs, training=training)
 
-    def discriminate(self, images: dict, batch, training):
+    def discriminate(self, images: dict[str, Any], batch: dict[str, Any],
+                     training: bool) -> Any:
         inputs = dict(images)
         inputs.update({n: batch[n] for n in self.d_conditions})
         out = self.disc(inputs, training=training)
         return next(iter(out.values())) if isinstance(out, dict) else out
 
-    def batch_size(self, batch):
+    def batch_size(self, batch: dict[str, Any]) -> Any:
         return tf.shape(next(iter(batch.values())))[0]
 
-    def d_loss(self, batch, training=True):
+    def d_loss(self, batch: dict[str, Any], training: bool = True) -> Any:
         fake = self.generate(batch, self.sample_noise(self.batch_size(batch)), training)
         real_logit = self.discriminate({n: batch[n] for n in self.g_out}, batch, training)
         fake_logit = self.discriminate(fake, batch, training)
         real = self.loss(tf.ones_like(real_logit) * (1.0 - self.smoothing), real_logit)
         return real + self.loss(tf.zeros_like(fake_logit), fake_logit)
 
-    def g_loss(self, batch, training=True):
+    def g_loss(self, batch: dict[str, Any], training: bool = True) -> Any:
         fake = self.generate(batch, self.sample_noise(self.batch_size(batch)), training)
         fake_logit = self.discriminate(fake, batch, training)
         loss = self.loss(tf.ones_like(fake_logit), fake_logit)
@@ -142,7 +144,7 @@ class _Gan:
         return loss
 
 
-def _step_fn(loss_fn, model, optimizer, batch):
+def _step_fn(loss_fn: Callable[[Any], Any], model: Any, optimizer: Any, batch: Any) -> Any:
     with tf.GradientTape() as tape:
         loss = loss_fn(batch)
     grads = tape.gradient(loss, model.trainable_variables)
@@ -150,63 +152,91 @@ def _step_fn(loss_fn, model, optimizer, batch):
     return loss
 
 
-def run_adversarial(ctx) -> dict:
-    """Trains a generator and a discriminator against each other; returns final metrics.
-
-    Args:
-        ctx: A `modelspec.training.run.TrainContext` whose models include the generator
-            and the discriminator named by `train.generator` / `train.discriminator`.
-
-    Returns:
-        The last epoch's `d_loss` and `g_loss`.
-    """
-    train = ctx.train
-    gname = train.get("generator", "generator")
-    dname = train.get("discriminator", "discriminator")
+def _build(ctx: TrainContext) -> tuple[Any, Any, dict[str, Any]]:
+    """The generator, the discriminator and their optimizers (restored on a resume)."""
+    config = ctx.config.adversarial
+    gname, dname = config.generator, config.discriminator
     models = ctx.build()
     for name in (gname, dname):
         if name not in models:
             raise UsageError(f"no model named '{name}' (models: {', '.join(models)})")
     gen, disc = models[gname], models[dname]
-    opts = train.get("optimizers") or {}
     with ctx.strategy.scope():
-        g_opt = objects.make_optimizer(opts.get("generator", train.get("optimizer")))
-        d_opt = objects.make_optimizer(opts.get("discriminator", train.get("optimizer")))
+        g_opt = objects.make_optimizer(config.generator_optimizer)
+        d_opt = objects.make_optimizer(config.discriminator_optimizer)
         g_opt.build(gen.trainable_variables)
         d_opt.build(disc.trainable_variables)
     optimizers = {gname: g_opt, dname: d_opt}
     if ctx.checkpoint is not None:
         load_models(ctx.checkpoint, {gname: gen, dname: disc}, optimizers)
-    gan = _Gan(train, gen, disc)
-    d_step = tf.function(lambda b: _step_fn(gan.d_loss, disc, d_opt, b))
-    g_step = tf.function(lambda b: _step_fn(gan.g_loss, gen, g_opt, b))
-    d_steps = int(train.get("discriminator_steps", 1))
-    g_steps = int(train.get("generator_steps", 1))
+    return gen, disc, optimizers
+
+
+class _Samples:
+    """The grid of generated samples saved every `samples.every` epochs, always from the same
+    noise and the same conditions (the first training batch's)."""
+
+    def __init__(self, gan: _Gan, config: SamplesConfig, first: dict[str, Any]) -> None:
+        self.gan, self.config = gan, config
+        count = min(config.count, int(gan.batch_size(first)))
+        self.noise = gan.sample_noise(count, seed=1234) if gan.noise_name else None
+        self.batch = {k: v[:count] for k, v in first.items()}
+
+    def save(self, run: RunDir, epoch: int, last: int) -> None:
+        """Writes `samples/epoch-NNNN.png` after `epoch` when it is due (and after the last)."""
+        if (epoch + 1) % self.config.every != 0 and epoch + 1 != last:
+            return
+        fake = self.gan.generate(self.batch, self.noise, training=False)
+        key = self.config.output or self.gan.g_out[0]
+        n = int(tf.shape(fake[key])[0])
+        save_grid(np.asarray(fake[key])[:n], str(run.path("samples", f"epoch-{epoch + 1:04d}.png")))
+
+
+def _epoch(ctx: TrainContext, steps: tuple[Callable[[Any], Any], Callable[[Any], Any]],
+           guard: DivergenceGuard) -> dict[str, float]:
+    """One pass over the training split: `discriminator_steps` discriminator steps, then
+    `generator_steps` generator steps per batch; returns the epoch's mean losses."""
+    config = ctx.config.adversarial
+    d_step, g_step = steps
+    d_mean, g_mean = keras.metrics.Mean(), keras.metrics.Mean()
+    for step, batch in enumerate(ctx.bundle.train):
+        batch = _merge(batch)
+        for _ in range(config.discriminator_steps):
+            d_mean.update_state(d_step(batch))
+        for _ in range(config.generator_steps):
+            g_mean.update_state(g_step(batch))
+        guard.check({"d_loss": d_mean.result(), "g_loss": g_mean.result()}, step)
+        if ctx.stopper.stopped:
+            break
+    return {"d_loss": float(d_mean.result()), "g_loss": float(g_mean.result())}
+
+
+def run_adversarial(ctx: TrainContext) -> dict[str, float]:
+    """Trains a generator and a discriminator against each other; returns final metrics.
+
+    Args:
+        ctx: A `modelspec.training.context.TrainContext` whose models include the generator
+            and the discriminator named by `train.generator` / `train.discriminator`.
+
+    Returns:
+        The last epoch's `d_loss` and `g_loss`.
+    """
+    config = ctx.config.adversarial
+    gen, disc, optimizers = _build(ctx)
+    models = {config.generator: gen, config.discriminator: disc}
+    gan = _Gan(config, gen, disc)
+    g_opt, d_opt = optimizers[config.generator], optimizers[config.discriminator]
+    steps = (tf.function(lambda b: _step_fn(gan.d_loss, disc, d_opt, b)),
+             tf.function(lambda b: _step_fn(gan.g_loss, gen, g_opt, b)))
     guard = DivergenceGuard(ctx.run)
-    checkpoint = EpochCheckpoint(ctx.run, {gname: gen, dname: disc}, optimizers,
-                                 ctx.base_state, monitor="g_loss", mode="min",
-                                 stopper=ctx.stopper)
-    samples = train.get("samples") or {}
-    first = _merge(next(iter(ctx.bundle.train)))
-    every = int(samples.get("every", 1))
-    count = min(int(samples.get("count", 16)), int(gan.batch_size(first)))
-    fixed_noise = gan.sample_noise(count, seed=1234) if gan.noise_name else None
-    fixed_batch = {k: v[:count] for k, v in first.items()}
+    checkpoint = EpochCheckpoint(ctx.run, models, optimizers, ctx.base_state,
+                                 monitor="g_loss", mode="min", stopper=ctx.stopper)
+    samples = _Samples(gan, config.samples, _merge(next(iter(ctx.bundle.train))))
     writer = tf.summary.create_file_writer(str(ctx.run.path("logs", "train")))
-    logs = {}
+    logs: dict[str, float] = {}
     for epoch in range(ctx.initial_epoch, ctx.epochs):
         guard.on_epoch_begin(epoch)
-        d_mean, g_mean = keras.metrics.Mean(), keras.metrics.Mean()
-        for step, batch in enumerate(ctx.bundle.train):
-            batch = _merge(batch)
-            for _ in range(d_steps):
-                d_mean.update_state(d_step(batch))
-            for _ in range(g_steps):
-                g_mean.update_state(g_step(batch))
-            guard.check({"d_loss": d_mean.result(), "g_loss": g_mean.result()}, step)
-            if ctx.stopper.stopped:
-                break
-        logs = {"d_loss": float(d_mean.result()), "g_loss": float(g_mean.result())}
+        logs = _epoch(ctx, steps, guard)
         if ctx.stopper.stopped:
             checkpoint.on_epoch_end(epoch, logs)
             break
@@ -216,13 +246,8 @@ def run_adversarial(ctx) -> dict:
         if ctx.verbose != 0:
             print(f"epoch {epoch + 1}/{ctx.epochs} - d_loss: {logs['d_loss']:.4f} - "
                   f"g_loss: {logs['g_loss']:.4f}", flush=True)
-        if (epoch + 1) % every == 0 or epoch + 1 == ctx.epochs:
-            fake = gan.generate(fixed_batch, fixed_noise, training=False)
-            key = samples.get("output", gan.g_out[0])
-            n = int(tf.shape(fake[key])[0])
-            save_grid(np.asarray(fake[key])[:n],
-                      str(ctx.run.path("samples", f"epoch-{epoch + 1:04d}.png")))
+        samples.save(ctx.run, epoch, ctx.epochs)
         checkpoint.on_epoch_end(epoch, logs)
     writer.close()
-    ctx.models = {gname: gen, dname: disc}
+    ctx.models = models
     return {} if ctx.stopper.stopped else logs

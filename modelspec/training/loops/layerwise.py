@@ -19,40 +19,46 @@ train:
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 
 from modelspec.errors import UsageError
 from modelspec.training import objects
 from modelspec.training.callbacks import DivergenceGuard, EpochCheckpoint
+from modelspec.training.config import PretrainConfig
+from modelspec.training.context import TrainContext
 from modelspec.training.loops.supervised import run_supervised
+from modelspec.training.rundir import RunDir
 
 
-def _autoencoder(layer, config: dict):
+def _autoencoder(layer: Any, config: PretrainConfig) -> Any:
     shape = tuple(layer.input.shape[1:])
     if len(shape) != 1:
         raise UsageError(f"layer '{layer.name}' reads inputs of shape {shape}; layer-wise "
                          "pretraining needs Dense layers on flat features (add a Flatten)")
     x = keras.Input(shape=shape, name=f"{layer.name}_pretrain_input")
     corrupted = x
-    noise = float(config.get("noise", 0.0))
+    noise = config.noise
     if noise > 0:
-        if config.get("corruption", "gaussian") == "dropout":
+        if config.corruption == "dropout":
             corrupted = keras.layers.Dropout(noise)(x)
         else:
             corrupted = keras.layers.GaussianNoise(noise)(x)
     code = layer(corrupted)
-    decoded = keras.layers.Dense(shape[0], activation=config.get("decoder_activation"),
+    decoded = keras.layers.Dense(shape[0], activation=config.decoder_activation,
                                  name=f"{layer.name}_decoder")(code)
     return keras.Model(x, decoded, name=f"{layer.name}_autoencoder")
 
 
-def pretrain(model, dataset, config: dict, run, verbose=0) -> dict:
+def pretrain(model: Any, dataset: Any, config: PretrainConfig, run: RunDir,
+             verbose: int | str = 0) -> dict[str, float]:
     """Pretrains the listed Dense layers of `model` greedily; returns their final losses.
 
     Args:
         model: The functional model whose layers are pretrained in place.
         dataset: Batches of `(inputs, targets)` or inputs; only the inputs are used.
-        config: The spec's `train.pretrain` mapping.
+        config: The spec's `train.pretrain`.
         run: The run directory (for the divergence message).
         verbose: Keras progress output.
 
@@ -65,7 +71,7 @@ def pretrain(model, dataset, config: dict, run, verbose=0) -> dict:
     """
     inputs_only = dataset.map(lambda *parts: parts[0])
     out = {}
-    for layer_id in config["layers"]:
+    for layer_id in config.layers:
         try:
             layer = model.get_layer(layer_id)
         except ValueError:
@@ -81,9 +87,9 @@ def pretrain(model, dataset, config: dict, run, verbose=0) -> dict:
         features = keras.Model(model.inputs, layer.input)
         data = inputs_only.map(lambda inp, f=features: (f(inp, training=False),) * 2)
         auto = _autoencoder(layer, config)
-        auto.compile(optimizer=objects.make_optimizer(config.get("optimizer")),
-                     loss=objects.make_loss(config.get("loss", "mse")))
-        hist = auto.fit(data, epochs=int(config.get("epochs", 1)), verbose=verbose, shuffle=False,
+        auto.compile(optimizer=objects.make_optimizer(config.optimizer),
+                     loss=objects.make_loss(config.loss))
+        hist = auto.fit(data, epochs=config.epochs, verbose=verbose, shuffle=False,
                         callbacks=[DivergenceGuard(run)])
         out[f"pretrain_{layer_id}_loss"] = float(hist.history["loss"][-1])
         if verbose != 0:
@@ -92,7 +98,7 @@ def pretrain(model, dataset, config: dict, run, verbose=0) -> dict:
     return out
 
 
-def run_layerwise(ctx) -> dict:
+def run_layerwise(ctx: TrainContext) -> dict[str, float]:
     """Pretrains layer by layer (once per run), then fine-tunes with `fit`.
 
     A resumed run whose pretraining finished continues with fine-tuning from its checkpoint.
@@ -101,9 +107,10 @@ def run_layerwise(ctx) -> dict:
     if len(models) != 1:
         raise UsageError("the layer-wise loop trains one model; use 'model:' in the spec")
     (name, model), = models.items()
-    results = {}
+    results: dict[str, float] = {}
     if ctx.checkpoint is None:
-        results = pretrain(model, ctx.bundle.train, ctx.train["pretrain"], ctx.run,
+        assert ctx.config.pretrain is not None  # the section's check requires it
+        results = pretrain(model, ctx.bundle.train, ctx.config.pretrain, ctx.run,
                            verbose=0 if ctx.verbose == 0 else 2)
         EpochCheckpoint(ctx.run, models, {}, dict(ctx.base_state, pretrain=results)).save(0, None)
         ctx.base_state = dict(ctx.base_state, pretrain=results)

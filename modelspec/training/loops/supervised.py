@@ -8,6 +8,9 @@ optimizer's state and continues at the next epoch (`initial_epoch`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from modelspec.training import objects
 from modelspec.training.callbacks import (
     CompletedEpochsCSVLogger,
@@ -16,6 +19,8 @@ from modelspec.training.callbacks import (
     spec_callbacks,
 )
 from modelspec.training.class_weights import with_class_weights
+from modelspec.training.config import TrainConfig
+from modelspec.training.context import TrainContext
 from modelspec.training.exact import (
     EpochOrder,
     RestoreCallbackState,
@@ -26,7 +31,7 @@ from modelspec.training.rundir import load_models
 from modelspec.training.runtime import autoclustering, compile_options, wants_autoclustering
 
 
-def output_names(model) -> list[str]:
+def output_names(model: Any) -> list[str]:
     """The names of a model's outputs (the spec's `outputs:` keys for a dict-output model)."""
     struct = getattr(model, "_outputs_struct", None)
     if isinstance(struct, dict):
@@ -34,21 +39,26 @@ def output_names(model) -> list[str]:
     return list(model.output_names)
 
 
-def compile_model(model, train: dict):
-    """Compiles `model` from a `train:` section and returns its (possibly wrapped) optimizer."""
+def compile_model(model: Any, train: TrainConfig | Mapping[str, Any]) -> Any:
+    """Compiles `model` from a `train:` section and returns its (possibly wrapped) optimizer.
+
+    `train` is a `TrainConfig` (a raw section is read through `TrainConfig.from_section`:
+    the multi-worker loop passes one).
+    """
+    config = TrainConfig.of(train)
     outs = output_names(model)
-    weights = train.get("loss_weights")
+    weights = config.loss_weights
     if isinstance(weights, list):
         weights = dict(zip(outs, weights))
-    model.compile(optimizer=objects.make_optimizer(train.get("optimizer")),
-                  loss=objects.losses_for(train["loss"], outs), loss_weights=weights,
-                  metrics=objects.metrics_for(train.get("metrics"), outs),
-                  weighted_metrics=objects.metrics_for(train.get("weighted_metrics"), outs),
-                  **compile_options(train, model))
+    model.compile(optimizer=objects.make_optimizer(config.optimizer),
+                  loss=objects.losses_for(config.loss, outs), loss_weights=weights,
+                  metrics=objects.metrics_for(config.metrics, outs),
+                  weighted_metrics=objects.metrics_for(config.weighted_metrics, outs),
+                  **compile_options(config.runtime, model))
     return model.optimizer
 
 
-def evaluate(model, bundle, verbose=0) -> dict:
+def evaluate(model: Any, bundle: Any, verbose: int | str = 0) -> dict[str, float]:
     """Evaluates on the test split (else validation); returns `{test_loss: ...}` style keys."""
     for split in ("test", "validation"):
         data = getattr(bundle, split, None)
@@ -58,41 +68,37 @@ def evaluate(model, bundle, verbose=0) -> dict:
     return {}
 
 
-def run_supervised(ctx) -> dict:
-    """Trains the single model of `ctx` with `fit`; returns the final metrics.
-
-    Args:
-        ctx: A `modelspec.training.run.TrainContext`.
-
-    Returns:
-        Final metrics: the last epoch's logs plus the test (or validation) evaluation.
-
-    Raises:
-        DivergedError: At the first non-finite loss (the last checkpoint is kept).
-    """
-    train = ctx.train
+def _build_and_restore(ctx: TrainContext) -> tuple[dict[str, Any], str, Any, list[Any]]:
+    """Builds and compiles the trained model inside the strategy's scope and, on a resume,
+    loads its checkpoint; returns (models, trained model's name, its optimizer, the random
+    state carried across a resume)."""
+    config = ctx.config
     with ctx.strategy.scope():
         models = ctx.build()
-        name = train.get("model") or next(iter(models))
-        if name not in models or (len(models) > 1 and "model" not in train):
+        name = config.model or next(iter(models))
+        if name not in models or (len(models) > 1 and config.model is None):
             raise ctx.usage(f"the supervised loop trains one model, the spec has "
                             f"{len(models)} ({', '.join(models)}); name it with "
                             "train.model, or pick train.type: adversarial")
         model = models[name]  # the others share its layers and are saved with it
-        optimizer = compile_model(model, train)
+        optimizer = compile_model(model, config)
         randomness = random_variables(models, getattr(ctx.bundle, "random_layers", None))
         if ctx.checkpoint is not None:
             optimizer.build(model.trainable_variables)
             load_models(ctx.checkpoint, models, {name: optimizer})
             load_random_state(ctx.checkpoint, randomness)
+    return models, name, optimizer, randomness
+
+
+def _callbacks(ctx: TrainContext, models: dict[str, Any], optimizers: dict[str, Any],
+               randomness: list[Any]) -> list[Any]:
+    """`fit`'s callbacks: epoch order, divergence, signals, the spec's, the checkpoint."""
     has_val = ctx.bundle.validation is not None
-    cb_conf = train.get("callbacks") or {}
-    ck_conf = cb_conf.get("checkpoint") or {}
-    extra = spec_callbacks(ctx.run, cb_conf, has_val, resumed=ctx.initial_epoch > 0)
-    checkpoint = EpochCheckpoint(ctx.run, models, {name: optimizer}, ctx.base_state,
-                                 monitor=ck_conf.get("monitor",
-                                                     "val_loss" if has_val else "loss"),
-                                 mode=ck_conf.get("mode", "auto"), stopper=ctx.stopper,
+    callbacks = ctx.config.callbacks
+    extra = spec_callbacks(ctx.run, callbacks, has_val, resumed=ctx.initial_epoch > 0)
+    checkpoint = EpochCheckpoint(ctx.run, models, optimizers, ctx.base_state,
+                                 monitor=callbacks.checkpoint.monitor_for(has_val),
+                                 mode=callbacks.checkpoint.mode, stopper=ctx.stopper,
                                  random_state=randomness, carried=extra)
     for callback in extra:
         if isinstance(callback, CompletedEpochsCSVLogger):  # skips an interrupted epoch
@@ -102,22 +108,36 @@ def run_supervised(ctx) -> dict:
     # starts a fresh patience window (else it would stop again after one epoch)
     resumed_state = None if resumed.get("stopped_early") else resumed.get("callbacks")
     # the checkpoint comes last: it saves the counters of the spec's callbacks after them
-    callbacks = [EpochOrder(getattr(ctx.bundle, "epoch", None)), DivergenceGuard(ctx.run),
-                 ctx.stopper, *extra, RestoreCallbackState(extra, resumed_state), checkpoint]
-    fit_args = {}
-    for key in ("steps_per_epoch", "validation_steps", "validation_freq"):
-        if key in train:
-            fit_args[key] = train[key]
+    return [EpochOrder(getattr(ctx.bundle, "epoch", None)), DivergenceGuard(ctx.run),
+            ctx.stopper, *extra, RestoreCallbackState(extra, resumed_state), checkpoint]
+
+
+def run_supervised(ctx: TrainContext) -> dict[str, float]:
+    """Trains the single model of `ctx` with `fit`; returns the final metrics.
+
+    Args:
+        ctx: A `modelspec.training.context.TrainContext`.
+
+    Returns:
+        Final metrics: the last epoch's logs plus the test (or validation) evaluation.
+
+    Raises:
+        DivergedError: At the first non-finite loss (the last checkpoint is kept).
+    """
+    config = ctx.config
+    models, name, optimizer, randomness = _build_and_restore(ctx)
+    model = models[name]
+    callbacks = _callbacks(ctx, models, {name: optimizer}, randomness)
     data = ctx.bundle.train
-    if train.get("class_weight"):  # fit's own class_weight refuses dict targets
-        data = with_class_weights(data, train["class_weight"])
-    history = {}
-    with autoclustering(wants_autoclustering(train, model)):
+    if config.class_weight:  # fit's own class_weight refuses dict targets
+        data = with_class_weights(data, config.class_weight)
+    history: dict[str, list[Any]] = {}
+    with autoclustering(wants_autoclustering(config.runtime, model)):
         if ctx.initial_epoch < ctx.epochs:
             hist = model.fit(data, validation_data=ctx.bundle.validation,
                              epochs=ctx.epochs, initial_epoch=ctx.initial_epoch,
                              callbacks=callbacks, verbose=ctx.verbose, shuffle=False,
-                             **fit_args)
+                             **config.fit_arguments)
             history = hist.history
         ctx.models = models
         if ctx.stopper.stopped:
