@@ -40,12 +40,6 @@ MIRRORED = textwrap.dedent('''
 
 
 
-def _scalar_metrics(metrics: dict) -> set:
-    """The metric names both kinds of run report: the single-machine run's diagnostics
-    (`per_class`, `*_macro_*`, from a confusion matrix over the whole split) are not computed
-    under several workers, each of which holds a shard."""
-    return {k for k in metrics if k != "per_class" and "_macro_" not in k}
-
 def _env():
     return dict(os.environ, PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="3")
 
@@ -157,7 +151,33 @@ def test_two_workers_match_one_worker_and_a_killed_cluster_resumes(tmp_path):
     for key, values in one.history.items():
         np.testing.assert_allclose(history[key], values, rtol=1e-4, err_msg=key)
     metrics = json.loads((run / "metrics.json").read_text())
-    assert _scalar_metrics(metrics) == _scalar_metrics(one.metrics)
+    assert metrics.keys() == one.metrics.keys()  # the chief's diagnostics: per_class, macro
+    assert abs(metrics["validation_macro_f1"] - one.metrics["validation_macro_f1"]) < 0.02
+
+
+def test_two_workers_train_in_mixed_float16_as_one_worker_does(tmp_path):
+    """`precision: mixed_float16` on 2 workers: float16 compute, float32 variables and the
+    LossScaleOptimizer Keras's `compile` adds, stepping in every replica; the history and the
+    optimizer's state (its dynamic loss scale, 2**15, among them) match one worker's."""
+    from modelspec.training.run import train_spec
+    spec = tmp_path / "mw.yaml"
+    spec.write_text(EQUIV.replace("epochs: 6", "epochs: 2").replace(
+        "  seed: 1\n", "  seed: 1\n  precision: mixed_float16\n"))
+    procs = _spawn_workers(spec, tmp_path / "two")
+    outputs = [p.communicate(timeout=240) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [o[1][-3000:] for o in outputs]
+    one = train_spec(spec, output=tmp_path / "one", verbose=0)
+    history = json.loads((tmp_path / "two" / "history.json").read_text())
+    for key, values in one.history.items():
+        np.testing.assert_allclose(history[key], values, rtol=1e-3, err_msg=key)
+    ours, theirs = (np.load(tmp_path / run / "checkpoints" / "epoch-0002" /
+                            "model.optimizer.npz") for run in ("two", "one"))
+    assert ours.files == theirs.files
+    assert 2.0 ** 15 in [float(theirs[k]) for k in theirs.files if theirs[k].shape == ()]
+    for key in theirs.files:
+        np.testing.assert_allclose(ours[key], theirs[key], rtol=0, atol=1e-3, err_msg=key)
+    assert _close(_weights(tmp_path / "two" / "final"), _weights(tmp_path / "one" / "final"),
+                  atol=1e-3)
 
 
 def test_workers_2_on_the_mlp_classifier_stop_early_together(tmp_path, monkeypatch):
@@ -180,17 +200,20 @@ def test_workers_2_on_the_mlp_classifier_stop_early_together(tmp_path, monkeypat
         return sorted(str(p.relative_to(root)) for p in root.rglob("*")
                       if "logs" not in p.relative_to(root).parts[:1] or p.is_dir())
     assert listing(run) == listing(tmp_path / "one")
+    assert (run / "confusion.png").exists()  # the test split's diagnostics, on the chief
     assert list((run / "logs").rglob("*.tfevents.*"))  # TensorBoard, on the chief
     state = json.loads((run / "state.json").read_text())
     assert state["stopped_early"] and state["epoch"] == 2 == one.epochs
     history = json.loads((run / "history.json").read_text())
     assert history.keys() == one.history.keys() and len(history["loss"]) == 2
     metrics = json.loads((run / "metrics.json").read_text())
-    assert _scalar_metrics(metrics) == _scalar_metrics(one.metrics) and "test_accuracy" in metrics
+    assert metrics.keys() == one.metrics.keys() and "test_accuracy" in metrics
+    assert metrics["per_class"]["digit"].keys() == one.metrics["per_class"]["digit"].keys()
     # restore_best_weights took epoch 1 on every worker; its last batch (1257 = 39 × 32 + 9)
     # is split 5 + 4, which Keras averages per replica: close to one machine, not identical
     assert _close(_weights(run / "final"), _weights(tmp_path / "one" / "final"), atol=1e-3)
     assert abs(metrics["test_accuracy"] - one.metrics["test_accuracy"]) < 0.02
+    assert abs(metrics["test_macro_f1"] - one.metrics["test_macro_f1"]) < 0.02
 
 
 def test_only_the_chief_writes_the_run_directory(tmp_path, monkeypatch):

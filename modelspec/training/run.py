@@ -289,7 +289,10 @@ def _run_locked(run: RunDir, train: dict, build, datasets, *, fingerprint, name,
             metrics = dict(read_json(run.path("metrics.json"), {}) or {}, **metrics)
         atomic_write_json(run.path("metrics.json"), metrics)
         pictures = [plot_curves(history, run.path("curves.png"), title=name)]
-        found = None if distribute.is_multi_worker(strategy) else run_diagnostics(
+        # under several workers, on the chief alone: each worker holds the whole split (the
+        # loop shards batches, not the data set), no collective runs, the others' is discarded
+        writes = not distribute.is_multi_worker(strategy) or distribute.is_chief()
+        found = None if not writes else run_diagnostics(
             ctx.models, bundle, train, run.root,
             labels=((resolved or {}).get("export") or {}).get("labels"))
         if found is not None and (found.metrics or found.pictures):

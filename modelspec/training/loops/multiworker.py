@@ -7,9 +7,9 @@ collective strategy rejects, and the logs of every step are reduced with
 `strategy.reduce("MEAN", scalar, axis=0)`, which fails for scalars. Everything `fit` calls
 works, so this loop keeps Keras's pieces and replaces only `fit`'s outer loop:
 
-- the model is compiled exactly as for `fit` (`loops_supervised.compile_model`: per-output
-  losses, loss weights, metrics, weighted metrics, `steps_per_execution`; mixed precision
-  through the LossScaleOptimizer Keras's `compile` adds);
+- the model is compiled exactly as for `fit` (`supervised.compile_model`: per-output losses,
+  loss weights, metrics, weighted metrics, `steps_per_execution`; mixed precision through
+  the LossScaleOptimizer Keras's `compile` adds);
 - each step is Keras's own `model.train_step` run on every replica with `strategy.run`
   (`compute_loss` scaled by Keras for the number of replicas, gradients all-reduced by the
   optimizer, metric updates); validation and test run `model.test_step`;
