@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import signal
 from collections.abc import Collection, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import keras
 
@@ -86,6 +86,17 @@ class DivergenceGuard(keras.callbacks.Callback):
         self.check(logs, batch, self.first_step)
 
 
+
+class Stopper(Protocol):
+    """What `EpochCheckpoint` reads of a stop: `SignalStop`, or the multi-worker loop's
+    `ClusterStop` (the stop the whole cluster agreed on)."""
+
+    @property
+    def stopped(self) -> bool:
+        """True once training is to stop after the current step."""
+        ...
+
+
 class SignalStop(keras.callbacks.Callback):
     """Stops training cleanly after the current step on SIGTERM or SIGINT (Ctrl-C).
 
@@ -134,7 +145,7 @@ class EpochCheckpoint(keras.callbacks.Callback):
         base_state: Fixed entries of `state.json` (fingerprint, spec name, ...).
         monitor: The log entry that decides the `best` checkpoint.
         mode: "min", "max" or "auto" (max for accuracy-like names).
-        stopper: A `SignalStop`; an epoch cut short by it is not counted as completed.
+        stopper: A `Stopper` (`SignalStop`); an epoch cut short by it is not counted as completed.
             A signal that arrives during the epoch's last step (or last group of steps,
             with `steps_per_execution` > 1) stops training after a complete epoch, which
             is then saved as one.
@@ -152,7 +163,7 @@ class EpochCheckpoint(keras.callbacks.Callback):
 
     def __init__(self, run: RunDir, models: dict[str, Any], optimizers: dict[str, Any],
                  base_state: dict[str, Any], monitor: str = "val_loss", mode: str = "auto",
-                 stopper: SignalStop | None = None, random_state: list[Any] | None = None,
+                 stopper: Stopper | None = None, random_state: list[Any] | None = None,
                  carried: list[Any] | None = None) -> None:
         super().__init__()
         self.run, self.models, self.optimizers = run, models, optimizers

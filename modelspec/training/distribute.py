@@ -7,7 +7,7 @@
 - `multi_worker`: `MultiWorkerMirroredStrategy` configured by the `TF_CONFIG` environment
   variable (the cluster and this worker's index). Keras 3.15's `fit` fails under this strategy
   (keras-team/keras#20585), so the supervised loop runs Keras's own `train_step` with
-  `strategy.run` (see `loops_multiworker`).
+  `strategy.run` (see `modelspec.training.loops.multiworker`).
 
 Under `multi_worker` only the chief writes the run directory; the other workers write into a
 scratch directory removed at the end (`worker_output`, as TensorFlow's multi-worker guide does
@@ -24,8 +24,9 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import tensorflow as tf
 
@@ -40,7 +41,7 @@ class ClusterError(ModelspecError):
     exit_code = EXIT_CLUSTER
 
 
-def tf_config() -> dict | None:
+def tf_config() -> dict[str, Any] | None:
     """The parsed `TF_CONFIG` environment variable, or None."""
     raw = os.environ.get("TF_CONFIG")
     if not raw:
@@ -65,13 +66,13 @@ def is_chief() -> bool:
         "chief" not in (conf.get("cluster") or {}) and int(task.get("index", 0)) == 0)
 
 
-def wants_multi_worker(train: dict) -> bool:
+def wants_multi_worker(train: Mapping[str, Any]) -> bool:
     """Whether a `train:` section asks for `MultiWorkerMirroredStrategy` (no TensorFlow call)."""
     return (train.get("distribute") or {}).get("strategy") == "multi_worker"
 
 
 @contextlib.contextmanager
-def worker_output(train: dict, output) -> Iterator[Path]:
+def worker_output(train: Mapping[str, Any], output: str | Path) -> Iterator[Path]:
     """The run directory this process writes: `output` on the chief (or without a cluster),
     a scratch directory, removed afterwards, on the other workers of a multi-worker run.
 
@@ -93,7 +94,7 @@ def worker_output(train: dict, output) -> Iterator[Path]:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def make_strategy(config: dict | None) -> tf.distribute.Strategy:
+def make_strategy(config: Mapping[str, Any] | None) -> tf.distribute.Strategy:
     """Creates the strategy a `train.distribute` mapping asks for.
 
     Args:
@@ -136,11 +137,11 @@ def is_multi_worker(strategy: tf.distribute.Strategy) -> bool:
     return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
 
 
-def all_reduce_sum(values: list) -> list:
+def all_reduce_sum(values: Sequence[tf.Tensor]) -> list[tf.Tensor]:
     """In a replica context: each of `values` summed over every replica of every worker,
     in one collective operation per dtype (the tensors of one dtype are packed)."""
     ctx = tf.distribute.get_replica_context()
-    out: list = [None] * len(values)
+    out: list[tf.Tensor] = [None] * len(values)
     for dtype in {v.dtype for v in values}:
         at = [i for i, v in enumerate(values) if v.dtype == dtype]
         summed = ctx.all_reduce(tf.distribute.ReduceOp.SUM, [values[i] for i in at])
@@ -149,18 +150,19 @@ def all_reduce_sum(values: list) -> list:
     return out
 
 
-def _from_first_replica(values: list) -> list:
+def _from_first_replica(values: Sequence[tf.Tensor]) -> list[tf.Tensor]:
     """In a replica context: every replica's copy of replica 0's (the chief's) `values`."""
     ctx = tf.distribute.get_replica_context()
     first = tf.equal(ctx.replica_id_in_sync_group, 0)
     return all_reduce_sum([tf.where(first, v, tf.zeros_like(v)) for v in values])
 
 
-_PULLS: dict = {}  # one traced function per strategy and variable list (no retracing)
+# one traced function per strategy and variable list (no retracing)
+_PULLS: dict[tuple[int, object], Callable[..., Any]] = {}
 
 
 def _pull(strategy: tf.distribute.Strategy, key: object,
-          make: Callable[[], Callable]) -> Callable:
+          make: Callable[[], Callable[..., Any]]) -> Callable[..., Any]:
     fn = _PULLS.get((id(strategy), key))
     if fn is None:
         fn = _PULLS[(id(strategy), key)] = make()
@@ -176,8 +178,8 @@ def broadcast_values(strategy: tf.distribute.Strategy, values: Sequence[float]) 
     if not values:
         return []
     tensor = tf.constant([float(v) for v in values], tf.float64)
-    def make() -> Callable:
-        def pull(t: tf.Tensor) -> object:
+    def make() -> Callable[..., Any]:
+        def pull(t: tf.Tensor) -> Any:
             return strategy.run(lambda: _from_first_replica([tf.identity(t)]))
         return tf.function(pull, autograph=False, reduce_retracing=True)
     pull = _pull(strategy, "values", make)
@@ -185,7 +187,7 @@ def broadcast_values(strategy: tf.distribute.Strategy, values: Sequence[float]) 
     return [float(v) for v in result[0].numpy()]
 
 
-def broadcast_variables(strategy: tf.distribute.Strategy, variables: Sequence) -> None:
+def broadcast_variables(strategy: tf.distribute.Strategy, variables: Sequence[Any]) -> None:
     """Assigns the chief's values of `variables` (Keras or TF variables) on every worker.
 
     Used after the chief loaded a checkpoint and after callbacks changed weights or the
@@ -194,8 +196,8 @@ def broadcast_variables(strategy: tf.distribute.Strategy, variables: Sequence) -
     variables = list(variables)
     if strategy.num_replicas_in_sync <= 1 or not variables:
         return
-    def make() -> Callable:
-        def pull() -> object:
+    def make() -> Callable[..., Any]:
+        def pull() -> Any:
             return strategy.run(lambda: _from_first_replica(
                 [tf.convert_to_tensor(getattr(v, "value", v)) for v in variables]))
         return tf.function(pull, autograph=False)
@@ -204,7 +206,7 @@ def broadcast_variables(strategy: tf.distribute.Strategy, variables: Sequence) -
         variable.assign(strategy.experimental_local_results(value)[0])
 
 
-def average_over_replicas(strategy: tf.distribute.Strategy, variables: Sequence) -> None:
+def average_over_replicas(strategy: tf.distribute.Strategy, variables: Sequence[Any]) -> None:
     """Sets each floating-point variable to its mean over every replica of every worker.
 
     Keras updates the moving statistics of BatchNormalization on each replica from that
@@ -218,8 +220,8 @@ def average_over_replicas(strategy: tf.distribute.Strategy, variables: Sequence)
     if replicas <= 1 or not variables:
         return
 
-    def make() -> Callable:
-        def pull() -> object:
+    def make() -> Callable[..., Any]:
+        def pull() -> Any:
             return strategy.run(lambda: all_reduce_sum(
                 [tf.identity(getattr(v, "value", v)) for v in variables]))
         return tf.function(pull, autograph=False)
@@ -230,8 +232,8 @@ def average_over_replicas(strategy: tf.distribute.Strategy, variables: Sequence)
 
 def sum_over_workers(strategy: tf.distribute.Strategy, value: float) -> float:
     """The sum of one value per replica of every worker (each worker passes its own)."""
-    def make() -> Callable:
-        def pull(t: tf.Tensor) -> object:
+    def make() -> Callable[..., Any]:
+        def pull(t: tf.Tensor) -> Any:
             return strategy.reduce(tf.distribute.ReduceOp.SUM,
                                    strategy.run(lambda: tf.identity(t)), axis=None)
         return tf.function(pull, autograph=False)
@@ -239,7 +241,7 @@ def sum_over_workers(strategy: tf.distribute.Strategy, value: float) -> float:
     return float(pull(tf.constant(float(value), tf.float64)))
 
 
-def same_on_every_worker(strategy: tf.distribute.Strategy, variables: Sequence) -> bool:
+def same_on_every_worker(strategy: tf.distribute.Strategy, variables: Sequence[Any]) -> bool:
     """Whether every worker holds the chief's values of `variables` (checksums compared).
 
     Synchronous all-reduce keeps the replicas identical; this checks it at the end of a run.

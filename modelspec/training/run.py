@@ -298,7 +298,7 @@ def _train(ctx: TrainContext) -> dict[str, Any]:
 
 def _final_metrics(run: RunDir, ctx: TrainContext, start: _Start, request: RunRequest,
                    metrics: dict[str, Any]) -> tuple[dict[str, Any], list[Path | None]]:
-    """Writes `metrics.json`, the learning curves and (on one machine) the diagnostics of the
+    """Writes `metrics.json`, the learning curves and (on the chief) the diagnostics of the
     test evaluation; returns the metrics and the pictures written."""
     from modelspec.training import distribute
     from modelspec.training.diagnostics import run_diagnostics
@@ -308,7 +308,10 @@ def _final_metrics(run: RunDir, ctx: TrainContext, start: _Start, request: RunRe
         metrics = dict(read_json(run.path("metrics.json"), {}) or {}, **metrics)
     atomic_write_json(run.path("metrics.json"), metrics)
     pictures = [plot_curves(run.history(), run.path("curves.png"), title=request.name)]
-    found = None if distribute.is_multi_worker(ctx.strategy) else run_diagnostics(
+    # under several workers, on the chief alone: each worker holds the whole split (the loop
+    # shards batches, not the data set), no collective runs, the others' is discarded
+    writes = not distribute.is_multi_worker(ctx.strategy) or distribute.is_chief()
+    found = None if not writes else run_diagnostics(
         ctx.models, ctx.bundle, ctx.config, run.root,
         labels=((request.resolved or {}).get("export") or {}).get("labels"))
     if found is not None and (found.metrics or found.pictures):

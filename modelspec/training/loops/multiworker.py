@@ -7,9 +7,9 @@ collective strategy rejects, and the logs of every step are reduced with
 `strategy.reduce("MEAN", scalar, axis=0)`, which fails for scalars. Everything `fit` calls
 works, so this loop keeps Keras's pieces and replaces only `fit`'s outer loop:
 
-- the model is compiled exactly as for `fit` (`loops_supervised.compile_model`: per-output
-  losses, loss weights, metrics, weighted metrics, `steps_per_execution`; mixed precision
-  through the LossScaleOptimizer Keras's `compile` adds);
+- the model is compiled exactly as for `fit` (`supervised.compile_model`: per-output losses,
+  loss weights, metrics, weighted metrics, `steps_per_execution`; mixed precision through
+  the LossScaleOptimizer Keras's `compile` adds);
 - each step is Keras's own `model.train_step` run on every replica with `strategy.run`
   (`compute_loss` scaled by Keras for the number of replicas, gradients all-reduced by the
   optimizer, metric updates); validation and test run `model.test_step`;
@@ -22,22 +22,38 @@ works, so this loop keeps Keras's pieces and replaces only `fit`'s outer loop:
   restored best weights) are then broadcast, so no worker can go its own way. Only the
   chief's run directory is kept (`distribute.worker_output`).
 
-A signal (SIGTERM, Ctrl-C) on any worker stops all of them after the same step: the flag is
-all-reduced with every step's metrics.
+A signal (SIGTERM, Ctrl-C) on any worker stops all of them after the same step. The signal
+handler (`SignalStop`) only sets a flag; each worker's flag is a vote, summed over the cluster
+with every call's metrics and once more at the end of each epoch (`ClusterStop`), and every
+branch of the loop reads the agreed result, never the local flag. A worker that read its own
+flag could take another path than its peers (skip the validation pass they run) and pair one
+of its collective operations with a different one of theirs: TensorFlow then aborts the
+collectives of every worker ("Collective instance N expected ... data_type 1 but got ...
+data_type 2"). This is what TensorFlow's `PreemptionCheckpointHandler` does with its
+coordination-service key (the step at which all save); its checkpoints are
+`tf.train.Checkpoint`s and its step is one `strategy.run`, while a run directory's checkpoint
+is `EpochCheckpoint`'s, so the agreement here travels in the collective the loop runs anyway.
 """
 
 from __future__ import annotations
 
 import signal
 import sys
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
 
 import keras
 import tensorflow as tf
 
-from modelspec.training.callbacks import DivergenceGuard, EpochCheckpoint, spec_callbacks
+from modelspec.errors import UsageError
+from modelspec.training.callbacks import (
+    DivergenceGuard,
+    EpochCheckpoint,
+    SignalStop,
+    spec_callbacks,
+)
 from modelspec.training.class_weights import with_class_weights
 from modelspec.training.distribute import (
     all_reduce_sum,
@@ -49,8 +65,74 @@ from modelspec.training.distribute import (
     sum_over_workers,
 )
 from modelspec.training.loops.supervised import compile_model
-from modelspec.training.rundir import load_models
+from modelspec.training.rundir import RunDir, load_models
 from modelspec.training.runtime import DEFAULT_STEPS_PER_EXECUTION
+
+StepFunction = Callable[[Any, tf.Tensor, tf.Tensor],
+                        tuple[tf.Tensor, dict[str, tf.Tensor], tf.Tensor]]
+
+
+class LoopContext(Protocol):
+    """What this loop reads of `modelspec.training.run.TrainContext` (named by its shape:
+    a loop may not import `run`, which imports the loops)."""
+
+    models: dict
+
+    @property
+    def train(self) -> Mapping[str, Any]: ...
+    @property
+    def run(self) -> RunDir: ...
+    @property
+    def bundle(self) -> Any: ...
+    @property
+    def build(self) -> Callable[[], dict]: ...
+    @property
+    def strategy(self) -> Any: ...
+    @property
+    def epochs(self) -> int: ...
+    @property
+    def initial_epoch(self) -> int: ...
+    @property
+    def checkpoint(self) -> Path | None: ...
+    @property
+    def base_state(self) -> dict: ...
+    @property
+    def stopper(self) -> Any: ...
+    @property
+    def verbose(self) -> Any: ...
+    def usage(self, message: str) -> UsageError: ...
+
+
+@dataclass
+class ClusterStop:
+    """A signal's stop as the whole cluster agreed on it, the same on every worker.
+
+    `local` is this process's `SignalStop`, whose handler only records the signal. Its flag is
+    this worker's vote (`vote`), summed over every worker by a collective operation that all
+    of them run at the same point (`tally`); `stopped` is the outcome, which every branch of
+    the loop reads. Reading `local.stopped` there instead would let a signal that arrives
+    between two collectives send this worker down another path than its peers.
+    `EpochCheckpoint` takes this object as its `stopper`.
+    """
+
+    local: SignalStop
+    agreed: bool = False
+
+    def vote(self) -> float:
+        """1.0 when a signal reached this worker, else 0.0."""
+        return float(self.local.stopped)
+
+    def tally(self, votes: float) -> bool:
+        """Takes the cluster's sum of votes; once one worker voted, every worker stops (and
+        exits as the signalled one does: `run_training` raises `Interrupted`)."""
+        if votes > 0 and not self.agreed:
+            self.agreed = True
+            self.local.signum = self.local.signum or signal.SIGTERM
+        return self.agreed
+
+    @property
+    def stopped(self) -> bool:
+        return self.agreed
 
 
 @dataclass
@@ -63,12 +145,12 @@ class Feed:
         keep: Continue the same iterator in the next epoch (Keras's `steps_per_epoch`).
     """
 
-    data: Iterable
+    data: Iterable[Any]
     steps: int | None
     keep: bool = False
-    iterator: Iterator | None = None
+    iterator: Iterator[Any] | None = None
 
-    def epoch_iterator(self) -> Iterator:
+    def epoch_iterator(self) -> Iterator[Any]:
         if self.iterator is None or not self.keep:
             self.iterator = iter(self.data)
         return self.iterator
@@ -90,7 +172,7 @@ def distribute(strategy: tf.distribute.Strategy, dataset: tf.data.Dataset,
 
 
 def _logs_and_stops(strategy: tf.distribute.Strategy, model: keras.Model,
-                    stop: tf.Tensor) -> tuple[dict, tf.Tensor]:
+                    stop: tf.Tensor) -> tuple[dict[str, tf.Tensor], tf.Tensor]:
     """Every metric over all workers, and how many replicas ask to stop, in one all-reduce.
 
     The metrics' variables are SyncOnRead sums; summing their local values over the replicas
@@ -108,13 +190,14 @@ def _logs_and_stops(strategy: tf.distribute.Strategy, model: keras.Model,
 
 
 def step_function(strategy: tf.distribute.Strategy, model: keras.Model,
-                  step: Callable[[object], object]) -> Callable:
+                  step: Callable[[Any], Any]) -> StepFunction:
     """A `tf.function(iterator, limit, stop)` running up to `limit` steps of `step`.
 
     Returns `(steps run, metrics over all workers, number of replicas asking to stop)`.
     """
     @tf.function
-    def run(iterator: Any, limit: tf.Tensor, stop: tf.Tensor) -> tuple:
+    def run(iterator: Any, limit: tf.Tensor,
+            stop: tf.Tensor) -> tuple[tf.Tensor, dict[str, tf.Tensor], tf.Tensor]:
         done = tf.constant(0)
         for _ in tf.range(limit):
             batch = iterator.get_next_as_optional()
@@ -127,7 +210,7 @@ def step_function(strategy: tf.distribute.Strategy, model: keras.Model,
     return run
 
 
-def _floats(logs: dict) -> dict:
+def _floats(logs: Mapping[str, Any]) -> dict[str, float]:
     return {key: float(value) for key, value in logs.items()}
 
 
@@ -135,32 +218,37 @@ def _floats(logs: dict) -> dict:
 class Loop:
     """`fit`'s outer loop over Keras's steps, for every worker of a cluster."""
 
-    ctx: Any
+    ctx: LoopContext
     model: keras.Model
     callbacks: keras.callbacks.CallbackList
     spe: int
+    stop: ClusterStop
+    train_fn: StepFunction = field(init=False)
+    test_fn: StepFunction = field(init=False)
 
     def __post_init__(self) -> None:
         strategy = self.ctx.strategy
         self.train_fn = step_function(strategy, self.model, self.model.train_step)
         self.test_fn = step_function(strategy, self.model, self.model.test_step)
 
-    def train_epoch(self, feed: Feed) -> dict:
-        """One epoch of training steps; calls the batch hooks like `fit` does."""
+    def train_epoch(self, feed: Feed) -> dict[str, float]:
+        """One epoch of training steps; calls the batch hooks like `fit` does.
+
+        Each call of `train_fn` carries this worker's stop vote and returns the cluster's
+        sum: all workers leave the epoch after the same call.
+        """
         iterator, step, logs = feed.epoch_iterator(), 0, {}
-        stopper = self.ctx.stopper
         while feed.steps is None or step < feed.steps:
             limit = self.spe if feed.steps is None else min(self.spe, feed.steps - step)
             self.callbacks.on_train_batch_begin(step)
-            done, result, stops = self.train_fn(iterator, tf.constant(limit),
-                                                tf.constant(float(stopper.stopped)))
-            done = int(done)
+            done_t, result, stops = self.train_fn(iterator, tf.constant(limit),
+                                                  tf.constant(self.stop.vote()))
+            done = int(done_t)
             if done:
                 logs = _floats(result)
                 step += done
                 self.callbacks.on_train_batch_end(step - 1, logs)
-            if float(stops) > 0:  # a signal on some worker: all stop after this step
-                stopper.signum = stopper.signum or signal.SIGTERM
+            if self.stop.tally(float(stops)):  # a signal on some worker: all stop here
                 self.model.stop_training = True
                 break
             if done < limit:
@@ -168,7 +256,7 @@ class Loop:
                 break
         return logs
 
-    def evaluate(self, feed: Feed) -> dict:
+    def evaluate(self, feed: Feed) -> dict[str, float]:
         """Keras's `test_step` over a split; the metrics over all of it, on every worker."""
         self.model.reset_metrics()
         iterator, step, logs = feed.epoch_iterator(), 0, {}
@@ -183,35 +271,40 @@ class Loop:
         return logs
 
     def share_decisions(self) -> None:
-        """Every worker takes the chief's `stop_training` and learning rate, and stops
-        when a signal reached any worker (e.g. during validation)."""
-        optimizer, stopper = self.model.optimizer, self.ctx.stopper
-        stop, = broadcast_values(self.ctx.strategy, [float(bool(self.model.stop_training))])
+        """Every worker takes the chief's `stop_training` and learning rate, and the stop
+        votes are counted once more (a signal during the last call or the validation)."""
+        strategy = self.ctx.strategy
+        stop, = broadcast_values(strategy, [float(bool(self.model.stop_training))])
         self.model.stop_training = stop > 0
-        if sum_over_workers(self.ctx.strategy, float(stopper.stopped)) > 0:
-            stopper.signum = stopper.signum or signal.SIGTERM
-        rate = optimizer.learning_rate
+        self.stop.tally(sum_over_workers(strategy, self.stop.vote()))
+        rate = self.model.optimizer.learning_rate
         if isinstance(rate, keras.Variable):  # not a schedule: ReduceLROnPlateau may set it
-            broadcast_variables(self.ctx.strategy, [rate])
+            broadcast_variables(strategy, [rate])
 
 
-def _epochs(loop: Loop, feeds: dict, first: int, last: int, val_freq: int) -> dict:
-    """Trains epochs `first`..`last - 1`; returns the last epoch's logs."""
-    model, callbacks, stopper = loop.model, loop.callbacks, loop.ctx.stopper
-    epoch_logs: dict = {}
+def _epochs(loop: Loop, feeds: Mapping[str, Feed | None], first: int, last: int,
+            val_freq: int) -> dict[str, float]:
+    """Trains epochs `first`..`last - 1`; returns the last epoch's logs.
+
+    Every branch reads `loop.stop` (agreed by all workers), so that all run the same
+    sequence of collective operations whenever a signal arrives.
+    """
+    model, callbacks, stop = loop.model, loop.callbacks, loop.stop
+    epoch_logs: dict[str, float] = {}
     callbacks.on_train_begin()
     for epoch in range(first, last):
         model.reset_metrics()
         callbacks.on_epoch_begin(epoch)
-        epoch_logs = dict(loop.train_epoch(feeds["train"]))
+        train_feed, val_feed = feeds["train"], feeds["validation"]
+        assert train_feed is not None
+        epoch_logs = dict(loop.train_epoch(train_feed))
         average_over_replicas(loop.ctx.strategy, model.non_trainable_weights)  # BN statistics
-        if feeds["validation"] is not None and not stopper.stopped \
-                and (epoch + 1) % val_freq == 0:
-            val = loop.evaluate(feeds["validation"])
+        if val_feed is not None and not stop.stopped and (epoch + 1) % val_freq == 0:
+            val = loop.evaluate(val_feed)
             epoch_logs.update({f"val_{key}": value for key, value in val.items()})
         callbacks.on_epoch_end(epoch, epoch_logs)
         loop.share_decisions()
-        if model.stop_training or stopper.stopped:
+        if model.stop_training or stop.stopped:
             break
     callbacks.on_train_end(logs=epoch_logs)  # e.g. restore_best_weights, on every worker
     if not same_on_every_worker(loop.ctx.strategy, model.weights):
@@ -221,7 +314,7 @@ def _epochs(loop: Loop, feeds: dict, first: int, last: int, val_freq: int) -> di
     return epoch_logs
 
 
-def _compiled(ctx: Any) -> tuple[dict, str, keras.Model, object, int, int]:
+def _compiled(ctx: LoopContext) -> tuple[dict, str, keras.Model, Any, int, int]:
     """Builds and compiles the model in the strategy's scope; the chief loads the checkpoint
     and every worker takes its weights, optimizer state and epoch."""
     strategy = ctx.strategy
@@ -232,7 +325,7 @@ def _compiled(ctx: Any) -> tuple[dict, str, keras.Model, object, int, int]:
                             f"{len(models)} ({', '.join(models)}); use 'model:' or pick "
                             "train.type: adversarial")
         (name, model), = models.items()
-        optimizer = compile_model(model, ctx.train)
+        optimizer = compile_model(model, dict(ctx.train))
         optimizer.build(model.trainable_variables)
     if ctx.checkpoint is not None:  # only the chief has one; Keras's load_weights creates
         # variables of its own, which inside the scope would be collective operations
@@ -242,7 +335,44 @@ def _compiled(ctx: Any) -> tuple[dict, str, keras.Model, object, int, int]:
     return models, name, model, optimizer, int(first), int(last)
 
 
-def run_multiworker(ctx: Any) -> dict:
+def _feeds(ctx: LoopContext) -> tuple[dict[str, Feed | None], int | None]:
+    """The training and validation splits, distributed; and the steps of an epoch."""
+    train, bundle = ctx.train, ctx.bundle
+    steps = train.get("steps_per_epoch")
+    if steps is None:
+        count = int(bundle.train.cardinality())
+        steps = count if count > 0 else None
+    data = bundle.train
+    if train.get("class_weight"):
+        data = with_class_weights(data, train["class_weight"])
+    feeds = {"train": distribute(ctx.strategy, data, steps, keep="steps_per_epoch" in train),
+             "validation": None if bundle.validation is None else
+             distribute(ctx.strategy, bundle.validation, train.get("validation_steps"))}
+    return feeds, steps
+
+
+def _callbacks(ctx: LoopContext, models: dict, optimizer: Any, stop: ClusterStop,
+               steps: int | None, first: int, last: int) -> keras.callbacks.CallbackList:
+    """The checkpoint, divergence guard and the spec's callbacks, as `fit` would call them.
+
+    `EpochCheckpoint` counts an epoch as cut short only when the cluster agreed to stop.
+    """
+    (name, model), = models.items()
+    has_val = ctx.bundle.validation is not None
+    cb_conf = ctx.train.get("callbacks") or {}
+    ck_conf = cb_conf.get("checkpoint") or {}
+    checkpoint = EpochCheckpoint(ctx.run, models, {name: optimizer}, ctx.base_state,
+                                 monitor=ck_conf.get("monitor",
+                                                     "val_loss" if has_val else "loss"),
+                                 mode=ck_conf.get("mode", "auto"), stopper=stop)
+    cbs = [DivergenceGuard(ctx.run), checkpoint]
+    cbs += spec_callbacks(ctx.run, cb_conf, has_val, resumed=first > 0)
+    return keras.callbacks.CallbackList(
+        cbs, add_history=False, add_progbar=ctx.verbose != 0, verbose=ctx.verbose,
+        epochs=last, steps=steps, model=model)
+
+
+def run_multiworker(ctx: LoopContext) -> dict[str, Any]:
     """Trains the single model of `ctx` on every worker of the cluster in `TF_CONFIG`.
 
     Args:
@@ -251,52 +381,34 @@ def run_multiworker(ctx: Any) -> dict:
 
     Returns:
         Final metrics: the last epoch's logs plus the test (or validation) evaluation, as
-        `run_supervised` returns them.
+        `run_supervised` returns them; empty when a signal stopped training (then every
+        worker's `ctx.stopper` holds it).
 
     Raises:
         DivergedError: At the first non-finite loss (on every worker).
         ClusterError: When a worker becomes unreachable.
     """
-    train, bundle = ctx.train, ctx.bundle
+    train, bundle, stop = ctx.train, ctx.bundle, ClusterStop(ctx.stopper)
     with lost_worker_as_error(ctx.run.root):
-        models, name, model, optimizer, first, last = _compiled(ctx)
-        has_val = bundle.validation is not None
-        cb_conf = train.get("callbacks") or {}
-        ck_conf = cb_conf.get("checkpoint") or {}
-        checkpoint = EpochCheckpoint(ctx.run, models, {name: optimizer}, ctx.base_state,
-                                     monitor=ck_conf.get("monitor",
-                                                         "val_loss" if has_val else "loss"),
-                                     mode=ck_conf.get("mode", "auto"), stopper=ctx.stopper)
-        steps = train.get("steps_per_epoch")
-        if steps is None:
-            count = int(bundle.train.cardinality())
-            steps = count if count > 0 else None
-        data = bundle.train
-        if train.get("class_weight"):
-            data = with_class_weights(data, train["class_weight"])
-        feeds = {"train": distribute(ctx.strategy, data, steps,
-                                     keep="steps_per_epoch" in train),
-                 "validation": None if bundle.validation is None else
-                 distribute(ctx.strategy, bundle.validation, train.get("validation_steps"))}
-        cbs = [DivergenceGuard(ctx.run), checkpoint]
-        cbs += spec_callbacks(ctx.run, cb_conf, has_val, resumed=first > 0)
-        callbacks = keras.callbacks.CallbackList(
-            cbs, add_history=False, add_progbar=ctx.verbose != 0, verbose=ctx.verbose,
-            epochs=last, steps=steps, model=model)
+        models, _, model, optimizer, first, last = _compiled(ctx)
+        feeds, steps = _feeds(ctx)
+        callbacks = _callbacks(ctx, models, optimizer, stop, steps, first, last)
         # steps per call: the spec's, else 8 as on one machine (each call ends with one
         # all-reduce of the metrics, on top of the gradients' one per step)
         spe = int(train.get("steps_per_execution", DEFAULT_STEPS_PER_EXECUTION))
-        loop = Loop(ctx, model, callbacks, spe)
+        loop = Loop(ctx, model, callbacks, spe, stop)
         logs = _epochs(loop, feeds, first, last, int(train.get("validation_freq", 1))) \
             if first < last else {}
         ctx.models = models
-        if ctx.stopper.stopped:
+        if stop.stopped:
             return {}
-        final = _floats(logs)
+        final: dict[str, Any] = _floats(logs)
         for split in ("test", "validation"):
             data = getattr(bundle, split, None)
             if data is not None:
                 result = loop.evaluate(distribute(ctx.strategy, data))
                 final.update({f"{split}_{key}": value for key, value in result.items()})
                 break
+        if stop.tally(sum_over_workers(ctx.strategy, stop.vote())):
+            return {}  # a signal during the evaluation: every worker exits as interrupted
     return final
