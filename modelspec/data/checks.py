@@ -146,8 +146,11 @@ def source_info(src: dict, base_dir, errs):
         fields = None
         for path in found.values():
             if path.suffix == ".npz":
-                with zipfile.ZipFile(path) as z:
-                    names = {n[:-4] for n in z.namelist() if n.endswith(".npy")}
+                try:
+                    with zipfile.ZipFile(path) as z:
+                        names = {n[:-4] for n in z.namelist() if n.endswith(".npy")}
+                except (zipfile.BadZipFile, OSError):  # named when the pipeline reads it
+                    return None, splits
                 fields = names if fields is None else fields & names
             else:
                 fields = {src.get("field", "data")}
