@@ -18,6 +18,7 @@ import keras
 from modelspec.errors import DivergedError, ModelspecError
 from modelspec.training.checkpoints import write_manifest
 from modelspec.training.exact import callback_state, save_random_state
+from modelspec.training.midepoch import EpochStartRandomState, metric_values, save_metric_state
 from modelspec.training.rundir import RunDir, atomic_write_json, save_models
 
 
@@ -129,15 +130,20 @@ class EpochCheckpoint(keras.callbacks.Callback):
         base_state: Fixed entries of `state.json` (fingerprint, spec name, ...).
         monitor: The log entry that decides the `best` checkpoint.
         mode: "min", "max" or "auto" (max for accuracy-like names).
-        stopper: A `SignalStop`; an epoch cut short by it is not counted as completed.
-            A signal that arrives during the epoch's last step (or last group of steps,
-            with `steps_per_execution` > 1) stops training after a complete epoch, which
-            is then saved as one.
+        stopper: A `SignalStop`; an epoch cut short by it is not counted as completed:
+            its `-interrupted` checkpoint records the steps done, and the resumed run
+            continues at the next one (`modelspec.training.midepoch`). A signal that
+            arrives during the epoch's last step (or last group of steps, with
+            `steps_per_execution` > 1) stops training after a complete epoch, which is
+            then saved as one.
         random_state: Variables saved with each checkpoint besides weights and optimizer
             variables (the seed generators' states, `modelspec.training.exact`).
         carried: Callbacks whose counters are saved with each checkpoint (EarlyStopping,
             ReduceLROnPlateau): put this callback after them, so that it saves their state
             after the epoch.
+        data_random: The variables among `random_state` that belong to the data pipeline
+            (augmentation layers): an interrupted checkpoint saves their values of the
+            epoch's start, since the resumed epoch passes its first batches again.
 
     The checkpoint directory (weights, optimizer, random state, `checkpoint.json` with the
     history and checksums) is complete before `state.json` names it; writing `state.json` is
@@ -147,8 +153,10 @@ class EpochCheckpoint(keras.callbacks.Callback):
 
     def __init__(self, run: RunDir, models: dict, optimizers: dict, base_state: dict,
                  monitor: str = "val_loss", mode: str = "auto", stopper=None,
-                 random_state: list | None = None, carried: list | None = None):
+                 random_state: list | None = None, carried: list | None = None,
+                 data_random: list | None = None):
         super().__init__()
+        self.epoch_start = EpochStartRandomState(data_random or [])
         self.run, self.models, self.optimizers = run, models, optimizers
         self.random_state = list(random_state or [])
         self.carried = list(carried or [])
@@ -161,12 +169,16 @@ class EpochCheckpoint(keras.callbacks.Callback):
         self.best = state.get("best")
         self.history = run.history()
         self.last_step = -1
+        self.stop_metrics: list = []
 
     def on_epoch_begin(self, epoch, logs=None):
         self.last_step = -1
+        self.epoch_start.take()
 
     def on_train_batch_end(self, batch, logs=None):
         self.last_step = batch
+        if self.model is not None and self.model.stop_training:  # Keras stops after this step
+            self.stop_metrics = metric_values(self.model)
 
     def epoch_completed(self) -> bool:
         """False for an epoch a signal cut short (it is not counted and runs again)."""
@@ -204,7 +216,12 @@ class EpochCheckpoint(keras.callbacks.Callback):
                      callbacks=callback_state(self.carried))
         tmp = self.run.new_checkpoint_dir(name)
         save_models(tmp, self.models, self.optimizers)
-        save_random_state(tmp, self.random_state)
+        if interrupted:  # resumed at the next step (modelspec.training.midepoch)
+            save_random_state(tmp, self.random_state,
+                              self.epoch_start.at_epoch_start(self.random_state))
+            save_metric_state(tmp, self.stop_metrics)
+        else:
+            save_random_state(tmp, self.random_state)
         files = write_manifest(tmp, state, self.history)
         self.run.commit_checkpoint(tmp, name)
         self.run.write_state(dict(state, files=files, previous=previous))  # the commit point
@@ -214,9 +231,9 @@ class EpochCheckpoint(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if not self.epoch_completed():
             import sys
-            print(f"epoch {epoch + 1} was interrupted after {self.last_step + 1} step(s): it is "
-                  "not counted and runs again on resume", file=sys.stderr)
-            self.save(epoch, None, interrupted={"epoch": epoch + 1})
+            print(f"epoch {epoch + 1} was interrupted after {self.last_step + 1} step(s): it "
+                  f"continues at step {self.last_step + 2} on resume", file=sys.stderr)
+            self.save(epoch, None, interrupted={"epoch": epoch + 1, "step": self.last_step + 1})
             return
         self.save(epoch + 1, dict(logs or {}))
 

@@ -32,12 +32,15 @@ def random_variables(models: dict, layers: list | None = None) -> list:
     return out
 
 
-def save_random_state(directory: Path, variables: list) -> None:
-    """Writes the values of `variables` to `directory/random.npz` (nothing when empty)."""
+def save_random_state(directory: Path, variables: list,
+                      values: list[np.ndarray] | None = None) -> None:
+    """Writes the values of `variables` (or the given `values`, one per variable) to
+    `directory/random.npz` (nothing when empty)."""
     if not variables:
         return
-    arrays = {f"v{i:04d}": np.asarray(keras.ops.convert_to_numpy(v.value))
-              for i, v in enumerate(variables)}
+    if values is None:
+        values = [np.asarray(keras.ops.convert_to_numpy(v.value)) for v in variables]
+    arrays = {f"v{i:04d}": value for i, value in enumerate(values)}
     with open(Path(directory) / RANDOM_FILE, "wb") as handle:
         np.savez(handle, **arrays)  # type: ignore[arg-type]  # numpy's stub: **kwds arrays
 

@@ -22,6 +22,7 @@ from modelspec.training.exact import (
     load_random_state,
     random_variables,
 )
+from modelspec.training.midepoch import resume_callbacks
 from modelspec.training.rundir import load_models
 from modelspec.training.runtime import autoclustering, compile_options, wants_autoclustering
 
@@ -93,7 +94,9 @@ def run_supervised(ctx) -> dict:
                                  monitor=ck_conf.get("monitor",
                                                      "val_loss" if has_val else "loss"),
                                  mode=ck_conf.get("mode", "auto"), stopper=ctx.stopper,
-                                 random_state=randomness, carried=extra)
+                                 random_state=randomness, carried=extra,
+                                 data_random=random_variables(
+                                     {}, getattr(ctx.bundle, "random_layers", None)))
     for callback in extra:
         if isinstance(callback, CompletedEpochsCSVLogger):  # skips an interrupted epoch
             callback.checkpoint = checkpoint
@@ -102,7 +105,8 @@ def run_supervised(ctx) -> dict:
     # starts a fresh patience window (else it would stop again after one epoch)
     resumed_state = None if resumed.get("stopped_early") else resumed.get("callbacks")
     # the checkpoint comes last: it saves the counters of the spec's callbacks after them
-    callbacks = [EpochOrder(getattr(ctx.bundle, "epoch", None)), DivergenceGuard(ctx.run),
+    callbacks = [EpochOrder(getattr(ctx.bundle, "epoch", None)),
+                 *resume_callbacks(ctx.resume_state, ctx.checkpoint), DivergenceGuard(ctx.run),
                  ctx.stopper, *extra, RestoreCallbackState(extra, resumed_state), checkpoint]
     fit_args = {}
     for key in ("steps_per_epoch", "validation_steps", "validation_freq"):
