@@ -17,7 +17,7 @@ import keras
 
 from modelspec.errors import DivergedError, ModelspecError
 from modelspec.training.checkpoints import write_manifest
-from modelspec.training.exact import callback_state, save_random_state
+from modelspec.training.exact import callback_state, save_callback_files, save_random_state
 from modelspec.training.midepoch import EpochStartRandomState, metric_values, save_metric_state
 from modelspec.training.rundir import RunDir, atomic_write_json, save_models
 
@@ -222,6 +222,7 @@ class EpochCheckpoint(keras.callbacks.Callback):
             save_metric_state(tmp, self.stop_metrics)
         else:
             save_random_state(tmp, self.random_state)
+        save_callback_files(tmp, self.carried)
         files = write_manifest(tmp, state, self.history)
         self.run.commit_checkpoint(tmp, name)
         self.run.write_state(dict(state, files=files, previous=previous))  # the commit point

@@ -107,7 +107,8 @@ def run_supervised(ctx) -> dict:
     # the checkpoint comes last: it saves the counters of the spec's callbacks after them
     callbacks = [EpochOrder(getattr(ctx.bundle, "epoch", None)),
                  *resume_callbacks(ctx.resume_state, ctx.checkpoint), DivergenceGuard(ctx.run),
-                 ctx.stopper, *extra, RestoreCallbackState(extra, resumed_state), checkpoint]
+                 ctx.stopper, *extra, RestoreCallbackState(extra, resumed_state, ctx.checkpoint),
+                 checkpoint]
     fit_args = {}
     for key in ("steps_per_epoch", "validation_steps", "validation_freq"):
         if key in train:
