@@ -18,10 +18,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 import zipfile
 import zlib
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -128,11 +131,32 @@ def scan_images(paths: Sequence[str], channels: int) -> ImageScan:
     passed = indices.map(size, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True) \
         .ignore_errors().batch(4096)
     sizes = np.full((n, 2), -1, np.int64)
-    for index, shape in passed.as_numpy_iterator():
-        sizes[index] = shape
-    failed = np.flatnonzero(sizes[:, 0] < 0)
-    bad = [(paths[i], _decode_reason(paths[i], channels)) for i in failed[:SHOWN]]
+    with _libjpeg_quiet():
+        for index, shape in passed.as_numpy_iterator():
+            sizes[index] = shape
+        failed = np.flatnonzero(sizes[:, 0] < 0)
+        bad = [(paths[i], _decode_reason(paths[i], channels)) for i in failed[:SHOWN]]
     return ImageScan(sizes, bad, len(failed))
+
+
+@contextlib.contextmanager
+def _libjpeg_quiet() -> Iterator[None]:
+    """Silences the C library's own stderr lines while decoding bad files (libjpeg prints
+    e.g. "Improper call to JPEG library in state 201" for a truncated JPEG, above the error
+    that names the file); the reasons come from TensorFlow's exceptions instead."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no real stderr (e.g. captured): nothing to silence
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _decode_reason(path: str, channels: int) -> str:
