@@ -89,8 +89,8 @@ def test_sigterm_inside_an_epoch_then_resume_is_bit_identical(
     assert stopped.exit_code == 128 + signal.SIGTERM, stopped.output
     assert step is not None
     epoch, done = divmod(step, STEPS)
-    assert f"epoch {epoch + 1} was interrupted after {done} step(s): it continues at step " \
-           f"{done + 1} on resume" in stopped.output
+    assert f"epoch {epoch + 1} was interrupted after {done} step(s) (the supervised loop " \
+           "continues there on resume" in stopped.output
     state = json.loads((run / "state.json").read_text())
     assert state["interrupted"] == {"epoch": epoch + 1, "step": done}
     assert state["epoch"] == epoch and state["checkpoint"].endswith("-interrupted")

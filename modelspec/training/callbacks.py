@@ -232,8 +232,9 @@ class EpochCheckpoint(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if not self.epoch_completed():
             import sys
-            print(f"epoch {epoch + 1} was interrupted after {self.last_step + 1} step(s): it "
-                  f"continues at step {self.last_step + 2} on resume", file=sys.stderr)
+            print(f"epoch {epoch + 1} was interrupted after {self.last_step + 1} step(s) "
+                  "(the supervised loop continues there on resume; the others run the epoch "
+                  "again)", file=sys.stderr)
             self.save(epoch, None, interrupted={"epoch": epoch + 1, "step": self.last_step + 1})
             return
         self.save(epoch + 1, dict(logs or {}))
@@ -280,7 +281,7 @@ def spec_callbacks(run: RunDir, config: dict, has_validation: bool, resumed: boo
 
 class CompletedEpochsCSVLogger(keras.callbacks.CSVLogger):
     """Keras's `CSVLogger` without the row of an epoch a signal cut short (it is not
-    counted: it runs again on resume, and its row is written then)."""
+    counted: it is completed on resume, and its row is written then)."""
 
     checkpoint: EpochCheckpoint | None = None
 
