@@ -2,7 +2,8 @@
 
 A signal arriving while Keras runs a group of steps stops training at the end of that group;
 when the group was the epoch's last, the epoch is complete and must be saved as one (no work
-and no history lost), otherwise the checkpoint is an interrupted one and the epoch is redone.
+and no history lost), otherwise the checkpoint is an interrupted one that records the steps done
+(the resume continues at the next step: tests/test_training_midepoch.py).
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ def test_signal_inside_an_epoch_saves_an_interrupted_checkpoint(tmp_path):
     assert seen == [3, 7, 3]
     state = run.state()
     assert state["epoch"] == 1 and state["checkpoint"] == "epoch-0001-interrupted"
-    assert state["interrupted"] == {"epoch": 2}
+    assert state["interrupted"] == {"epoch": 2, "step": 4}  # resumed at step 5
     assert len(run.history()["loss"]) == 1
 
 

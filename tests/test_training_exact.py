@@ -239,3 +239,38 @@ def test_load_run_survives_a_cut_state_file(tmp_path):
     (run / "state.json").write_text(text[:len(text) // 3])
     spec, models, metrics = load_run(run, "latest")
     assert spec.name == "exact_digits" and "test_accuracy" in metrics
+
+
+BEST = "  callbacks: {tensorboard: false}\n"
+# mode max on val_loss: the best epoch is an early one, so the later epochs of a resumed run
+# never beat it and only the carried best weights can give the uninterrupted run's result
+EARLY = ("  callbacks:\n    tensorboard: false\n    early_stopping: {monitor: val_loss, mode: max, "
+         "patience: 10, restore_best_weights: true}\n")
+
+
+def test_restore_best_weights_is_carried_across_a_resume(tmp_path):
+    """EarlyStopping(restore_best_weights=True): its best weights are saved with each
+    checkpoint, so a run resumed after epoch 2 ends with the best epoch of all four."""
+    def spec(folder: Path, epochs: int) -> Path:
+        folder.mkdir()
+        path = _spec(folder, epochs)
+        path.write_text(path.read_text().replace(BEST, EARLY))
+        return path
+
+    whole = tmp_path / "whole"
+    assert _train(spec(tmp_path / "a", 4), "--output", whole).exit_code == 0
+    history = json.loads((whole / "history.json").read_text())
+    best = int(np.argmax(history["val_loss"]))
+    assert best < 2, history["val_loss"]  # the test's premise
+    state = json.loads((whole / "state.json").read_text())
+    assert state["callbacks"]["EarlyStopping"]["best_weights"] == \
+        "early_stopping.best_weights.npz"
+    ckpt = whole / "checkpoints" / state["checkpoint"]
+    assert "early_stopping.best_weights.npz" in json.loads(
+        (ckpt / "checkpoint.json").read_text())["files"]  # checksummed with the rest
+    run = tmp_path / "run"
+    assert _train(spec(tmp_path / "b", 2), "--output", run).exit_code == 0
+    result = _train(spec(tmp_path / "c", 2), "--output", run, "--epochs", 4)
+    assert result.exit_code == 0, result.output
+    assert json.loads((run / "history.json").read_text()) == history
+    assert _same(_final(run), _final(whole))

@@ -171,15 +171,19 @@ def _csv_info(src: Mapping[str, Any], base_dir: str | Path, errs: Collector) -> 
 def _npz_info(src: Mapping[str, Any], base_dir: str | Path, errs: Collector) -> SourceInfo:
     """`.npz` archives (their arrays' names) or a `.npy` array (`field`)."""
     found = _check_paths(src, "path", base_dir, errs)
+    splits = list(path_map(src["path"])) if "path" in src else None
     fields: set[str] | None = None
     for path in found.values():
         if path.suffix == ".npz":
-            with zipfile.ZipFile(path) as z:
-                names = {n[:-4] for n in z.namelist() if n.endswith(".npy")}
+            try:
+                with zipfile.ZipFile(path) as z:
+                    names = {n[:-4] for n in z.namelist() if n.endswith(".npy")}
+            except (zipfile.BadZipFile, OSError):  # named when the pipeline reads it
+                return None, splits
             fields = names if fields is None else fields & names
         else:
             fields = {src.get("field", "data")}
-    return fields, list(path_map(src["path"])) if "path" in src else None
+    return fields, splits
 
 
 def _other_info(src: Mapping[str, Any], base_dir: str | Path, errs: Collector) -> SourceInfo:

@@ -17,6 +17,10 @@ PATHS = {"anyOf": [STR, {"type": "object", "additionalProperties": STR,
                          "propertyNames": {"pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"}}]}
 SIZE2 = {"type": "array", "items": POS_INT, "minItems": 2, "maxItems": 2}
 FACTOR = {"anyOf": [NUM, {"type": "array", "items": NUM, "minItems": 2, "maxItems": 2}]}
+# the value missing CSV cells get: one number for every numeric column, or one per column
+FILL = {"anyOf": [NUM, {"type": "object", "additionalProperties": NUM}],
+        "description": "the number missing cells (empty or na_values) get: one for every "
+                       "numeric column, or {column: number}; without it they are an error"}
 DTYPE = {"enum": ["float16", "bfloat16", "float32", "float64", "int8", "int16", "int32",
                   "int64", "uint8", "bool", "string"]}
 
@@ -50,7 +54,7 @@ SOURCES: dict[str, tuple[dict, tuple, str]] = {
     "tfds": ({"name": STR, "data_dir": STR, "download": BOOL}, ("name",),
              "a TensorFlow Datasets data set by name (fields: its features)"),
     "csv": ({"path": PATHS, "header": BOOL, "column_names": STR_LIST, "columns": STR_LIST,
-             "delimiter": STR, "na_values": STR_LIST, "fill_value": NUM, "skiprows": INT},
+             "delimiter": STR, "na_values": STR_LIST, "fill_value": FILL, "skiprows": INT},
             ("path",),
             "a CSV file (fields: its columns; numeric columns as float32, others as strings)"),
     "npz": ({"path": PATHS, "field": STR}, ("path",),
@@ -67,7 +71,8 @@ SOURCES: dict[str, tuple[dict, tuple, str]] = {
              "plain text, one example per line or per file (field: text)"),
     "timeseries": ({"path": PATHS, "columns": STR_OR_LIST, "target": STR_OR_LIST,
                     "window": POS_INT, "horizon": POS_INT, "stride": POS_INT,
-                    "header": BOOL, "delimiter": STR}, ("path", "columns", "window"),
+                    "header": BOOL, "delimiter": STR, "na_values": STR_LIST,
+                    "fill_value": FILL}, ("path", "columns", "window"),
                    "sliding windows over CSV columns (fields: window, target)"),
     "generated": ({"name": STR, "n": POS_INT, "noise": NUM, "size": POS_INT,
                    "length": POS_INT, "vocab_size": POS_INT, "frames": POS_INT,

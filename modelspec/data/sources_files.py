@@ -15,7 +15,15 @@ import numpy as np
 
 from modelspec.data.checks import SRC, path_map, resolve
 from modelspec.data.source_base import ArraySource
-from modelspec.errors import did_you_mean
+from modelspec.data.validate_files import (
+    DataFileError,
+    listing,
+    missing_problem,
+    mixed_sizes,
+    read_numpy_file,
+    scan_images,
+)
+from modelspec.errors import Collector, did_you_mean
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
 
@@ -34,24 +42,41 @@ def _paths(src, key, base_dir, errs, want_dir=False) -> dict[str, Path]:
     return out
 
 
-def read_csv_columns(path: Path, src: dict, errs) -> dict[str, np.ndarray]:
-    """Reads a CSV file into columns: float32 when every non-missing value is a number."""
-    delim = src.get("delimiter", ",")
-    na = set(src.get("na_values", ["", "?", "NA", "nan"]))
+def _csv_rows(path: Path, src: dict) -> tuple[list[list[str]], list[int]]:
+    """The non-blank rows of a CSV file (cells stripped) and the file line each starts on."""
+    skip = int(src.get("skiprows", 0))
     with open(path, newline="", encoding="utf-8", errors="replace") as f:
-        for _ in range(src.get("skiprows", 0)):  # lines before the data (e.g. adult.test's first)
+        for _ in range(skip):  # lines before the data (e.g. adult.test's first)
             f.readline()
-        rows = [[c.strip() for c in row] for row in csv.reader(f, delimiter=delim)
-                if row and any(c.strip() for c in row)]
+        reader = csv.reader(f, delimiter=src.get("delimiter", ","))
+        rows, lines, line = [], [], skip + 1
+        for row in reader:
+            cells = [c.strip() for c in row]
+            if cells and any(cells):
+                rows.append(cells)
+                lines.append(line)
+            line = skip + reader.line_num + 1
+    return rows, lines
+
+
+def read_csv_columns(path: Path, src: dict, errs: Collector) -> dict[str, np.ndarray]:
+    """Reads a CSV file into columns: float32 when every non-missing value is a number.
+
+    Missing values (empty cells and `na_values`) of a numeric column are an error listing
+    their lines, unless `fill_value` (a number, or one per column) says what to put there;
+    in a text column they stay the text they are (a category of their own).
+    """
+    na = set(src.get("na_values", ["", "?", "NA", "nan"]))
+    rows, lines = _csv_rows(path, src)
     names = src.get("column_names")
     if src.get("header", True) and rows:
-        header, rows = rows[0], rows[1:]
+        header, rows, lines = rows[0], rows[1:], lines[1:]
         names = names or header
     width = max((len(r) for r in rows), default=0)
     names = names or [f"col{i}" for i in range(width)]
     bad = [i for i, r in enumerate(rows) if len(r) != len(names)]
     if bad:
-        errs.add(SRC + ("path",), f"'{path.name}' row {bad[0] + 1 + src.get('header', True)} has "
+        errs.add(SRC + ("path",), f"'{path.name}' line {lines[bad[0]]} has "
                  f"{len(rows[bad[0]])} values but there are {len(names)} columns {names}",
                  expected="the same number of values in every row (set column_names?)")
         errs.raise_if_any()
@@ -60,12 +85,11 @@ def read_csv_columns(path: Path, src: dict, errs) -> dict[str, np.ndarray]:
     for j, name in enumerate(names):
         values = table[:, j]
         try:
-            nums = np.array([float("nan") if v in na else float(v) for v in values],
-                            dtype=np.float32)
-            nums[np.isnan(nums)] = src.get("fill_value", 0.0)
-            cols[name] = nums
+            cols[name] = np.array([float("nan") if v in na else float(v) for v in values],
+                                  dtype=np.float32)
         except ValueError:
             cols[name] = values.astype(str)
+    _fill_missing(cols, np.array(lines, np.int64), path, src, errs)
     if "columns" in src:
         unknown = [c for c in src["columns"] if c not in cols]
         for c in unknown:
@@ -76,29 +100,62 @@ def read_csv_columns(path: Path, src: dict, errs) -> dict[str, np.ndarray]:
     return cols
 
 
+def _fill_missing(cols: dict[str, np.ndarray], lines: np.ndarray, path: Path, src: dict,
+                  errs: Collector) -> None:
+    """Fills the missing values of numeric columns as `fill_value` says (in place); the
+    columns it does not cover with missing values are errors listing their lines."""
+    fill = src.get("fill_value")
+    per_column = fill if isinstance(fill, dict) else {}
+    for name in per_column:
+        if name not in cols:
+            errs.add(SRC + ("fill_value", name), f"unknown column '{name}' in '{path.name}'",
+                     expected=f"one of {list(cols)}", suggestion=did_you_mean(name, list(cols)),
+                     key=True)
+        elif cols[name].dtype != np.float32:
+            errs.add(SRC + ("fill_value", name), f"column '{name}' of '{path.name}' holds "
+                     "text: its empty cells stay as they are (a category of their own)",
+                     expected="the name of a numeric column", key=True)
+    for name, values in cols.items():
+        if values.dtype != np.float32:
+            continue
+        value = per_column.get(name) if isinstance(fill, dict) else fill
+        if value is not None:
+            values[np.isnan(values)] = value
+            continue
+        problem = missing_problem(name, values, lines)
+        if problem:
+            errs.add(SRC + ("path",), f"'{path.name}': {problem}",
+                     expected=f"a number in every row, or fill_value: {{{name}: <number>}} "
+                     "(or fill_value: <number> for every column)")
+    errs.raise_if_any()
+
+
 def load_csv(src, base_dir, errs) -> ArraySource:
     """A CSV source: one field per column."""
     return ArraySource({s: read_csv_columns(p, src, errs)
                         for s, p in _paths(src, "path", base_dir, errs).items()})
 
 
-def load_npz(src, base_dir, errs) -> ArraySource:
+def load_npz(src: dict, base_dir: Path, errs: Collector) -> ArraySource:
     """An .npz (fields: its arrays) or .npy (field `field`) source; never unpickles."""
     splits = {}
+    multi = isinstance(src["path"], dict)
     for split, path in _paths(src, "path", base_dir, errs).items():
+        where = SRC + (("path", split) if multi else ("path",))
         try:
-            loaded = np.load(path, allow_pickle=False)
-        except ValueError as err:
-            errs.add(SRC + ("path",), f"cannot read '{path.name}': {err}",
-                     expected="a NumPy file without Python objects")
+            loaded = read_numpy_file(path)
+        except DataFileError as err:
+            errs.add(where, f"cannot read '{path.name}': {err}",
+                     expected="a NumPy .npy or .npz file of numeric or string arrays, one "
+                     "row per example (np.save / np.savez)")
             errs.raise_if_any()
         if isinstance(loaded, np.ndarray):
             splits[split] = {src.get("field", "data"): loaded}
         else:
-            splits[split] = {k: loaded[k] for k in loaded.files}
+            splits[split] = loaded
         lengths = {k: len(v) for k, v in splits[split].items()}
         if len(set(lengths.values())) > 1:
-            errs.add(SRC + ("path",), f"arrays of '{path.name}' have different lengths {lengths}",
+            errs.add(where, f"arrays of '{path.name}' have different lengths {lengths}",
                      expected="one row per example in every array")
             errs.raise_if_any()
     return ArraySource(splits)
@@ -173,14 +230,9 @@ def load_image_folder(src, base_dir, errs) -> ArraySource:
         splits[split] = {"image": np.array(paths), "label": np.array(labels, np.int64)}
         class_names = names
     size = src.get("image_size")
-    if size is None:
-        from PIL import Image
-        with Image.open(next(iter(splits.values()))["image"][0]) as im:
-            size = [im.height, im.width]
-        resize = False
-    else:
-        resize = True
-    height, width = size
+    found_size = _check_images(splits, src, base_dir, channels, errs)
+    resize = size is not None
+    height, width = size if resize else found_size
 
     def decode(example):
         img = tf.io.decode_image(tf.io.read_file(example["image"]), channels=channels,
@@ -192,6 +244,46 @@ def load_image_folder(src, base_dir, errs) -> ArraySource:
         return {**example, "image": img}
 
     return ArraySource(splits, decode=decode, meta={"class_names": list(class_names)})
+
+
+def _check_images(splits: dict, src: dict, base_dir: Path, channels: int,
+                  errs: Collector) -> tuple[int, int]:
+    """Decodes every image once (`validate_files.scan_images`): files that cannot be
+    decoded, and images of different sizes without `image_size`, are errors naming them.
+
+    Returns:
+        The images' common (height, width) (that of the first when `image_size` is set).
+    """
+    paths = [str(p) for split in splits.values() for p in split["image"]]
+    scan = scan_images(paths, channels)
+    where = SRC + ("path",)
+    if scan.bad_count:
+        shown = [f"{_shown(p, base_dir)} ({reason})" for p, reason in scan.bad]
+        errs.add(where, f"{scan.bad_count} of {len(paths)} image files cannot be decoded: "
+                 + listing(shown, scan.bad_count),
+                 expected="JPEG, PNG, GIF or BMP files (remove or replace these)")
+        errs.raise_if_any()
+    mixed = None if "image_size" in src else mixed_sizes(
+        [_shown(p, base_dir) for p in paths], scan.sizes)
+    if mixed is not None:
+        common, shown, count = mixed
+        errs.add(where, f"the images differ in size: most are {common}, but "
+                 + listing(shown, count),
+                 expected="image_size: [height, width] to resize every image to one size")
+        errs.raise_if_any()
+    return int(scan.sizes[0][0]), int(scan.sizes[0][1])
+
+
+def _shown(path: str, base_dir: Path) -> str:
+    """A file's path as the spec's reader knows it: relative to the spec's folder if
+    inside it."""
+    try:
+        return str(Path(path).relative_to(Path(base_dir).resolve()))
+    except ValueError:
+        try:
+            return str(Path(path).relative_to(Path(base_dir)))
+        except ValueError:
+            return path
 
 
 def load_text(src, base_dir, errs) -> ArraySource:

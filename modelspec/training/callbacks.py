@@ -20,7 +20,8 @@ import keras
 from modelspec.errors import DivergedError, ModelspecError
 from modelspec.training.checkpoints import write_manifest
 from modelspec.training.config import CallbacksConfig
-from modelspec.training.exact import callback_state, save_random_state
+from modelspec.training.exact import callback_state, save_callback_files, save_random_state
+from modelspec.training.midepoch import EpochStartRandomState, metric_values, save_metric_state
 from modelspec.training.rundir import RunDir, atomic_write_json, save_models
 
 Logs = Mapping[str, Any] | None  # what Keras passes a callback hook
@@ -145,15 +146,20 @@ class EpochCheckpoint(keras.callbacks.Callback):
         base_state: Fixed entries of `state.json` (fingerprint, spec name, ...).
         monitor: The log entry that decides the `best` checkpoint.
         mode: "min", "max" or "auto" (max for accuracy-like names).
-        stopper: A `Stopper` (`SignalStop`); an epoch cut short by it is not counted as completed.
-            A signal that arrives during the epoch's last step (or last group of steps,
-            with `steps_per_execution` > 1) stops training after a complete epoch, which
-            is then saved as one.
+        stopper: A `Stopper` (`SignalStop`); an epoch cut short by it is not counted as completed:
+            its `-interrupted` checkpoint records the steps done, and the resumed run
+            continues at the next one (`modelspec.training.midepoch`). A signal that
+            arrives during the epoch's last step (or last group of steps, with
+            `steps_per_execution` > 1) stops training after a complete epoch, which is
+            then saved as one.
         random_state: Variables saved with each checkpoint besides weights and optimizer
             variables (the seed generators' states, `modelspec.training.exact`).
         carried: Callbacks whose counters are saved with each checkpoint (EarlyStopping,
             ReduceLROnPlateau): put this callback after them, so that it saves their state
             after the epoch.
+        data_random: The variables among `random_state` that belong to the data pipeline
+            (augmentation layers): an interrupted checkpoint saves their values of the
+            epoch's start, since the resumed epoch passes its first batches again.
 
     The checkpoint directory (weights, optimizer, random state, `checkpoint.json` with the
     history and checksums) is complete before `state.json` names it; writing `state.json` is
@@ -164,8 +170,10 @@ class EpochCheckpoint(keras.callbacks.Callback):
     def __init__(self, run: RunDir, models: dict[str, Any], optimizers: dict[str, Any],
                  base_state: dict[str, Any], monitor: str = "val_loss", mode: str = "auto",
                  stopper: Stopper | None = None, random_state: list[Any] | None = None,
-                 carried: list[Any] | None = None) -> None:
+                 carried: list[Any] | None = None, data_random: list[Any] | None = None
+                 ) -> None:
         super().__init__()
+        self.epoch_start = EpochStartRandomState(data_random or [])
         self.run, self.models, self.optimizers = run, models, optimizers
         self.random_state = list(random_state or [])
         self.carried = list(carried or [])
@@ -178,12 +186,16 @@ class EpochCheckpoint(keras.callbacks.Callback):
         self.best = state.get("best")
         self.history = run.history()
         self.last_step = -1
+        self.stop_metrics: list = []
 
     def on_epoch_begin(self, epoch: int, logs: Logs = None) -> None:
         self.last_step = -1
+        self.epoch_start.take()
 
     def on_train_batch_end(self, batch: int, logs: Logs = None) -> None:
         self.last_step = batch
+        if self.model is not None and self.model.stop_training:  # Keras stops after this step
+            self.stop_metrics = metric_values(self.model)
 
     def epoch_completed(self) -> bool:
         """False for an epoch a signal cut short (it is not counted and runs again)."""
@@ -222,7 +234,13 @@ class EpochCheckpoint(keras.callbacks.Callback):
                      callbacks=callback_state(self.carried))
         tmp = self.run.new_checkpoint_dir(name)
         save_models(tmp, self.models, self.optimizers)
-        save_random_state(tmp, self.random_state)
+        if interrupted:  # resumed at the next step (modelspec.training.midepoch)
+            save_random_state(tmp, self.random_state,
+                              self.epoch_start.at_epoch_start(self.random_state))
+            save_metric_state(tmp, self.stop_metrics)
+        else:
+            save_random_state(tmp, self.random_state)
+        save_callback_files(tmp, self.carried)
         files = write_manifest(tmp, state, self.history)
         self.run.commit_checkpoint(tmp, name)
         self.run.write_state(dict(state, files=files, previous=previous))  # the commit point
@@ -232,9 +250,10 @@ class EpochCheckpoint(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: Logs = None) -> None:
         if not self.epoch_completed():
             import sys
-            print(f"epoch {epoch + 1} was interrupted after {self.last_step + 1} step(s): it is "
-                  "not counted and runs again on resume", file=sys.stderr)
-            self.save(epoch, None, interrupted={"epoch": epoch + 1})
+            print(f"epoch {epoch + 1} was interrupted after {self.last_step + 1} step(s) "
+                  "(the supervised loop continues there on resume; the others run the epoch "
+                  "again)", file=sys.stderr)
+            self.save(epoch, None, interrupted={"epoch": epoch + 1, "step": self.last_step + 1})
             return
         self.save(epoch + 1, dict(logs or {}))
 
@@ -278,7 +297,7 @@ def spec_callbacks(run: RunDir, config: CallbacksConfig | Mapping[str, Any],
 
 class CompletedEpochsCSVLogger(keras.callbacks.CSVLogger):
     """Keras's `CSVLogger` without the row of an epoch a signal cut short (it is not
-    counted: it runs again on resume, and its row is written then)."""
+    counted: it is completed on resume, and its row is written then)."""
 
     checkpoint: EpochCheckpoint | None = None
 

@@ -27,6 +27,7 @@ from modelspec.training.exact import (
     load_random_state,
     random_variables,
 )
+from modelspec.training.midepoch import resume_callbacks
 from modelspec.training.rundir import load_models
 from modelspec.training.runtime import autoclustering, compile_options, wants_autoclustering
 
@@ -99,7 +100,9 @@ def _callbacks(ctx: TrainContext, models: dict[str, Any], optimizers: dict[str, 
     checkpoint = EpochCheckpoint(ctx.run, models, optimizers, ctx.base_state,
                                  monitor=callbacks.checkpoint.monitor_for(has_val),
                                  mode=callbacks.checkpoint.mode, stopper=ctx.stopper,
-                                 random_state=randomness, carried=extra)
+                                 random_state=randomness, carried=extra,
+                                 data_random=random_variables(
+                                     {}, getattr(ctx.bundle, "random_layers", None)))
     for callback in extra:
         if isinstance(callback, CompletedEpochsCSVLogger):  # skips an interrupted epoch
             callback.checkpoint = checkpoint
@@ -108,8 +111,10 @@ def _callbacks(ctx: TrainContext, models: dict[str, Any], optimizers: dict[str, 
     # starts a fresh patience window (else it would stop again after one epoch)
     resumed_state = None if resumed.get("stopped_early") else resumed.get("callbacks")
     # the checkpoint comes last: it saves the counters of the spec's callbacks after them
-    return [EpochOrder(getattr(ctx.bundle, "epoch", None)), DivergenceGuard(ctx.run),
-            ctx.stopper, *extra, RestoreCallbackState(extra, resumed_state), checkpoint]
+    return [EpochOrder(getattr(ctx.bundle, "epoch", None)),
+            *resume_callbacks(ctx.resume_state, ctx.checkpoint), DivergenceGuard(ctx.run),
+            ctx.stopper, *extra, RestoreCallbackState(extra, resumed_state, ctx.checkpoint),
+            checkpoint]
 
 
 def run_supervised(ctx: TrainContext) -> dict[str, float]:
