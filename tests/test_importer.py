@@ -28,7 +28,7 @@ import keras  # noqa: E402
 from modelspec.build.compiler import build_from_spec, build_models  # noqa: E402
 from modelspec.cli.main import main  # noqa: E402
 from modelspec.importer.arguments import layer_arguments  # noqa: E402
-from modelspec.importer.convert import UnsupportedModelError, convert  # noqa: E402
+from modelspec.importer.convert import convert  # noqa: E402
 from modelspec.importer.reader import ModelSource, read_model  # noqa: E402
 from modelspec.importer.roundtrip import compare  # noqa: E402
 from modelspec.importer.writer import flow  # noqa: E402
@@ -256,29 +256,31 @@ def test_resnet50_round_trips_as_one_stage_block_repeated_four_times(tmp_path):
     assert [item.get("repeat") for item in inner] == [None, f"${inner[1]['id']}_repeat"]
 
 
-def test_application_with_keras_internal_layers_is_reported_then_imported_with_a_plugin(
-        tmp_path):
-    if not SLOW:
-        pytest.skip("MODELSPEC_SLOW_SPECS=1 (ConvNeXt; the plugin path is tested above)")
-    from keras.src.applications.convnext import LayerScale
-
-    from modelspec.lang import registry
-    from modelspec.lang.schema import document as schema
-    model = keras.applications.ConvNeXtTiny(weights=None, input_shape=(32, 32, 3),
-                                            include_top=False)
+@pytest.mark.parametrize("name,size", [("ConvNeXtTiny", 32), ("InceptionResNetV2", 75)])
+def test_keras_application_layer_classes_are_built_in_layer_types(name, size, tmp_path):
+    """ConvNeXt's LayerScale and InceptionResNetV2's CustomScaleLayer are Keras's own
+    classes (keras.src.applications): imported without a plugin, built as those classes."""
+    if name == "InceptionResNetV2" and not SLOW:
+        pytest.skip("MODELSPEC_SLOW_SPECS=1 (ConvNeXt covers the same path)")
+    model = getattr(keras.applications, name)(weights=None, input_shape=(size, size, 3),
+                                              include_top=False)
     try:
-        with pytest.raises(UnsupportedModelError) as info:
-            convert(_source(model))
-        assert {item.class_name for item in info.value.unsupported} == {"LayerScale"}
-        assert "modelspec.register_layer('LayerScale', LayerScale)" in str(info.value)
-        registry.register_python_layer("LayerScale", LayerScale)
         text, report = _round_trip(model, tmp_path)
-        assert report.ok, report
-        assert "models:" in text       # its stem and downsampling blocks are Sequentials
     finally:
-        registry._PYTHON_LAYERS.pop("LayerScale", None)
-        schema.clear_cache()
         keras.backend.clear_session()
+    assert report.ok, report
+    layer_type = {"ConvNeXtTiny": "LayerScale", "InceptionResNetV2": "CustomScaleLayer"}[name]
+    assert f"type: {layer_type}" in text
+    assert CliRunner().invoke(main, ["validate", str(tmp_path / "spec.yaml")]).exit_code == 0
+
+
+def test_layer_scale_needs_its_arguments():
+    spec = load_text("modelspec: 1\nmodel:\n  inputs: {x: {shape: [4, 4, 8]}}\n  layers:\n"
+                     "    - {id: s, type: LayerScale, init_values: 0.1}\n")
+    from modelspec.errors import SpecError
+    from modelspec.lang.checks import check
+    with pytest.raises(SpecError, match="LayerScale needs argument 'projection_dim'"):
+        check(spec)
 
 
 # -- the shipped zoo: spec → Keras → import → the same model --------------------------

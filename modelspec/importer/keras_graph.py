@@ -20,6 +20,7 @@ from typing import Any
 
 from modelspec.importer.arguments import layer_arguments
 from modelspec.lang import catalog, registry
+from modelspec.lang.application_layer_args import KERAS_MODULES
 
 _MERGE_OPS = {"Add": "Add", "Multiply": "Multiply", "Subtract": "Subtract"}
 _SEQUENTIAL = "Sequential"
@@ -241,6 +242,8 @@ class _Builder:
         if registry.python_layer(cls) is not None:
             return "python", None
         if module == _BUILTIN_MODULE and registry.layer_origin(cls) == "builtin":
+            return "builtin", None
+        if KERAS_MODULES.get(cls) == module:  # Keras's own application layers (LayerScale)
             return "builtin", None
         if module in ("keras.layers", "keras") and cls in catalog.catalog()["layers"]:
             return "keras", None

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from modelspec.lang.application_layer_args import APPLICATION_LAYER_ARGS, APPLICATION_LAYER_DOCS
+
 # The base `keras.layers.Layer` argument every layer (Keras's and ours) accepts.
 DTYPE_ARG = {
     "enum": ["float16", "bfloat16", "float32", "float64", "mixed_float16", "mixed_bfloat16",
@@ -142,6 +144,9 @@ BUILTIN_LAYER_DOCS: dict[str, str] = {
     "WinnerTakeAll": "spatial and lifetime winner-take-all sparsity of feature maps "
                      "(Makhzani & Frey 2015)",
 }
+
+BUILTIN_LAYER_ARGS.update(APPLICATION_LAYER_ARGS)  # Keras's LayerScale, CustomScaleLayer
+BUILTIN_LAYER_DOCS.update(APPLICATION_LAYER_DOCS)
 
 # Regularisers of structural multi-task learning (`modelspec.build.components.regularizers`):
 # `kernel_regularizer: {type: GroupSparsity, l: 0.01}`.

@@ -3,4 +3,6 @@
 - `builtin_args`: argument tables (JSON Schema) of the built-in layers; no TensorFlow.
 - `builtin_layers`: the built-in layers (`LocalResponseNormalization`, `GradientReversal`,
   `Step`) and the `step` activation, registered as Keras serializable objects.
+- `application_layers`: Keras's own layer classes of its applications (ConvNeXt's
+  `LayerScale`, InceptionResNetV2's `CustomScaleLayer`) as built-in layer types.
 """

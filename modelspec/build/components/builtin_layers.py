@@ -32,6 +32,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from modelspec.build.components.application_layers import APPLICATION_LAYERS
 from modelspec.build.components.loss_layers import AddLoss, Sampling
 
 _LOW_PRECISION = ("float16", "bfloat16")
@@ -536,5 +537,7 @@ BUILTIN_LAYERS = {
     "PartialConv2D": PartialConv2D,
     "RBFOutput": RBFOutput,
 }
+
+BUILTIN_LAYERS.update(APPLICATION_LAYERS)  # Keras's own LayerScale, CustomScaleLayer
 
 BUILTIN_ACTIVATIONS = {"step": step, "lecun_tanh": lecun_tanh}
