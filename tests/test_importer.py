@@ -221,6 +221,7 @@ FAMILIES = [
     ("MobileNet", SMALL, 70, True),
     ("MobileNetV2", SMALL, 100, True),
     ("EfficientNetV2B0", SMALL, 150, True),
+    ("NASNetMobile", SMALL, 290, True),          # cells reading two previous cells
 ]
 SLOW = os.environ.get("MODELSPEC_SLOW_SPECS") == "1"
 
@@ -257,6 +258,36 @@ def test_resnet50_round_trips_as_one_stage_block_repeated_four_times(tmp_path):
 
 
 @pytest.mark.parametrize("name,size", [("ConvNeXtTiny", 32), ("InceptionResNetV2", 75)])
+def _cells_model(cells: int = 5):
+    """A NASNet-like model: each cell reads the two previous cells' outputs."""
+    def cell(ip, p, name):
+        adjusted = keras.layers.Dense(6, name=f"{name}_adjust")(p)
+        h = keras.layers.Dense(6, activation="relu", name=f"{name}_h")(ip)
+        left = keras.layers.Add(name=f"{name}_add_1")([h, adjusted])
+        right = keras.layers.Add(name=f"{name}_add_2")(
+            [keras.layers.Dense(6, name=f"{name}_right")(adjusted), h])
+        return keras.layers.Concatenate(name=f"{name}_concat")([left, right])
+
+    inputs = keras.Input((5,), name="x")
+    p, x = inputs, keras.layers.Dense(8, name="stem")(inputs)
+    for k in range(cells):
+        x, p = cell(x, p, f"cell_{k}"), x
+    y = keras.layers.Concatenate(name="last_two")([x, p])
+    return keras.Model(inputs, keras.layers.Dense(2, name="out")(y), name="cells")
+
+
+def test_cells_reading_the_two_previous_outputs_become_a_repeated_two_input_block(tmp_path):
+    text, report = _round_trip(_cells_model(), tmp_path)
+    assert report.ok, report
+    data = load_text(text).data
+    (name, block), = data["blocks"].items()
+    assert block["inputs"] == ["x", "skip"] and len(block["layers"]) == 6
+    items = data["model"]["layers"]
+    assert items[1] == {"id": "cell", "block": name, "in": ["stem", "x"], "repeat": 5}
+    assert items[2]["in"] == ["cell", "cell.x"]     # the last two cells' outputs
+    assert len(items) == 4
+
+
 def test_keras_application_layer_classes_are_built_in_layer_types(name, size, tmp_path):
     """ConvNeXt's LayerScale and InceptionResNetV2's CustomScaleLayer are Keras's own
     classes (keras.src.applications): imported without a plugin, built as those classes."""
