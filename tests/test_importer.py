@@ -144,6 +144,62 @@ def test_import_command_writes_spec_and_weights_that_build_the_same_model(tmp_pa
         np.testing.assert_array_equal(np.asarray(expected[key]), np.asarray(got[key]))
 
 
+def _digits_classifier():
+    image = keras.Input((8, 8, 1), name="image")
+    x = keras.layers.Flatten(name="flatten")(image)
+    x = keras.layers.Dense(16, activation="relu", name="h1")(x)
+    out = keras.layers.Dense(10, activation="softmax", name="out")(x)
+    return keras.Model(image, {"digit": out}, name="digits")
+
+
+def test_train_starts_from_imported_weights_and_a_changed_weights_file_is_another_run(
+        tmp_path):
+    from digits_data import TINY_SPLITS, digits_data
+
+    from modelspec.training.checkpoints import load_run
+    from modelspec.training.cli import train_command
+    model = _digits_classifier()
+    archive = tmp_path / "digits.keras"
+    model.save(archive)
+    spec = tmp_path / "digits.yaml"
+    assert CliRunner().invoke(main, ["import", str(archive), "-o", str(spec),
+                                     "--weights"]).exit_code == 0
+    fingerprint = load_and_check(spec).fingerprint
+    # a step of 1e-30 (the schema wants a learning rate > 0) changes no float32 weight
+    # by a visible amount: the trained model computes what the imported one did
+    spec.write_text(spec.read_text() + digits_data(TINY_SPLITS) + (
+        "train:\n  epochs: 1\n  seed: 0\n  optimizer: {type: SGD, learning_rate: 1.0e-30}\n"
+        "  loss: sparse_categorical_crossentropy\n  callbacks: {tensorboard: false}\n"))
+    run = tmp_path / "run"
+    result = CliRunner().invoke(train_command, [str(spec), "-o", str(run), "-q"])
+    assert result.exit_code == 0, result.output
+    _, models, _ = load_run(run)
+    images = np.random.default_rng(0).uniform(size=(4, 8, 8, 1)).astype("float32")
+    np.testing.assert_array_equal(np.asarray(models["model"]({"image": images})["digit"]),
+                                  np.asarray(model(images)["digit"]))
+    # other weights in the same file: the spec's fingerprint changes, the run refuses
+    before = load_and_check(spec).fingerprint
+    _digits_classifier().save_weights(tmp_path / "digits.weights.h5")
+    assert load_and_check(spec).fingerprint != before != fingerprint
+    result = CliRunner().invoke(train_command, [str(spec), "-o", str(run), "-q"])
+    assert result.exit_code == 4 and "holds a run of a different spec" in result.output
+
+
+def test_nested_model_outputs_are_read_by_name(tmp_path):
+    x = keras.Input((4,), name="x")
+    h = keras.layers.Dense(6, name="h")(x)
+    inner = keras.Model(x, {"zeta": keras.layers.Dense(3, name="a")(h),
+                            "alpha": keras.layers.Dense(2, name="b")(h)}, name="inner")
+    y = keras.Input((4,), name="y")
+    out = inner(y)
+    cat = keras.layers.Concatenate(name="cat")(
+        [keras.layers.Dense(5, name="d")(out["alpha"]), out["zeta"]])
+    text, report = _round_trip(keras.Model(y, cat, name="outer"), tmp_path)
+    assert report.ok, report
+    assert "{id: d, type: Dense, in: inner.alpha, units: 5}" in text   # Keras's 2nd output
+    assert "in: [d, inner.zeta]" in text
+
+
 def test_weights_that_do_not_fit_are_reported_at_the_weights_line(tmp_path):
     other = keras.Sequential([keras.Input((3,)), keras.layers.Dense(5)])
     other.save_weights(tmp_path / "other.weights.h5")
