@@ -203,10 +203,12 @@ def layer_arguments(name: str) -> dict[str, dict[str, Any]]:
 
 
 def layer_defaults(name: str) -> dict[str, Any]:
-    """Returns the default value of every argument of a built-in layer.
+    """Returns the default value of every argument of a built-in layer that has one
+    (`LayerScale`'s arguments, like its constructor's, have none: they are required).
 
     Example:
     >>> layer_defaults("Step")
     {'threshold': 0.0, 'dtype': None}
     """
-    return {arg: schema["default"] for arg, schema in BUILTIN_LAYER_ARGS[name].items()}
+    return {arg: schema["default"] for arg, schema in BUILTIN_LAYER_ARGS[name].items()
+            if "default" in schema}
