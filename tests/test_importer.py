@@ -313,7 +313,6 @@ def test_resnet50_round_trips_as_one_stage_block_repeated_four_times(tmp_path):
     assert [item.get("repeat") for item in inner] == [None, f"${inner[1]['id']}_repeat"]
 
 
-@pytest.mark.parametrize("name,size", [("ConvNeXtTiny", 32), ("InceptionResNetV2", 75)])
 def _cells_model(cells: int = 5):
     """A NASNet-like model: each cell reads the two previous cells' outputs."""
     def cell(ip, p, name):
@@ -344,6 +343,7 @@ def test_cells_reading_the_two_previous_outputs_become_a_repeated_two_input_bloc
     assert len(items) == 4
 
 
+@pytest.mark.parametrize("name,size", [("ConvNeXtTiny", 32), ("InceptionResNetV2", 75)])
 def test_keras_application_layer_classes_are_built_in_layer_types(name, size, tmp_path):
     """ConvNeXt's LayerScale and InceptionResNetV2's CustomScaleLayer are Keras's own
     classes (keras.src.applications): imported without a plugin, built as those classes."""
