@@ -9,8 +9,8 @@
    with `repeat:`; a repeating sequence of runs becomes a block of blocks.
 3. **Definitions** (`definitions`): a piece that occurs twice or more becomes a block;
    arguments that differ between copies become its parameters, written once per call as
-   `first:` (only copy 0 differs: ResNet's first block of a stage) or `vary:`
-   (`values`).
+   `first:` (only copy 0 differs: ResNet's first block of a stage) or `vary:` (one value
+   per copy; `values` decides which).
 """
 
 from __future__ import annotations
