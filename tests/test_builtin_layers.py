@@ -82,18 +82,26 @@ def test_argument_tables_match_constructors(name):
     assert set(table) == set(own) | {"dtype"}  # dtype: the base layer argument
     for schema in table.values():
         jsonschema.Draft202012Validator.check_schema(schema)
-        jsonschema.validate(schema["default"], schema)
+        if "default" in schema:
+            jsonschema.validate(schema["default"], schema)
         assert schema["description"]
-    defaults = {a: p.default for a, p in own.items()}
+    # an argument without a default in the constructor has none in the table (required)
+    defaults = {a: p.default for a, p in own.items() if p.default is not p.empty}
     assert builtin_args.layer_defaults(name) == dict(defaults, dtype=None)
+    required = {a: REQUIRED_EXAMPLES[name][a] for a, p in own.items() if p.default is p.empty}
     # get_config of a default layer only holds values its own table accepts.
-    config = BUILTIN_LAYERS[name]().get_config()
+    config = BUILTIN_LAYERS[name](**required).get_config()
     for arg in own:
         jsonschema.validate(config[arg], table[arg])
     # Every dtype the table accepts is accepted by the layer.
     for dtype in table["dtype"]["enum"]:
-        assert BUILTIN_LAYERS[name](dtype=dtype).compute_dtype in (
+        assert BUILTIN_LAYERS[name](dtype=dtype, **required).compute_dtype in (
             "float16", "bfloat16", "float32", "float64")
+
+
+# Values of required arguments (Keras's own application layers have no defaults).
+REQUIRED_EXAMPLES = {"LayerScale": {"init_values": 1e-6, "projection_dim": 8},
+                     "CustomScaleLayer": {"scale": 0.17}}
 
 
 def test_argument_tables_reject_bad_values():
@@ -494,3 +502,22 @@ def test_lenet5_parts_subsampling_partial_conv_rbf_and_lecun_tanh():
     assert set(np.unique(prototypes)) == {-1.0, 1.0}
     np.testing.assert_allclose(np.asarray(lecun_tanh(np.float32(1.5))),
                                1.7159 * np.tanh(1.0), rtol=1e-6)
+
+
+def test_keras_application_layers_build_from_a_spec_as_keras_own_classes(build_spec):
+    from keras.src.applications.convnext import LayerScale
+    from keras.src.applications.inception_resnet_v2 import CustomScaleLayer
+    model = build_spec("""
+        modelspec: 1
+        model:
+          inputs: {a: {shape: [3]}, b: {shape: [3]}}
+          layers:
+            - {id: scaled, type: LayerScale, in: a, init_values: 0.5, projection_dim: 3}
+            - {id: sum, type: CustomScaleLayer, in: [scaled, b], scale: 0.25}
+          outputs: {y: sum}
+    """)
+    assert type(model.get_layer("scaled")) is LayerScale
+    assert type(model.get_layer("sum")) is CustomScaleLayer
+    a, b = random_input((3,)), random_input((3,), seed=1)
+    np.testing.assert_allclose(np.asarray(model({"a": a, "b": b})["y"]), 0.5 * a + 0.25 * b,
+                               rtol=1e-6)

@@ -548,3 +548,13 @@ def test_keras_application_as_a_frozen_layer(build_spec):
     assert isinstance(base, keras.Model) and not base.trainable
     assert _count(model.trainable_weights) == 1280 * 2 + 2
     assert model_io(model)[1]["output"][0] == (2,)
+
+
+def test_size_estimate_of_a_grouped_convolution_counts_each_group_once():
+    """ConvNeXt's depthwise convolution is a Conv2D with groups = filters: 7·7·1·2048 + 2048
+    weights, not 7·7·2048·2048 (ConvNeXtXLarge was refused by the size guard)."""
+    from modelspec.build.compiler import estimate_parameters
+    args = {"filters": 2048, "kernel_size": 7, "groups": 2048}
+    assert estimate_parameters("Conv2D", args, (None, 7, 7, 2048)) == 49 * 2048 + 2048
+    assert estimate_parameters("Conv2D", {"filters": 8, "kernel_size": 3},
+                               (None, 5, 5, 4)) == 9 * 4 * 8 + 8

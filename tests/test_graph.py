@@ -125,6 +125,31 @@ def test_nested_blocks_repeat_first_vary_names_and_args():
     assert g.outputs["features"] == Ref("s2_1_unit_2_bn")
 
 
+def test_repeated_two_input_block_reads_the_two_previous_outputs():
+    """NASNet's cells: copy k+1 of a block with inputs [x, skip] reads copy k's output and
+    copy k's x; `cells.x` is the last copy's x (the output of the copy before it)."""
+    g = flat("""
+        modelspec: 1
+        blocks:
+          cell:
+            inputs: [x, skip]
+            layers:
+              - {id: fc, type: Dense, units: 4, in: x}
+              - {id: sum, type: Add, in: [fc, skip]}
+        model:
+          inputs: {a: {shape: [4]}}
+          layers:
+            - {id: stem, type: Dense, units: 4}
+            - {id: cells, block: cell, in: [stem, a], repeat: 3}
+            - {id: last, type: Concatenate, in: [cells, cells.x]}
+    """)
+    reads = {n.name: [str(r) for r in n.inputs] for n in g.nodes}
+    assert reads["cells_0_fc"] == ["stem"] and reads["cells_0_sum"] == ["cells_0_fc", "<input:a>"]
+    assert reads["cells_1_fc"] == ["cells_0_sum"] and reads["cells_1_sum"][1] == "stem"
+    assert reads["cells_2_fc"] == ["cells_1_sum"] and reads["cells_2_sum"][1] == "cells_0_sum"
+    assert reads["last"] == ["cells_2_sum", "cells_1_sum"]
+
+
 def test_expansion_path_is_recorded_for_messages():
     g = flat(BLOCKS)
     node = g.node("s2_1_unit_0_conv")

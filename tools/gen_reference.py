@@ -136,10 +136,11 @@ def _transforms(lines: list[str]) -> None:
 
 def _layers(lines: list[str]) -> None:
     from modelspec.lang import builtin_args, catalog, registry
-    lines += ["## Built-in layers (what Keras lacks)", "",
+    lines += ["## Built-in layers (what keras.layers lacks)", "",
               "| type | meaning | arguments (default) |", "|---|---|---|"]
     for name, args in builtin_args.BUILTIN_LAYER_ARGS.items():
-        listed = ", ".join(f"{a}={s.get('default')}" for a, s in args.items() if a != "dtype")
+        listed = ", ".join(f"{a}={s['default']}" if "default" in s else f"{a} (required)"
+                           for a, s in args.items() if a != "dtype")
         lines.append(f"| `{name}` | {builtin_args.BUILTIN_LAYER_DOCS.get(name, '')} | "
                      f"{listed or '—'} |")
     hub = [n for n in catalog.names("layers") if n.startswith(registry.KERAS_HUB_PREFIX)]

@@ -4,10 +4,9 @@
 For each application, built with `weights=None` at Keras's default input size: import it
 (blocks on), check the spec, build it, copy the weights and compare (same layer graph, same
 weight shapes in order, identical outputs: `modelspec.importer.roundtrip.compare`). Each
-model runs in its own process (the largest hold 350 M weights twice). Applications with
-Keras-internal layer classes (ConvNeXt's LayerScale, InceptionResNetV2's CustomScaleLayer)
-are reported as unsupported, then imported again with those classes registered as plugin
-layers — the remedy the report names.
+model runs in its own process (the largest hold 350 M weights twice). Keras's own layer
+classes of its applications (ConvNeXt's LayerScale, InceptionResNetV2's CustomScaleLayer)
+are built-in layer types (`modelspec.build.components.application_layers`): no plugin.
 
 Usage:
     python tools/roundtrip_applications.py                 # everything, writes the docs
@@ -31,14 +30,10 @@ ZOO_BEGIN, ZOO_END = "<!-- zoo table: begin -->", "<!-- zoo table: end -->"
 HEAVY = {"ConvNeXtBase", "ConvNeXtLarge", "ConvNeXtXLarge", "EfficientNetB5", "EfficientNetB6",
          "EfficientNetB7", "EfficientNetV2L", "EfficientNetV2M", "NASNetLarge", "ResNet152",
          "ResNet152V2", "InceptionResNetV2"}
-PLUGINS = {"LayerScale": ("keras.src.applications.convnext", "single"),
-           "CustomScaleLayer": ("keras.src.applications.inception_resnet_v2", "list")}
 
 
-def run_one(name: str, plugins: bool) -> dict:
+def run_one(name: str) -> dict:
     """Imports, rebuilds and compares one application (in this process)."""
-    import importlib
-
     from modelspec.tfenv import quiet_tensorflow
     quiet_tensorflow()
     import keras
@@ -47,12 +42,7 @@ def run_one(name: str, plugins: bool) -> dict:
     from modelspec.importer.convert import UnsupportedModelError, convert
     from modelspec.importer.reader import ModelSource
     from modelspec.importer.roundtrip import compare
-    from modelspec.lang import registry
 
-    if plugins:
-        for cls, (module, inputs) in PLUGINS.items():
-            registry.register_python_layer(cls, getattr(importlib.import_module(module), cls),
-                                           inputs=inputs)
     row: dict = {"name": name}
     start = time.perf_counter()
     model = getattr(keras.applications, name)(weights=None)
@@ -117,8 +107,8 @@ def run_zoo() -> list[dict]:
     return rows
 
 
-def _subprocess(name: str, plugins: bool) -> dict:
-    args = [sys.executable, __file__, "--one", name] + (["--plugins"] if plugins else [])
+def _subprocess(name: str) -> dict:
+    args = [sys.executable, __file__, "--one", name]
     done = subprocess.run(args, capture_output=True, text=True, cwd=REPO)
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     if done.returncode != 0 or not lines:
@@ -139,8 +129,6 @@ def table(rows: list[dict]) -> str:
             result = ("identical" if row["ok"] else
                       f"graph {row['same_graph']}, weights {row['same_weights']}, "
                       f"max diff {row['max_difference']:.2g}")
-            if row.get("plugins"):
-                result += " (with plugin layers)"
             lines, blocks = row["lines"], row["blocks"]
             times = f"{row['build_s']:.1f} / {row['import_s']:.2f} / {row['roundtrip_s']:.1f}"
         weights = f"{row['weights']:,}" if "weights" in row else "—"
@@ -167,7 +155,7 @@ def _replace(text: str, begin: str, end: str, body: str) -> str:
 
 def main(argv: list[str]) -> int:
     if argv and argv[0] == "--one":
-        print(json.dumps(run_one(argv[1], "--plugins" in argv)), flush=True)
+        print(json.dumps(run_one(argv[1])), flush=True)
         return 0
     if argv and argv[0] == "--zoo":
         run_zoo()
@@ -182,12 +170,7 @@ def main(argv: list[str]) -> int:
     names = argv or sorted(catalog.catalog()["applications"], key=lambda n: (n in HEAVY, n))
     rows = []
     for name in names:
-        row = _subprocess(name, plugins=False)
-        if "unsupported" in row:
-            print(json.dumps(row), flush=True)
-            retry = _subprocess(name, plugins=True)
-            retry["plugins"] = True
-            row = retry if "unsupported" not in retry else row
+        row = _subprocess(name)
         rows.append(row)
         print(json.dumps(row), flush=True)
     if not argv:

@@ -361,7 +361,8 @@ def estimate_parameters(layer_type: str, args: dict[str, Any],
         kernel = args.get("kernel_size", 1)
         kernel = math.prod(kernel) if isinstance(kernel, (list, tuple)) else kernel ** max(
             1, len(input_shape) - 2)
-        return kernel * last * units + units
+        groups = args.get("groups") or 1  # grouped (ConvNeXt's depthwise: groups = filters)
+        return kernel * max(1, last // groups) * units + units
     if layer_type == "Embedding":
         return (args.get("input_dim") or 0) * (args.get("output_dim") or 0)
     if layer_type in ("LSTM", "GRU", "SimpleRNN") and units:

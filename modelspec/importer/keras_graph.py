@@ -20,6 +20,7 @@ from typing import Any
 
 from modelspec.importer.arguments import layer_arguments
 from modelspec.lang import catalog, registry
+from modelspec.lang.application_layer_args import KERAS_MODULES
 
 _MERGE_OPS = {"Add": "Add", "Multiply": "Multiply", "Subtract": "Subtract"}
 _SEQUENTIAL = "Sequential"
@@ -63,6 +64,8 @@ class ImportGraph:
     nodes: list[ImportNode]
     outputs: dict                   # name → ImportRef
     submodels: dict = field(default_factory=dict)   # nested models: name → ImportGraph
+    output_order: list = field(default_factory=list)  # names in the order a call returns
+
 
 
 @dataclass(frozen=True)
@@ -100,8 +103,11 @@ def read_graph(model_config: dict) -> tuple[ImportGraph, list[Unsupported]]:
         builder.add_layer(index, layer)
     builder.finish()
     outputs = builder.outputs(config.get("output_layers"))
+    order = list(outputs)
+    if isinstance(config.get("output_layers"), dict):  # Keras flattens a dict by sorted key
+        order = [identifier(key) for key in sorted(config["output_layers"])]
     graph = ImportGraph(identifier(config.get("name") or "model"), builder.inputs,
-                        builder.nodes, outputs, builder.submodels)
+                        builder.nodes, outputs, builder.submodels, order)
     return graph, builder.unsupported
 
 
@@ -242,6 +248,8 @@ class _Builder:
             return "python", None
         if module == _BUILTIN_MODULE and registry.layer_origin(cls) == "builtin":
             return "builtin", None
+        if KERAS_MODULES.get(cls) == module:  # Keras's own application layers (LayerScale)
+            return "builtin", None
         if module in ("keras.layers", "keras") and cls in catalog.catalog()["layers"]:
             return "keras", None
         remedy = PLUGIN_REMEDY.format(cls=cls)
@@ -277,12 +285,21 @@ class _Builder:
             return None
         if isinstance(target, str):
             return ImportRef(target)
+        if target.model is not None:
+            return self.model_output(target, tensor_index)
         ports = registry.output_ports(target.type or "", target.args, target.call) \
             if target.shares is None else None
         if tensor_index == 0 and not ports:
             return ImportRef(target.id)
         port = ports[tensor_index] if ports and tensor_index < len(ports) else str(tensor_index)
         return ImportRef(target.id, port)
+
+    def model_output(self, target: ImportNode, tensor_index: int) -> ImportRef:
+        """A nested model's output, by name when it has several (`base.features`)."""
+        names = self.submodels[target.model or ""].output_order
+        if len(names) <= 1:
+            return ImportRef(target.id)
+        return ImportRef(target.id, names[tensor_index])
 
     def add_call(self, index: int, name: str, kind: str, cls: str, config: dict, k: int,
                  inbound: dict) -> None:

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from modelspec.lang.application_layer_args import APPLICATION_LAYER_ARGS, APPLICATION_LAYER_DOCS
+
 # The base `keras.layers.Layer` argument every layer (Keras's and ours) accepts.
 DTYPE_ARG = {
     "enum": ["float16", "bfloat16", "float32", "float64", "mixed_float16", "mixed_bfloat16",
@@ -143,6 +145,9 @@ BUILTIN_LAYER_DOCS: dict[str, str] = {
                      "(Makhzani & Frey 2015)",
 }
 
+BUILTIN_LAYER_ARGS.update(APPLICATION_LAYER_ARGS)  # Keras's LayerScale, CustomScaleLayer
+BUILTIN_LAYER_DOCS.update(APPLICATION_LAYER_DOCS)
+
 # Regularisers of structural multi-task learning (`modelspec.build.components.regularizers`):
 # `kernel_regularizer: {type: GroupSparsity, l: 0.01}`.
 BUILTIN_REGULARIZER_ARGS: dict[str, dict[str, dict[str, Any]]] = {
@@ -198,10 +203,12 @@ def layer_arguments(name: str) -> dict[str, dict[str, Any]]:
 
 
 def layer_defaults(name: str) -> dict[str, Any]:
-    """Returns the default value of every argument of a built-in layer.
+    """Returns the default value of every argument of a built-in layer that has one
+    (`LayerScale`'s arguments, like its constructor's, have none: they are required).
 
     Example:
     >>> layer_defaults("Step")
     {'threshold': 0.0, 'dtype': None}
     """
-    return {arg: schema["default"] for arg, schema in BUILTIN_LAYER_ARGS[name].items()}
+    return {arg: schema["default"] for arg, schema in BUILTIN_LAYER_ARGS[name].items()
+            if "default" in schema}

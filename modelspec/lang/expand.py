@@ -170,7 +170,9 @@ class _Expander(Values):
                                      copy_expansion, prefix)
             if out is None:
                 return prev
-            inputs = [out]
+            # the next copy reads this one's output; a block with several inputs also
+            # this copy's first inputs (NASNet: each cell reads the two previous outputs)
+            inputs = [out] + (inputs[:-1] if "block" in item else [])
         if base is not None and out is not None:
             scope[base] = instance if instance is not None else out
         return out

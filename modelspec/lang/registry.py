@@ -23,7 +23,7 @@ from modelspec.lang import builtin_args, catalog
 # merge layers and Attention take one list; MultiHeadAttention takes (query, value, key).
 LIST_INPUT_LAYERS = {"Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum",
                      "Concatenate", "Dot", "Attention", "AdditiveAttention", "HashedCrossing",
-                     "AddLoss", "Sampling"}
+                     "AddLoss", "Sampling", "CustomScaleLayer"}
 POSITIONAL_INPUT_LAYERS = {"MultiHeadAttention", "GroupQueryAttention",
                            "keras_hub.TransformerDecoder"}
 KERAS_HUB_PREFIX = "keras_hub."  # keras_hub's layers, by name: `type: keras_hub.TransformerEncoder`

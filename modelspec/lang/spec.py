@@ -34,6 +34,26 @@ def resolve_value(value: Any, names: Mapping[str, Any]) -> Any:
     return value
 
 
+_DIGESTS: dict[tuple[str, int, int], str] = {}  # (path, size, mtime) → sha256
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 of a file's bytes ('' if it does not exist), remembered while it is
+    unchanged (a weights file of hundreds of MB is read once per process)."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return ""
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    if key not in _DIGESTS:
+        digest = hashlib.sha256()
+        with path.open("rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+        _DIGESTS[key] = digest.hexdigest()
+    return _DIGESTS[key]
+
+
 @dataclass
 class CheckedSpec:
     """A loaded spec that passed schema and semantic checks.
@@ -109,10 +129,24 @@ class CheckedSpec:
             out[key] = value if key in ("model", "models") else self.resolve(value)
         return out
 
+    def weights_digests(self) -> dict[str, str]:
+        """sha256 of each model's `weights:` file (model name → digest; missing: '')."""
+        graphs = self.raw.get("models") or {"model": self.raw.get("model")}
+        out = {}
+        for name, graph in graphs.items():
+            weights = graph.get("weights") if isinstance(graph, dict) else None
+            if isinstance(weights, str):
+                path = Path(weights) if Path(weights).is_absolute() else self.base_dir / weights
+                out[name] = file_sha256(path)
+        return out
+
     @property
     def fingerprint(self) -> str:
         """sha256 of the canonical resolved document (comments and layout do not count)."""
         # `tune:` only drives `modelspec tune`: it does not change what a run trains
         document = {k: v for k, v in self.resolved_document().items() if k != "tune"}
+        weights = self.weights_digests()
+        if weights:  # a model starting from a changed weights file is another run
+            document["weights_sha256"] = weights
         canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), default=str)
         return hashlib.sha256(canonical.encode()).hexdigest()

@@ -33,6 +33,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from modelspec.build.components.application_layers import APPLICATION_LAYERS
 from modelspec.build.components.lenet_layers import (
     PartialConv2D,
     RBFOutput,
@@ -411,5 +412,7 @@ BUILTIN_LAYERS = {
     "PartialConv2D": PartialConv2D,
     "RBFOutput": RBFOutput,
 }
+
+BUILTIN_LAYERS.update(APPLICATION_LAYERS)  # Keras's own LayerScale, CustomScaleLayer
 
 BUILTIN_ACTIVATIONS = {"step": step, "lecun_tanh": lecun_tanh}
