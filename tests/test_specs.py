@@ -354,3 +354,25 @@ def test_resnet34_has_the_weights_of_an_independent_implementation():
         assert ours.count_params() == theirs.count_params()
     finally:
         _clear()
+
+
+def test_mlp_surface_selects_the_rosenbrock_surface_by_parameter():
+    """Lecture S fits both surfaces: `-p surface=rosenbrock` (heights in thousands); a wrong
+    name is a positioned error with a suggestion, not an internal error."""
+    from modelspec.build.compiler import build_models, model_io
+    from modelspec.data.pipeline import build_datasets
+    from modelspec.errors import SpecError
+    spec = _load(REPO / "specs" / "mlp_surface.yaml", surface="rosenbrock")
+    try:
+        (model,) = build_models(spec).values()
+        x, y = next(iter(build_datasets(spec, *model_io(model), splits=("train",)).train))
+    finally:
+        _clear()
+    x, z = x["xy"].numpy(), y["z"].numpy()[:, 0]
+    rosenbrock = (100 * (x[:, 1] - x[:, 0] ** 2) ** 2 + (1 - x[:, 0]) ** 2) / 1000
+    np.testing.assert_allclose(z, rosenbrock, rtol=1e-4, atol=1e-6)
+    with pytest.raises(SpecError) as err:
+        _load(REPO / "specs" / "mlp_surface.yaml", surface="rosenbrok")
+    assert "mlp_surface.yaml:42:35: data.source.name: unknown generated data set " \
+        "'rosenbrok'" in str(err.value)
+    assert "did you mean 'rosenbrock'?" in str(err.value)

@@ -93,6 +93,10 @@ def source_info(src: dict, base_dir, errs):
         return (fields if name in SKLEARN_NAMES else None), ["all"]
     if kind == "generated":
         entry = GENERATED.get(str(src.get("name")))
+        if entry is None:               # a parameter's value (the schema checks literals)
+            errs.add(SRC + ("name",), f"unknown generated data set '{src.get('name')}'",
+                     expected=f"one of: {', '.join(GENERATED)}",
+                     suggestion=did_you_mean(str(src.get("name")), list(GENERATED)))
         return (set(entry[1]) if entry else None), ["all"]
     if kind == "tfds":
         if "data_dir" in src and not resolve(base_dir, src["data_dir"]).is_dir():
