@@ -1,4 +1,4 @@
-"""Instance re-weighting and TCA (`modelspec.techniques.domain_transfer`) and `modelspec
+"""Instance re-weighting and TCA (`modelspec.techniques.transfer.methods`) and `modelspec
 transfer`, on small two-domain problems whose answer is known."""
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ def _shifted(n: int = 200, shift: float = 2.0, seed: int = 0):
 
 
 def test_importance_weights_favour_source_rows_that_look_like_the_target():
-    from modelspec.techniques.domain_transfer import importance_weights, split_domains
+    from modelspec.techniques.transfer.methods import importance_weights, split_domains
     domains = split_domains(*_shifted())
     weights = importance_weights(domains.source_x, domains.target_x)
     assert weights.mean() == pytest.approx(1.0)
@@ -32,7 +32,7 @@ def test_importance_weights_favour_source_rows_that_look_like_the_target():
 
 def test_tca_components_remove_the_domain_shift():
     """The transfer components are chosen to make the domains' means coincide (MMD)."""
-    from modelspec.techniques.domain_transfer import split_domains, tca
+    from modelspec.techniques.transfer.methods import split_domains, tca
     domains = split_domains(*_shifted())
     zs, zt = tca(domains.source_x, domains.target_x, components=2, mu=1.0)
     assert zs.shape == (200, 2) and zt.shape == (200, 2)
@@ -42,7 +42,7 @@ def test_tca_components_remove_the_domain_shift():
 
 
 def test_compare_scores_all_three_methods_on_the_target():
-    from modelspec.techniques.domain_transfer import compare, split_domains
+    from modelspec.techniques.transfer.methods import compare, split_domains
     result = compare(split_domains(*_shifted()), components=2, mu=1.0)
     # the label does not depend on the shifted feature: every method transfers well
     assert min(result.source_only, result.reweighted, result.tca) > 0.9
@@ -50,7 +50,7 @@ def test_compare_scores_all_three_methods_on_the_target():
 
 
 def test_split_domains_needs_both_domains():
-    from modelspec.techniques.domain_transfer import split_domains
+    from modelspec.techniques.transfer.methods import split_domains
     x, y, _ = _shifted(10)
     with pytest.raises(ValueError, match="one of the two is empty"):
         split_domains(x, y, np.zeros(len(x)))
@@ -59,7 +59,7 @@ def test_split_domains_needs_both_domains():
 def _csv_spec(tmp_path):
     x, y, domain = _shifted(60)
     rows = ["a,b,c,label,domain"] + [f"{r[0]:.4f},{r[1]:.4f},{r[2]:.4f},{c},{d}"
-                                     for r, c, d in zip(x, y, domain)]
+                                     for r, c, d in zip(x, y, domain, strict=True)]
     (tmp_path / "domains.csv").write_text("\n".join(rows) + "\n")
     spec = tmp_path / "spec.yaml"
     spec.write_text("""\

@@ -2,7 +2,7 @@
 
 The spec's `data.source` must yield a features field, a label field and a domain field (0 for
 the source domain, anything else for the target domain), as `specs/dann.yaml`'s generated
-digit domains do; the methods are in `modelspec.techniques.domain_transfer`. Wired into
+digit domains do; the methods are in `modelspec.techniques.transfer.methods`. Wired into
 `modelspec.cli.main` lazily (`transfer_command`).
 """
 
@@ -61,8 +61,9 @@ def transfer_command(spec, params, features, label, domain, components, mu, as_j
     Every classifier is a logistic regression trained on the labelled source domain only;
     the target domain's labels are used to score it, never to train.
     """
-    from modelspec.techniques.domain_transfer import compare, split_domains
     import numpy as np
+
+    from modelspec.techniques.transfer.methods import compare, split_domains
     fields = _source_fields(spec, params)
     feature_names = [f.strip() for f in features.split(",") if f.strip()]
     missing = [f for f in (*feature_names, label, domain) if f not in fields]
