@@ -60,6 +60,12 @@ def transfer_command(spec, params, features, label, domain, components, mu, as_j
 
     Every classifier is a logistic regression trained on the labelled source domain only;
     the target domain's labels are used to score it, never to train.
+
+    \b
+    Examples:
+      modelspec transfer specs/dann.yaml                  # clean → blended digits
+      modelspec transfer specs/dann.yaml -p seed=1 --components 30 --mu 0.1
+      modelspec transfer domains.yaml --features a,b,c --json
     """
     import numpy as np
 
