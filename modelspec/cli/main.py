@@ -47,6 +47,8 @@ LAZY_COMMANDS = {
              "Search a spec's params with KerasTuner (local or distributed); best.yaml."),
     "style": ("modelspec.techniques.cli:style_command",
               "Neural style transfer (Gatys et al. 2015) on a convolutional spec's layers."),
+    "transfer": ("modelspec.techniques.transfer.cli:transfer_command",
+                 "Instance re-weighting and TCA vs. source only on a spec's two domains."),
     "visualize": ("modelspec.techniques.cli:visualize_command",
                   "Zeiler–Fergus: a layer's top activating patches and their deconvnet "
                   "projections."),

@@ -101,6 +101,10 @@ def _sklearn_info(src: Mapping[str, Any], base_dir: str | Path, errs: Collector)
 
 def _generated_info(src: Mapping[str, Any], base_dir: str | Path, errs: Collector) -> SourceInfo:
     entry = GENERATED.get(str(src.get("name")))
+    if entry is None:               # a parameter's value (the schema checks literals)
+        errs.add(SRC + ("name",), f"unknown generated data set '{src.get('name')}'",
+                 expected=f"one of: {', '.join(GENERATED)}",
+                 suggestion=did_you_mean(str(src.get("name")), list(GENERATED)))
     return (set(entry[1]) if entry else None), ["all"]
 
 

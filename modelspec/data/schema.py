@@ -60,7 +60,9 @@ def _generated_branches() -> list[dict]:
         })
     branches.append({"if": {"properties": {"type": {"const": "generated"}},
                             "required": ["type"]},
-                     "then": {"properties": {"name": {"enum": list(GENERATED)}}}})
+                     # a parameter may choose it (mlp_surface's `surface`): the resolved
+                     # name is checked by `data.checks.source_info`
+                     "then": {"properties": {"name": param_or({"enum": list(GENERATED)})}}})
     return branches
 
 

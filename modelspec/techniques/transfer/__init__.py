@@ -1,0 +1,2 @@
+"""Lecture T's transfer learning without a network: `methods` (instance re-weighting, TCA) and
+`cli` (`modelspec transfer`)."""
