@@ -99,7 +99,8 @@ def _callbacks(ctx: TrainContext, models: dict[str, Any], optimizers: dict[str, 
     checkpoint = EpochCheckpoint(ctx.run, models, optimizers, ctx.base_state,
                                  monitor=callbacks.checkpoint.monitor_for(has_val),
                                  mode=callbacks.checkpoint.mode, stopper=ctx.stopper,
-                                 random_state=randomness, carried=extra)
+                                 random_state=randomness, carried=extra,
+                                 keep=callbacks.checkpoint.keep)
     for callback in extra:
         if isinstance(callback, CompletedEpochsCSVLogger):  # skips an interrupted epoch
             callback.checkpoint = checkpoint
