@@ -64,9 +64,10 @@ def _other_loop(spec, tmp_path: Path) -> None:
     from modelspec.build.compiler import build_models
     from modelspec.exporting.api import export_models
     from modelspec.exporting.schema import exported_models
+    from modelspec.training.config import TrainConfig
     from modelspec.training.run import as_bundle, run_training, spec_datasets
     train = spec.section("train")
-    make = spec_datasets(spec, train)
+    make = spec_datasets(spec, TrainConfig.from_section(train).data_feed())
     result = run_training(train, tmp_path / "run", lambda: build_models(spec),
                           lambda built: as_bundle(train=make(built).train.take(2)),
                           fingerprint=spec.fingerprint, name=spec.name, epochs=1, verbose=0)

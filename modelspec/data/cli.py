@@ -21,7 +21,9 @@ from modelspec.tfenv import quiet_tensorflow
 def _bundle(spec):
     from modelspec.build.compiler import build_models
     from modelspec.data.pipeline import spec_datasets
-    return spec_datasets(spec, spec.section("train") or {})(build_models(spec))
+    from modelspec.training.config import TrainConfig  # which model the training loop feeds
+    feed = TrainConfig.from_section(spec.section("train") or {}).data_feed()
+    return spec_datasets(spec, feed)(build_models(spec))
 
 
 def _short(value, limit: int = 8) -> str:

@@ -19,6 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from modelspec.data.config import DataFeed
+
 # a Keras component as the spec writes it: a name, or {type: Name, argument: value, ...}
 Component = str | Mapping[str, Any]
 Section = Mapping[str, Any]
@@ -385,3 +387,10 @@ class TrainConfig:
     @property
     def seed(self) -> int | None:
         return self.runtime.seed
+
+    def data_feed(self) -> DataFeed:
+        """Which model the spec's data feeds: an adversarial loop's discriminator (real
+        samples, no targets), else the model the loop trains."""
+        if self.kind == "adversarial":
+            return DataFeed(self.adversarial.discriminator, targets=False)
+        return DataFeed(self.model)

@@ -65,13 +65,15 @@ def train_once(loaded: LoadedSpec, values: dict, run_dir: Path, epochs: int | No
     """Trains the spec with `values` as params into `run_dir` (resuming it) and returns its
     final metrics; a run that already finished is read back, not trained again."""
     from modelspec.lang.checks import check
+    from modelspec.training.config import TrainConfig
     from modelspec.training.run import train_spec
 
-    state = read_json(run_dir / "state.json")
-    target = epochs if epochs is not None else (loaded.data.get("train") or {}).get("epochs", 1)
-    if state and state.get("finished") and int(state.get("epochs", 0)) >= int(target):
-        return read_json(run_dir / "metrics.json", {}) or {}
     spec = check(loaded, values)
+    target = epochs if epochs is not None else \
+        TrainConfig.from_section(spec.section("train") or {}).epochs
+    state = read_json(run_dir / "state.json")
+    if state and state.get("finished") and int(state.get("epochs", 0)) >= target:
+        return read_json(run_dir / "metrics.json", {}) or {}
     return train_spec(spec, epochs=epochs, output=run_dir, verbose=0).metrics
 
 
@@ -120,11 +122,6 @@ class SpecTuner(BaseTuner):
         return record.metrics
 
 
-def trial_epochs(loaded: LoadedSpec, config: TuneConfig) -> int:
-    """Epochs per trial: `tune.epochs`, else `train.epochs`."""
-    return int(config.epochs or (loaded.data.get("train") or {}).get("epochs", 1))
-
-
 def run_search(loaded: LoadedSpec, config: TuneConfig, output: Path,
                overwrite: bool = False) -> SpecTuner:
     """Runs (or resumes) the search in `output`; returns the tuner.
@@ -134,7 +131,7 @@ def run_search(loaded: LoadedSpec, config: TuneConfig, output: Path,
     ended) or a worker (it asks the chief for trials and runs them).
     """
     output.mkdir(parents=True, exist_ok=True)
-    tuner = SpecTuner(loaded, config, output, trial_epochs(loaded, config),
+    tuner = SpecTuner(loaded, config, output, config.trial_epochs(),
                       overwrite=overwrite)
     tuner.search(verbose=1)
     return tuner
@@ -144,7 +141,7 @@ def run_baseline(loaded: LoadedSpec, config: TuneConfig, output: Path) -> TrialR
     """Trains the spec as written (its own params) with the trials' budget, for comparison."""
     defaults = {p.name: p.default for p in config.params}
     return run_configuration(loaded, defaults, output / "baseline",
-                             trial_epochs(loaded, config), config.executions_per_trial)
+                             config.trial_epochs(), config.executions_per_trial)
 
 
 def trial_records(tuner: SpecTuner) -> list[tuple[Any, TrialRecord | None]]:
