@@ -15,6 +15,7 @@ import os
 import shutil
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -37,15 +38,15 @@ class TrialRecord:
     """What one trial (or the baseline) trained and measured."""
 
     trial_id: str
-    values: dict
-    metrics: dict
+    values: dict[str, Any]
+    metrics: dict[str, float]
     epochs: int
     seconds: float
     run_dir: str
     tuner_id: str = "tuner0"
 
 
-def clean_values(values: dict) -> dict:
+def clean_values(values: Mapping[str, Any]) -> dict[str, Any]:
     """Spec values of a trial: no Hyperband keys, floats without binary noise (0.3, not
     0.30000000000000004), so that best.yaml holds exactly what the trial trained."""
     return {k: float(f"{v:.12g}") if isinstance(v, float) else v
@@ -61,7 +62,8 @@ def _with_seed(loaded: LoadedSpec, offset: int) -> LoadedSpec:
     return replace(loaded, data=dict(loaded.data, train=train))
 
 
-def train_once(loaded: LoadedSpec, values: dict, run_dir: Path, epochs: int | None) -> dict:
+def train_once(loaded: LoadedSpec, values: dict[str, Any], run_dir: Path,
+               epochs: int | None) -> dict[str, Any]:
     """Trains the spec with `values` as params into `run_dir` (resuming it) and returns its
     final metrics; a run that already finished is read back, not trained again."""
     from modelspec.lang.checks import check
@@ -77,7 +79,7 @@ def train_once(loaded: LoadedSpec, values: dict, run_dir: Path, epochs: int | No
     return train_spec(spec, epochs=epochs, output=run_dir, verbose=0).metrics
 
 
-def run_configuration(loaded: LoadedSpec, values: dict, trial_dir: Path,
+def run_configuration(loaded: LoadedSpec, values: dict[str, Any], trial_dir: Path,
                       epochs: int | None, executions: int) -> TrialRecord:
     """Trains one configuration `executions` times (seeds 0, 1, ... after train.seed) and
     records the mean of each final metric in `trial_dir/trial.json`."""
@@ -106,7 +108,7 @@ class SpecTuner(BaseTuner):
         super().__init__(oracle=make_oracle(config, epochs), directory=str(output),
                          project_name=PROJECT, **kwargs)
 
-    def run_trial(self, trial: Any, *args: Any, **kwargs: Any) -> dict:
+    def run_trial(self, trial: Any, *args: Any, **kwargs: Any) -> dict[str, float]:
         values = trial.hyperparameters.values
         trial_dir = self.output / "trials" / trial.trial_id
         previous = values.get("tuner/trial_id")
