@@ -139,8 +139,9 @@ def test_small_variant_builds_and_trains_one_step(path, tmp_path):
             _check_header_count(path, spec, _build(spec))
         else:  # adversarial / layerwise: the built-in loop on one real batch
             from modelspec.data.pipeline import spec_datasets
+            from modelspec.training.config import TrainConfig
             from modelspec.training.run import as_bundle, run_training
-            make = spec_datasets(spec, train)
+            make = spec_datasets(spec, TrainConfig.from_section(train).data_feed())
 
             def datasets(built):
                 return as_bundle(train=make(built).train.take(1))

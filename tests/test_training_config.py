@@ -100,6 +100,17 @@ def test_of_keeps_a_config_and_reads_a_mapping():
     assert TrainConfig.of({"loss": "mse"}) == config
 
 
+def test_the_data_feeds_the_trained_model_or_the_discriminator():
+    from modelspec.data.config import DataFeed
+    assert TrainConfig.from_section({}).data_feed() == DataFeed(None, targets=True)
+    assert TrainConfig.from_section({"model": "student"}).data_feed() == DataFeed("student")
+    feed = TrainConfig.from_section({"type": "adversarial", "discriminator": "critic"}
+                                    ).data_feed()
+    assert feed == DataFeed("critic", targets=False)
+    assert feed.pick({"gen": 1, "critic": 2}) == 2
+    assert DataFeed().pick({"only": 1}) == 1 and DataFeed().pick({"a": 1, "model": 2}) == 2
+
+
 def test_the_typed_sections_import_no_tensorflow():
     code = ("import sys, modelspec.training.config, modelspec.training.context, "
             "modelspec.data.config, modelspec.training.loop_schemas; "

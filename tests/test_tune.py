@@ -224,6 +224,22 @@ def test_trial_values_and_execution_seeds():
     assert loaded.data["train"]["seed"] == 5
 
 
+def test_trial_epochs_are_the_resolved_train_epochs_unless_tune_says(tmp_path):
+    """`train.epochs` read from the checked spec: a parameter (`$epochs`) is resolved."""
+    from modelspec.lang.checks import load_and_check
+    from modelspec.tune.config import tune_config
+
+    text = SPEC.replace("params: {width: 16, rate: 0.0}",
+                        "params: {width: 16, rate: 0.0, epochs: 3}")
+    text = text.replace("  epochs: 1\n", "  epochs: $epochs\n")
+    spec = tmp_path / "tiny.yaml"
+    spec.write_text(text)
+    config = tune_config(load_and_check(spec))
+    assert (config.train_epochs, config.trial_epochs()) == (3, 3)
+    spec.write_text(text.replace("  max_trials: 2\n", "  max_trials: 2\n  epochs: 2\n"))
+    assert tune_config(load_and_check(spec)).trial_epochs() == 2
+
+
 def test_best_spec_keeps_comments_and_rebases_file_paths(tmp_path):
     from modelspec.tune.report import best_spec_text
 

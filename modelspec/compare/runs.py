@@ -28,9 +28,9 @@ class RunSummary:
     epochs: int
     parameters: int | None
     seconds: float | None
-    metrics: dict
-    history: dict
-    document: dict
+    metrics: dict[str, Any]
+    history: dict[str, list[float]]
+    document: dict[str, Any]
 
 
 def weight_count(directory: Path) -> int | None:

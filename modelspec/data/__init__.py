@@ -21,10 +21,12 @@ Modules (TensorFlow is imported only by the pipeline modules, never by `schema`,
 - `cli`: the `modelspec data SPEC` command.
 """
 
+from typing import Any
+
 __all__ = ["build_datasets", "DataBundle", "data_schema", "check_data"]
 
 
-def __getattr__(name):
+def __getattr__(name: str) -> Any:
     if name in ("build_datasets", "DataBundle"):
         from modelspec.data import pipeline
         return getattr(pipeline, name)

@@ -7,13 +7,19 @@ sees new variants while validation and test data stay untouched.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 import keras
 import tensorflow as tf
 
 from modelspec.data.registry import AUGMENTS
 
+Augmenter = tuple[str, Any]  # (field, Keras random preprocessing layer)
 
-def make_augmenters(entries: list[dict], default_field, seed: int) -> list[tuple[str, object]]:
+
+def make_augmenters(entries: Sequence[Mapping[str, Any]], default_field: str | None,
+                    seed: int) -> list[Augmenter]:
     """Builds (field, keras layer) pairs for the `data.augment` entries.
 
     Args:
@@ -24,7 +30,7 @@ def make_augmenters(entries: list[dict], default_field, seed: int) -> list[tuple
     Returns:
         A list of (field name, Keras random layer).
     """
-    out = []
+    out: list[Augmenter] = []
     for i, entry in enumerate(entries):
         cls_name = AUGMENTS[entry["type"]][0]
         args = {k: (tuple(v) if isinstance(v, list) else v) for k, v in entry.items()
@@ -34,7 +40,7 @@ def make_augmenters(entries: list[dict], default_field, seed: int) -> list[tuple
     return out
 
 
-def augment_batch(batch: dict, augmenters) -> dict:
+def augment_batch(batch: Mapping[str, Any], augmenters: Sequence[Augmenter]) -> dict[str, Any]:
     """Applies the augmenters to a batch dict of fields (training mode)."""
     batch = dict(batch)
     for field, layer in augmenters:

@@ -9,6 +9,7 @@ class index).
 from __future__ import annotations
 
 import io
+from typing import TYPE_CHECKING, Any
 
 import click
 import numpy as np
@@ -17,14 +18,20 @@ from modelspec.cli.util import data_dir_option, handle_errors
 from modelspec.errors import UsageError
 from modelspec.tfenv import quiet_tensorflow
 
+if TYPE_CHECKING:  # the pipeline imports TensorFlow, which the command imports quietly first
+    from modelspec.data.pipeline import DataBundle
+    from modelspec.lang.spec import CheckedSpec
 
-def _bundle(spec):
+
+def _bundle(spec: CheckedSpec) -> DataBundle:
     from modelspec.build.compiler import build_models
     from modelspec.data.pipeline import spec_datasets
-    return spec_datasets(spec, spec.section("train") or {})(build_models(spec))
+    from modelspec.training.config import TrainConfig  # which model the training loop feeds
+    feed = TrainConfig.from_section(spec.section("train") or {}).data_feed()
+    return spec_datasets(spec, feed)(build_models(spec))
 
 
-def _short(value, limit: int = 8) -> str:
+def _short(value: Any, limit: int = 8) -> str:
     arr = np.asarray(value)
     if arr.dtype.kind in "SO":
         arr = np.vectorize(lambda b: b.decode("utf-8", "replace") if isinstance(b, bytes)
@@ -36,7 +43,7 @@ def _short(value, limit: int = 8) -> str:
     return f"[{body}{more}]" if arr.ndim else body
 
 
-def describe(bundle, split: str, take: int) -> str:
+def describe(bundle: DataBundle, split: str, take: int) -> str:
     """A text report of a `DataBundle`: counts, inputs/outputs, preprocessing, examples."""
     lines = ["splits: " + ", ".join(f"{k} {v:,} examples" for k, v in bundle.counts.items()),
              f"batch size: {bundle.batch_size}"]
@@ -73,7 +80,7 @@ def describe(bundle, split: str, take: int) -> str:
     return "\n".join(lines)
 
 
-def image_grid(bundle, split: str, count: int = 36) -> bytes:
+def image_grid(bundle: DataBundle, split: str, count: int = 36) -> bytes:
     """PNG bytes of a grid of the first `count` images of the split's image input."""
     import matplotlib
     matplotlib.use("Agg")
@@ -129,7 +136,8 @@ def image_grid(bundle, split: str, count: int = 36) -> bytes:
               help="Override a spec parameter (repeatable), e.g. -p small=true.")
 @data_dir_option
 @handle_errors
-def data_command(spec_path, split, take, out, params):
+def data_command(spec_path: str, split: str, take: int, out: str | None,
+                 params: tuple[str, ...]) -> None:
     """Show what a spec's data pipeline yields: names, shapes, dtypes, counts, examples.
 
     \b

@@ -29,6 +29,27 @@ MAX_SHUFFLE_BUFFER = 100_000
 
 
 @dataclass(frozen=True)
+class DataFeed:
+    """Which of the built models the data feeds, as the training loop decides it
+    (`modelspec.training.config.TrainConfig.data_feed`): the data package reads no `train:`.
+
+    Args:
+        model: The fed model's name among several; None: the one named `model`.
+        targets: Whether the data yields the model's targets (an adversarial loop feeds its
+            discriminator real samples only, without targets).
+    """
+
+    model: str | None = None
+    targets: bool = True
+
+    def pick(self, models: Mapping[str, Any]) -> Any:
+        """The fed model among the built ones (the only one, whatever its name)."""
+        if len(models) == 1:
+            return next(iter(models.values()))
+        return models[self.model or "model"]
+
+
+@dataclass(frozen=True)
 class DataConfig:
     """A checked, resolved `data:` section (see `docs/LANGUAGE.md` for each key).
 

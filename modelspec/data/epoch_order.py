@@ -36,7 +36,7 @@ def epoch_shuffle(ds: tf.data.Dataset, buffer: int, seed: int,
         A dataset with the same elements; its cardinality is restored by the caller
         (`assert_cardinality`), as a `flat_map` hides it.
     """
-    def one_pass(current):
+    def one_pass(current: tf.Tensor) -> tf.data.Dataset:
         # The order depends on (data.seed, epoch) only, not on the global seed: TensorFlow's
         # seed logic compares a tensor seed with 0 in Python when the global seed is 0,
         # which cannot run in this traced function, so the function graph has none.

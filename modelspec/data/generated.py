@@ -6,15 +6,22 @@ deterministic for a given `seed` (the source's own `seed`, else `data.seed`, els
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from modelspec.data.registry import GENERATED_VOCAB
 from modelspec.data.source_base import ArraySource
+from modelspec.errors import Collector
+
+Arrays = dict[str, np.ndarray]  # field → array, one row per example
+Rng = np.random.Generator
 
 
-def _two_d(kind: str, n: int, noise: float, rng) -> dict:
+def _two_d(kind: str, n: int, noise: float, rng: Rng) -> Arrays:
+    x: np.ndarray  # float32 points, then float64 with the noise
     if kind == "xor":
         x = rng.integers(0, 2, size=(n, 2)).astype(np.float32)
         label = (x[:, 0] != x[:, 1]).astype(np.int64)
@@ -34,7 +41,7 @@ def _two_d(kind: str, n: int, noise: float, rng) -> dict:
     return {"x": x.astype(np.float32), "label": label.astype(np.int64)}
 
 
-def _surface(kind: str, n: int, low: float, high: float, rng) -> dict:
+def _surface(kind: str, n: int, low: float, high: float, rng: Rng) -> Arrays:
     x = rng.uniform(low, high, size=(n, 2))
     if kind == "rosenbrock":
         z = 100 * (x[:, 1] - x[:, 0] ** 2) ** 2 + (1 - x[:, 0]) ** 2
@@ -43,7 +50,7 @@ def _surface(kind: str, n: int, low: float, high: float, rng) -> dict:
     return {"x": x.astype(np.float32), "z": z[:, None].astype(np.float32)}
 
 
-def _credit(rows: str) -> dict:
+def _credit(rows: str) -> Arrays:
     if rows == "lecture":  # Peter, Julia, Stephen, Mary, Kim, John (lecture P)
         x = np.array([[1, 1, 0], [0, 1, 0], [1, 0, 1], [0, 0, 1], [0, 1, 1], [1, 0, 0]])
     else:
@@ -53,7 +60,8 @@ def _credit(rows: str) -> dict:
             "owns_house": x[:, 1], "balanced_account": x[:, 2]}
 
 
-def _shape_masks(n: int, size: int, rng, kinds=None):
+def _shape_masks(n: int, size: int, rng: Rng,
+                 kinds: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Masks (n, size, size) of one random square/circle/triangle each, and their kinds."""
     yy, xx = np.mgrid[0:size, 0:size]
     kinds = rng.integers(0, 3, n) if kinds is None else kinds
@@ -68,7 +76,7 @@ def _shape_masks(n: int, size: int, rng, kinds=None):
     return np.where(k == 0, square, np.where(k == 1, circle, triangle)), kinds
 
 
-def _shapes(n: int, size: int, max_shapes: int, rng) -> dict:
+def _shapes(n: int, size: int, max_shapes: int, rng: Rng) -> Arrays:
     """Images with 1..max_shapes shapes; mask = class id + 1 per pixel (0 background)."""
     image = rng.uniform(0, 0.1, (n, size, size, 1)).astype(np.float32)
     mask = np.zeros((n, size, size), np.uint8)
@@ -87,7 +95,7 @@ def _shapes(n: int, size: int, max_shapes: int, rng) -> dict:
             "label": first.astype(np.int64), "labels": labels}
 
 
-def _moving_squares(n: int, size: int, frames: int, rng) -> dict:
+def _moving_squares(n: int, size: int, frames: int, rng: Rng) -> Arrays:
     """Clips (frames, size, size, 1) of a square moving right/left/down/up (label 0..3)."""
     label = rng.integers(0, 4, n)
     side = max(2, size // 5)
@@ -105,7 +113,7 @@ def _moving_squares(n: int, size: int, frames: int, rng) -> dict:
     return {"clip": clip[..., None].astype(np.float32), "label": label.astype(np.int64)}
 
 
-def _seq(kind: str, n: int, length: int, vocab: int, digits: int, rng) -> dict:
+def _seq(kind: str, n: int, length: int, vocab: int, digits: int, rng: Rng) -> Arrays:
     """Token sequences: 0 = padding, 1 = start; `decoder_input` is `target` shifted right."""
     if kind == "seq_add":
         chars = GENERATED_VOCAB["seq_add"]
@@ -125,7 +133,7 @@ def _seq(kind: str, n: int, length: int, vocab: int, digits: int, rng) -> dict:
             "target": target.astype(np.int64)}
 
 
-def _pix2pix(n: int, size: int, rng) -> dict:
+def _pix2pix(n: int, size: int, rng: Rng) -> Arrays:
     """Edge maps of a shape (input, -1/+1) and the filled, coloured shape (target).
 
     The target's background is -0.8 and the shape is red, green or blue by kind (square,
@@ -146,7 +154,7 @@ def _pix2pix(n: int, size: int, rng) -> dict:
             "image": image.astype(np.float32)}
 
 
-def _digit_domains(rng) -> dict:
+def _digit_domains(rng: Rng) -> Arrays:
     """Digits (8, 8, 1) in [0, 1]: domain 0 clean, domain 1 blended with natural-image patches.
 
     An MNIST → MNIST-M shift (Ganin et al. 2016) at the scale of scikit-learn's 8×8 digits:
@@ -181,7 +189,7 @@ def _digit_domains(rng) -> dict:
             "label": label[rows].astype(np.int64), "domain": domain[rows].astype(np.int64)}
 
 
-def _chunked(make, n: int, cells: int) -> dict:
+def _chunked(make: Callable[[int], Arrays], n: int, cells: int) -> Arrays:
     """Calls `make(rows)` on chunks of rows (about 4M pixels each) into preallocated arrays."""
     step = max(1, 4_000_000 // max(1, cells))
     out: Any = None
@@ -194,7 +202,7 @@ def _chunked(make, n: int, cells: int) -> dict:
     return out
 
 
-def generate(name: str, args: dict, seed: int = 0) -> dict:
+def generate(name: str, args: Mapping[str, Any], seed: int = 0) -> Arrays:
     """Generates the arrays of data set `name`.
 
     Args:
@@ -236,7 +244,8 @@ def generate(name: str, args: dict, seed: int = 0) -> dict:
     raise KeyError(name)
 
 
-def load_generated(src, base_dir, errs, default_seed: int = 0) -> ArraySource:
+def load_generated(src: Mapping[str, Any], base_dir: Path, errs: Collector,
+                   default_seed: int = 0) -> ArraySource:
     """The `generated` source: arrays from `generate`, as one split `all`."""
     args = {k: v for k, v in src.items() if k not in ("type", "name", "seed")}
     arrays = generate(src["name"], args, src.get("seed", default_seed))

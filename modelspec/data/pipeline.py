@@ -26,7 +26,7 @@ import tensorflow as tf
 
 from modelspec.build.compiler import model_io
 from modelspec.data.augment import augment_batch, make_augmenters
-from modelspec.data.config import DataConfig
+from modelspec.data.config import DataConfig, DataFeed
 from modelspec.data.epoch_order import epoch_counter, epoch_shuffle
 from modelspec.data.pipeline_checks import class_names_after, dtype_problem, weight_fields
 from modelspec.data.preprocessing import build_preprocessing
@@ -407,23 +407,18 @@ def build_datasets(spec: Any, inputs: ModelIO, outputs: ModelIO,
     return bundle
 
 
-def spec_datasets(spec: Any, train: Mapping[str, Any]) -> Callable[[dict[str, Any]], DataBundle]:
+def spec_datasets(spec: Any, feed: DataFeed | None = None
+                  ) -> Callable[[dict[str, Any]], DataBundle]:
     """Returns a function that builds the spec's `DataBundle` for the built models.
 
     Args:
         spec: A `CheckedSpec`.
-        train: The resolved `train:` section: its loop (`type`) and model names decide
-            which model's inputs and outputs the data feeds (an adversarial loop's data
-            feeds the discriminator, without targets).
+        feed: Which model the data feeds, with or without targets (the training loop's
+            choice, `TrainConfig.data_feed`); None: the only model, with its targets.
     """
+    feed = feed or DataFeed()
+
     def make(models: dict[str, Any]) -> DataBundle:
-        kind = train.get("type", "supervised")
-        if kind == "adversarial":
-            disc = models[train.get("discriminator", "discriminator")]
-            inputs, _ = model_io(disc)
-            return build_datasets(spec, inputs, {})
-        (model,) = models.values() if len(models) == 1 else (models[train.get("model",
-                                                                               "model")],)
-        inputs, outputs = model_io(model)
-        return build_datasets(spec, inputs, outputs)
+        inputs, outputs = model_io(feed.pick(models))
+        return build_datasets(spec, inputs, outputs if feed.targets else {})
     return make

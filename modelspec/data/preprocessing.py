@@ -20,7 +20,12 @@ signature, so a client sends raw features.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 import keras
+
+from modelspec.data.step import Step, Tensors
 
 
 class RawPreprocessing(keras.layers.Layer):
@@ -31,25 +36,27 @@ class RawPreprocessing(keras.layers.Layer):
         features: Model input name → the field it reads after the steps.
     """
 
-    def __init__(self, steps, features: dict, **kwargs):
+    def __init__(self, steps: Sequence[Step], features: Mapping[str, str],
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.steps = list(steps)
         self.features = dict(features)
         self.step_layers = [s.layer for s in self.steps if s.layer is not None]
 
-    def call(self, raw):
+    def call(self, raw: Tensors) -> Tensors:
         tensors = dict(raw)
         for step in self.steps:
             tensors[step.output] = step.batched(tensors, training=False)
         return {name: tensors[field] for name, field in self.features.items()}
 
 
-def chain(steps, field: str):
-    """The field-wise steps (in order) that produce `field`, and the raw fields they read."""
+def chain(steps: Sequence[Step], field: str) -> tuple[list[Step], set[str]] | tuple[None, None]:
+    """The field-wise steps (in order) that produce `field`, and the raw fields they read;
+    (None, None) when a restructuring step makes it."""
     needed, used = {field}, []
     for step in reversed(steps):
-        if step.restructuring:
-            produced = set(step.outputs) & needed
+        if step.restructuring:  # a `Restructure`: its new fields are `outputs`
+            produced = set(getattr(step, "outputs", ())) & needed
             if produced:
                 return None, None
             continue
@@ -60,7 +67,8 @@ def chain(steps, field: str):
     return list(reversed(used)), needed
 
 
-def build_preprocessing(steps, features: dict, raw_spec: dict, input_dtypes: dict):
+def build_preprocessing(steps: Sequence[Step], features: Mapping[str, str],
+                        raw_spec: Mapping[str, Any], input_dtypes: Mapping[str, Any]) -> Any:
     """Builds the preprocessing model for the model inputs that are transformed.
 
     Args:
@@ -72,10 +80,12 @@ def build_preprocessing(steps, features: dict, raw_spec: dict, input_dtypes: dic
     Returns:
         A `keras.Model` raw dict → input dict, or None when no input is transformed.
     """
-    covered, raw_fields, used = {}, {}, []
+    covered: dict[str, str] = {}
+    raw_fields: dict[str, Any] = {}
+    used: list[Step] = []
     for name, field in features.items():
         found, needed = chain(steps, field)
-        if not found or any(f not in raw_spec for f in needed):
+        if not found or needed is None or any(f not in raw_spec for f in needed):
             continue
         covered[name] = field
         for f in needed:
@@ -92,7 +102,7 @@ def build_preprocessing(steps, features: dict, raw_spec: dict, input_dtypes: dic
                    if input_dtypes.get(n, t.dtype) not in (t.dtype, "string")
                    and t.dtype != "string" else t) for n, t in outputs.items()}
     model = keras.Model(inputs, outputs, name="raw_preprocessing")
-    model.steps = {n: [(s.kind, list(s.inputs), s.output) for s in chain(steps, f)[0]]
+    model.steps = {n: [(s.kind, list(s.inputs), s.output) for s in chain(steps, f)[0] or ()]
                    for n, f in covered.items()}
     model.raw_fields = {f: (tuple(s.shape), s.dtype.name) for f, s in raw_fields.items()}
     return model

@@ -8,7 +8,12 @@ layer does the work (`RandomFlip.mode`, `TextVectorization.max_tokens`, `Resizin
 
 from __future__ import annotations
 
+from typing import Any
+
 from modelspec.lang.schema.fragments import BOOL, INT, NUM, POS_INT, STR, obj, param_or
+
+Schema = dict[str, Any]  # a JSON Schema fragment
+Args = dict[str, Schema]  # argument name → its schema
 
 STR_LIST = {"type": "array", "items": STR}
 STR_OR_LIST = {"anyOf": [STR, STR_LIST]}
@@ -48,7 +53,7 @@ DOWNLOAD = obj({"name": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-
 FILE_SOURCES = ("csv", "npz", "idx", "image_folder", "text", "timeseries", "cifar")
 
 # type -> (argument schemas, required arguments, one-line description)
-SOURCES: dict[str, tuple[dict, tuple, str]] = {
+SOURCES: dict[str, tuple[Args, tuple[str, ...], str]] = {
     "sklearn": ({"name": {"enum": list(SKLEARN_NAMES)}, "n_class": POS_INT}, ("name",),
                 "a data set shipped inside scikit-learn (fields: data, label; digits also images)"),
     "tfds": ({"name": STR, "data_dir": STR, "download": BOOL}, ("name",),
@@ -85,7 +90,7 @@ for _kind in FILE_SOURCES:
     SOURCES[_kind][0]["download"] = DOWNLOAD
 
 # generated name -> (allowed extra args, fields it yields, description)
-GENERATED: dict[str, tuple[tuple, tuple, str]] = {
+GENERATED: dict[str, tuple[tuple[str, ...], tuple[str, ...], str]] = {
     "xor": (("n", "noise"), ("x", "label"), "noisy XOR of two inputs in [0, 1]"),
     "circles": (("n", "noise"), ("x", "label"), "two concentric circles"),
     "moons": (("n", "noise"), ("x", "label"), "two interleaving half moons"),
@@ -113,7 +118,7 @@ GENERATED_VOCAB = {"seq_add": "0123456789+"}  # token ids: 0 pad, 1 start, 2.. c
 FIELD = {"field": STR}
 OUTPUT = {"output": STR}
 # type -> (argument schemas, required arguments, description)
-TRANSFORMS: dict[str, tuple[dict, tuple, str]] = {
+TRANSFORMS: dict[str, tuple[Args, tuple[str, ...], str]] = {
     "cast": ({**FIELD, **OUTPUT, "dtype": DTYPE}, ("field", "dtype"), "tf.cast"),
     "rescale": ({**FIELD, **OUTPUT, "scale": NUM, "offset": NUM}, ("field", "scale"),
                 "x·scale + offset (keras.layers.Rescaling)"),
@@ -185,7 +190,7 @@ TRANSFORM_FIELDS = {"sequences": ("inputs", "targets"),
 
 AUG_FIELD = {"field": STR, "seed": INT}
 # type -> (Keras layer class, argument schemas, required arguments)
-AUGMENTS: dict[str, tuple[str, dict, tuple]] = {
+AUGMENTS: dict[str, tuple[str, Args, tuple[str, ...]]] = {
     "random_flip": ("RandomFlip", {**AUG_FIELD, "mode": {
         "enum": ["horizontal", "vertical", "horizontal_and_vertical"]}}, ()),
     "random_rotation": ("RandomRotation", {**AUG_FIELD, "factor": FACTOR,

@@ -21,18 +21,32 @@ data:
 
 from __future__ import annotations
 
-from modelspec.data.registry import AUGMENTS, GENERATED, SOURCES, SPLIT_NAMES, TRANSFORMS
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from modelspec.data.registry import (
+    AUGMENTS,
+    GENERATED,
+    SOURCES,
+    SPLIT_NAMES,
+    TRANSFORMS,
+    Args,
+    Schema,
+)
+from modelspec.errors import Collector
 from modelspec.lang.schema.fragments import BOOL, INT, POS_INT, STR, obj, param_or
+from modelspec.lang.spec import CheckedSpec
 
 
-def _wrap(args: dict) -> dict:
+def _wrap(args: Args) -> Args:
     return {name: param_or(schema) for name, schema in args.items()}
 
 
-def _typed_union(table: dict, description: str, args_of, required_of) -> dict:
+def _typed_union(table: Mapping[str, Any], description: str, args_of: Callable[[str], Args],
+                 required_of: Callable[[str], Sequence[str]]) -> Schema:
     """An object with a `type:` picking one entry of `table`, arguments checked per type."""
-    union: dict = {}
-    branches = []
+    union: Args = {}
+    branches: list[Schema] = []
     for name in table:
         args = _wrap(args_of(name))
         for key, schema in args.items():  # a key of several types (`download`): its type's
@@ -47,9 +61,9 @@ def _typed_union(table: dict, description: str, args_of, required_of) -> dict:
     return out
 
 
-def _generated_branches() -> list[dict]:
+def _generated_branches() -> list[Schema]:
     """`source.name` of a generated source picks which extra arguments are allowed."""
-    branches = []
+    branches: list[Schema] = []
     allowed_common = ("type", "name", "seed")
     for name, (args, _fields, _desc) in GENERATED.items():
         allowed = set(allowed_common) | set(args)
@@ -66,7 +80,7 @@ def _generated_branches() -> list[dict]:
     return branches
 
 
-def source_schema() -> dict:
+def source_schema() -> Schema:
     """Schema of `data.source`: one object per source type, arguments checked per type."""
     src_args = {name: {**args, **({"seed": INT} if name == "generated" else {})}
                 for name, (args, _req, _d) in SOURCES.items()}
@@ -76,19 +90,19 @@ def source_schema() -> dict:
     return out
 
 
-def transform_schema() -> dict:
+def transform_schema() -> Schema:
     """Schema of one entry of `data.transforms`."""
     return _typed_union(TRANSFORMS, "a transform: " + ", ".join(TRANSFORMS),
                         lambda n: TRANSFORMS[n][0], lambda n: TRANSFORMS[n][1])
 
 
-def augment_schema() -> dict:
+def augment_schema() -> Schema:
     """Schema of one entry of `data.augment` (Keras random preprocessing layers)."""
     return _typed_union(AUGMENTS, "an augmentation (training split only): " + ", ".join(AUGMENTS),
                         lambda n: AUGMENTS[n][1], lambda n: AUGMENTS[n][2])
 
 
-def data_schema() -> dict:
+def data_schema() -> Schema:
     """Returns the JSON Schema (Draft 2020-12) fragment of the whole `data:` section.
 
     Every object is closed (`additionalProperties: false`); every leaf value may also be a
@@ -124,7 +138,7 @@ def data_schema() -> dict:
     }, required=("source",), description="where examples come from and how they become batches")
 
 
-def check_data(spec, errs) -> None:
+def check_data(spec: CheckedSpec, errs: Collector) -> None:
     """Semantic checks of `data:` (files exist, fields and splits known); no TensorFlow.
 
     Args:
@@ -141,7 +155,7 @@ def check_data(spec, errs) -> None:
         check_section(section, spec.base_dir, errs, outputs=_model_outputs(spec))
 
 
-def _model_outputs(spec):
+def _model_outputs(spec: CheckedSpec) -> list[str] | None:
     """The output names of a single-model spec (`model.outputs` keys), else None."""
     model = spec.raw.get("model")  # output names are plain keys: nothing to substitute
     outs = model.get("outputs") if isinstance(model, dict) else None

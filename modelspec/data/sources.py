@@ -21,7 +21,7 @@ from modelspec.data.source_base import (
 )
 from modelspec.errors import Collector
 
-Loader = Callable[[dict, Path, Collector], Any]
+Loader = Callable[[dict[str, Any], Path, Collector], Any]
 
 LOADERS: dict[str, Loader] = {
     "sklearn": load_sklearn, "tfds": load_tfds, "csv": files.load_csv, "npz": files.load_npz,
@@ -31,7 +31,8 @@ LOADERS: dict[str, Loader] = {
 }
 
 
-def load_source(src: dict, base_dir: Path, errs: Collector) -> ArraySource | TfdsSource:
+def load_source(src: dict[str, Any], base_dir: Path,
+                errs: Collector) -> ArraySource | TfdsSource:
     """Loads the source a `data.source` mapping describes.
 
     Args:

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from modelspec.data.config import DataConfig
 from modelspec.errors import UsageError
 from modelspec.exporting import publish as export_publish
 from modelspec.exporting.options import ExportOptionError, ExportOptions
@@ -230,7 +231,7 @@ def data_samples(spec: CheckedSpec, built: Mapping[str, Any], names: Sequence[st
     try:
         # one split only: the transforms are adapted on the training split whatever is asked,
         # and counting every split (word2vec's skip-gram pairs) took minutes
-        configured = list((spec.section("data") or {}).get("splits") or ())
+        configured = list(DataConfig.from_spec(spec).splits or ())
         first = next((s for s in ("test", "validation", "train") if s in configured), "train")
         bundle = build_datasets(spec, *model_io(built["model"]), splits=(first,))
     except ModelspecError as err:
@@ -350,13 +351,12 @@ def _automatic_classify(spec: CheckedSpec, names: Sequence[str]) -> dict[str, An
     """`classify` per model when the spec leaves it out: automatic, except for the models of
     a `models:` spec that no data feature feeds (a decoder, a generator: their sigmoid outputs
     are pictures, not class probabilities)."""
-    data = spec.section("data") or {}
-    features = set(data.get("features") or {})
+    data = DataConfig.from_spec(spec) if spec.section("data") is not None else None
     result: dict[str, Any] = {}
     for name in names:
         graph = spec.graphs.get(name)
-        fed = graph is None or not spec.is_multi_model or "features" not in data or \
-            bool(features & set(graph.inputs))
+        fed = graph is None or not spec.is_multi_model or data is None or \
+            "features" not in data.given or bool(set(data.features) & set(graph.inputs))
         result[name] = None if fed else False
     return result
 

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 import keras
 
 from modelspec.errors import DivergedError, ModelspecError
-from modelspec.training.checkpoints import write_manifest
+from modelspec.training.checkpoints import prune_checkpoints, write_manifest
 from modelspec.training.config import CallbacksConfig
 from modelspec.training.exact import callback_state, save_callback_files, save_random_state
 from modelspec.training.midepoch import EpochStartRandomState, metric_values, save_metric_state
@@ -160,20 +160,23 @@ class EpochCheckpoint(keras.callbacks.Callback):
         data_random: The variables among `random_state` that belong to the data pipeline
             (augmentation layers): an interrupted checkpoint saves their values of the
             epoch's start, since the resumed epoch passes its first batches again.
+        keep: How many epoch checkpoints are kept (`train.callbacks.checkpoint.keep`;
+            None: 2, the least, `modelspec.training.checkpoints.prune_checkpoints`).
 
     The checkpoint directory (weights, optimizer, random state, `checkpoint.json` with the
     history and checksums) is complete before `state.json` names it; writing `state.json` is
     the epoch's one commit point (`modelspec.training.checkpoints`). The previous epoch's
-    checkpoint is kept, as the fallback when the newest one is found damaged.
+    checkpoint is always kept, as the fallback when the newest one is found damaged.
     """
 
     def __init__(self, run: RunDir, models: dict[str, Any], optimizers: dict[str, Any],
                  base_state: dict[str, Any], monitor: str = "val_loss", mode: str = "auto",
                  stopper: Stopper | None = None, random_state: list[Any] | None = None,
-                 carried: list[Any] | None = None, data_random: list[Any] | None = None
-                 ) -> None:
+                 carried: list[Any] | None = None, data_random: list[Any] | None = None,
+                 keep: int | None = None) -> None:
         super().__init__()
         self.epoch_start = EpochStartRandomState(data_random or [])
+        self.keep = keep
         self.run, self.models, self.optimizers = run, models, optimizers
         self.random_state = list(random_state or [])
         self.carried = list(carried or [])
@@ -245,7 +248,7 @@ class EpochCheckpoint(keras.callbacks.Callback):
         self.run.commit_checkpoint(tmp, name)
         self.run.write_state(dict(state, files=files, previous=previous))  # the commit point
         atomic_write_json(self.run.path("history.json"), self.history)
-        self.run.prune({name, "best"} | ({previous} if previous and previous != name else set()))
+        prune_checkpoints(self.run, name, previous, self.keep)
 
     def on_epoch_end(self, epoch: int, logs: Logs = None) -> None:
         if not self.epoch_completed():

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from modelspec.errors import StateConflictError, UsageError
+from modelspec.training.config import KEEP_AT_LEAST
 from modelspec.training.rundir import STATE, RunDir, atomic_write_json, load_models, read_json
 
 MANIFEST = "checkpoint.json"
@@ -214,3 +215,25 @@ def load_run(run_dir, which: str = "final"):
         raise UsageError(f"{run_dir}: holds no saved weights yet")
     metrics = read_json(run.path("metrics.json"), {}) or {}
     return spec, models, metrics
+
+
+def _rank(name: str) -> tuple[int, bool] | None:
+    """(epoch, interrupted) of an epoch checkpoint's directory name (an `-interrupted` one
+    is written after the complete epoch of the same number), or None for any other name."""
+    match = _EPOCH_DIR.match(name)
+    return (int(match.group(1)), bool(match.group(2))) if match else None
+
+
+def prune_checkpoints(run: RunDir, current: str, previous: str | None,
+                      keep: int | None = None) -> None:
+    """Keeps the newest `keep` epoch checkpoints (`train.callbacks.checkpoint.keep`, default
+    and least `KEEP_AT_LEAST`) up to `current`, always `current`, `previous` (the fallback
+    when `current` is found damaged) and `best/`; removes the rest, leftovers of killed
+    writes and checkpoints newer than `current` (never committed by `state.json`)."""
+    newest = _rank(current)
+    ranked = sorted((rank, child.name) for child in run.checkpoints.iterdir()
+                    if (rank := _rank(child.name)) is not None and newest is not None
+                    and rank <= newest) if run.checkpoints.is_dir() else []
+    count = max(keep or KEEP_AT_LEAST, KEEP_AT_LEAST)
+    kept = {name for _, name in ranked[-count:]} | {current, "best"}
+    run.prune(kept | ({previous} if previous else set()))

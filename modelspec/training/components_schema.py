@@ -13,9 +13,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from modelspec.errors import Collector, did_you_mean
-from modelspec.lang.schema.fragments import BOOL, INT, NUM, POS_INT, STR, obj, param_or
+from modelspec.lang.schema.fragments import BOOL, INT, NUM, STR, obj, param_or
 from modelspec.source import PathT
 from modelspec.training import keras_names as kn
+from modelspec.training.config import KEEP_AT_LEAST
 
 Schema = dict[str, Any]
 MONITOR_MODES = ["auto", "min", "max"]
@@ -87,7 +88,7 @@ def callbacks_schema() -> Schema:
     plateau = obj(_keras_callback_props("ReduceLROnPlateau", **_monitor_props()),
                   description="keras.callbacks.ReduceLROnPlateau")
     checkpoint = obj({"monitor": p(STR), "mode": enum(MONITOR_MODES),
-                      "keep": p(POS_INT)},
+                      "keep": p({"type": "integer", "minimum": KEEP_AT_LEAST})},
                      description="best and latest checkpoints in the run directory")
     update_freq = {"anyOf": [p(INT), enum(["epoch", "batch"])]}
     tensorboard = {"anyOf": [p(BOOL), obj(_keras_callback_props(

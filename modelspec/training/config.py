@@ -19,11 +19,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from modelspec.data.config import DataFeed
+
 # a Keras component as the spec writes it: a name, or {type: Name, argument: value, ...}
 Component = str | Mapping[str, Any]
 Section = Mapping[str, Any]
 
 DEFAULT_LOOP = "supervised"
+# epoch checkpoints kept at least: the one in use and the previous one, which `state.json`
+# names as the fallback when the newest is found damaged (`modelspec.training.checkpoints`)
+KEEP_AT_LEAST = 2
 _FIT_KEYS = ("steps_per_epoch", "validation_steps", "validation_freq")
 
 
@@ -34,12 +39,14 @@ def _section(value: Any) -> Section:
 
 @dataclass(frozen=True)
 class CheckpointConfig:
-    """`train.callbacks.checkpoint`: which metric decides the `best` checkpoint.
+    """`train.callbacks.checkpoint`: which metric decides the `best` checkpoint, and how many
+    epoch checkpoints stay in the run directory.
 
     Args:
         monitor: The metric; None: `val_loss` with validation data, else `loss`.
         mode: `auto`, `min` or `max`.
-        keep: The schema's `keep` (checkpoints kept).
+        keep: The newest epoch checkpoints kept (`checkpoints/epoch-NNNN/`, besides `best/`);
+            None: `KEEP_AT_LEAST`, which is also the least the schema accepts.
     """
 
     monitor: str | None = None
@@ -380,3 +387,10 @@ class TrainConfig:
     @property
     def seed(self) -> int | None:
         return self.runtime.seed
+
+    def data_feed(self) -> DataFeed:
+        """Which model the spec's data feeds: an adversarial loop's discriminator (real
+        samples, no targets), else the model the loop trains."""
+        if self.kind == "adversarial":
+            return DataFeed(self.adversarial.discriminator, targets=False)
+        return DataFeed(self.model)

@@ -390,14 +390,14 @@ def _run_locked(run: RunDir, config: TrainConfig, build: Callable[[], dict[str, 
 def checked_datasets(spec: Any, train: TrainConfig) -> Callable[[dict[str, Any]], Any]:
     """`spec_datasets` with the labels checked against the trained model's outputs and loss
     (a label 7 for a sigmoid output, a non-finite label: positioned errors, exit 2)."""
-    make = spec_datasets(spec, train.section)
+    feed = train.data_feed()
+    make = spec_datasets(spec, feed)
 
     def build(models: dict[str, Any]) -> Any:
         bundle = make(models)
         if train.kind == "supervised" and train.loss is not None:
             from modelspec.training.labels import check_labels
-            (model,) = models.values() if len(models) == 1 else (
-                models[train.model or "model"],)
+            model = feed.pick(models)
             errs = spec.errors()
             check_labels(bundle, model, train.loss, errs)
             errs.raise_if_any()

@@ -8,6 +8,7 @@ state.json           completed epochs, checkpoint in use + checksums (the commit
 history.json         metrics per epoch           metrics.json    final metrics
 checkpoints/epoch-0007/<model>.weights.h5 (+ <model>.optimizer.npz, random.npz,
                      checkpoint.json)            the latest and the one before it
+                     (or the newest `train.callbacks.checkpoint.keep`)
 .lock                held by the `modelspec train` using the directory
 checkpoints/best/<model>.weights.h5        final/<model>.weights.h5
 logs/ (TensorBoard)  training.csv  curves.png  samples/ (GAN grids)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from modelspec.training.config import TrainConfig
+
 ALGORITHMS = ("random", "hyperband", "bayesian")
 PARAM_TYPES = ("Choice", "Int", "Float", "Boolean")
 # objective names whose direction KerasTuner infers too (keras_tuner's infer_metric_direction)
@@ -42,7 +44,12 @@ class SearchParam:
 
 @dataclass(frozen=True)
 class TuneConfig:
-    """A search: objective, algorithm, budget and space (`tune:` section)."""
+    """A search: objective, algorithm, budget and space (`tune:` section).
+
+    Args:
+        epochs: `tune.epochs` (None: the spec's `train.epochs`, `train_epochs`).
+        train_epochs: The spec's own `train.epochs` (its params resolved).
+    """
 
     objective: str
     direction: str
@@ -54,6 +61,11 @@ class TuneConfig:
     baseline: bool = True
     oracle_args: dict[str, Any] = field(default_factory=dict)
     params: tuple[SearchParam, ...] = ()
+    train_epochs: int = 1
+
+    def trial_epochs(self) -> int:
+        """Epochs per trial: `tune.epochs`, else `train.epochs`."""
+        return int(self.epochs or self.train_epochs)
 
 
 ORACLE_KEYS = {"hyperband": ("factor", "hyperband_iterations"),
@@ -85,4 +97,5 @@ def tune_config(spec: Any) -> TuneConfig:
                       baseline=bool(section.get("baseline", True)),
                       oracle_args={k: section[k] for k in ORACLE_KEYS.get(algorithm, ())
                                    if k in section},
-                      params=params)
+                      params=params,
+                      train_epochs=TrainConfig.from_section(spec.section("train") or {}).epochs)

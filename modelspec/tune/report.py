@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -122,7 +123,7 @@ def rebase_paths(node: Any, old_base: Path, new_base: Path) -> None:
             rebase_paths(value, old_base, new_base)
 
 
-def best_spec_text(text: str, values: dict, header: str, old_base: Path | None = None,
+def best_spec_text(text: str, values: Mapping[str, Any], header: str, old_base: Path | None = None,
                    new_base: Path | None = None) -> str:
     """The spec's YAML with `values` written into `params` and no `tune:` section; with
     `old_base` and `new_base`, relative file paths are rebased from one to the other."""

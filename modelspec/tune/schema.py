@@ -20,17 +20,19 @@ tune:
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from modelspec.errors import Collector, did_you_mean
 from modelspec.lang.schema.fragments import BOOL, INT, NUM, POS_INT, STR, obj
+from modelspec.source import PathT
 from modelspec.tune.config import ALGORITHMS, ORACLE_KEYS, PARAM_TYPES, infer_direction
 
 SAMPLINGS = ["linear", "log", "reverse_log"]
 _SCALAR = {"type": ["number", "integer", "string", "boolean"]}
 
 
-def _param_schema() -> dict:
+def _param_schema() -> dict[str, Any]:
     rules = {
         "Choice": obj({"type": {"const": "Choice"},
                        "values": {"type": "array", "items": _SCALAR, "minItems": 1,
@@ -52,7 +54,7 @@ def _param_schema() -> dict:
             "description": "a KerasTuner hyperparameter over a spec parameter"}
 
 
-def tune_schema() -> dict:
+def tune_schema() -> dict[str, Any]:
     """Returns the JSON Schema (Draft 2020-12) fragment of the `tune:` section."""
     objective = {"anyOf": [STR, obj({"name": STR, "direction": {"enum": ["min", "max"]}},
                                     required=["name"])],
@@ -148,7 +150,7 @@ def check_tune(spec: Any, errs: Collector) -> None:
     _check_objective(spec, section.get("objective"), errs)
 
 
-def _check_range(value: dict, path: tuple, errs: Collector) -> None:
+def _check_range(value: Mapping[str, Any], path: PathT, errs: Collector) -> None:
     kind = value.get("type")
     if kind == "Choice":
         kinds = {type(v).__name__ for v in value.get("values") or []}

@@ -15,6 +15,7 @@ import os
 import shutil
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -37,15 +38,15 @@ class TrialRecord:
     """What one trial (or the baseline) trained and measured."""
 
     trial_id: str
-    values: dict
-    metrics: dict
+    values: dict[str, Any]
+    metrics: dict[str, float]
     epochs: int
     seconds: float
     run_dir: str
     tuner_id: str = "tuner0"
 
 
-def clean_values(values: dict) -> dict:
+def clean_values(values: Mapping[str, Any]) -> dict[str, Any]:
     """Spec values of a trial: no Hyperband keys, floats without binary noise (0.3, not
     0.30000000000000004), so that best.yaml holds exactly what the trial trained."""
     return {k: float(f"{v:.12g}") if isinstance(v, float) else v
@@ -61,21 +62,24 @@ def _with_seed(loaded: LoadedSpec, offset: int) -> LoadedSpec:
     return replace(loaded, data=dict(loaded.data, train=train))
 
 
-def train_once(loaded: LoadedSpec, values: dict, run_dir: Path, epochs: int | None) -> dict:
+def train_once(loaded: LoadedSpec, values: dict[str, Any], run_dir: Path,
+               epochs: int | None) -> dict[str, Any]:
     """Trains the spec with `values` as params into `run_dir` (resuming it) and returns its
     final metrics; a run that already finished is read back, not trained again."""
     from modelspec.lang.checks import check
+    from modelspec.training.config import TrainConfig
     from modelspec.training.run import train_spec
 
-    state = read_json(run_dir / "state.json")
-    target = epochs if epochs is not None else (loaded.data.get("train") or {}).get("epochs", 1)
-    if state and state.get("finished") and int(state.get("epochs", 0)) >= int(target):
-        return read_json(run_dir / "metrics.json", {}) or {}
     spec = check(loaded, values)
+    target = epochs if epochs is not None else \
+        TrainConfig.from_section(spec.section("train") or {}).epochs
+    state = read_json(run_dir / "state.json")
+    if state and state.get("finished") and int(state.get("epochs", 0)) >= target:
+        return read_json(run_dir / "metrics.json", {}) or {}
     return train_spec(spec, epochs=epochs, output=run_dir, verbose=0).metrics
 
 
-def run_configuration(loaded: LoadedSpec, values: dict, trial_dir: Path,
+def run_configuration(loaded: LoadedSpec, values: dict[str, Any], trial_dir: Path,
                       epochs: int | None, executions: int) -> TrialRecord:
     """Trains one configuration `executions` times (seeds 0, 1, ... after train.seed) and
     records the mean of each final metric in `trial_dir/trial.json`."""
@@ -104,7 +108,7 @@ class SpecTuner(BaseTuner):
         super().__init__(oracle=make_oracle(config, epochs), directory=str(output),
                          project_name=PROJECT, **kwargs)
 
-    def run_trial(self, trial: Any, *args: Any, **kwargs: Any) -> dict:
+    def run_trial(self, trial: Any, *args: Any, **kwargs: Any) -> dict[str, float]:
         values = trial.hyperparameters.values
         trial_dir = self.output / "trials" / trial.trial_id
         previous = values.get("tuner/trial_id")
@@ -120,11 +124,6 @@ class SpecTuner(BaseTuner):
         return record.metrics
 
 
-def trial_epochs(loaded: LoadedSpec, config: TuneConfig) -> int:
-    """Epochs per trial: `tune.epochs`, else `train.epochs`."""
-    return int(config.epochs or (loaded.data.get("train") or {}).get("epochs", 1))
-
-
 def run_search(loaded: LoadedSpec, config: TuneConfig, output: Path,
                overwrite: bool = False) -> SpecTuner:
     """Runs (or resumes) the search in `output`; returns the tuner.
@@ -134,7 +133,7 @@ def run_search(loaded: LoadedSpec, config: TuneConfig, output: Path,
     ended) or a worker (it asks the chief for trials and runs them).
     """
     output.mkdir(parents=True, exist_ok=True)
-    tuner = SpecTuner(loaded, config, output, trial_epochs(loaded, config),
+    tuner = SpecTuner(loaded, config, output, config.trial_epochs(),
                       overwrite=overwrite)
     tuner.search(verbose=1)
     return tuner
@@ -144,7 +143,7 @@ def run_baseline(loaded: LoadedSpec, config: TuneConfig, output: Path) -> TrialR
     """Trains the spec as written (its own params) with the trials' budget, for comparison."""
     defaults = {p.name: p.default for p in config.params}
     return run_configuration(loaded, defaults, output / "baseline",
-                             trial_epochs(loaded, config), config.executions_per_trial)
+                             config.trial_epochs(), config.executions_per_trial)
 
 
 def trial_records(tuner: SpecTuner) -> list[tuple[Any, TrialRecord | None]]:

@@ -7,6 +7,7 @@ argument names), and the algorithms are its oracles (`RandomSearchOracle`,
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from modelspec.tune.config import SearchParam, TuneConfig
@@ -62,6 +63,6 @@ def make_oracle(config: TuneConfig, epochs: int) -> Any:
     return keras_tuner.oracles.RandomSearchOracle(max_trials=config.max_trials, **common)
 
 
-def spec_values(values: dict) -> dict:
+def spec_values(values: Mapping[str, Any]) -> dict[str, Any]:
     """A trial's values without Hyperband's bookkeeping (`tuner/epochs`, ...)."""
     return {k: v for k, v in values.items() if k not in HYPERBAND_KEYS}

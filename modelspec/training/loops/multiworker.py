@@ -364,7 +364,8 @@ def _callbacks(ctx: LoopContext, models: dict, optimizer: Any, stop: ClusterStop
     checkpoint = EpochCheckpoint(ctx.run, models, {name: optimizer}, ctx.base_state,
                                  monitor=ck_conf.get("monitor",
                                                      "val_loss" if has_val else "loss"),
-                                 mode=ck_conf.get("mode", "auto"), stopper=stop)
+                                 mode=ck_conf.get("mode", "auto"), stopper=stop,
+                                 keep=ck_conf.get("keep"))
     cbs = [DivergenceGuard(ctx.run), checkpoint]
     cbs += spec_callbacks(ctx.run, cb_conf, has_val, resumed=first > 0)
     return keras.callbacks.CallbackList(

@@ -102,7 +102,8 @@ def _callbacks(ctx: TrainContext, models: dict[str, Any], optimizers: dict[str, 
                                  mode=callbacks.checkpoint.mode, stopper=ctx.stopper,
                                  random_state=randomness, carried=extra,
                                  data_random=random_variables(
-                                     {}, getattr(ctx.bundle, "random_layers", None)))
+                                     {}, getattr(ctx.bundle, "random_layers", None)),
+                                 keep=callbacks.checkpoint.keep)
     for callback in extra:
         if isinstance(callback, CompletedEpochsCSVLogger):  # skips an interrupted epoch
             callback.checkpoint = checkpoint
