@@ -105,15 +105,18 @@ def spec_problems():
 @pytest.fixture(scope="session")
 def tiny_digits_run(tmp_path_factory) -> tuple[Path, Path]:
     """A finished run of the tiny digits spec (`tiny_digits_spec` with `tiny_train()`),
-    trained once per session: (spec file, run directory). Read it; to change it, use
-    `tiny_digits_run_copy`."""
+    trained once per session by `modelspec train SPEC --output RUN --quiet`: (spec file, run
+    directory). Read it; to change it, use `tiny_digits_run_copy` (tests/README.md)."""
+    from click.testing import CliRunner
     from digits_data import TINY_SPLITS, tiny_digits_spec, tiny_train
 
-    from modelspec.training.run import train_spec
+    from modelspec.training.cli import train_command
     root = tmp_path_factory.mktemp("tiny_digits")
     spec = root / "spec.yaml"
     spec.write_text(tiny_digits_spec("tiny_digits", TINY_SPLITS, tiny_train()))
-    train_spec(spec, output=root / "run", verbose=0)
+    result = CliRunner().invoke(train_command, [str(spec), "--output", str(root / "run"),
+                                                "--quiet"])
+    assert result.exit_code == 0, result.output
     return spec, root / "run"
 
 
