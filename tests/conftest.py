@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import sys
@@ -21,16 +22,33 @@ def _has_shared_data() -> bool:
     return (SHARED_DATA / "mnist").is_dir()
 
 
+def _prepared_data_dir(tmp_path_factory) -> Path:
+    """The local copies prepared once per test run: under pytest-xdist the workers share the
+    run's base folder and the first worker to take the lock fills it (the others wait)."""
+    sys.path.insert(0, str(REPO_ROOT / "tools"))
+    from prepare_local_data import prepare
+    if os.environ.get("PYTEST_XDIST_WORKER") is None:
+        return prepare(SHARED_DATA, tmp_path_factory.mktemp("modelspec-data"))
+    shared = tmp_path_factory.getbasetemp().parent  # .../pytest-N/, beside popen-gwK/
+    folder = shared / "modelspec-data"
+    with open(shared / "modelspec-data.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not (shared / "modelspec-data.done").exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            prepare(SHARED_DATA, folder)
+            (shared / "modelspec-data.done").touch()
+    return folder
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _local_data_dir(tmp_path_factory):
     """Every test reads the specs' data sets from local copies, never from the network:
-    MODELSPEC_DATA_DIR is a folder prepared from ../shared/data once per session (stand-ins
+    MODELSPEC_DATA_DIR is a folder prepared from ../shared/data once per test run (stand-ins
     for MNIST and CIFAR-10, see tools/prepare_local_data.py), or an empty one without it."""
     saved = os.environ.get("MODELSPEC_DATA_DIR")
     if _has_shared_data():
-        sys.path.insert(0, str(REPO_ROOT / "tools"))
-        from prepare_local_data import prepare
-        folder = prepare(SHARED_DATA, tmp_path_factory.mktemp("modelspec-data"))
+        folder = _prepared_data_dir(tmp_path_factory)
     else:
         folder = tmp_path_factory.mktemp("no-local-data")
     os.environ["MODELSPEC_DATA_DIR"] = str(folder)
@@ -105,15 +123,18 @@ def spec_problems():
 @pytest.fixture(scope="session")
 def tiny_digits_run(tmp_path_factory) -> tuple[Path, Path]:
     """A finished run of the tiny digits spec (`tiny_digits_spec` with `tiny_train()`),
-    trained once per session: (spec file, run directory). Read it; to change it, use
-    `tiny_digits_run_copy`."""
+    trained once per session by `modelspec train SPEC --output RUN --quiet`: (spec file, run
+    directory). Read it; to change it, use `tiny_digits_run_copy` (tests/README.md)."""
+    from click.testing import CliRunner
     from digits_data import TINY_SPLITS, tiny_digits_spec, tiny_train
 
-    from modelspec.training.run import train_spec
+    from modelspec.training.cli import train_command
     root = tmp_path_factory.mktemp("tiny_digits")
     spec = root / "spec.yaml"
     spec.write_text(tiny_digits_spec("tiny_digits", TINY_SPLITS, tiny_train()))
-    train_spec(spec, output=root / "run", verbose=0)
+    result = CliRunner().invoke(train_command, [str(spec), "--output", str(root / "run"),
+                                                "--quiet"])
+    assert result.exit_code == 0, result.output
     return spec, root / "run"
 
 

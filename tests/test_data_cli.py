@@ -58,8 +58,8 @@ SPECS = sorted((Path(__file__).resolve().parents[1] / "specs").glob("*.yaml"))
 
 # Corpora whose whole pipeline (skip-gram pairs, lookups adapted on 32k rows) takes a minute:
 # this test reads their first lines only; the other data sets are read whole.
-TRUNCATED = {"republic/republic_clean.txt": 1500, "tiny_shakespeare/input.txt": 3000,
-             "adult/adult.data": 2000, "adult/adult.test": 1001}
+TRUNCATED = {"republic/republic_clean.txt": 300, "tiny_shakespeare/input.txt": 3000,
+             "adult/adult.data": 600, "adult/adult.test": 301}
 
 
 @pytest.fixture(scope="module")

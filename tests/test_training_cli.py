@@ -7,32 +7,15 @@ from pathlib import Path
 
 import numpy as np
 from click.testing import CliRunner
-from digits_data import digits_data
+from digits_data import TINY_OPTIMIZER, TINY_SPLITS, tiny_digits_spec, tiny_train
 
 ROOT = Path(__file__).resolve().parents[1]
 
-SPEC = """\
-modelspec: 1
-name: tiny_digits
-model:
-  inputs: {image: {shape: [8, 8, 1]}}
-  layers:
-    - {type: Flatten}
-    - {id: h1, type: Dense, units: 16, activation: relu}
-    - {id: out, type: Dense, units: 10, activation: softmax}
-  outputs: {digit: out}
-""" + digits_data('{train: "all[:70%]", validation: "all[70%:85%]", test: "all[85%:]"}') + """\
-train:
-  epochs: 2
-  seed: 1
-  optimizer: OPTIMIZER
-  loss: sparse_categorical_crossentropy
-  metrics: [accuracy]
-  callbacks: {tensorboard: false, early_stopping: {patience: 2, restore_best_weights: true}}
-"""
+# the tiny digits classifier of tests/digits_data.py; OPTIMIZER is replaced by `_write`
+SPEC = tiny_digits_spec("tiny_digits", TINY_SPLITS, tiny_train("OPTIMIZER"))
 
 
-def _write(tmp_path, optimizer="{type: Adam, learning_rate: 0.01}", name="spec.yaml"):
+def _write(tmp_path, optimizer=TINY_OPTIMIZER, name="spec.yaml"):
     path = tmp_path / name
     path.write_text(SPEC.replace("OPTIMIZER", optimizer))
     return path
@@ -43,12 +26,12 @@ def _train(*args):
     return CliRunner().invoke(train_command, [str(a) for a in args])
 
 
-def test_train_evaluate_and_load_run(tmp_path):
+def test_train_evaluate_and_load_run(tiny_digits_run, tiny_digits_run_copy):
+    """`modelspec train` (the session's run, trained by conftest.tiny_digits_run), then
+    evaluate, load_run and training on."""
     from modelspec.training.checkpoints import load_run
     from modelspec.training.cli import evaluate_command
-    spec, run = _write(tmp_path), tmp_path / "run"
-    result = _train(spec, "--output", run, "--quiet")
-    assert result.exit_code == 0, result.output
+    spec, run = tiny_digits_run[0], tiny_digits_run_copy
     for name in ("spec.yaml", "resolved.json", "fingerprint", "history.json", "metrics.json",
                  "curves.png", "training.csv", "final/model.weights.h5"):
         assert (run / name).exists(), name
@@ -66,9 +49,8 @@ def test_train_evaluate_and_load_run(tmp_path):
     assert len(json.loads((run / "history.json").read_text())["loss"]) == 3
 
 
-def test_changed_spec_exits_4_and_restart_trains(tmp_path):
-    run = tmp_path / "run"
-    assert _train(_write(tmp_path), "-o", run, "-q", "--epochs", 1).exit_code == 0
+def test_changed_spec_exits_4_and_restart_trains(tiny_digits_run_copy, tmp_path):
+    run = tiny_digits_run_copy  # a finished run of _write(tmp_path)'s spec
     changed = _write(tmp_path, "{type: Adam, learning_rate: 0.02}")
     result = _train(changed, "-o", run, "-q", "--epochs", 1)
     assert result.exit_code == 4
@@ -76,9 +58,9 @@ def test_changed_spec_exits_4_and_restart_trains(tmp_path):
     assert _train(changed, "-o", run, "-q", "--epochs", 1, "--restart").exit_code == 0
 
 
-def test_spec_failing_the_keras_build_writes_and_clears_nothing(tmp_path):
-    run = tmp_path / "run"
-    assert _train(_write(tmp_path), "-o", run, "-q", "--epochs", 1).exit_code == 0
+def test_spec_failing_the_keras_build_writes_and_clears_nothing(tiny_digits_run_copy,
+                                                                  tmp_path):
+    run = tiny_digits_run_copy  # a finished run of _write(tmp_path)'s spec
     before = sorted(p.relative_to(run) for p in run.rglob("*"))
     broken = tmp_path / "broken.yaml"   # passes the checks, fails Keras's build (8 + 16 units)
     broken.write_text(_write(tmp_path).read_text().replace(
