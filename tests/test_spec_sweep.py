@@ -142,10 +142,13 @@ def _layerwise(spec, model, tmp_path: Path):
     """The greedy pretraining on one batch, then the supervised fine-tuning's check."""
     import tensorflow as tf
 
+    from modelspec.training.config import TrainConfig
     from modelspec.training.loops.layerwise import pretrain
     from modelspec.training.rundir import RunDir
     batch = _one_batch(spec, model)
-    losses = pretrain(model, tf.data.Dataset.from_tensors(batch), spec.section("train")["pretrain"],
+    config = TrainConfig.from_section(spec.section("train")).pretrain
+    assert config is not None, spec.name
+    losses = pretrain(model, tf.data.Dataset.from_tensors(batch), config,
                       RunDir(tmp_path / "run"))
     assert losses and all(np.isfinite(list(losses.values()))), losses
     return _supervised(spec, model)
@@ -158,17 +161,17 @@ def _adversarial(spec, models) -> None:
     from modelspec.build.compiler import model_io
     from modelspec.data.pipeline import build_datasets
     from modelspec.training import objects
+    from modelspec.training.config import TrainConfig
     from modelspec.training.loops.adversarial import _Gan, _merge, _step_fn
-    train = spec.section("train")
-    gen, disc = models[train.get("generator", "generator")], \
-        models[train.get("discriminator", "discriminator")]
+    config = TrainConfig.from_section(spec.section("train")).adversarial
+    gen, disc = models[config.generator], models[config.discriminator]
     batch = _merge(_cut(next(iter(build_datasets(spec, model_io(disc)[0], {}, ("train",))
                                   .train))))
-    gan = _Gan(train, gen, disc)
-    opts = train.get("optimizers") or {}
-    for name, net, loss_fn in (("discriminator", disc, gan.d_loss),
-                               ("generator", gen, gan.g_loss)):
-        optimizer = objects.make_optimizer(opts.get(name, train.get("optimizer")))
+    gan = _Gan(config, gen, disc)
+    for name, net, loss_fn, component in (
+            ("discriminator", disc, gan.d_loss, config.discriminator_optimizer),
+            ("generator", gen, gan.g_loss, config.generator_optimizer)):
+        optimizer = objects.make_optimizer(component)
         losses = []
         for _ in range(STEPS):
             tf.random.set_seed(0)     # the same noise at every step: only the weights change

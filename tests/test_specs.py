@@ -374,6 +374,8 @@ def test_mlp_surface_selects_the_rosenbrock_surface_by_parameter():
     np.testing.assert_allclose(z, rosenbrock, rtol=1e-4, atol=1e-6)
     with pytest.raises(SpecError) as err:
         _load(REPO / "specs" / "mlp_surface.yaml", surface="rosenbrok")
-    assert "mlp_surface.yaml:42:35: data.source.name: unknown generated data set " \
+    lines = (REPO / "specs" / "mlp_surface.yaml").read_text(encoding="utf-8").splitlines()
+    line = next(i for i, text in enumerate(lines, 1) if "name: $surface" in text)
+    assert f"mlp_surface.yaml:{line}:35: data.source.name: unknown generated data set " \
         "'rosenbrok'" in str(err.value)
     assert "did you mean 'rosenbrock'?" in str(err.value)
