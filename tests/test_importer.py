@@ -85,7 +85,7 @@ def test_functional_model_with_branches_shared_layer_and_ops_round_trips(tmp_pat
 
 def test_sequential_json_config_is_a_chain_with_non_default_arguments_only(tmp_path):
     # Keras's automatic names count per process (dense_23 after other tests): named here
-    model = keras.Sequential([keras.Input((16,)),
+    model = keras.Sequential([keras.Input((16,), name="input_layer"),
                               keras.layers.Dense(32, activation="relu", name="dense"),
                               keras.layers.Dropout(0.2, name="dropout"),
                               keras.layers.Dense(4, name="dense_1")], name="mlp")

@@ -9,11 +9,13 @@ from __future__ import annotations
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from modelspec.data.splits import parse_split, slice_indices
+from modelspec.errors import Collector
 
 
 @dataclass
@@ -33,7 +35,7 @@ class ArraySource:
     sequential: bool = False
     meta: dict = field(default_factory=dict)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         self._shuffled: set = set()
 
     @property
@@ -76,7 +78,7 @@ class ArraySource:
             return pieces[0]
         return {f: np.concatenate([p[f] for p in pieces]) for f in pieces[0]}
 
-    def select(self, expr: str, seed: int = 0, shuffle: bool | None = None):
+    def select(self, expr: str, seed: int = 0, shuffle: bool | None = None) -> Any:
         """Returns (dataset of dict examples, number of examples) for `expr`."""
         import tensorflow as tf
         shuffle = (not self.sequential) if shuffle is None else shuffle
@@ -99,14 +101,14 @@ class TfdsSource:
     def split_names(self) -> list[str]:
         return list(self.builder.info.splits)
 
-    def select(self, expr: str, seed: int = 0, shuffle: bool | None = None):
+    def select(self, expr: str, seed: int = 0, shuffle: bool | None = None) -> Any:
         import tensorflow_datasets as tfds
         ds = self.builder.as_dataset(split=expr, shuffle_files=False,
                                      read_config=tfds.ReadConfig(shuffle_seed=seed))
         return ds, int(self.builder.info.splits[expr].num_examples)
 
 
-def load_sklearn(src, base_dir, errs) -> ArraySource:
+def load_sklearn(src: dict[str, Any], base_dir: str | Path, errs: Collector) -> ArraySource:
     """scikit-learn's bundled data sets: `data` (float32), `label`; digits adds `images`."""
     from sklearn import datasets
     name = src["name"]
@@ -122,7 +124,7 @@ def load_sklearn(src, base_dir, errs) -> ArraySource:
                                                               bunch.target_names]})
 
 
-def load_tfds(src, base_dir, errs) -> TfdsSource:
+def load_tfds(src: dict[str, Any], base_dir: str | Path, errs: Collector) -> TfdsSource:
     """A TFDS data set by name; fails at once when it is not prepared and download is off."""
     import tensorflow_datasets as tfds
 
@@ -152,7 +154,7 @@ def load_tfds(src, base_dir, errs) -> TfdsSource:
     return TfdsSource(builder, meta)
 
 
-def tfds_download(builder, name: str, errs) -> None:
+def tfds_download(builder: Any, name: str, errs: Collector) -> None:
     """`download_and_prepare` with TFDS's HTTP retries cut from 10 to 1.
 
     TFDS retries each URL 10 times with exponential back-off (minutes without a network,
@@ -180,7 +182,7 @@ def tfds_download(builder, name: str, errs) -> None:
 PATH_KEYS = ("path", "images", "labels")
 
 
-def downloaded_folder(src: dict, errs):
+def downloaded_folder(src: dict[str, Any], errs: Collector) -> Any:
     """Where a `download:` data set is (local copy or Keras cache), its paths checked."""
     from modelspec.data.checks import SRC, path_map
     from modelspec.data.fetch import Download, prepare, where_to_put

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import gzip
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -28,7 +29,8 @@ from modelspec.errors import Collector, did_you_mean
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
 
 
-def _paths(src, key, base_dir, errs, want_dir=False) -> dict[str, Path]:
+def _paths(src: dict[str, Any], key: str, base_dir: str | Path, errs: Collector,
+           want_dir: bool = False) -> dict[str, Path]:
     out = {}
     multi = isinstance(src[key], dict)
     for split, rel in path_map(src[key]).items():
@@ -130,7 +132,7 @@ def _fill_missing(cols: dict[str, np.ndarray], lines: np.ndarray, path: Path, sr
     errs.raise_if_any()
 
 
-def load_csv(src, base_dir, errs) -> ArraySource:
+def load_csv(src: dict[str, Any], base_dir: str | Path, errs: Collector) -> ArraySource:
     """A CSV source: one field per column."""
     return ArraySource({s: read_csv_columns(p, src, errs)
                         for s, p in _paths(src, "path", base_dir, errs).items()})
@@ -181,7 +183,7 @@ _IDX_TYPES: dict[int, np.dtype] = {
     0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
 
 
-def load_idx(src, base_dir, errs) -> ArraySource:
+def load_idx(src: dict[str, Any], base_dir: str | Path, errs: Collector) -> ArraySource:
     """MNIST-style IDX files: field `image` (H, W, 1) uint8 and `label` int64."""
     images = _paths(src, "images", base_dir, errs)
     labels = _paths(src, "labels", base_dir, errs) if "labels" in src else {}
@@ -204,11 +206,13 @@ def load_idx(src, base_dir, errs) -> ArraySource:
     return ArraySource(splits)
 
 
-def load_image_folder(src, base_dir, errs) -> ArraySource:
+def load_image_folder(src: dict[str, Any], base_dir: str | Path, errs: Collector
+                      ) -> ArraySource:
     """One sub-folder per class: field `image` (decoded in the pipeline) and `label`."""
     import tensorflow as tf
     channels = src.get("channels", 3)
-    splits, class_names = {}, src.get("class_names")
+    splits: dict[str, dict[str, np.ndarray]] = {}
+    class_names: list[str] | None = src.get("class_names")
     for split, root in _paths(src, "path", base_dir, errs, want_dir=True).items():
         found = sorted(d.name for d in root.iterdir() if d.is_dir())
         names = class_names or found
@@ -229,12 +233,12 @@ def load_image_folder(src, base_dir, errs) -> ArraySource:
             errs.raise_if_any()
         splits[split] = {"image": np.array(paths), "label": np.array(labels, np.int64)}
         class_names = names
-    size = src.get("image_size")
-    found_size = _check_images(splits, src, base_dir, channels, errs)
+    size: list[int] | None = src.get("image_size")
+    found_size = _check_images(splits, src, Path(base_dir), channels, errs)
     resize = size is not None
-    height, width = size if resize else found_size
+    height, width = (size[0], size[1]) if size is not None else found_size
 
-    def decode(example):
+    def decode(example: dict[str, Any]) -> dict[str, Any]:
         img = tf.io.decode_image(tf.io.read_file(example["image"]), channels=channels,
                                  expand_animations=False)
         if resize:
@@ -243,7 +247,7 @@ def load_image_folder(src, base_dir, errs) -> ArraySource:
             img = tf.ensure_shape(img, (height, width, channels))
         return {**example, "image": img}
 
-    return ArraySource(splits, decode=decode, meta={"class_names": list(class_names)})
+    return ArraySource(splits, decode=decode, meta={"class_names": list(class_names or [])})
 
 
 def _check_images(splits: dict, src: dict, base_dir: Path, channels: int,
@@ -286,7 +290,7 @@ def _shown(path: str, base_dir: Path) -> str:
             return path
 
 
-def load_text(src, base_dir, errs) -> ArraySource:
+def load_text(src: dict[str, Any], base_dir: str | Path, errs: Collector) -> ArraySource:
     """Plain text: field `text`, one example per line (or per file of a folder)."""
     enc = src.get("encoding", "utf-8")
     unit = src.get("unit", "line")
@@ -301,7 +305,8 @@ def load_text(src, base_dir, errs) -> ArraySource:
     return ArraySource(splits, sequential=True)
 
 
-def load_timeseries(src, base_dir, errs) -> ArraySource:
+def load_timeseries(src: dict[str, Any], base_dir: str | Path, errs: Collector
+                    ) -> ArraySource:
     """Sliding windows over CSV columns: `window` (window, n) and `target` (horizon·m,)."""
     columns = src["columns"] if isinstance(src["columns"], list) else [src["columns"]]
     target = src.get("target", columns)
@@ -346,7 +351,7 @@ def read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return np.ascontiguousarray(images), records[:, 0].astype(np.int64)
 
 
-def load_cifar(src, base_dir, errs) -> ArraySource:
+def load_cifar(src: dict[str, Any], base_dir: str | Path, errs: Collector) -> ArraySource:
     """CIFAR-10's binary version (the files TFDS reads): `train` from data_batch_*.bin,
     `test` from test_batch.bin; fields image (32, 32, 3) uint8 and label."""
     root = _paths(src, "path", base_dir, errs, want_dir=True)["all"]

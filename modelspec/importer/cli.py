@@ -23,7 +23,8 @@ from modelspec.errors import UsageError
               help="An application's input shape (default: Keras's, e.g. 224,224,3).")
 @click.option("--name", help="The spec's name (default: the Keras model's name).")
 @handle_errors
-def import_command(model, output, weights, no_blocks, input_shape, name):
+def import_command(model: str, output: str | None, weights: bool, no_blocks: bool,
+                   input_shape: str | None, name: str | None) -> None:
     """Write a Keras model as a spec: a .keras file, a JSON config or an application.
 
     \b

@@ -22,7 +22,7 @@ from modelspec.importer.writer import dump_spec, node_items
 class UnsupportedModelError(UsageError):
     """The model has layers a spec cannot express (each listed); nothing was written."""
 
-    def __init__(self, label: str, unsupported: list[Unsupported]):
+    def __init__(self, label: str, unsupported: list[Unsupported]) -> None:
         self.unsupported = unsupported
         lines = [f"{label}: {len(unsupported)} layer(s) cannot be written as a spec "
                  "(nothing was written):"]

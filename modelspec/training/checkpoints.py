@@ -20,6 +20,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from modelspec.errors import StateConflictError, UsageError
 from modelspec.training.config import KEEP_AT_LEAST
@@ -155,7 +156,7 @@ def _history_of(directory: Path, state: dict) -> dict | None:
     return history if isinstance(history, dict) else None
 
 
-def load_run(run_dir, which: str = "final"):
+def load_run(run_dir: str | Path, which: str = "final") -> Any:
     """Loads a finished (or interrupted) run: its spec, its models with weights, its metrics.
 
     Args:

@@ -16,6 +16,7 @@ whole run. A signal inside an epoch: `modelspec.training.midepoch`.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import keras
 import numpy as np
@@ -112,7 +113,7 @@ def _load_best_weights(path: Path, callback: keras.callbacks.Callback) -> None:
         callback.best_weights = weights
 
 
-def _plain(value):
+def _plain(value: Any) -> Any:
     return None if value is None else (float(value) if not isinstance(value, int) else value)
 
 
@@ -127,12 +128,13 @@ class RestoreCallbackState(keras.callbacks.Callback):
         directory: The checkpoint directory resumed from (holds the best weights file).
     """
 
-    def __init__(self, callbacks: list, saved: dict | None, directory: Path | None = None):
+    def __init__(self, callbacks: list[Any], saved: dict[str, Any] | None,
+                 directory: Path | None = None) -> None:
         super().__init__()
         self.callbacks, self.saved = callbacks, saved or {}
         self.directory = Path(directory) if directory is not None else None
 
-    def on_train_begin(self, logs=None):
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         for callback in self.callbacks:
             for name, value in self.saved.get(type(callback).__name__, {}).items():
                 if name == "best_weights":
@@ -149,10 +151,10 @@ class EpochOrder(keras.callbacks.Callback):
         epoch: The `tf.Variable` of `DataBundle.epoch` (None: nothing to do).
     """
 
-    def __init__(self, epoch):
+    def __init__(self, epoch: Any) -> None:
         super().__init__()
         self.epoch = epoch
 
-    def on_epoch_begin(self, epoch, logs=None):
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         if self.epoch is not None:
             self.epoch.assign(epoch)

@@ -80,8 +80,8 @@ def runs(segs: list[Segment]) -> list[Token]:
 class Writer:
     """Writes the runs of a model as layer items, block calls and unit-block calls."""
 
-    def __init__(self, tokens: list[Token], node_ids: set, only_input: str | None,
-                 block_names: set):
+    def __init__(self, tokens: list[Token], node_ids: set[str], only_input: str | None,
+                 block_names: set[str]) -> None:
         self.tokens = tokens
         self.taken = set(node_ids) | ({only_input} if only_input else set())
         self.previous = only_input
@@ -257,7 +257,7 @@ class Writer:
 class _Unit:
     """A unit block being built: its items, parameters and each instance's values."""
 
-    def __init__(self, count: int):
+    def __init__(self, count: int) -> None:
         self.items: list[dict] = []
         self.params: dict = {}
         self.values: list[dict] = [{} for _ in range(count)]

@@ -37,7 +37,8 @@ class _Point:
 class _Cutter:
     """The points of one segment and the pieces between them."""
 
-    def __init__(self, seg: Segment, last_use: dict[str, int], shared: set, ported: set):
+    def __init__(self, seg: Segment, last_use: dict[str, int], shared: set[str],
+                 ported: set[str]) -> None:
         self.seg, self.shared, self.ported = seg, shared, ported
         self.points = _points(seg, last_use)
         self.at = {p.index: k for k, p in enumerate(self.points)}
